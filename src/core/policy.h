@@ -1,0 +1,58 @@
+/* policy.h - restart, backoff and jitter policies: plain data and the exact
+ * delay formulas of the reference crate (semantics A5). Durations in seconds
+ * as given by users are converted here; everything after is nanoseconds. */
+#ifndef TV_POLICY_H
+#define TV_POLICY_H
+
+#include <stdint.h>
+
+#include "rng.h"
+
+typedef enum tv_restart {
+  TV_RESTART_NEVER,
+  TV_RESTART_ON_FAILURE, /* the default */
+  TV_RESTART_ALWAYS
+} tv_restart_t;
+
+typedef enum tv_jitter {
+  TV_JITTER_NONE, /* the default */
+  TV_JITTER_FULL,
+  TV_JITTER_EQUAL,
+  TV_JITTER_DECORRELATED
+} tv_jitter_t;
+
+typedef struct tv_backoff {
+  double first;  /* seconds, default 0.1 */
+  double max;    /* seconds, default 30 */
+  double factor; /* default 1.0 */
+  tv_jitter_t jitter;
+} tv_backoff_t;
+
+typedef struct tv_policy {
+  tv_backoff_t backoff;
+  uint64_t interval_ns; /* "always": pause after a success; 0 = restart at once */
+  uint64_t timeout_ns;  /* per attempt; 0 = none */
+  uint32_t max_retries; /* failure retries per streak; 0 = unlimited */
+  tv_restart_t restart;
+} tv_policy_t;
+
+void tv_policy_default(tv_policy_t *p);
+
+/* Seconds to nanoseconds, rounded to nearest; negative/NaN give 0 and values
+ * beyond ~584 years saturate. */
+uint64_t tv_secs_to_ns(double secs);
+
+/* The deterministic delay for a 0-based failure streak `attempt`:
+ * first * factor^attempt, or max when that is not finite, negative or > max. */
+uint64_t tv_backoff_base_ns(const tv_backoff_t *b, uint32_t attempt);
+/* The delay with jitter applied (whole milliseconds for Full, Equal and
+ * Decorrelated, exactly as the reference computes them). */
+uint64_t tv_backoff_next_ns(const tv_backoff_t *b, uint32_t attempt, tv_rng_t *rng);
+
+const char *tv_restart_name(tv_restart_t r);
+const char *tv_jitter_name(tv_jitter_t j);
+/* Return the enum value, or -1 for an unknown name. */
+int tv_restart_parse(const char *name);
+int tv_jitter_parse(const char *name);
+
+#endif

@@ -1,0 +1,271 @@
+/* sched.c - timer heap and two-lane run queue on top of one uv_timer_t and
+ * one uv_idle_t (or driven by hand when there is no loop). */
+#include "sched.h"
+
+#include <stdlib.h>
+
+#include "error.h"
+
+/* ---- intrusive circular lists ------------------------------------------ */
+
+static int list_empty(const tv_work_t *head) { return head->next == head; }
+
+static void list_push(tv_work_t *head, tv_work_t *w) {
+  w->prev = head->prev;
+  w->next = head;
+  head->prev->next = w;
+  head->prev = w;
+}
+
+static void list_unlink(tv_work_t *w) {
+  w->prev->next = w->next;
+  w->next->prev = w->prev;
+  w->next = w->prev = w;
+}
+
+/* Moves every item of `from` to the (empty) list `to`. */
+static void list_splice(tv_work_t *from, tv_work_t *to) {
+  if (list_empty(from)) return;
+  to->next = from->next;
+  to->prev = from->prev;
+  to->next->prev = to;
+  to->prev->next = to;
+  from->next = from->prev = from;
+}
+
+/* ---- timer heap --------------------------------------------------------- */
+
+static int before(const tv_timer_t *a, const tv_timer_t *b) {
+  if (a->due != b->due) return a->due < b->due;
+  return (int32_t)(a->order - b->order) < 0;
+}
+
+static void heap_set(tv_sched_t *s, uint32_t i, tv_timer_t *t) {
+  s->heap[i] = t;
+  t->slot = i + 1;
+}
+
+static void sift_up(tv_sched_t *s, uint32_t i) {
+  tv_timer_t *t = s->heap[i];
+  while (i > 0) {
+    uint32_t parent = (i - 1) / 2;
+    if (!before(t, s->heap[parent])) break;
+    heap_set(s, i, s->heap[parent]);
+    i = parent;
+  }
+  heap_set(s, i, t);
+}
+
+static void sift_down(tv_sched_t *s, uint32_t i) {
+  tv_timer_t *t = s->heap[i];
+  for (;;) {
+    uint32_t l = 2 * i + 1, r = l + 1, m = i;
+    tv_timer_t *best = t;
+    if (l < s->nheap && before(s->heap[l], best)) m = l, best = s->heap[l];
+    if (r < s->nheap && before(s->heap[r], best)) m = r, best = s->heap[r];
+    if (m == i) break;
+    heap_set(s, i, best);
+    i = m;
+  }
+  heap_set(s, i, t);
+}
+
+static void heap_remove(tv_sched_t *s, tv_timer_t *t) {
+  uint32_t i = t->slot - 1;
+  t->slot = 0;
+  tv_timer_t *last = s->heap[--s->nheap];
+  if (last == t) return;
+  heap_set(s, i, last);
+  if (i > 0 && before(last, s->heap[(i - 1) / 2]))
+    sift_up(s, i);
+  else
+    sift_down(s, i);
+}
+
+/* ---- libuv driver -------------------------------------------------------- */
+
+static void drain_pass(tv_sched_t *s);
+static void run_timers(tv_sched_t *s);
+
+static void on_uv_idle(uv_idle_t *h) {
+  tv_sched_t *s = h->data;
+  drain_pass(s);
+  if (!tv_sched_has_work(s)) uv_idle_stop(h);
+}
+
+static void on_uv_timer(uv_timer_t *h) {
+  tv_sched_t *s = h->data;
+  s->armed_due = UINT64_MAX;
+  run_timers(s);
+}
+
+/* Makes the uv timer fire for the earliest deadline (or stops it). */
+static void sync_uv_timer(tv_sched_t *s) {
+  if (!s->uvtimer || s->closing) return;
+  if (s->nheap == 0) {
+    if (s->armed_due != UINT64_MAX) uv_timer_stop(s->uvtimer);
+    s->armed_due = UINT64_MAX;
+    return;
+  }
+  uint64_t due = s->heap[0]->due;
+  if (due == s->armed_due) return;
+  uint64_t now = tv_sched_now(s);
+  uv_timer_start(s->uvtimer, on_uv_timer, due > now ? due - now : 0, 0);
+  s->armed_due = due;
+}
+
+static void close_free(uv_handle_t *h) { free(h); }
+
+int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
+  s->clock = clock;
+  s->heap = NULL;
+  s->nheap = s->capheap = 0;
+  s->order = 0;
+  tv_work_init(&s->lanes[0], NULL);
+  tv_work_init(&s->lanes[1], NULL);
+  s->loop = loop;
+  s->uvtimer = NULL;
+  s->uvidle = NULL;
+  s->armed_due = UINT64_MAX;
+  s->closing = 0;
+  if (!loop) return 0;
+  s->uvtimer = malloc(sizeof *s->uvtimer);
+  s->uvidle = malloc(sizeof *s->uvidle);
+  if (!s->uvtimer || !s->uvidle) {
+    free(s->uvtimer);
+    free(s->uvidle);
+    s->uvtimer = NULL;
+    s->uvidle = NULL;
+    return TV_ENOMEM;
+  }
+  uv_timer_init(loop, s->uvtimer);
+  uv_idle_init(loop, s->uvidle);
+  s->uvtimer->data = s;
+  s->uvidle->data = s;
+  return 0;
+}
+
+void tv_sched_close(tv_sched_t *s) {
+  s->closing = 1;
+  for (uint32_t i = 0; i < s->nheap; i++) s->heap[i]->slot = 0;
+  free(s->heap);
+  s->heap = NULL;
+  s->nheap = s->capheap = 0;
+  for (int lane = 0; lane < 2; lane++)
+    while (!list_empty(&s->lanes[lane])) list_unlink(s->lanes[lane].next);
+  if (s->uvtimer) uv_close((uv_handle_t *)s->uvtimer, close_free);
+  if (s->uvidle) uv_close((uv_handle_t *)s->uvidle, close_free);
+  s->uvtimer = NULL;
+  s->uvidle = NULL;
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+int tv_timer_start_at(tv_sched_t *s, tv_timer_t *t, uint64_t due) {
+  if (t->slot) heap_remove(s, t);
+  if (s->nheap == s->capheap) {
+    uint32_t cap = s->capheap ? s->capheap * 2 : 64;
+    tv_timer_t **heap = realloc(s->heap, cap * sizeof *heap);
+    if (!heap) return TV_ENOMEM;
+    s->heap = heap;
+    s->capheap = cap;
+  }
+  t->due = due;
+  t->order = s->order++;
+  heap_set(s, s->nheap++, t);
+  sift_up(s, s->nheap - 1);
+  if (s->heap[0] == t) sync_uv_timer(s);
+  return 0;
+}
+
+int tv_timer_start(tv_sched_t *s, tv_timer_t *t, uint64_t ms) {
+  uint64_t now = tv_sched_now(s);
+  uint64_t due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+  return tv_timer_start_at(s, t, due);
+}
+
+void tv_timer_stop(tv_sched_t *s, tv_timer_t *t) {
+  if (!t->slot) return;
+  heap_remove(s, t);
+  if (s->nheap == 0) sync_uv_timer(s);
+}
+
+uint64_t tv_sched_next_due(const tv_sched_t *s) {
+  return s->nheap ? s->heap[0]->due : UINT64_MAX;
+}
+
+/* Runs the timers due now that were armed before this pass began; a timer
+ * re-armed for "now" from a callback waits for the next pass. */
+static void run_timers(tv_sched_t *s) {
+  uint64_t now = tv_sched_now(s);
+  uint32_t pass = s->order;
+  while (s->nheap) {
+    tv_timer_t *t = s->heap[0];
+    if (t->due > now || (int32_t)(t->order - pass) >= 0) break;
+    heap_remove(s, t);
+    t->cb(t);
+    tv_sched_flush(s);
+  }
+  sync_uv_timer(s);
+}
+
+/* ---- work --------------------------------------------------------------- */
+
+int tv_sched_has_work(const tv_sched_t *s) {
+  return !list_empty(&s->lanes[0]) || !list_empty(&s->lanes[1]);
+}
+
+void tv_work_defer(tv_sched_t *s, tv_work_t *w, int lane) {
+  if (tv_work_queued(w) || s->closing) return;
+  list_push(&s->lanes[lane], w);
+  if (s->uvidle && !uv_is_active((uv_handle_t *)s->uvidle))
+    uv_idle_start(s->uvidle, on_uv_idle);
+}
+
+void tv_work_cancel(tv_work_t *w) {
+  if (tv_work_queued(w)) list_unlink(w);
+}
+
+void tv_sched_flush(tv_sched_t *s) {
+  tv_work_t *head = &s->lanes[TV_LANE_URGENT];
+  while (!list_empty(head)) {
+    tv_work_t *w = head->next;
+    list_unlink(w);
+    w->cb(w);
+  }
+}
+
+/* One loop pass: the "next" work queued before the pass began, each item
+ * followed by whatever urgent work it produced. */
+static void drain_pass(tv_sched_t *s) {
+  tv_work_t cur;
+  tv_work_init(&cur, NULL);
+  tv_sched_flush(s);
+  list_splice(&s->lanes[TV_LANE_NEXT], &cur);
+  while (!list_empty(&cur)) {
+    tv_work_t *w = cur.next;
+    list_unlink(w);
+    w->cb(w);
+    tv_sched_flush(s);
+  }
+}
+
+void tv_sched_run_pass(tv_sched_t *s) { drain_pass(s); }
+
+uint64_t tv_sched_run_until(tv_sched_t *s, uint64_t until_ms) {
+  uint64_t passes = 0;
+  for (;;) {
+    if (tv_sched_has_work(s)) {
+      drain_pass(s);
+      passes++;
+      continue;
+    }
+    uint64_t due = tv_sched_next_due(s);
+    if (due > until_ms) break;
+    tv_clock_set(s->clock, due);
+    run_timers(s);
+    passes++;
+  }
+  tv_clock_set(s->clock, until_ms);
+  return passes;
+}

@@ -1,0 +1,366 @@
+/* supervisor.c - registry operations, shutdown and drain, natural completion. */
+#include "supervisor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#define NS_PER_MS 1000000ull
+#define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
+
+static uint64_t ceil_ms(uint64_t ns) {
+  return ns / NS_PER_MS + (ns % NS_PER_MS != 0);
+}
+
+static uint64_t deadline_after(tv_sup_t *s, uint64_t ns) {
+  uint64_t now = tv_sched_now(s->sched), ms = ceil_ms(ns);
+  return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+}
+
+static void publish_simple(tv_sup_t *s, tv_event_kind_t kind, tv_str_t *task,
+                           const char *reason) {
+  tv_event_t ev = tv_event_make(kind);
+  tv_str_t *r = reason ? tv_str_new(reason, strlen(reason)) : NULL;
+  if (task) ev.task = task, ev.fields |= TV_F_TASK;
+  if (r) ev.reason = r, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+  tv_str_unref(r);
+}
+
+static void defer_check(tv_sup_t *s) {
+  if (!s->destroying) tv_work_defer(s->sched, &s->check_work, TV_LANE_NEXT);
+}
+
+/* ---- actor lifecycle ------------------------------------------------------ */
+
+static void add_stuck(tv_sup_t *s, tv_str_t *name) {
+  if (s->nstuck == s->capstuck) {
+    uint32_t cap = s->capstuck ? s->capstuck * 2 : 8;
+    tv_str_t **a = realloc(s->stuck, cap * sizeof *a);
+    if (!a) return;
+    s->stuck = a;
+    s->capstuck = cap;
+  }
+  s->stuck[s->nstuck++] = tv_str_ref(name);
+}
+
+static void notify_watches(tv_sup_t *s, tv_actor_t *a) {
+  tv_sup_watch_t *w = s->watches.next;
+  while (w != &s->watches) {
+    tv_sup_watch_t *next = w->next;
+    if (w->actor == a) {
+      tv_sup_unwatch(w);
+      w->removed(w);
+      next = s->watches.next; /* the callback may have changed the list */
+    }
+    w = next;
+  }
+}
+
+static void on_actor_finish(tv_actor_t *a) {
+  tv_sup_t *s = a->env->data;
+  tv_registry_remove(&s->reg, a);
+  if (!s->destroying) {
+    publish_simple(s, TV_EV_TASK_REMOVED, a->name,
+                   a->end == TV_END_FORCED ? "force_stopped" : NULL);
+    if (a->end == TV_END_FORCED && s->state == TV_SUP_STOPPING) add_stuck(s, a->name);
+    notify_watches(s, a);
+  }
+  a->hnext = s->reap;
+  s->reap = a;
+  if (!s->destroying) tv_work_defer(s->sched, &s->reap_work, TV_LANE_NEXT);
+  defer_check(s);
+}
+
+static void reap_all(tv_sup_t *s) {
+  while (s->reap) {
+    tv_actor_t *a = s->reap;
+    s->reap = a->hnext;
+    tv_actor_dispose(a);
+    free(a);
+  }
+}
+
+static void on_reap(tv_work_t *w) { reap_all(container_of(w, tv_sup_t, reap_work)); }
+
+/* ---- completion --------------------------------------------------------- */
+
+static void close_sup(tv_sup_t *s) {
+  s->state = TV_SUP_CLOSED;
+  tv_timer_stop(s->sched, &s->timer);
+  if (s->on_closed) s->on_closed(s);
+}
+
+static int cmp_str(const void *x, const void *y) {
+  const tv_str_t *a = *(tv_str_t *const *)x, *b = *(tv_str_t *const *)y;
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = memcmp(a->s, b->s, n);
+  return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static void publish_verdict(tv_sup_t *s) {
+  if (!s->nstuck) {
+    publish_simple(s, TV_EV_ALL_STOPPED_WITHIN_GRACE, NULL, NULL);
+    return;
+  }
+  qsort(s->stuck, s->nstuck, sizeof *s->stuck, cmp_str);
+  size_t len = 0;
+  for (uint32_t i = 0; i < s->nstuck; i++) len += s->stuck[i]->len + 2;
+  char *list = malloc(len + 1), *p = list;
+  if (list) {
+    for (uint32_t i = 0; i < s->nstuck; i++) {
+      if (i) *p++ = ',', *p++ = ' ';
+      memcpy(p, s->stuck[i]->s, s->stuck[i]->len);
+      p += s->stuck[i]->len;
+    }
+    *p = '\0';
+  }
+  char buf[48];
+  s->verdict = tv_str_printf("shutdown timeout %s exceeded; stuck: %s",
+                             tv_fmt_duration(s->grace_ns, buf, sizeof buf),
+                             list ? list : "?");
+  free(list);
+  tv_event_t ev = tv_event_make(TV_EV_GRACE_EXCEEDED);
+  if (s->verdict) ev.reason = s->verdict, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+}
+
+static void check(tv_sup_t *s) {
+  if (s->state == TV_SUP_OPEN) {
+    if (!s->running || s->reg.count) return;
+    s->state = TV_SUP_DRAINING;
+    s->natural = 1;
+    s->deadline = deadline_after(s, s->grace_ns);
+    tv_timer_start_at(s->sched, &s->timer, s->deadline);
+  }
+  if (s->state == TV_SUP_STOPPING) {
+    if (s->reg.count) return;
+    publish_verdict(s);
+    s->state = TV_SUP_DRAINING;
+    uint64_t now = tv_sched_now(s->sched);
+    tv_timer_start_at(s->sched, &s->timer, s->deadline > now ? s->deadline : now);
+  }
+  if (s->state == TV_SUP_DRAINING && tv_bus_drained(&s->bus)) close_sup(s);
+}
+
+static void on_check(tv_work_t *w) { check(container_of(w, tv_sup_t, check_work)); }
+
+static void on_bus_park(tv_bus_t *bus) {
+  tv_sup_t *s = bus->data;
+  if (s->state == TV_SUP_DRAINING) defer_check(s);
+}
+
+static void kill_all(tv_sup_t *s) {
+  uint32_t n;
+  tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
+  if (!all) return;
+  for (uint32_t i = 0; i < n; i++) tv_actor_kill(all[i]);
+  free(all);
+}
+
+static void on_timer(tv_timer_t *t) {
+  tv_sup_t *s = container_of(t, tv_sup_t, timer);
+  if (s->state == TV_SUP_STOPPING) {
+    kill_all(s); /* the grace deadline: whatever still runs is stuck */
+    defer_check(s);
+  } else if (s->state == TV_SUP_DRAINING) {
+    close_sup(s); /* subscribers that did not finish in time lose the rest */
+  }
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+void tv_sup_opts_default(tv_sup_opts_t *o) {
+  o->grace_ns = 60ull * 1000000000ull;
+  o->max_concurrent = 0;
+  o->queue_capacity = 1024;
+  o->seed = 0;
+  o->seeded = 0;
+}
+
+int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
+  tv_sup_t *s = calloc(1, sizeof *s);
+  if (!s) return TV_ENOMEM;
+  s->sched = sched;
+  tv_bus_init(&s->bus, sched->clock);
+  s->bus.on_park = on_bus_park;
+  s->bus.data = s;
+  tv_sem_init(&s->sem, o->max_concurrent);
+  tv_rng_seed(&s->rng, o->seeded ? o->seed : tv_rng_os_seed());
+  s->env.sched = sched;
+  s->env.bus = &s->bus;
+  s->env.sem = &s->sem;
+  s->env.rng = &s->rng;
+  s->env.on_finish = on_actor_finish;
+  s->env.data = s;
+  tv_registry_init(&s->reg);
+  s->grace_ns = o->grace_ns;
+  s->queue_capacity = o->queue_capacity ? o->queue_capacity : 1024;
+  s->state = TV_SUP_OPEN;
+  tv_timer_init(&s->timer, on_timer);
+  tv_work_init(&s->check_work, on_check);
+  tv_work_init(&s->reap_work, on_reap);
+  s->watches.next = s->watches.prev = &s->watches;
+  *out = s;
+  return 0;
+}
+
+void tv_sup_destroy(tv_sup_t *s) {
+  s->destroying = 1;
+  tv_bus_close(&s->bus);
+  uint32_t n;
+  tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
+  for (uint32_t i = 0; all && i < n; i++) {
+    tv_actor_t *a = all[i];
+    tv_actor_kill(a);
+    if (a->state != TV_ACTOR_DONE) { /* a kill that completes later: detach */
+      tv_timer_stop(s->sched, &a->timer);
+      a->state = TV_ACTOR_DONE;
+      a->end = TV_END_FORCED;
+      on_actor_finish(a);
+    }
+  }
+  free(all);
+  while (s->watches.next != &s->watches) tv_sup_unwatch(s->watches.next);
+  tv_timer_stop(s->sched, &s->timer);
+  tv_work_cancel(&s->check_work);
+  tv_work_cancel(&s->reap_work);
+  reap_all(s);
+  for (uint32_t i = 0; i < s->nstuck; i++) tv_str_unref(s->stuck[i]);
+  free(s->stuck);
+  tv_str_unref(s->verdict);
+  tv_registry_free(&s->reg);
+  free(s);
+}
+
+int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
+               tv_task_t *task) {
+  if (s->state != TV_SUP_OPEN && !(s->state == TV_SUP_DRAINING && s->natural))
+    return TV_ESHUTDOWN;
+  tv_str_t *nm = tv_str_new(name, len);
+  if (!nm) return TV_ENOMEM;
+  publish_simple(s, TV_EV_TASK_ADD_REQUESTED, nm, NULL);
+  if (tv_registry_find(&s->reg, name, len)) {
+    publish_simple(s, TV_EV_TASK_ADD_FAILED, nm, "already_exists");
+    tv_str_unref(nm);
+    return TV_EEXIST;
+  }
+  tv_actor_t *a = malloc(sizeof *a);
+  if (!a) {
+    tv_str_unref(nm);
+    return TV_ENOMEM;
+  }
+  tv_actor_init(a, &s->env, nm, p, task);
+  tv_str_unref(nm);
+  if (tv_registry_insert(&s->reg, a) != 0) {
+    task->actor = NULL;
+    a->task = NULL;
+    tv_actor_dispose(a);
+    free(a);
+    return TV_ENOMEM;
+  }
+  if (s->state == TV_SUP_DRAINING) { /* natural completion interrupted */
+    s->state = TV_SUP_OPEN;
+    s->natural = 0;
+    tv_timer_stop(s->sched, &s->timer);
+  }
+  publish_simple(s, TV_EV_TASK_ADDED, a->name, NULL);
+  tv_actor_start(a);
+  return 0;
+}
+
+tv_actor_t *tv_sup_find(const tv_sup_t *s, const char *name, size_t len) {
+  return tv_registry_find(&s->reg, name, len);
+}
+
+int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason) {
+  if (s->state == TV_SUP_STOPPING || s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
+  tv_actor_t *a = tv_registry_find(&s->reg, name, len);
+  if (!a) return TV_ENOENT;
+  if (a->cancel_requested) return 0; /* already on its way out */
+  publish_simple(s, TV_EV_TASK_REMOVE_REQUESTED, a->name, reason);
+  tv_actor_cancel(a, deadline_after(s, s->grace_ns));
+  return 0;
+}
+
+int tv_sup_watch(tv_sup_t *s, const char *name, size_t len, tv_sup_watch_t *w) {
+  tv_actor_t *a = tv_registry_find(&s->reg, name, len);
+  if (!a) return TV_ENOENT;
+  w->actor = a;
+  w->prev = s->watches.prev;
+  w->next = &s->watches;
+  s->watches.prev->next = w;
+  s->watches.prev = w;
+  return 0;
+}
+
+void tv_sup_unwatch(tv_sup_watch_t *w) {
+  w->prev->next = w->next;
+  w->next->prev = w->prev;
+  w->next = w->prev = w;
+  w->actor = NULL;
+}
+
+tv_str_t **tv_sup_names(const tv_sup_t *s, int alive_only, uint32_t *n) {
+  uint32_t total;
+  tv_actor_t **all = tv_registry_snapshot(&s->reg, &total);
+  tv_str_t **names = malloc((total ? total : 1) * sizeof *names);
+  *n = 0;
+  if (!all || !names) {
+    free(all);
+    free(names);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < total; i++)
+    if (!alive_only || tv_actor_alive(all[i])) names[(*n)++] = all[i]->name;
+  free(all);
+  qsort(names, *n, sizeof *names, cmp_str);
+  return names;
+}
+
+int tv_sup_subscribe(tv_sup_t *s, const char *name, size_t len, uint32_t cap,
+                     const tv_sub_ops_t *ops, void *data, tv_sub_t **out) {
+  if (s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
+  for (tv_sub_t *sub = s->bus.subs.next; sub != &s->bus.subs; sub = sub->next)
+    if (sub->name->len == len && memcmp(sub->name->s, name, len) == 0) return TV_EEXIST;
+  return tv_bus_subscribe(&s->bus, name, len, cap ? cap : s->queue_capacity, ops, data, out);
+}
+
+int tv_sup_shutdown(tv_sup_t *s) {
+  if (s->state == TV_SUP_STOPPING || s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
+  if (s->state == TV_SUP_DRAINING && !s->natural) return TV_ESHUTDOWN;
+  s->state = TV_SUP_STOPPING;
+  s->natural = 0;
+  publish_simple(s, TV_EV_SHUTDOWN_REQUESTED, NULL, NULL);
+  s->deadline = deadline_after(s, s->grace_ns);
+  tv_timer_start_at(s->sched, &s->timer, s->deadline);
+  uint32_t n;
+  tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
+  for (uint32_t i = 0; all && i < n; i++) tv_actor_cancel(all[i], UINT64_MAX);
+  free(all);
+  defer_check(s);
+  return 0;
+}
+
+void tv_sup_force(tv_sup_t *s) {
+  if (s->state == TV_SUP_OPEN || (s->state == TV_SUP_DRAINING && s->natural))
+    tv_sup_shutdown(s);
+  if (s->state == TV_SUP_STOPPING) {
+    s->deadline = tv_sched_now(s->sched);
+    kill_all(s);
+    defer_check(s);
+  } else if (s->state == TV_SUP_DRAINING) {
+    close_sup(s);
+  }
+}
+
+void tv_sup_run(tv_sup_t *s) {
+  s->running = 1;
+  defer_check(s);
+}
+
+const char *tv_sup_state_name(int state) {
+  static const char *const names[] = {"open", "stopping", "draining", "closed"};
+  return (unsigned)state < 4 ? names[state] : "?";
+}

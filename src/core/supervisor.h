@@ -1,0 +1,116 @@
+/* supervisor.h - a set of supervised tasks: registry, shutdown with a shared
+ * grace deadline, natural completion, and its bus.
+ *
+ * States: OPEN (accepting tasks) -> STOPPING (shutdown requested: everything
+ * cancelled, force-stopped at the grace deadline) -> DRAINING (every task
+ * gone; subscribers finish their queues, bounded by the deadline) -> CLOSED.
+ * Natural completion: while the embedding runs the supervisor (tv_sup_run)
+ * and the registry empties, it goes OPEN -> DRAINING (-> OPEN again if a task
+ * is added meanwhile) -> CLOSED, publishing no shutdown events.
+ *
+ * Owner: the embedding (tv_sup_new / tv_sup_destroy). The supervisor owns its
+ * actors and, through them, the tasks added to it. */
+#ifndef TV_SUPERVISOR_H
+#define TV_SUPERVISOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actor.h"
+#include "bus.h"
+#include "registry.h"
+#include "rng.h"
+#include "sched.h"
+#include "sem.h"
+
+typedef struct tv_sup tv_sup_t;
+
+typedef struct tv_sup_opts {
+  uint64_t grace_ns;       /* shutdown grace and per-task stop grace; 60 s */
+  uint32_t max_concurrent; /* running attempts; 0 = unlimited */
+  uint32_t queue_capacity; /* default subscriber queue ("bus_capacity"); 1024 */
+  uint64_t seed;           /* jitter seed when `seeded` */
+  int seeded;
+} tv_sup_opts_t;
+
+typedef enum tv_sup_state {
+  TV_SUP_OPEN,
+  TV_SUP_STOPPING,
+  TV_SUP_DRAINING,
+  TV_SUP_CLOSED
+} tv_sup_state_t;
+
+/* Someone waiting for a task to be gone (its TaskRemoved published). */
+typedef struct tv_sup_watch tv_sup_watch_t;
+struct tv_sup_watch {
+  tv_sup_watch_t *next, *prev; /* self-linked when not watching */
+  tv_actor_t *actor;
+  void (*removed)(tv_sup_watch_t *w);
+};
+
+struct tv_sup {
+  tv_sched_t *sched;
+  tv_bus_t bus;
+  tv_sem_t sem;
+  tv_rng_t rng;
+  tv_actor_env_t env;
+  tv_registry_t reg;
+  uint64_t grace_ns;
+  uint32_t queue_capacity;
+  uint8_t state, running, natural, destroying;
+  uint64_t deadline; /* clock ms of the current grace / drain deadline */
+  tv_timer_t timer;
+  tv_work_t check_work, reap_work;
+  tv_actor_t *reap; /* ended actors waiting to be freed (via hnext) */
+  tv_sup_watch_t watches; /* sentinel */
+  tv_str_t **stuck;       /* force-stopped during shutdown, in order */
+  uint32_t nstuck, capstuck;
+  tv_str_t *verdict; /* GraceExceeded's reason, once reached */
+  /* The supervisor reached CLOSED: the embedding closes its consumers. */
+  void (*on_closed)(tv_sup_t *s);
+  void *data;
+};
+
+void tv_sup_opts_default(tv_sup_opts_t *o);
+int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o);
+/* Force-stops every task without publishing and frees everything. The
+ * embedding must have closed its subscribers' consumers first. */
+void tv_sup_destroy(tv_sup_t *s);
+
+/* Registers and starts a task. 0 (the actor now owns `task`), TV_EEXIST
+ * (TaskAddFailed published), TV_ESHUTDOWN or TV_ENOMEM. */
+int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
+               tv_task_t *task);
+/* Cancels a task, force-stopping it after the grace period. `reason` (may be
+ * NULL) goes on TaskRemoveRequested. 0, TV_ENOENT or TV_ESHUTDOWN. */
+int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason);
+tv_actor_t *tv_sup_find(const tv_sup_t *s, const char *name, size_t len);
+/* Calls w->removed once the task is gone. 0 or TV_ENOENT. */
+int tv_sup_watch(tv_sup_t *s, const char *name, size_t len, tv_sup_watch_t *w);
+static inline void tv_sup_watch_init(tv_sup_watch_t *w, void (*removed)(tv_sup_watch_t *)) {
+  w->next = w->prev = w;
+  w->actor = NULL;
+  w->removed = removed;
+}
+void tv_sup_unwatch(tv_sup_watch_t *w);
+/* Registered names (alive_only: those with an attempt running), sorted
+ * bytewise. Borrowed strings in a malloc'd array the caller frees. */
+tv_str_t **tv_sup_names(const tv_sup_t *s, int alive_only, uint32_t *n);
+
+/* A subscriber on this supervisor's bus; cap 0 = the default capacity.
+ * TV_EEXIST for a name already subscribed, TV_ESHUTDOWN once closed. */
+int tv_sup_subscribe(tv_sup_t *s, const char *name, size_t len, uint32_t cap,
+                     const tv_sub_ops_t *ops, void *data, tv_sub_t **out);
+
+/* Graceful shutdown: ShutdownRequested, cancel all, force-stop what remains
+ * at now + grace. 0, or TV_ESHUTDOWN if already requested or closed. */
+int tv_sup_shutdown(tv_sup_t *s);
+/* Force-stops every running task now (a second signal). */
+void tv_sup_force(tv_sup_t *s);
+/* The embedding now waits for this supervisor: natural completion may end it. */
+void tv_sup_run(tv_sup_t *s);
+
+static inline int tv_sup_closed(const tv_sup_t *s) { return s->state == TV_SUP_CLOSED; }
+const char *tv_sup_state_name(int state);
+
+#endif
