@@ -254,8 +254,8 @@ static void shutdown_cooperative(void) {
   tv_sup_run(sup);
   run_until(10);
   nevents = 0;
-  CHECK(tv_sup_shutdown(sup) == 0);
-  CHECK(tv_sup_shutdown(sup) == TV_ESHUTDOWN);
+  CHECK(tv_sup_shutdown(sup, NULL) == 0);
+  CHECK(tv_sup_shutdown(sup, NULL) == TV_ESHUTDOWN);
   run_until(20);
   CHECK(find_event("ShutdownRequested", 0) == 0);
   CHECK_EQ_U(count_events("TaskStopped"), 2);
@@ -278,7 +278,7 @@ static void shutdown_reports_only_the_stubborn_as_stuck(void) {
   add("yank", y, &p);
   tv_sup_run(sup);
   run_until(10);
-  tv_sup_shutdown(sup);
+  tv_sup_shutdown(sup, NULL);
   run_until(500);
   CHECK(!tv_sup_closed(sup));
   CHECK(find_event("TaskRemoved coop", 0) >= 0);
@@ -304,7 +304,7 @@ static void zero_grace_stops_at_once(void) {
   add("z", z, &p);
   tv_sup_run(sup);
   run_until(5);
-  tv_sup_shutdown(sup);
+  tv_sup_shutdown(sup, NULL);
   run_until(5);
   CHECK(tv_sup_closed(sup));
   CHECK(find_event("GraceExceeded", 0) >= 0);

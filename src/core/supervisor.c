@@ -327,12 +327,12 @@ int tv_sup_subscribe(tv_sup_t *s, const char *name, size_t len, uint32_t cap,
   return tv_bus_subscribe(&s->bus, name, len, cap ? cap : s->queue_capacity, ops, data, out);
 }
 
-int tv_sup_shutdown(tv_sup_t *s) {
+int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
   if (s->state == TV_SUP_STOPPING || s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
   if (s->state == TV_SUP_DRAINING && !s->natural) return TV_ESHUTDOWN;
   s->state = TV_SUP_STOPPING;
   s->natural = 0;
-  publish_simple(s, TV_EV_SHUTDOWN_REQUESTED, NULL, NULL);
+  publish_simple(s, TV_EV_SHUTDOWN_REQUESTED, NULL, reason);
   s->deadline = deadline_after(s, s->grace_ns);
   tv_timer_start_at(s->sched, &s->timer, s->deadline);
   uint32_t n;
@@ -345,7 +345,7 @@ int tv_sup_shutdown(tv_sup_t *s) {
 
 void tv_sup_force(tv_sup_t *s) {
   if (s->state == TV_SUP_OPEN || (s->state == TV_SUP_DRAINING && s->natural))
-    tv_sup_shutdown(s);
+    tv_sup_shutdown(s, "forced");
   if (s->state == TV_SUP_STOPPING) {
     s->deadline = tv_sched_now(s->sched);
     kill_all(s);

@@ -102,9 +102,10 @@ tv_str_t **tv_sup_names(const tv_sup_t *s, int alive_only, uint32_t *n);
 int tv_sup_subscribe(tv_sup_t *s, const char *name, size_t len, uint32_t cap,
                      const tv_sub_ops_t *ops, void *data, tv_sub_t **out);
 
-/* Graceful shutdown: ShutdownRequested, cancel all, force-stop what remains
- * at now + grace. 0, or TV_ESHUTDOWN if already requested or closed. */
-int tv_sup_shutdown(tv_sup_t *s);
+/* Graceful shutdown: ShutdownRequested (with `reason`, may be NULL), cancel
+ * all, force-stop what remains at now + grace. 0, or TV_ESHUTDOWN if already
+ * requested or closed. */
+int tv_sup_shutdown(tv_sup_t *s, const char *reason);
 /* Force-stops every running task now (a second signal). */
 void tv_sup_force(tv_sup_t *s);
 /* The embedding now waits for this supervisor: natural completion may end it. */

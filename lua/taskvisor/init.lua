@@ -1,0 +1,320 @@
+-- taskvisor: supervised Lua tasks with restart, backoff and timeout policies,
+-- typed lifecycle events, subscribers and graceful shutdown, on libuv.
+-- This file is the public face: it validates options (errors name the field
+-- and what was expected), fills defaults, and wraps taskvisor.core (C).
+local core = require("taskvisor.core")
+local V = require("taskvisor.validate")
+
+local tv = {
+  version = core.version,
+  EVENT_KINDS = core.event_kinds,
+  sleep = core.sleep,
+  monotime = core.monotime,
+}
+
+local RESTARTS = { "never", "on_failure", "always" }
+local JITTERS = { "none", "full", "equal", "decorrelated" }
+local POLICY_KEYS = { "restart", "interval", "backoff", "timeout", "max_retries" }
+local TASK_KEYS = { "name", "run", "restart", "interval", "backoff", "timeout", "max_retries" }
+local BACKOFF_KEYS = { "first", "max", "factor", "jitter" }
+local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed" }
+local SUBSCRIBER_KEYS = { "name", "on_event", "queue" }
+local MAX_QUEUE = 1 << 24
+
+-- Raises `err` at the caller of the public function that called us.
+local function check(v, err)
+  if v == nil then error(err, 3) end
+  return v
+end
+
+-- Validated copies of the policy fields shared by tasks and `defaults`.
+local function policy_fields(where, src, out)
+  local v, err
+  if src.restart ~= nil then
+    v, err = V.one_of(where, "restart", src.restart, RESTARTS)
+    if not v then return nil, err end
+    out.restart = v
+  end
+  if src.interval ~= nil then
+    v, err = V.seconds(where, "interval", src.interval, true)
+    if not v then return nil, err end
+    out.interval = v
+  end
+  if src.timeout ~= nil then
+    v, err = V.seconds(where, "timeout", src.timeout, true)
+    if not v then return nil, err end
+    out.timeout = v
+  end
+  if src.max_retries ~= nil then
+    v, err = V.integer(where, "max_retries", src.max_retries, 0, 0xffffffff)
+    if not v then return nil, err end
+    out.max_retries = v
+  end
+  if src.backoff ~= nil then
+    local b = src.backoff
+    if type(b) ~= "table" then
+      return nil, string.format("%s: 'backoff' must be a table (got %s)", where, V.show(b))
+    end
+    v, err = V.known_keys(where, "backoff.", b, BACKOFF_KEYS)
+    if not v then return nil, err end
+    local copy = {}
+    if b.first ~= nil then
+      copy.first, err = V.seconds(where, "backoff.first", b.first, true)
+      if not copy.first then return nil, err end
+    end
+    if b.max ~= nil then
+      copy.max, err = V.seconds(where, "backoff.max", b.max, true)
+      if not copy.max then return nil, err end
+    end
+    if b.factor ~= nil then
+      copy.factor, err = V.number(where, "backoff.factor", b.factor, 0)
+      if not copy.factor then return nil, err end
+    end
+    if b.jitter ~= nil then
+      copy.jitter, err = V.one_of(where, "backoff.jitter", b.jitter, JITTERS)
+      if not copy.jitter then return nil, err end
+    end
+    out.backoff = copy
+  end
+  if out.interval and out.restart and out.restart ~= "always" then
+    return nil, string.format("%s: 'interval' only applies to restart = \"always\" (restart is %q)",
+      where, out.restart)
+  end
+  return out
+end
+
+local TaskSpec = { __name = "taskvisor.task" }
+TaskSpec.__index = TaskSpec
+
+local function task_spec(where, opts)
+  if type(opts) ~= "table" then
+    return nil, string.format("%s: expected a task spec table (got %s)", where, V.show(opts))
+  end
+  local v, err = V.known_keys(where, "", opts, TASK_KEYS)
+  if not v then return nil, err end
+  local spec = {}
+  spec.name, err = V.name(where, "name", opts.name)
+  if not spec.name then return nil, err end
+  if not V.callable(opts.run) then
+    return nil, string.format("%s: 'run' must be a function or a callable (got %s)", where,
+      V.show(opts.run))
+  end
+  spec.run = opts.run
+  v, err = policy_fields(where, opts, spec)
+  if not v then return nil, err end
+  return setmetatable(spec, TaskSpec)
+end
+
+--- tv.task{ name=, run=, restart=, interval=, backoff={first,max,factor,jitter},
+--- timeout=, max_retries= }: a validated task spec. Unset fields take the
+--- supervisor's `defaults`, then the built-in ones.
+function tv.task(opts)
+  return check(task_spec("tv.task", opts))
+end
+
+local function shorthand(where, restart, name, fn, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(string.format("%s: options must be a table (got %s)", where, V.show(opts)), 3)
+  end
+  local spec = { name = name, run = fn, restart = restart }
+  for k, v in pairs(opts or {}) do
+    if k == "name" or k == "run" or k == "restart" then
+      error(string.format("%s: '%s' is given positionally, not in the options", where, k), 3)
+    end
+    spec[k] = v
+  end
+  return check(task_spec(where, spec))
+end
+
+--- tv.once(name, fn [, opts]): runs once (restart = "never").
+function tv.once(name, fn, opts) return shorthand("tv.once", "never", name, fn, opts) end
+--- tv.restartable(name, fn [, opts]): retried on failure (restart = "on_failure").
+function tv.restartable(name, fn, opts) return shorthand("tv.restartable", "on_failure", name, fn, opts) end
+
+-- The policy the core receives: the spec, then the supervisor's defaults.
+local function resolve(where, spec, d)
+  local restart = spec.restart or d.restart or "on_failure"
+  if spec.interval and restart ~= "always" then
+    return nil, string.format("%s: task '%s' sets 'interval' but its restart is %q "
+      .. "('interval' only applies to restart = \"always\")", where, spec.name, restart)
+  end
+  local b, db = spec.backoff or {}, d.backoff or {}
+  return {
+    restart = restart,
+    interval = restart == "always" and (spec.interval or d.interval) or nil,
+    first = b.first or db.first,
+    max = b.max or db.max,
+    factor = b.factor or db.factor,
+    jitter = b.jitter or db.jitter,
+    timeout = spec.timeout or d.timeout,
+    max_retries = spec.max_retries or d.max_retries,
+  }
+end
+
+local function failure(fatal, where, msg, exit_code)
+  if type(msg) ~= "string" and type(msg) ~= "number" then
+    error(string.format("%s: 'message' must be a string (got %s)", where, V.show(msg)), 3)
+  end
+  if exit_code ~= nil then
+    local code, err = V.integer(where, "exit_code", exit_code, -2147483648, 2147483647)
+    if not code then error(err, 3) end
+    exit_code = code
+  end
+  error(setmetatable({ message = tostring(msg), exit_code = exit_code, fatal = fatal }, core.failure_mt), 0)
+end
+
+--- tv.fail(msg [, exit_code]): a retryable failure carrying an exit code.
+function tv.fail(msg, exit_code) failure(false, "tv.fail", msg, exit_code) end
+--- tv.fatal(msg [, exit_code]): a failure that ends the task (ActorDead).
+function tv.fatal(msg, exit_code) failure(true, "tv.fatal", msg, exit_code) end
+
+-- ---- supervisor ------------------------------------------------------------
+
+local Supervisor = { __name = "taskvisor.supervisor" }
+Supervisor.__index = Supervisor
+
+local function self_check(self, method)
+  if getmetatable(self) ~= Supervisor then
+    error(string.format("sup:%s: call it as a method, sup:%s(...)", method, method), 3)
+  end
+  return self.core
+end
+
+--- tv.supervisor{ grace = 60, max_concurrent = 0, bus_capacity = 1024,
+--- defaults = { restart=, interval=, backoff=, timeout=, max_retries= }, seed = n }
+function tv.supervisor(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error(string.format("tv.supervisor: expected an options table (got %s)", V.show(opts)), 2)
+  end
+  check(V.known_keys("tv.supervisor", "", opts, SUPERVISOR_KEYS))
+  local grace = opts.grace == nil and 60 or check(V.seconds("tv.supervisor", "grace", opts.grace, true))
+  local maxc = opts.max_concurrent == nil and 0 or
+    check(V.integer("tv.supervisor", "max_concurrent", opts.max_concurrent, 0, 0xffffffff))
+  local cap = opts.bus_capacity == nil and 1024 or
+    check(V.integer("tv.supervisor", "bus_capacity", opts.bus_capacity, 1, MAX_QUEUE))
+  local seed = opts.seed == nil and nil or
+    check(V.integer("tv.supervisor", "seed", opts.seed, math.mininteger))
+  local defaults = {}
+  if opts.defaults ~= nil then
+    check(V.table("tv.supervisor", "defaults", opts.defaults))
+    check(V.known_keys("tv.supervisor", "defaults.", opts.defaults, POLICY_KEYS))
+    check(policy_fields("tv.supervisor: defaults", opts.defaults, defaults))
+  end
+  local sup = core.supervisor(grace, maxc, cap, seed)
+  return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0 }, Supervisor)
+end
+
+--- sup:add(spec): registers and starts a task. true, or nil + "EEXIST: ..." /
+--- "ESHUTDOWN: ...". A raw table is validated like tv.task.
+function Supervisor:add(spec)
+  local c = self_check(self, "add")
+  spec = check(task_spec("sup:add", spec))
+  return c:add(spec.name, spec.run, check(resolve("sup:add", spec, self.defaults)))
+end
+
+local function name_arg(method, name)
+  return check(V.name("sup:" .. method, "name", name))
+end
+
+--- sup:remove(name): cancels a task (force-stopped after `grace`); returns at once.
+function Supervisor:remove(name)
+  local c = self_check(self, "remove")
+  return c:remove(name_arg("remove", name))
+end
+
+--- sup:cancel(name [, wait]): like remove; from a task or subscriber it also
+--- waits (yielding that coroutine only) until the task is gone, up to `wait`
+--- seconds (default: grace). true, or nil + "ETIMEDOUT: ..." / "ENOENT: ...".
+function Supervisor:cancel(name, wait)
+  local c = self_check(self, "cancel")
+  name = name_arg("cancel", name)
+  if wait ~= nil then wait = check(V.seconds("sup:cancel", "wait", wait, true)) end
+  return c:cancel(name, wait)
+end
+
+--- sup:list(): registered task names, sorted.
+function Supervisor:list() return self_check(self, "list"):list() end
+--- sup:snapshot(): names of tasks with an attempt running now, sorted.
+function Supervisor:snapshot() return self_check(self, "snapshot"):snapshot() end
+--- sup:is_alive(name): whether that task has an attempt running now.
+function Supervisor:is_alive(name)
+  local c = self_check(self, "is_alive")
+  return c:is_alive(name_arg("is_alive", name))
+end
+--- sup:contains(name): whether a task of that name is registered.
+function Supervisor:contains(name)
+  local c = self_check(self, "contains")
+  name = name_arg("contains", name)
+  for _, n in ipairs(c:list()) do
+    if n == name then return true end
+  end
+  return false
+end
+--- sup:state(): "open", "stopping", "draining" or "closed".
+function Supervisor:state() return self_check(self, "state"):state() end
+
+--- sup:shutdown(): requests a graceful shutdown and returns at once.
+function Supervisor:shutdown() return self_check(self, "shutdown"):shutdown() end
+
+--- sup:subscribe(fn | { name=, on_event=, queue= }): on_event(ev) runs in the
+--- subscriber's own coroutine, one event at a time, in order.
+function Supervisor:subscribe(sub)
+  local c = self_check(self, "subscribe")
+  local name, fn, queue
+  if type(sub) == "table" and getmetatable(sub) == nil or (type(sub) == "table" and sub.on_event ~= nil) then
+    check(V.known_keys("sup:subscribe", "", sub, SUBSCRIBER_KEYS))
+    fn = sub.on_event
+    if not V.callable(fn) then
+      error(string.format("sup:subscribe: 'on_event' must be a function or a callable (got %s)",
+        V.show(fn)), 2)
+    end
+    if sub.name ~= nil then name = check(V.name("sup:subscribe", "name", sub.name)) end
+    if sub.queue ~= nil then queue = check(V.integer("sup:subscribe", "queue", sub.queue, 1, MAX_QUEUE)) end
+  elseif V.callable(sub) then
+    fn = sub
+  else
+    error(string.format("sup:subscribe: expected a function or a { name=, on_event=, queue= } "
+      .. "table (got %s)", V.show(sub)), 2)
+  end
+  if not name then
+    self.nsubs = self.nsubs + 1
+    name = "subscriber-" .. self.nsubs
+  end
+  return c:subscribe(name, fn, queue)
+end
+
+--- sup:run([specs]): adds `specs` (all or none: a duplicate name adds nothing),
+--- then runs the loop until every task has ended, or until SIGINT / SIGTERM /
+--- SIGQUIT or sup:shutdown(). true, or nil, "GraceExceeded: ...", stuck_names.
+function Supervisor:run(specs)
+  local c = self_check(self, "run")
+  if specs ~= nil then
+    check(V.table("sup:run", "specs", specs))
+    local batch, seen = {}, {}
+    for i, s in ipairs(specs) do
+      local spec = check(task_spec(string.format("sup:run: specs[%d]", i), s))
+      local policy = check(resolve("sup:run", spec, self.defaults))
+      if seen[spec.name] or self:contains(spec.name) then
+        return nil, string.format("EEXIST: task '%s' already exists; no task of this batch was added",
+          spec.name)
+      end
+      seen[spec.name] = true
+      batch[i] = { spec, policy }
+    end
+    for _, item in ipairs(batch) do
+      local ok, err = c:add(item[1].name, item[1].run, item[2])
+      if not ok then return nil, err end
+    end
+  end
+  return c:run()
+end
+
+Supervisor.__tostring = function(self) return tostring(self.core) end
+
+--- tv.log_writer([opts]): a subscriber printing the reference LogWriter lines.
+function tv.log_writer(opts)
+  return require("taskvisor.log_writer").new(opts)
+end
+
+return tv

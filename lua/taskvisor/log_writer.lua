@@ -1,0 +1,110 @@
+-- taskvisor.log_writer: a subscriber that prints one line per event in the
+-- reference crate's LogWriter format, e.g.
+--   [004] [failed] task=demo reason="execution failed: boom" attempt=1
+-- Options: output (a file, default io.stdout), name (default "log_writer"),
+-- verbose (append the fields the reference format leaves out: shutdown and
+-- grace reasons, exit codes, signals).
+local V = require("taskvisor.validate")
+
+local M = {}
+
+-- Durations: "5s", "1.5s", "250ms"; absent -> "0ms".
+local function dur(ms)
+  if ms == nil then return "0ms" end
+  if ms >= 1000 then
+    if ms % 1000 == 0 then return string.format("%ds", ms // 1000) end
+    return string.format("%.1fs", ms / 1000)
+  end
+  return string.format("%dms", ms)
+end
+
+local function q(s, default) return '"' .. (s or default) .. '"' end
+
+local bodies = {
+  ShutdownRequested = function() return "[shutdown-requested]" end,
+  AllStoppedWithinGrace = function() return "[all-stopped-within-grace]" end,
+  GraceExceeded = function() return "[grace-exceeded]" end,
+  TaskStarting = function(e)
+    return string.format("[starting] task=%s attempt=%d", e.task or "none", e.attempt or 0)
+  end,
+  TaskStopped = function(e) return string.format("[stopped] task=%s", e.task or "none") end,
+  TaskFailed = function(e)
+    return string.format("[failed] task=%s reason=%s attempt=%d", e.task or "none",
+      q(e.reason, "unknown"), e.attempt or 0)
+  end,
+  TimeoutHit = function(e)
+    return string.format("[timeout] task=%s timeout=%s", e.task or "none", dur(e.timeout_ms))
+  end,
+  BackoffScheduled = function(e)
+    return string.format("[backoff] task=%s source=%s delay=%s after_attempt=%d reason=%s",
+      e.task or "none", e.backoff_source or "unknown", dur(e.delay_ms), e.attempt or 0,
+      q(e.reason, "none"))
+  end,
+  SubscriberOverflow = function(e)
+    return string.format("[subscriber-overflow] subscriber=%s reason=%s", e.task or "none",
+      q(e.reason, "unknown"))
+  end,
+  SubscriberPanicked = function(e)
+    return string.format("[subscriber-panicked] subscriber=%s info=%s", e.task or "none",
+      q(e.reason, "unknown"))
+  end,
+  TaskAddRequested = function(e) return "[task-add-requested] task=" .. (e.task or "none") end,
+  TaskAdded = function(e) return "[task-added] task=" .. (e.task or "none") end,
+  TaskRemoveRequested = function(e) return "[task-remove-requested] task=" .. (e.task or "none") end,
+  TaskRemoved = function(e) return "[task-removed] task=" .. (e.task or "none") end,
+  TaskAddFailed = function(e)
+    return string.format("[task-add-failed] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))
+  end,
+  ActorExhausted = function(e)
+    return string.format("[actor-exhausted] task=%s reason=%s", e.task or "none", q(e.reason, "policy"))
+  end,
+  ActorDead = function(e)
+    return string.format("[actor-dead] task=%s reason=%s", e.task or "none", q(e.reason, "fatal"))
+  end,
+}
+
+--- The line for one event (without the newline).
+function M.format(e, verbose)
+  local body = bodies[e.kind]
+  local line = string.format("[%03d] %s", e.seq % 1000,
+    body and body(e) or string.format("[%s] task=%s", e.kind, e.task or "none"))
+  if verbose then
+    local extra = {}
+    if e.reason and (e.kind == "ShutdownRequested" or e.kind == "GraceExceeded"
+        or e.kind == "TaskStopped" or e.kind == "TaskRemoved") then
+      extra[#extra + 1] = "reason=" .. q(e.reason)
+    end
+    if e.exit_code then extra[#extra + 1] = "exit_code=" .. e.exit_code end
+    if e.signal then extra[#extra + 1] = "signal=" .. e.signal end
+    if #extra > 0 then line = line .. " " .. table.concat(extra, " ") end
+  end
+  return line
+end
+
+function M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(string.format("tv.log_writer: expected an options table (got %s)", V.show(opts)), 3)
+  end
+  local ok, err = V.known_keys("tv.log_writer", "", opts, { "output", "name", "verbose" })
+  if not ok then error(err, 3) end
+  local out = opts.output or io.stdout
+  if io.type(out) ~= "file" then
+    error(string.format("tv.log_writer: 'output' must be an open file (got %s)", V.show(out)), 3)
+  end
+  local name = "log_writer"
+  if opts.name ~= nil then
+    name, err = V.name("tv.log_writer", "name", opts.name)
+    if not name then error(err, 3) end
+  end
+  local verbose = opts.verbose and true or false
+  return {
+    name = name,
+    on_event = function(e)
+      out:write(M.format(e, verbose), "\n")
+      out:flush()
+    end,
+  }
+end
+
+return M

@@ -1,0 +1,131 @@
+-- taskvisor.validate: option checking with messages that name the field and
+-- what was expected, e.g.
+--   tv.task: 'backoff.factor' must be a number >= 0 (got "x")
+-- Checkers return the value, or nil plus the message; the public functions
+-- raise at their caller's level.
+local M = {}
+
+local MAX_SECONDS = 1e9      -- about 31 years: anything longer is a mistake
+local MAX_NAME = 256
+
+-- How a bad value is shown in "(got ...)".
+function M.show(v)
+  local t = type(v)
+  if t == "string" then
+    if #v > 40 then v = v:sub(1, 37) .. "..." end
+    return string.format("%q", v)
+  elseif t == "number" then
+    if v ~= v then return "nan" end
+    return tostring(v)
+  elseif t == "boolean" then
+    return tostring(v)
+  end
+  return t
+end
+
+local function bad(where, field, expected, v)
+  return nil, string.format("%s: '%s' must be %s (got %s)", where, field, expected, M.show(v))
+end
+
+function M.callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
+end
+
+function M.seconds(where, field, v, allow_zero)
+  if type(v) ~= "number" or v ~= v or v < 0 or v > MAX_SECONDS or (not allow_zero and v == 0) then
+    return bad(where, field, string.format("a number of seconds %s 0 and at most %g",
+      allow_zero and ">=" or ">", MAX_SECONDS), v)
+  end
+  return v
+end
+
+function M.integer(where, field, v, min, max)
+  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v)
+      and v >= -2^53 and v <= 2^53) then
+    return bad(where, field, string.format("an integer >= %d", min), v)
+  end
+  v = math.tointeger(v)
+  if v < min or (max and v > max) then
+    return bad(where, field, max and string.format("an integer between %d and %d", min, max)
+      or string.format("an integer >= %d", min), v)
+  end
+  return v
+end
+
+function M.number(where, field, v, min)
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge or v < min then
+    return bad(where, field, string.format("a finite number >= %g", min), v)
+  end
+  return v
+end
+
+function M.one_of(where, field, v, choices)
+  for _, c in ipairs(choices) do
+    if v == c then return v end
+  end
+  local quoted = {}
+  for i, c in ipairs(choices) do quoted[i] = string.format("%q", c) end
+  return bad(where, field, "one of " .. table.concat(quoted, ", "), v)
+end
+
+function M.name(where, field, v)
+  if type(v) ~= "string" or v == "" then
+    return bad(where, field, "a non-empty string", v)
+  end
+  if #v > MAX_NAME then
+    return nil, string.format("%s: '%s' must be at most %d bytes (got %d bytes)", where, field,
+      MAX_NAME, #v)
+  end
+  if v:find("[%c]") then
+    return bad(where, field, "a string without control characters", v)
+  end
+  return v
+end
+
+-- Damerau-free edit distance, for "did you mean" hints.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- Rejects keys not in `known` (a list), suggesting the closest one.
+function M.known_keys(where, prefix, t, known)
+  for k in pairs(t) do
+    local ok = false
+    for _, name in ipairs(known) do
+      if k == name then ok = true break end
+    end
+    if not ok then
+      if type(k) ~= "string" then
+        return nil, string.format("%s: option keys must be strings (got %s key)", where, type(k))
+      end
+      local best, bestd = nil, 3
+      for _, name in ipairs(known) do
+        local d = distance(k, name)
+        if d < bestd then best, bestd = name, d end
+      end
+      local hint = best and string.format("; did you mean '%s%s'?", prefix, best) or
+        string.format("; known: %s", table.concat(known, ", "))
+      return nil, string.format("%s: unknown option '%s%s'%s", where, prefix, k, hint)
+    end
+  end
+  return t
+end
+
+function M.table(where, field, v)
+  if type(v) ~= "table" then return bad(where, field, "a table", v) end
+  return v
+end
+
+return M

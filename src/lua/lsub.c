@@ -1,0 +1,148 @@
+/* lsub.c - Lua subscribers: each has its own bounded queue in the core and
+ * its own worker coroutine that hands queued events to on_event one at a
+ * time, in order. An error in on_event becomes SubscriberPanicked and the
+ * worker goes on; on_event may yield (tv.sleep) without stalling anyone else.
+ * Owner: the userdata, anchored while subscribed. User values: 1 = on_event,
+ * 2 = the worker coroutine. */
+#include <string.h>
+
+#include "core/error.h"
+#include "ltv.h"
+
+#define DELIVERY_BUDGET 1024 /* events per resume before yielding to the loop */
+
+typedef struct ltv_sub {
+  ltv_fiber fiber;
+  tv_sub_t *sub; /* NULL once closed */
+  int ref;
+} ltv_sub;
+
+/* Message handler: {message, traceback}. */
+static int msgh(lua_State *L) {
+  lua_createtable(L, 2, 0);
+  if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "message") == LUA_TSTRING) {
+    lua_rawseti(L, -2, 1);
+  } else {
+    if (lua_type(L, 1) == LUA_TTABLE) lua_pop(L, 1);
+    luaL_tolstring(L, 1, NULL);
+    lua_rawseti(L, -2, 1);
+  }
+  luaL_traceback(L, L, NULL, 1);
+  lua_rawseti(L, -2, 2);
+  return 1;
+}
+
+static void report(ltv_sub *s, lua_State *L) {
+  if (!s->sub) return;
+  const char *msg = "error in subscriber";
+  size_t len = strlen(msg);
+  tv_str_t *tb = NULL;
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    size_t tlen;
+    const char *tbs = lua_tolstring(L, -1, &tlen);
+    if (tbs) tb = tv_str_new(tbs, tlen);
+    if (lua_type(L, -2) == LUA_TSTRING) msg = lua_tolstring(L, -2, &len);
+    tv_sub_report_panic(s->sub, msg, len, tb);
+    lua_pop(L, 2);
+  } else {
+    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tolstring(L, -1, &len);
+    tv_sub_report_panic(s->sub, msg, len, NULL);
+  }
+  tv_str_unref(tb);
+}
+
+/* Stack: [1] message handler, [2] on_event. */
+static int worker_loop(lua_State *L, int status, lua_KContext k) {
+  ltv_sub *s = (ltv_sub *)k;
+  if (status != LUA_OK && status != LUA_YIELD) report(s, L);
+  lua_settop(L, 2);
+  for (int n = 0; s->sub;) {
+    tv_event_t *ev = tv_sub_pop(s->sub);
+    if (!ev) {
+      if (!tv_sub_park(s->sub)) continue;
+      s->fiber.wait = LTV_WAIT_EVENTS;
+      return lua_yieldk(L, 0, k, worker_loop);
+    }
+    lua_pushvalue(L, 2);
+    ltv_push_event(L, ev);
+    tv_bus_event_unref(s->sub->bus, ev);
+    if (lua_pcallk(L, 1, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
+    lua_settop(L, 2);
+    if (++n >= DELIVERY_BUDGET) /* a plain yield: resumed on the next pass */
+      return lua_yieldk(L, 0, k, worker_loop);
+  }
+  return 0;
+}
+
+static int worker_body(lua_State *L) {
+  ltv_sub *s = lua_touserdata(L, lua_upvalueindex(1));
+  lua_settop(L, 0);
+  lua_pushcfunction(L, msgh);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  return worker_loop(L, LUA_OK, (lua_KContext)s);
+}
+
+static void sub_finished(ltv_fiber *f, int status) {
+  ltv_sub *s = ltv_container_of(f, ltv_sub, fiber);
+  if (status != LUA_OK && s->sub) { /* the worker itself died (out of memory) */
+    lua_State *co = f->co;
+    const char *msg = lua_tostring(co, -1);
+    tv_sub_report_panic(s->sub, msg ? msg : "subscriber worker died",
+                        msg ? strlen(msg) : 22, NULL);
+    ltv_sub_close(s->sub);
+  }
+}
+
+static const ltv_fiber_ops sub_fiber_ops = {sub_finished};
+
+static void sub_wake(tv_sub_t *sub) {
+  ltv_sub *s = sub->data;
+  tv_work_defer(&s->fiber.ctx->sched, &s->fiber.work, TV_LANE_URGENT);
+}
+
+static const tv_sub_ops_t sub_ops = {sub_wake};
+
+int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
+                int fn_idx, uint32_t queue) {
+  fn_idx = lua_absindex(L, fn_idx);
+  ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
+  memset(s, 0, sizeof *s);
+  ltv_fiber_init(&s->fiber, ctx, &sub_fiber_ops, 0);
+  luaL_setmetatable(L, LTV_SUB);
+  lua_pushvalue(L, fn_idx);
+  lua_setiuservalue(L, -2, 1);
+  lua_State *co = lua_newthread(L);
+  lua_pushlightuserdata(co, s);
+  lua_pushvalue(L, fn_idx);
+  lua_xmove(L, co, 1);
+  lua_pushcclosure(co, worker_body, 2);
+  lua_setiuservalue(L, -2, 2);
+  int rc = tv_sup_subscribe(sup, name, len, queue, &sub_ops, s, &s->sub);
+  if (rc != 0) {
+    lua_pop(L, 1);
+    return rc;
+  }
+  ltv_fiber_bind(&s->fiber, co);
+  s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+void ltv_sub_close(tv_sub_t *sub) {
+  ltv_sub *s = sub->data;
+  ltv_fiber *f = &s->fiber;
+  s->sub = NULL;
+  tv_bus_unsubscribe(sub);
+  ltv_fiber_close(f);
+  if (f->co && !f->resuming) *(ltv_fiber **)lua_getextraspace(f->co) = NULL;
+  luaL_unref(f->ctx->L, LUA_REGISTRYINDEX, s->ref);
+  s->ref = LUA_NOREF;
+}
+
+void ltv_sub_open(lua_State *L) {
+  luaL_newmetatable(L, LTV_SUB);
+  lua_pushliteral(L, "taskvisor.subscriber");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}

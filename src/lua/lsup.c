@@ -1,0 +1,280 @@
+/* lsup.c - the supervisor object: registry verbs, subscriptions, shutdown and
+ * run(). Arguments arrive already validated by lua/taskvisor/init.lua; checks
+ * here only keep the C side safe.
+ * Owner: the userdata owns the core supervisor (tv_sup_destroy in __gc). It is
+ * anchored in the registry from its first task until it closes, so running
+ * tasks never lose their supervisor to the garbage collector. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/signals.h"
+#include "ltv.h"
+
+typedef struct ltv_sup {
+  tv_sup_t *sup; /* NULL once destroyed */
+  ltv_ctx *ctx;
+  int anchor;
+  tv_signals_t sig;
+  int sig_on;
+} ltv_sup;
+
+static ltv_sup *check_sup(lua_State *L) {
+  ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
+  if (!s->sup) luaL_error(L, "supervisor has been destroyed");
+  return s;
+}
+
+static void close_subscribers(tv_sup_t *sup) {
+  while (sup->bus.subs.next != &sup->bus.subs) ltv_sub_close(sup->bus.subs.next);
+}
+
+static void on_closed(tv_sup_t *sup) {
+  ltv_sup *s = sup->data;
+  close_subscribers(sup);
+  if (s->anchor != LUA_NOREF) {
+    luaL_unref(s->ctx->L, LUA_REGISTRYINDEX, s->anchor);
+    s->anchor = LUA_NOREF;
+  }
+}
+
+int ltv_sup_new(lua_State *L) {
+  ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  tv_sup_opts_t o;
+  tv_sup_opts_default(&o);
+  o.grace_ns = tv_secs_to_ns(luaL_checknumber(L, 1));
+  o.max_concurrent = (uint32_t)luaL_checkinteger(L, 2);
+  o.queue_capacity = (uint32_t)luaL_checkinteger(L, 3);
+  if (!lua_isnoneornil(L, 4)) {
+    o.seed = (uint64_t)luaL_checkinteger(L, 4);
+    o.seeded = 1;
+  }
+  ltv_sup *s = lua_newuserdatauv(L, sizeof *s, 0);
+  memset(s, 0, sizeof *s);
+  s->ctx = ctx;
+  s->anchor = LUA_NOREF;
+  luaL_setmetatable(L, LTV_SUP);
+  if (tv_sup_new(&s->sup, &ctx->sched, &o) != 0) return luaL_error(L, "not enough memory");
+  s->sup->on_closed = on_closed;
+  s->sup->data = s;
+  return 1;
+}
+
+static double field_num(lua_State *L, int t, const char *k, double def) {
+  double v = lua_getfield(L, t, k) == LUA_TNUMBER ? lua_tonumber(L, -1) : def;
+  lua_pop(L, 1);
+  return v;
+}
+
+static int field_enum(lua_State *L, int t, const char *k, int (*parse)(const char *), int def) {
+  int v = def;
+  if (lua_getfield(L, t, k) == LUA_TSTRING) v = parse(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (v < 0) luaL_error(L, "unknown %s", k);
+  return v;
+}
+
+/* sup:add(name, run, policy) with policy = {restart=, interval=, first=,
+ * max=, factor=, jitter=, timeout=, max_retries=} (seconds; validated). */
+static int sup_add(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  luaL_checkany(L, 3);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  tv_policy_t p;
+  tv_policy_default(&p);
+  p.restart = field_enum(L, 4, "restart", tv_restart_parse, p.restart);
+  p.backoff.jitter = field_enum(L, 4, "jitter", tv_jitter_parse, p.backoff.jitter);
+  p.backoff.first = field_num(L, 4, "first", p.backoff.first);
+  p.backoff.max = field_num(L, 4, "max", p.backoff.max);
+  p.backoff.factor = field_num(L, 4, "factor", p.backoff.factor);
+  p.interval_ns = tv_secs_to_ns(field_num(L, 4, "interval", 0));
+  p.timeout_ns = tv_secs_to_ns(field_num(L, 4, "timeout", 0));
+  p.max_retries = (uint32_t)field_num(L, 4, "max_retries", 0);
+  tv_task_t *t = ltv_task_new(L, s->ctx, 3);
+  int rc = tv_sup_add(s->sup, name, len, &p, t);
+  if (rc != 0) {
+    ltv_task_drop(L, t);
+    if (rc == TV_EEXIST) return ltv_push_error(L, rc, "task '%s' already exists", name);
+    if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
+    return ltv_push_error(L, rc, "cannot add task '%s'", name);
+  }
+  if (s->anchor == LUA_NOREF) {
+    lua_pushvalue(L, 1);
+    s->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int removal_error(lua_State *L, int rc, const char *name) {
+  if (rc == TV_ENOENT) return ltv_push_error(L, rc, "no task named '%s'", name);
+  return ltv_push_error(L, rc, "supervisor is shutting down or has stopped");
+}
+
+static int sup_remove(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  int rc = tv_sup_remove(s->sup, name, len, NULL);
+  if (rc != 0) return removal_error(L, rc, name);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* sup:cancel(name [, wait]): from a task or subscriber, waits (yielding that
+ * coroutine) until the task is gone or `wait` seconds (default: grace). */
+static int sup_cancel(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  uint64_t wait_ms = lua_isnoneornil(L, 3) ? (s->sup->grace_ns + 999999) / 1000000
+                                            : ltv_check_seconds(L, 3, "sup:cancel: 'wait'");
+  lua_settop(L, 3);
+  int rc = tv_sup_remove(s->sup, name, len, "manual_cancel");
+  if (rc != 0) return removal_error(L, rc, name);
+  ltv_fiber *f = ltv_fiber_current(L);
+  if (!f) { /* not in a supervised coroutine: nothing to yield, do not wait */
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return ltv_fiber_wait_removed(L, f, s->sup, name, len, wait_ms);
+}
+
+static int push_names(lua_State *L, ltv_sup *s, int alive_only) {
+  uint32_t n;
+  tv_str_t **names = tv_sup_names(s->sup, alive_only, &n);
+  if (!names) return luaL_error(L, "not enough memory");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_pushlstring(L, names[i]->s, names[i]->len);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  free(names);
+  return 1;
+}
+
+static int sup_list(lua_State *L) { return push_names(L, check_sup(L), 0); }
+static int sup_snapshot(lua_State *L) { return push_names(L, check_sup(L), 1); }
+
+static int sup_is_alive(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  lua_pushboolean(L, a && tv_actor_alive(a));
+  return 1;
+}
+
+static int sup_shutdown(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  if (tv_sup_shutdown(s->sup, "requested") != 0)
+    return ltv_push_error(L, TV_ESHUTDOWN, "supervisor is already %s",
+                          tv_sup_closed(s->sup) ? "stopped" : "shutting down");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int sup_subscribe(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  luaL_checkany(L, 3);
+  lua_Integer queue = luaL_optinteger(L, 4, 0);
+  if (queue < 0 || queue > UINT32_MAX) return luaL_argerror(L, 4, "bad queue size");
+  int rc = ltv_sub_new(L, s->ctx, s->sup, name, len, 3, (uint32_t)queue);
+  if (rc == TV_EEXIST) return ltv_push_error(L, rc, "a subscriber named '%s' already exists", name);
+  if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor has stopped");
+  if (rc != 0) return ltv_push_error(L, rc, "cannot subscribe '%s'", name);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static void on_signal(tv_signals_t *sig, int signum) {
+  ltv_sup *s = sig->data;
+  char reason[32];
+  snprintf(reason, sizeof reason, "signal %s", tv_signal_name(signum));
+  if (tv_sup_shutdown(s->sup, reason) != 0) tv_sup_force(s->sup); /* asked twice */
+}
+
+/* sup:run(): drives the loop until this supervisor is done. */
+static int sup_run(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  ltv_ctx *ctx = s->ctx;
+  if (ltv_fiber_current(L))
+    return luaL_error(L, "sup:run: cannot be called from inside a task or a subscriber "
+                         "(the loop is already running; use sup:add)");
+  if (ctx->running) return luaL_error(L, "sup:run: another sup:run() is already running the loop");
+  if (tv_sup_closed(s->sup))
+    return ltv_push_error(L, TV_ESHUTDOWN, "this supervisor has already stopped");
+  lua_settop(L, 1);
+  int rc = tv_signals_start(&s->sig, ctx->loop, on_signal, s);
+  if (rc != 0) return luaL_error(L, "sup:run: cannot install signal handlers: %s", uv_strerror(rc));
+  s->sig_on = 1;
+  ctx->running = 1;
+  tv_sup_run(s->sup);
+  while (!tv_sup_closed(s->sup)) uv_run(ctx->loop, UV_RUN_ONCE);
+  ctx->running = 0;
+  tv_signals_stop(&s->sig);
+  s->sig_on = 0;
+  if (!s->sup->verdict) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, LTV_GRACE_EXCEEDED);
+  lua_pushnil(L);
+  lua_pushfstring(L, "GraceExceeded: %s", s->sup->verdict->s);
+  lua_createtable(L, (int)s->sup->nstuck, 0);
+  for (uint32_t i = 0; i < s->sup->nstuck; i++) {
+    lua_pushlstring(L, s->sup->stuck[i]->s, s->sup->stuck[i]->len);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 3;
+}
+
+static int sup_state(lua_State *L) {
+  lua_pushstring(L, tv_sup_state_name(check_sup(L)->sup->state));
+  return 1;
+}
+
+static int sup_gc(lua_State *L) {
+  ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
+  if (!s->sup) return 0;
+  tv_sup_t *sup = s->sup;
+  close_subscribers(sup);
+  if (s->sig_on) tv_signals_stop(&s->sig);
+  s->sig_on = 0;
+  s->sup = NULL; /* methods called from <close> handlers now raise */
+  tv_sup_destroy(sup);
+  return 0;
+}
+
+static int sup_tostring(lua_State *L) {
+  ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
+  lua_pushfstring(L, "taskvisor.supervisor(%s, %d tasks)",
+                  s->sup ? tv_sup_state_name(s->sup->state) : "destroyed",
+                  s->sup ? (int)s->sup->reg.count : 0);
+  return 1;
+}
+
+void ltv_sup_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
+      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive},
+      {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run},
+      {"state", sup_state},     {NULL, NULL}};
+  luaL_newmetatable(L, LTV_SUP);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, sup_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, sup_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "taskvisor.supervisor");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}

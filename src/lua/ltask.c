@@ -1,0 +1,267 @@
+/* ltask.c - Lua coroutine tasks: one attempt = one run of the task's function
+ * in a coroutine (reused across attempts when it ended cleanly). The task's
+ * userdata is also the `ctx` handed to that function.
+ * Owner: the userdata; anchored in the registry from creation until the core
+ * releases it. User values: 1 = the run function, 2 = the coroutine. */
+#include <string.h>
+
+#include "core/error.h"
+#include "ltv.h"
+
+typedef struct ltv_task {
+  tv_task_t base;
+  ltv_fiber fiber;
+  int ref;        /* registry anchor while the core holds the task */
+  uint32_t attempt;
+  tv_str_t *name; /* for ctx.name, once attached */
+} ltv_task;
+
+static ltv_task *check_ctx(lua_State *L) {
+  return (ltv_task *)luaL_checkudata(L, 1, LTV_TASK);
+}
+
+/* ---- turning a Lua error into an outcome ---------------------------------- */
+
+/* Runs protected on our thread: [error object, coroutine] -> pushes
+ * kind ("fail"/"fatal"), message, exit code or nil, traceback. */
+static int describe_error(lua_State *L) {
+  lua_State *co = lua_tothread(L, 2);
+  const char *kind = "fail";
+  lua_pushnil(L); /* 3: exit code */
+  if (lua_getmetatable(L, 1)) {
+    luaL_getmetatable(L, LTV_FAILURE);
+    int ours = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (ours) {
+      if (lua_getfield(L, 1, "fatal") != LUA_TNIL && lua_toboolean(L, -1)) kind = "fatal";
+      lua_pop(L, 1);
+      lua_getfield(L, 1, "exit_code");
+      lua_replace(L, 3);
+      lua_getfield(L, 1, "message");
+      lua_replace(L, 1);
+    }
+  }
+  const char *msg;
+  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
+    msg = lua_tostring(L, 1);
+  else if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL)
+    lua_pop(L, 1), msg = luaL_tolstring(L, 1, NULL);
+  else
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  lua_pushstring(L, kind);
+  lua_pushstring(L, msg);
+  lua_pushvalue(L, 3);
+  luaL_traceback(L, co, NULL, 0);
+  return 4;
+}
+
+static void report_error(ltv_task *t, lua_State *co) {
+  lua_State *L = t->fiber.ctx->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, describe_error);
+  lua_xmove(co, L, 1); /* the error object */
+  lua_pushthread(co);
+  lua_xmove(co, L, 1);
+  tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "unknown error", 13, NULL};
+  tv_str_t *tb = NULL;
+  if (lua_pcall(L, 2, 4, 0) == LUA_OK) {
+    if (strcmp(lua_tostring(L, -4), "fatal") == 0) o.kind = TV_OUTCOME_FATAL;
+    o.msg = lua_tolstring(L, -3, &o.msg_len);
+    if (lua_isinteger(L, -2)) {
+      lua_Integer code = lua_tointeger(L, -2);
+      o.has_exit_code = 1;
+      o.exit_code = (int32_t)code;
+    }
+    size_t tlen;
+    const char *tbs = lua_tolstring(L, -1, &tlen);
+    tb = tbs ? tv_str_new(tbs, tlen) : NULL;
+  } else {
+    o.msg = "error while describing the task's error";
+    o.msg_len = strlen(o.msg);
+  }
+  o.traceback = tb;
+  ltv_closethread(co, L); /* to-be-closed variables run before we move on */
+  lua_settop(co, 0);
+  tv_task_done(&t->base, &o); /* o.msg still anchored on L's stack */
+  tv_str_unref(tb);
+  lua_settop(L, top);
+}
+
+static void task_finished(ltv_fiber *f, int status) {
+  ltv_task *t = ltv_container_of(f, ltv_task, fiber);
+  lua_State *co = f->co;
+  if (status == LUA_OK) {
+    lua_settop(co, 0);
+    tv_outcome_t o = {TV_OUTCOME_OK, 0, 0, NULL, 0, NULL};
+    tv_task_done(&t->base, &o);
+  } else {
+    report_error(t, co);
+  }
+}
+
+static const ltv_fiber_ops task_fiber_ops = {task_finished};
+
+/* ---- tv_task_t implementation ---------------------------------------------- */
+
+/* Protected on our thread: [task userdata] -> a fresh coroutine, stored as
+ * user value 2. */
+static int new_thread(lua_State *L) {
+  lua_newthread(L);
+  lua_setiuservalue(L, 1, 2);
+  return 0;
+}
+
+static lua_State *attempt_thread(ltv_task *t) {
+  lua_State *L = t->fiber.ctx->L;
+  lua_State *co = t->fiber.co;
+  if (co && lua_status(co) == LUA_OK && lua_gettop(co) == 0) return co;
+  if (co) *(ltv_fiber **)lua_getextraspace(co) = NULL;
+  lua_pushcfunction(L, new_thread);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    t->fiber.co = NULL;
+    return NULL;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_getiuservalue(L, -1, 2);
+  co = lua_tothread(L, -1);
+  lua_pop(L, 2);
+  ltv_fiber_bind(&t->fiber, co);
+  return co;
+}
+
+static void task_start(tv_task_t *base, uint32_t attempt) {
+  ltv_task *t = (ltv_task *)base;
+  t->attempt = attempt;
+  t->fiber.cancelled = 0;
+  if (!t->name && base->actor) t->name = tv_str_ref(base->actor->name);
+  lua_State *co = attempt_thread(t);
+  if (!co) {
+    tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "not enough memory to start the coroutine", 40, NULL};
+    tv_task_done(base, &o);
+    return;
+  }
+  lua_State *L = t->fiber.ctx->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_getiuservalue(L, -1, 1); /* run */
+  lua_insert(L, -2);           /* run, ctx */
+  lua_xmove(L, co, 2);
+  ltv_fiber_resume(&t->fiber, 1);
+}
+
+static void task_cancel(tv_task_t *base) {
+  ltv_task *t = (ltv_task *)base;
+  t->fiber.cancelled = 1;
+  ltv_fiber_interrupt(&t->fiber);
+}
+
+static void task_kill(tv_task_t *base) {
+  ltv_task *t = (ltv_task *)base;
+  t->fiber.cancelled = 1;
+  ltv_fiber_close(&t->fiber); /* <close> variables run now */
+  tv_outcome_t o = {TV_OUTCOME_CANCELED, 0, 0, NULL, 0, NULL};
+  tv_task_done(base, &o);
+}
+
+static void task_release(tv_task_t *base) {
+  ltv_task *t = (ltv_task *)base;
+  ltv_fiber_close(&t->fiber);
+  if (t->fiber.co && !t->fiber.resuming) *(ltv_fiber **)lua_getextraspace(t->fiber.co) = NULL;
+  luaL_unref(t->fiber.ctx->L, LUA_REGISTRYINDEX, t->ref);
+  t->ref = LUA_NOREF;
+}
+
+static const tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release};
+
+tv_task_t *ltv_task_new(lua_State *L, ltv_ctx *ctx, int run_idx) {
+  run_idx = lua_absindex(L, run_idx);
+  ltv_task *t = lua_newuserdatauv(L, sizeof *t, 2);
+  memset(t, 0, sizeof *t);
+  t->base.ops = &task_ops;
+  ltv_fiber_init(&t->fiber, ctx, &task_fiber_ops, 1);
+  luaL_setmetatable(L, LTV_TASK);
+  lua_pushvalue(L, run_idx);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, -1);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return &t->base;
+}
+
+void ltv_task_drop(lua_State *L, tv_task_t *base) {
+  ltv_task *t = (ltv_task *)base;
+  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  t->ref = LUA_NOREF;
+}
+
+/* ---- ctx methods ------------------------------------------------------------ */
+
+static ltv_fiber *own_fiber(lua_State *L, ltv_task *t, const char *what) {
+  if (t->fiber.co != L || t->ref == LUA_NOREF)
+    luaL_error(L, "%s: must be called from the task's own coroutine", what);
+  return &t->fiber;
+}
+
+static int ctx_sleep(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  uint64_t ms = ltv_check_seconds(L, 2, "ctx:sleep");
+  return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:sleep"), ms);
+}
+
+/* Lets the loop run; true unless the task was cancelled. */
+static int ctx_yield(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:yield"), 0);
+}
+
+static int ctx_cancelled(lua_State *L) {
+  lua_pushboolean(L, check_ctx(L)->fiber.cancelled);
+  return 1;
+}
+
+static int ctx_index(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "name") == 0) {
+    if (t->name)
+      lua_pushlstring(L, t->name->s, t->name->len);
+    else
+      lua_pushnil(L);
+  } else if (strcmp(k, "attempt") == 0) {
+    lua_pushinteger(L, t->attempt);
+  } else {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1)); /* methods */
+  }
+  return 1;
+}
+
+static int ctx_gc(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  tv_str_unref(t->name);
+  t->name = NULL;
+  return 0;
+}
+
+static int ctx_tostring(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  lua_pushfstring(L, "taskvisor.ctx(%s, attempt %d)", t->name ? t->name->s : "?",
+                  (int)t->attempt);
+  return 1;
+}
+
+void ltv_task_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield}, {NULL, NULL}};
+  luaL_newmetatable(L, LTV_TASK);
+  luaL_newlib(L, methods);
+  lua_pushcclosure(L, ctx_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, ctx_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, ctx_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushliteral(L, "taskvisor.ctx");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}

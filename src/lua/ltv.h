@@ -1,0 +1,116 @@
+/* ltv.h - the Lua binding's shared pieces: the per-interpreter context,
+ * fibers (supervised coroutines on the loop), and the constructors each
+ * binding file exports to the module. */
+#ifndef LTV_H
+#define LTV_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <uv.h>
+
+#include "core/sched.h"
+#include "core/supervisor.h"
+
+#define LTV_CTX "taskvisor.ctx"
+#define LTV_SUP "taskvisor.supervisor"
+#define LTV_TASK "taskvisor.ctx_object"
+#define LTV_SUB "taskvisor.subscriber"
+#define LTV_FAILURE "taskvisor.failure" /* metatable of tv.fail / tv.fatal errors */
+#define LTV_GRACE_EXCEEDED "taskvisor.grace_exceeded" /* registry flag for the host */
+
+#define ltv_container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
+
+/* One per interpreter. Owner: its userdata in the registry; its __gc closes the
+ * scheduler (last, as it is created first). */
+typedef struct ltv_ctx {
+  lua_State *L; /* a thread of our own for loop callbacks; never runs user code */
+  uv_loop_t *loop;
+  tv_clock_t clock;
+  tv_sched_t sched;
+  int running; /* a sup:run() is driving the loop */
+} ltv_ctx;
+
+/* A supervised coroutine: a task's attempt or a subscriber's worker. Its
+ * thread's extra space points back here, so tv.sleep finds it. */
+typedef struct ltv_fiber ltv_fiber;
+typedef struct ltv_fiber_ops {
+  /* The coroutine returned (LUA_OK, results on its stack) or raised (error
+   * object on top). Called from a loop callback. */
+  void (*finished)(ltv_fiber *f, int status);
+} ltv_fiber_ops;
+
+enum { LTV_WAIT_NONE, LTV_WAIT_SLEEP, LTV_WAIT_YIELD, LTV_WAIT_REMOVED, LTV_WAIT_EVENTS };
+enum { LTV_WAKE_OK, LTV_WAKE_CANCELLED, LTV_WAKE_TIMEOUT };
+
+struct ltv_fiber {
+  lua_State *co;
+  ltv_ctx *ctx;
+  const ltv_fiber_ops *ops;
+  tv_timer_t timer;
+  tv_work_t work;
+  tv_sup_watch_t *watch; /* while waiting in sup:cancel */
+  uint8_t wait;          /* LTV_WAIT_* */
+  uint8_t result;        /* LTV_WAKE_* of the last wait */
+  uint8_t cancellable;   /* tasks: cancellation interrupts waits */
+  uint8_t cancelled;
+  uint8_t resuming;      /* inside lua_resume */
+  uint8_t kill_pending;  /* killed while resuming: close once it yields */
+};
+
+void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops, int cancellable);
+/* Binds thread `co` to the fiber (its extra space points to f). */
+void ltv_fiber_bind(ltv_fiber *f, lua_State *co);
+/* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
+void ltv_fiber_resume(ltv_fiber *f, int nargs);
+/* The supervised fiber running L, or NULL. */
+ltv_fiber *ltv_fiber_current(lua_State *L);
+/* Primitives: each yields f (running as L) to the loop at least once; use as
+ * `return ltv_fiber_sleep(...)` from a C function. */
+int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms);
+int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char *name,
+                           size_t len, uint64_t timeout_ms);
+/* Ends a cancellable wait early (deferred). */
+void ltv_fiber_interrupt(ltv_fiber *f);
+/* Forgets any wait: timers, queued wake-ups, watches. */
+void ltv_fiber_abort(ltv_fiber *f);
+/* Closes the suspended coroutine (its to-be-closed variables run). Returns
+ * 0 if done, -1 if the coroutine is running right now (caller defers). */
+int ltv_fiber_close(ltv_fiber *f);
+/* Seconds argument -> milliseconds (rounded up), raising on bad values. */
+uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what);
+
+/* lua_closethread appeared in 5.4.6; Debian 12 ships 5.4.4. */
+static inline int ltv_closethread(lua_State *co, lua_State *from) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  return lua_closethread(co, from);
+#else
+  (void)from;
+  return lua_resetthread(co);
+#endif
+}
+
+ltv_ctx *ltv_ctx_get(lua_State *L);
+/* Pushes "CODE: message" built from a core error and a printf message. */
+int ltv_push_error(lua_State *L, int err, const char *fmt, ...);
+
+/* levent.c */
+void ltv_push_event(lua_State *L, const tv_event_t *ev);
+void ltv_event_init(lua_State *L);
+
+/* ltask.c: a Lua coroutine task for `run`, on top of the stack; returns the
+ * core task (owned by the userdata, anchored until released). */
+tv_task_t *ltv_task_new(lua_State *L, ltv_ctx *ctx, int run_idx);
+void ltv_task_drop(lua_State *L, tv_task_t *t); /* never added: unanchor */
+void ltv_task_open(lua_State *L);
+
+/* lsub.c */
+int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
+                int fn_idx, uint32_t queue);
+void ltv_sub_close(tv_sub_t *sub);
+void ltv_sub_open(lua_State *L);
+
+/* lsup.c */
+void ltv_sup_open(lua_State *L);
+int ltv_sup_new(lua_State *L);
+
+#endif
