@@ -193,8 +193,8 @@ function tv.supervisor(opts)
     check(V.integer("tv.supervisor", "max_concurrent", opts.max_concurrent, 0, 0xffffffff))
   local cap = opts.bus_capacity == nil and 1024 or
     check(V.integer("tv.supervisor", "bus_capacity", opts.bus_capacity, 1, MAX_QUEUE))
-  local seed = opts.seed == nil and nil or
-    check(V.integer("tv.supervisor", "seed", opts.seed, math.mininteger))
+  local seed
+  if opts.seed ~= nil then seed = check(V.integer("tv.supervisor", "seed", opts.seed, math.mininteger)) end
   local defaults = {}
   if opts.defaults ~= nil then
     check(V.table("tv.supervisor", "defaults", opts.defaults))

@@ -1,0 +1,106 @@
+-- spec/helpers.lua: shared helpers for the busted specs.
+-- Specs schedule work, run the loop to completion with sup:run(), then assert
+-- on what happened: events in order, fields, counts. Time is only ever
+-- asserted with generous bounds.
+local tv = require("taskvisor")
+
+local H = { tv = tv }
+
+--- A subscriber recording every event into the returned list.
+function H.collect(sup, opts)
+  local events = {}
+  local ok, err = sup:subscribe({
+    name = (opts and opts.name) or "collector",
+    queue = (opts and opts.queue) or 65536,
+    on_event = function(ev) events[#events + 1] = ev end,
+  })
+  assert(ok, err)
+  return events
+end
+
+--- Events filtered by task (nil = all) and/or kind.
+function H.only(events, task, kind)
+  local out = {}
+  for _, ev in ipairs(events) do
+    if (task == nil or ev.task == task) and (kind == nil or ev.kind == kind) then
+      out[#out + 1] = ev
+    end
+  end
+  return out
+end
+
+--- "Kind" or "Kind#attempt" strings, for exact order assertions.
+function H.trace(events, task)
+  local out = {}
+  for _, ev in ipairs(H.only(events, task)) do
+    out[#out + 1] = ev.attempt and (ev.kind .. "#" .. ev.attempt) or ev.kind
+  end
+  return out
+end
+
+function H.count(events, kind, task)
+  return #H.only(events, task, kind)
+end
+
+function H.first(events, kind, task)
+  return H.only(events, task, kind)[1]
+end
+
+--- A task that shuts the supervisor down after `delay` seconds.
+function H.stopper(sup, delay, name)
+  return tv.task({
+    name = name or "stopper",
+    restart = "never",
+    run = function(ctx)
+      ctx:sleep(delay)
+      sup:shutdown()
+    end,
+  })
+end
+
+--- Runs a shell command; returns its output (stdout+stderr unless `split`),
+--- its exit status and, with `split`, stderr separately.
+function H.sh(cmd, split)
+  local errfile = os.tmpname()
+  local p = io.popen(cmd .. (split and (" 2>" .. errfile) or " 2>&1"), "r")
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  local err = ""
+  if split then
+    local f = io.open(errfile)
+    err = f:read("a")
+    f:close()
+  end
+  os.remove(errfile)
+  if how == "signal" then code = 128 + code end
+  return out, (ok and 0 or code), err
+end
+
+function H.host() return assert(os.getenv("TASKVISOR_HOST"), "TASKVISOR_HOST not set") end
+function H.lua() return os.getenv("TASKVISOR_LUA") or "lua5.4" end
+
+--- Writes `code` to a temporary .lua file and returns its path.
+function H.script(code)
+  local path = os.tmpname() .. ".lua"
+  local f = assert(io.open(path, "w"))
+  f:write(code)
+  f:close()
+  return path
+end
+
+--- Runs Lua code through the host; returns stdout+stderr, exit status.
+function H.host_run(code, args, split)
+  local path = H.script(code)
+  local out, status, err = H.sh(string.format("%q %q %s", H.host(), path, args or ""), split)
+  os.remove(path)
+  return out, status, err
+end
+
+function H.contains(list, value)
+  for _, v in ipairs(list) do
+    if v == value then return true end
+  end
+  return false
+end
+
+return H

@@ -1,0 +1,60 @@
+-- spec/run_example.lua NAME: runs examples/NAME.lua through the host the way
+-- its test needs (some run until interrupted) and checks what it printed and
+-- how it exited. Each example is one CTest test.
+local name = assert(arg[1], "usage: run_example.lua NAME")
+local host = assert(os.getenv("TASKVISOR_HOST"), "TASKVISOR_HOST not set")
+
+-- expectations: seconds to run before SIGINT (nil = runs to completion),
+-- exit status, patterns that must appear (in order), patterns that must not.
+local expect = {
+  quickstart = {
+    interrupt_after = 4, status = 0,
+    patterns = { "%[starting%] task=demo attempt=1", "%[stopped%] task=demo",
+      "%[shutdown%-requested%]", "%[task%-removed%] task=demo", "%[all%-stopped%-within%-grace%]" },
+  },
+  subscriber = {
+    status = 0,
+    patterns = { "ActorExhausted%s+1\n", "BackoffScheduled%s+3\n", "TaskFailed%s+3\n",
+      "TaskStarting%s+4\n", "TaskStopped%s+1\n", "starts=4 stops=1 failures=3 retries=3" },
+  },
+  control = {
+    status = 0,
+    patterns = { "list: operator, worker%-a, worker%-b", "removed worker%-a",
+      "worker%-a stopped after %d ticks", "list: operator, worker%-b, worker%-c",
+      "worker%-b stopped after %d ticks", "cancel worker%-b: true", "worker%-b alive: false",
+      "list: operator, worker%-c", "worker%-c stopped after %d ticks", "done" },
+  },
+}
+
+local e = assert(expect[name], "no expectations for example " .. name)
+local cmd = string.format("%q examples/%s.lua", host, name)
+if e.interrupt_after then
+  cmd = string.format("timeout --preserve-status -s INT %d %s", e.interrupt_after, cmd)
+end
+local p = io.popen(cmd .. " 2>&1")
+local out = p:read("a")
+local _, how, code = p:close()
+if how == "signal" then code = 128 + code end
+io.write(out)
+
+local failures = {}
+if code ~= e.status then
+  failures[#failures + 1] = string.format("exit status %s, expected %d", tostring(code), e.status)
+end
+local pos = 1
+for _, pat in ipairs(e.patterns) do
+  local s, f = out:find(pat, pos)
+  if not s then
+    failures[#failures + 1] = "missing (in order): " .. pat
+  else
+    pos = f + 1
+  end
+end
+for _, pat in ipairs(e.absent or {}) do
+  if out:find(pat) then failures[#failures + 1] = "unexpected: " .. pat end
+end
+if #failures > 0 then
+  io.stderr:write("example " .. name .. " FAILED:\n  " .. table.concat(failures, "\n  ") .. "\n")
+  os.exit(1)
+end
+print("example " .. name .. " ok")

@@ -1,0 +1,222 @@
+/* main.c - the taskvisor host: an embedded Lua 5.4 with taskvisor built in.
+ *   taskvisor [options] [script [args...]]
+ * runs a supervision config written in Lua, with `arg` set as lua5.4 does.
+ * Exit status: 0 clean, 1 script error (message and traceback on stderr),
+ * 2 a supervisor's shutdown exceeded its grace period. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <uv.h>
+
+#include "embedded.h"
+
+int luaopen_taskvisor_core(lua_State *L);
+
+#define PROGNAME "taskvisor"
+#define GRACE_EXCEEDED_FLAG "taskvisor.grace_exceeded"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: " PROGNAME " [options] [script [args...]]\n"
+          "Runs a supervision config written in Lua 5.4 with taskvisor built in.\n"
+          "Options:\n"
+          "  -e code   run the Lua code (may be repeated; before the script)\n"
+          "  -v        print version information and exit\n"
+          "  -h        print this help and exit\n"
+          "  --        stop handling options\n"
+          "  -         run the script read from standard input\n"
+          "Exit status: 0 clean; 1 script error; 2 a shutdown exceeded its grace period.\n"
+          "Example:  " PROGNAME " examples/quickstart.lua\n");
+}
+
+static void print_version(void) {
+  printf(PROGNAME " %s (%s, libuv %s)\n", TV_HOST_VERSION, LUA_RELEASE, uv_version_string());
+}
+
+/* Message handler: the error plus a traceback (as lua.c does). */
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static int report(lua_State *L, int status) {
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, PROGNAME ": %s\n", msg ? msg : "(error object is not a string)");
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
+static int docall(lua_State *L, int narg) {
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  int status = lua_pcall(L, narg, 0, base);
+  lua_remove(L, base);
+  return status;
+}
+
+/* package.preload loader for a module compiled into the binary. */
+static int load_embedded(lua_State *L) {
+  const tv_embedded_t *m = lua_touserdata(L, lua_upvalueindex(1));
+  if (luaL_loadbufferx(L, (const char *)m->data, m->len, m->chunkname, "t") != LUA_OK)
+    return lua_error(L);
+  lua_pushvalue(L, 1); /* module name */
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void preload(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_taskvisor_core);
+  lua_setfield(L, -2, "taskvisor.core");
+  for (const tv_embedded_t *m = tv_embedded; m->name; m++) {
+    lua_pushlightuserdata(L, (void *)m);
+    lua_pushcclosure(L, load_embedded, 1);
+    lua_setfield(L, -2, m->name);
+  }
+  lua_pop(L, 1);
+}
+
+/* arg[0] = script, arg[1..] = its arguments, arg[-n..-1] = the interpreter
+ * and the options before the script (lua.c's layout). */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script) {
+  lua_createtable(L, argc - script, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+typedef struct options {
+  int script; /* index of the script in argv, or 0 */
+  int version, help;
+} options;
+
+/* Returns 0, or -1 on a usage error (reported). */
+static int parse(int argc, char **argv, options *o) {
+  memset(o, 0, sizeof *o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || strcmp(a, "-") == 0) {
+      o->script = i;
+      return 0;
+    }
+    if (strcmp(a, "--") == 0) {
+      if (i + 1 < argc) o->script = i + 1;
+      return 0;
+    }
+    if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+      o->version = 1;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      o->help = 1;
+    } else if (strcmp(a, "-e") == 0) {
+      if (++i >= argc) {
+        fprintf(stderr, PROGNAME ": '-e' needs an argument\n");
+        return -1;
+      }
+    } else if (strncmp(a, "-e", 2) == 0) {
+      /* -ecode */
+    } else {
+      fprintf(stderr, PROGNAME ": unrecognized option '%s'\n", a);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int run_options(lua_State *L, int argc, char **argv, int last) {
+  for (int i = 1; i < last; i++) {
+    if (strncmp(argv[i], "-e", 2) != 0) continue;
+    const char *code = argv[i][2] ? argv[i] + 2 : argv[++i];
+    int status = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
+    if (status == LUA_OK) status = docall(L, 0);
+    if (report(L, status) != LUA_OK) return status;
+  }
+  return LUA_OK;
+}
+
+static int run_script(lua_State *L, char **argv, int argc, int script) {
+  const char *fname = argv[script];
+  if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0) fname = NULL;
+  int status = luaL_loadfile(L, fname);
+  if (status == LUA_OK) {
+    int n = argc - script - 1;
+    luaL_checkstack(L, n + 3, "too many arguments to script");
+    for (int i = 1; i <= n; i++) lua_pushstring(L, argv[script + i]);
+    status = docall(L, n);
+  }
+  return report(L, status);
+}
+
+/* Everything that may raise runs here, under lua_pcall. */
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  options o;
+  if (parse(argc, argv, &o) != 0) {
+    usage(stderr);
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  if (o.help) {
+    usage(stdout);
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  if (o.version) print_version();
+  luaL_openlibs(L);
+  preload(L);
+  create_arg_table(L, argv, argc, o.script ? o.script : argc);
+  lua_gc(L, LUA_GCGEN, 0, 0); /* as lua.c: generational mode */
+  int last = o.script ? o.script : argc;
+  if (run_options(L, argc, argv, last) != LUA_OK) {
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  if (o.script && run_script(L, argv, argc, o.script) != LUA_OK) {
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  if (!o.script && !o.version && last == argc && argc == 1) {
+    usage(stderr);
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, GRACE_EXCEEDED_FLAG);
+  lua_pushinteger(L, lua_toboolean(L, -1) ? 2 : 0);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    fprintf(stderr, PROGNAME ": cannot create Lua state: not enough memory\n");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN); /* a closed pipe is an error to report, not a death */
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 0);
+  int code = 1;
+  if (status == LUA_OK)
+    code = (int)lua_tointeger(L, -1);
+  else
+    report(L, status);
+  lua_close(L);
+  return code;
+}
