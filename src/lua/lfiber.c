@@ -57,15 +57,81 @@ void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops, int ca
   f->cancelled = f->resuming = f->kill_pending = 0;
 }
 
-void ltv_fiber_bind(ltv_fiber *f, lua_State *co) {
-  f->co = co;
-  *(ltv_fiber **)lua_getextraspace(co) = f;
+/* ---- thread -> fiber map (linear probing, backward-shift deletion) ----- */
+
+static uint32_t slot_of(const ltv_fibermap *m, const lua_State *co) {
+  uint64_t h = (uint64_t)(uintptr_t)co * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> 32) & (m->cap - 1);
 }
 
-ltv_fiber *ltv_fiber_current(lua_State *L) {
-  ltv_fiber *f = *(ltv_fiber **)lua_getextraspace(L);
-  return f && f->co == L ? f : NULL;
+static ltv_fiber *map_get(const ltv_fibermap *m, const lua_State *co) {
+  if (!m->cap) return NULL;
+  for (uint32_t i = slot_of(m, co);; i = (i + 1) & (m->cap - 1)) {
+    if (m->slots[i].co == co) return m->slots[i].f;
+    if (!m->slots[i].co) return NULL;
+  }
 }
+
+static void map_insert(ltv_fibermap *m, lua_State *co, ltv_fiber *f) {
+  uint32_t i = slot_of(m, co);
+  while (m->slots[i].co && m->slots[i].co != co) i = (i + 1) & (m->cap - 1);
+  if (!m->slots[i].co) m->count++;
+  m->slots[i].co = co;
+  m->slots[i].f = f;
+}
+
+static int map_put(ltv_fibermap *m, lua_State *co, ltv_fiber *f) {
+  if ((m->count + 1) * 4 > m->cap * 3) { /* keep the load under 3/4 */
+    uint32_t cap = m->cap ? m->cap * 2 : 64;
+    struct ltv_fiberslot *old = m->slots, *slots = calloc(cap, sizeof *slots);
+    if (!slots) return TV_ENOMEM;
+    uint32_t oldcap = m->cap;
+    m->slots = slots;
+    m->cap = cap;
+    m->count = 0;
+    for (uint32_t i = 0; i < oldcap; i++)
+      if (old[i].co) map_insert(m, old[i].co, old[i].f);
+    free(old);
+  }
+  map_insert(m, co, f);
+  return 0;
+}
+
+static void map_del(ltv_fibermap *m, const lua_State *co) {
+  if (!m->cap) return;
+  uint32_t i = slot_of(m, co);
+  while (m->slots[i].co != co) {
+    if (!m->slots[i].co) return;
+    i = (i + 1) & (m->cap - 1);
+  }
+  m->count--;
+  for (uint32_t j = (i + 1) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+    if (!m->slots[j].co) break;
+    uint32_t home = slot_of(m, m->slots[j].co);
+    /* move j back into the hole at i if its home is not in (i, j] */
+    if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+      m->slots[i] = m->slots[j];
+      i = j;
+    }
+  }
+  m->slots[i].co = NULL;
+  m->slots[i].f = NULL;
+}
+
+void ltv_fibermap_free(ltv_fibermap *m) {
+  free(m->slots);
+  m->slots = NULL;
+  m->cap = m->count = 0;
+}
+
+int ltv_fiber_bind(ltv_fiber *f, lua_State *co) {
+  ltv_fibermap *m = &f->ctx->fibers;
+  if (f->co && f->co != co) map_del(m, f->co);
+  f->co = co;
+  return co ? map_put(m, co, f) : 0;
+}
+
+ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L) { return map_get(&ctx->fibers, L); }
 
 void ltv_fiber_abort(ltv_fiber *f) {
   tv_timer_stop(&f->ctx->sched, &f->timer);

@@ -32,6 +32,7 @@ static int ctx_gc(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, 1);
   if (!ctx->loop) return 0;
   tv_sched_close(&ctx->sched);
+  ltv_fibermap_free(&ctx->fibers);
   /* Let libuv run the close callbacks that free our handles, unless we are
    * being closed from inside the loop itself. */
   if (!ctx->running) uv_run(ctx->loop, UV_RUN_NOWAIT);
@@ -62,7 +63,7 @@ static ltv_ctx *ctx_open(lua_State *L) {
 
 /* tv.sleep(seconds): sleeps the calling task or subscriber. */
 static int l_sleep(lua_State *L) {
-  ltv_fiber *f = ltv_fiber_current(L);
+  ltv_fiber *f = ltv_fiber_current(lua_touserdata(L, lua_upvalueindex(1)), L);
   if (!f) return luaL_error(L, "tv.sleep: not inside a supervised coroutine (a task or a subscriber)");
   uint64_t ms = ltv_check_seconds(L, 1, "tv.sleep");
   return ltv_fiber_sleep(L, f, ms);
@@ -76,7 +77,7 @@ static int l_monotime(lua_State *L) {
 
 /* tv.in_task(): whether the caller runs in a supervised coroutine. */
 static int l_supervised(lua_State *L) {
-  lua_pushboolean(L, ltv_fiber_current(L) != NULL);
+  lua_pushboolean(L, ltv_fiber_current(lua_touserdata(L, lua_upvalueindex(1)), L) != NULL);
   return 1;
 }
 
@@ -96,11 +97,13 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, ltv_sup_new, 1);
   lua_setfield(L, -2, "supervisor");
-  lua_pushcfunction(L, l_sleep);
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");
   lua_pushcfunction(L, l_monotime);
   lua_setfield(L, -2, "monotime");
-  lua_pushcfunction(L, l_supervised);
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, l_supervised, 1);
   lua_setfield(L, -2, "supervised");
   if (luaL_newmetatable(L, LTV_FAILURE)) {
     lua_pushcfunction(L, failure_tostring);

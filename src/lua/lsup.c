@@ -136,7 +136,7 @@ static int sup_cancel(lua_State *L) {
   lua_settop(L, 3);
   int rc = tv_sup_remove(s->sup, name, len, "manual_cancel");
   if (rc != 0) return removal_error(L, rc, name);
-  ltv_fiber *f = ltv_fiber_current(L);
+  ltv_fiber *f = ltv_fiber_current(s->ctx, L);
   if (!f) { /* not in a supervised coroutine: nothing to yield, do not wait */
     lua_pushboolean(L, 1);
     return 1;
@@ -204,7 +204,7 @@ static void on_signal(tv_signals_t *sig, int signum) {
 static int sup_run(lua_State *L) {
   ltv_sup *s = check_sup(L);
   ltv_ctx *ctx = s->ctx;
-  if (ltv_fiber_current(L))
+  if (ltv_fiber_current(s->ctx, L))
     return luaL_error(L, "sup:run: cannot be called from inside a task or a subscriber "
                          "(the loop is already running; use sup:add)");
   if (ctx->running) return luaL_error(L, "sup:run: another sup:run() is already running the loop");

@@ -115,7 +115,6 @@ static lua_State *attempt_thread(ltv_task *t) {
   lua_State *L = t->fiber.ctx->L;
   lua_State *co = t->fiber.co;
   if (co && lua_status(co) == LUA_OK && lua_gettop(co) == 0) return co;
-  if (co) *(ltv_fiber **)lua_getextraspace(co) = NULL;
   lua_pushcfunction(L, new_thread);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -127,7 +126,10 @@ static lua_State *attempt_thread(ltv_task *t) {
   lua_getiuservalue(L, -1, 2);
   co = lua_tothread(L, -1);
   lua_pop(L, 2);
-  ltv_fiber_bind(&t->fiber, co);
+  if (ltv_fiber_bind(&t->fiber, co) != 0) {
+    t->fiber.co = NULL;
+    return NULL;
+  }
   return co;
 }
 
@@ -166,8 +168,7 @@ static void task_kill(tv_task_t *base) {
 
 static void task_release(tv_task_t *base) {
   ltv_task *t = (ltv_task *)base;
-  ltv_fiber_close(&t->fiber);
-  if (t->fiber.co && !t->fiber.resuming) *(ltv_fiber **)lua_getextraspace(t->fiber.co) = NULL;
+  if (ltv_fiber_close(&t->fiber) == 0) ltv_fiber_bind(&t->fiber, NULL);
   luaL_unref(t->fiber.ctx->L, LUA_REGISTRYINDEX, t->ref);
   t->ref = LUA_NOREF;
 }

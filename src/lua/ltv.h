@@ -20,6 +20,14 @@
 
 #define ltv_container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
 
+/* Which thread runs which fiber: an open-addressing map keyed by the thread
+ * pointer. (Lua leaves a thread's extra space uninitialized, so it cannot
+ * tell us whether an arbitrary coroutine is one of ours.) */
+typedef struct ltv_fibermap {
+  struct ltv_fiberslot { lua_State *co; struct ltv_fiber *f; } *slots;
+  uint32_t cap, count; /* cap: power of two or 0 */
+} ltv_fibermap;
+
 /* One per interpreter. Owner: its userdata in the registry; its __gc closes the
  * scheduler (last, as it is created first). */
 typedef struct ltv_ctx {
@@ -27,11 +35,12 @@ typedef struct ltv_ctx {
   uv_loop_t *loop;
   tv_clock_t clock;
   tv_sched_t sched;
+  ltv_fibermap fibers;
   int running; /* a sup:run() is driving the loop */
 } ltv_ctx;
 
-/* A supervised coroutine: a task's attempt or a subscriber's worker. Its
- * thread's extra space points back here, so tv.sleep finds it. */
+/* A supervised coroutine: a task's attempt or a subscriber's worker. The
+ * context's fiber map finds it from its thread, so tv.sleep works anywhere. */
 typedef struct ltv_fiber ltv_fiber;
 typedef struct ltv_fiber_ops {
   /* The coroutine returned (LUA_OK, results on its stack) or raised (error
@@ -58,12 +67,14 @@ struct ltv_fiber {
 };
 
 void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops, int cancellable);
-/* Binds thread `co` to the fiber (its extra space points to f). */
-void ltv_fiber_bind(ltv_fiber *f, lua_State *co);
+/* Binds thread `co` to the fiber (replacing its previous thread), or with
+ * co NULL unbinds it. Returns 0 or TV_ENOMEM. */
+int ltv_fiber_bind(ltv_fiber *f, lua_State *co);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
 void ltv_fiber_resume(ltv_fiber *f, int nargs);
 /* The supervised fiber running L, or NULL. */
-ltv_fiber *ltv_fiber_current(lua_State *L);
+ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L);
+void ltv_fibermap_free(ltv_fibermap *m);
 /* Primitives: each yields f (running as L) to the loop at least once; use as
  * `return ltv_fiber_sleep(...)` from a C function. */
 int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms);
