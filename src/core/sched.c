@@ -127,6 +127,7 @@ int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
   s->uvtimer = NULL;
   s->uvidle = NULL;
   s->armed_due = UINT64_MAX;
+  s->pass = 0;
   s->closing = 0;
   if (!loop) return 0;
   s->uvtimer = malloc(sizeof *s->uvtimer);
@@ -199,6 +200,7 @@ uint64_t tv_sched_next_due(const tv_sched_t *s) {
 static void run_timers(tv_sched_t *s) {
   uint64_t now = tv_sched_now(s);
   uint32_t pass = s->order;
+  s->pass++;
   while (s->nheap) {
     tv_timer_t *t = s->heap[0];
     if (t->due > now || (int32_t)(t->order - pass) >= 0) break;
@@ -240,6 +242,7 @@ void tv_sched_flush(tv_sched_t *s) {
 static void drain_pass(tv_sched_t *s) {
   tv_work_t cur;
   tv_work_init(&cur, NULL);
+  s->pass++;
   tv_sched_flush(s);
   list_splice(&s->lanes[TV_LANE_NEXT], &cur);
   while (!list_empty(&cur)) {

@@ -50,6 +50,7 @@ struct tv_sched {
   uv_timer_t *uvtimer;
   uv_idle_t *uvidle;
   uint64_t armed_due; /* deadline the uv timer is armed for, or UINT64_MAX */
+  uint64_t pass;      /* loop passes so far (work passes and timer passes) */
   int closing;
 };
 

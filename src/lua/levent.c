@@ -1,38 +1,67 @@
 /* levent.c - events as plain Lua tables: seq, at, kind and whichever optional
  * fields the event carries (task, attempt, reason, timeout_ms, delay_ms,
- * backoff_source, exit_code, traceback). */
+ * backoff_source, exit_code, traceback).
+ * Hot path (every delivery): the key strings and kind names are pushed once
+ * onto the consumer's stack (ltv_event_keys) and fields are set raw, so no
+ * C string is re-interned per event. */
 #include "core/event.h"
 #include "ltv.h"
 
-static void set_str(lua_State *L, const char *key, const tv_str_t *s) {
+enum {
+  K_SEQ, K_AT, K_KIND, K_TASK, K_ATTEMPT, K_REASON, K_TIMEOUT_MS, K_DELAY_MS,
+  K_BACKOFF_SOURCE, K_EXIT_CODE, K_TRACEBACK, K_SUCCESS, K_FAILURE, K__COUNT
+};
+
+static const char *const keys[K__COUNT] = {
+    "seq", "at", "kind", "task", "attempt", "reason", "timeout_ms", "delay_ms",
+    "backoff_source", "exit_code", "traceback", "success", "failure"};
+
+int ltv_event_keys(lua_State *L) {
+  luaL_checkstack(L, K__COUNT + TV_EV__COUNT, "event keys");
+  for (int i = 0; i < K__COUNT; i++) lua_pushstring(L, keys[i]);
+  for (int i = 0; i < TV_EV__COUNT; i++) lua_pushstring(L, tv_event_kind_name(i));
+  return K__COUNT + TV_EV__COUNT;
+}
+
+#define KEY(k) (base + (k))
+#define KIND(kind) (base + K__COUNT + (kind))
+
+static void set_str(lua_State *L, int key, const tv_str_t *s) {
+  lua_pushvalue(L, key);
   lua_pushlstring(L, s->s, s->len);
-  lua_setfield(L, -2, key);
+  lua_rawset(L, -3);
 }
 
-static void set_int(lua_State *L, const char *key, lua_Integer v) {
+static void set_int(lua_State *L, int key, lua_Integer v) {
+  lua_pushvalue(L, key);
   lua_pushinteger(L, v);
-  lua_setfield(L, -2, key);
+  lua_rawset(L, -3);
 }
 
-void ltv_push_event(lua_State *L, const tv_event_t *ev) {
+static void set_value(lua_State *L, int key, int value) {
+  lua_pushvalue(L, key);
+  lua_pushvalue(L, value);
+  lua_rawset(L, -3);
+}
+
+void ltv_push_event(lua_State *L, int base, const tv_event_t *ev) {
   unsigned f = ev->fields;
-  lua_createtable(L, 0, 4 + __builtin_popcount(f));
-  set_int(L, "seq", (lua_Integer)ev->seq);
+  lua_createtable(L, 0, 3 + __builtin_popcount(f));
+  set_int(L, KEY(K_SEQ), (lua_Integer)ev->seq);
+  lua_pushvalue(L, KEY(K_AT));
   lua_pushnumber(L, ev->at);
-  lua_setfield(L, -2, "at");
-  lua_pushstring(L, tv_event_kind_name(ev->kind));
-  lua_setfield(L, -2, "kind");
-  if (f & TV_F_TASK) set_str(L, "task", ev->task);
-  if (f & TV_F_ATTEMPT) set_int(L, "attempt", ev->attempt);
-  if (f & TV_F_REASON) set_str(L, "reason", ev->reason);
-  if (f & TV_F_TIMEOUT_MS) set_int(L, "timeout_ms", ev->timeout_ms);
-  if (f & TV_F_DELAY_MS) set_int(L, "delay_ms", ev->delay_ms);
-  if (f & TV_F_BACKOFF_SOURCE) {
-    lua_pushstring(L, ev->backoff_source == TV_BACKOFF_SUCCESS ? "success" : "failure");
-    lua_setfield(L, -2, "backoff_source");
-  }
-  if (f & TV_F_EXIT_CODE) set_int(L, "exit_code", ev->exit_code);
-  if (f & TV_F_TRACEBACK) set_str(L, "traceback", ev->traceback);
+  lua_rawset(L, -3);
+  set_value(L, KEY(K_KIND), KIND(ev->kind < TV_EV__COUNT ? ev->kind : 0));
+  if (f & TV_F_TASK) set_str(L, KEY(K_TASK), ev->task);
+  if (f & TV_F_ATTEMPT) set_int(L, KEY(K_ATTEMPT), ev->attempt);
+  if (f & TV_F_REASON) set_str(L, KEY(K_REASON), ev->reason);
+  if (f & TV_F_TIMEOUT_MS) set_int(L, KEY(K_TIMEOUT_MS), ev->timeout_ms);
+  if (f & TV_F_DELAY_MS) set_int(L, KEY(K_DELAY_MS), ev->delay_ms);
+  if (f & TV_F_BACKOFF_SOURCE)
+    set_value(L, KEY(K_BACKOFF_SOURCE),
+              KEY(ev->backoff_source == TV_BACKOFF_SUCCESS ? K_SUCCESS : K_FAILURE));
+  if (f & TV_F_EXIT_CODE) set_int(L, KEY(K_EXIT_CODE), ev->exit_code);
+  if (f & TV_F_TRACEBACK) set_str(L, KEY(K_TRACEBACK), ev->traceback);
 }
 
 /* The list of kind names, for tv.EVENT_KINDS. */

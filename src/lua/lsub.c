@@ -9,13 +9,36 @@
 #include "core/error.h"
 #include "ltv.h"
 
-#define DELIVERY_BUDGET 1024 /* events per resume before yielding to the loop */
+/* A worker delivers at most DELIVERY_BUDGET events per resume. A backlog is
+ * worked off at urgent priority, but only URGENT_BURSTS times per loop pass:
+ * then it waits for the next pass, so a subscriber feeding itself events
+ * cannot freeze the loop, and one behind a burst never falls behind for good. */
+#define DELIVERY_BUDGET 1024
+#define URGENT_BURSTS 8
 
 typedef struct ltv_sub {
   ltv_fiber fiber;
   tv_sub_t *sub; /* NULL once closed */
   int ref;
+  uint64_t burst_pass; /* loop pass of the last budget-limited yield */
+  uint32_t bursts;     /* such yields in that pass */
+  int nkeys;           /* event keys on the worker's stack */
 } ltv_sub;
+
+/* Out of budget with events left: yield, to be resumed as urgent work if this
+ * pass still allows it, else on the next pass. */
+static int yield_budget(lua_State *L, ltv_sub *s, lua_KContext k, lua_KFunction kf) {
+  tv_sched_t *sched = &s->fiber.ctx->sched;
+  if (s->burst_pass != sched->pass) {
+    s->burst_pass = sched->pass;
+    s->bursts = 0;
+  }
+  if (++s->bursts <= URGENT_BURSTS) {
+    s->fiber.wait = LTV_WAIT_YIELD;
+    tv_work_defer(sched, &s->fiber.work, TV_LANE_URGENT);
+  } /* else: a plain yield, which the fiber turns into a next-pass wake-up */
+  return lua_yieldk(L, 0, k, kf);
+}
 
 /* Message handler: {message, traceback}. */
 static int msgh(lua_State *L) {
@@ -53,11 +76,14 @@ static void report(ltv_sub *s, lua_State *L) {
   tv_str_unref(tb);
 }
 
-/* Stack: [1] message handler, [2] on_event. */
+/* Stack: [1] message handler, [2] on_event, [3..] event keys (levent.c). */
+#define KEYS_BASE 3
+
 static int worker_loop(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   if (status != LUA_OK && status != LUA_YIELD) report(s, L);
-  lua_settop(L, 2);
+  int top = KEYS_BASE - 1 + s->nkeys;
+  lua_settop(L, top);
   for (int n = 0; s->sub;) {
     tv_event_t *ev = tv_sub_pop(s->sub);
     if (!ev) {
@@ -66,12 +92,11 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
       return lua_yieldk(L, 0, k, worker_loop);
     }
     lua_pushvalue(L, 2);
-    ltv_push_event(L, ev);
+    ltv_push_event(L, KEYS_BASE, ev);
     tv_bus_event_unref(s->sub->bus, ev);
     if (lua_pcallk(L, 1, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
-    lua_settop(L, 2);
-    if (++n >= DELIVERY_BUDGET) /* a plain yield: resumed on the next pass */
-      return lua_yieldk(L, 0, k, worker_loop);
+    lua_settop(L, top);
+    if (++n >= DELIVERY_BUDGET) return yield_budget(L, s, k, worker_loop);
   }
   return 0;
 }
@@ -81,6 +106,7 @@ static int worker_body(lua_State *L) {
   lua_settop(L, 0);
   lua_pushcfunction(L, msgh);
   lua_pushvalue(L, lua_upvalueindex(2));
+  s->nkeys = ltv_event_keys(L);
   return worker_loop(L, LUA_OK, (lua_KContext)s);
 }
 

@@ -104,8 +104,10 @@ ltv_ctx *ltv_ctx_get(lua_State *L);
 /* Pushes "CODE: message" built from a core error and a printf message. */
 int ltv_push_error(lua_State *L, int err, const char *fmt, ...);
 
-/* levent.c */
-void ltv_push_event(lua_State *L, const tv_event_t *ev);
+/* levent.c: ltv_event_keys pushes the strings ltv_push_event needs (returns
+ * how many); `base` is the stack index of the first. */
+int ltv_event_keys(lua_State *L);
+void ltv_push_event(lua_State *L, int base, const tv_event_t *ev);
 void ltv_event_init(lua_State *L);
 
 /* ltask.c: a Lua coroutine task for `run`, on top of the stack; returns the
