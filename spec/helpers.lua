@@ -81,7 +81,9 @@ function H.lua() return os.getenv("TASKVISOR_LUA") or "lua5.4" end
 
 --- Writes `code` to a temporary .lua file and returns its path.
 function H.script(code)
-  local path = os.tmpname() .. ".lua"
+  local base = os.tmpname()
+  os.remove(base)
+  local path = base .. ".lua"
   local f = assert(io.open(path, "w"))
   f:write(code)
   f:close()

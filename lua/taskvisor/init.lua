@@ -108,28 +108,38 @@ end
 --- tv.task{ name=, run=, restart=, interval=, backoff={first,max,factor,jitter},
 --- timeout=, max_retries= }: a validated task spec. Unset fields take the
 --- supervisor's `defaults`, then the built-in ones.
+-- (Public functions keep the result in a local before returning it: a tail
+-- call would drop their frame and misplace the caller's line in errors.)
 function tv.task(opts)
-  return check(task_spec("tv.task", opts))
+  local spec = check(task_spec("tv.task", opts))
+  return spec
 end
 
 local function shorthand(where, restart, name, fn, opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error(string.format("%s: options must be a table (got %s)", where, V.show(opts)), 3)
+    return nil, string.format("%s: options must be a table (got %s)", where, V.show(opts))
   end
   local spec = { name = name, run = fn, restart = restart }
   for k, v in pairs(opts or {}) do
     if k == "name" or k == "run" or k == "restart" then
-      error(string.format("%s: '%s' is given positionally, not in the options", where, k), 3)
+      return nil, string.format("%s: '%s' is given positionally, not in the options", where, k)
     end
     spec[k] = v
   end
-  return check(task_spec(where, spec))
+  return task_spec(where, spec)
 end
 
 --- tv.once(name, fn [, opts]): runs once (restart = "never").
-function tv.once(name, fn, opts) return shorthand("tv.once", "never", name, fn, opts) end
+function tv.once(name, fn, opts)
+  local spec = check(shorthand("tv.once", "never", name, fn, opts))
+  return spec
+end
+
 --- tv.restartable(name, fn [, opts]): retried on failure (restart = "on_failure").
-function tv.restartable(name, fn, opts) return shorthand("tv.restartable", "on_failure", name, fn, opts) end
+function tv.restartable(name, fn, opts)
+  local spec = check(shorthand("tv.restartable", "on_failure", name, fn, opts))
+  return spec
+end
 
 -- The policy the core receives: the spec, then the supervisor's defaults.
 local function resolve(where, spec, d)
@@ -277,11 +287,13 @@ function Supervisor:subscribe(sub)
     error(string.format("sup:subscribe: expected a function or a { name=, on_event=, queue= } "
       .. "table (got %s)", V.show(sub)), 2)
   end
-  if not name then
+  if name then return c:subscribe(name, fn, queue) end
+  for _ = 1, 1000 do -- the next "subscriber-N" not taken by an explicit name
     self.nsubs = self.nsubs + 1
-    name = "subscriber-" .. self.nsubs
+    local ok, err = c:subscribe("subscriber-" .. self.nsubs, fn, queue)
+    if ok or not err:find("^EEXIST") then return ok, err end
   end
-  return c:subscribe(name, fn, queue)
+  return nil, "EEXIST: no free default subscriber name; give it a name"
 end
 
 --- sup:run([specs]): adds `specs` (all or none: a duplicate name adds nothing),
@@ -314,7 +326,8 @@ Supervisor.__tostring = function(self) return tostring(self.core) end
 
 --- tv.log_writer([opts]): a subscriber printing the reference LogWriter lines.
 function tv.log_writer(opts)
-  return require("taskvisor.log_writer").new(opts)
+  local writer = require("taskvisor.log_writer").new(opts)
+  return writer
 end
 
 return tv

@@ -152,7 +152,7 @@ static void fake_start(tv_task_t *t, uint32_t attempt) {
 static void fake_cancel(tv_task_t *t) {
   fake_t *f = (fake_t *)t;
   f->cancels++;
-  int i = (int)f->base.actor->attempt - 1;
+  int i = (int)f->base.actor.attempt - 1;
   int what = f->script[i < f->nscript ? i : f->nscript - 1];
   if (what == DO_STUBBORN) return;
   tv_timer_stop(&sched, &f->timer);
@@ -177,13 +177,18 @@ static const tv_task_ops_t fake_ops = {fake_start, fake_cancel, fake_kill, fake_
 
 static fake_t *fake_new(int n, const int *script) {
   fake_t *f = calloc(1, sizeof *f);
-  f->base.ops = &fake_ops;
+  tv_task_init(&f->base, &fake_ops);
   memcpy(f->script, script, (size_t)n * sizeof *script);
   f->nscript = n;
   f->later_ms = 100;
   tv_timer_init(&f->timer, fake_timer);
   tv_work_init(&f->stop, fake_stop);
   return f;
+}
+
+static void fake_free(fake_t *f) {
+  tv_task_fini(&f->base);
+  free(f);
 }
 
 static tv_policy_t policy(tv_restart_t restart) {

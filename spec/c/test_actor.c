@@ -26,7 +26,7 @@ static void once_success_via_run(void) {
   CHECK(tv_sup_closed(sup));
   CHECK(f->released);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void on_failure_budget_gives_n_plus_one_attempts(void) {
@@ -45,7 +45,7 @@ static void on_failure_budget_gives_n_plus_one_attempts(void) {
   int second = find_event("TaskStarting job #2", 0);
   CHECK(second > 0 && event_ms[second] == 100);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void three_retries_then_exhausted(void) {
@@ -65,7 +65,7 @@ static void three_retries_then_exhausted(void) {
   CHECK(find_event("BackoffScheduled r #3 delay=800/", 0) >= 0);
   CHECK(find_event("ActorExhausted r #4 (max_retries_exceeded(3/3): execution failed: boom)", 0) >= 0);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void timeout_under_never(void) {
@@ -82,7 +82,7 @@ static void timeout_under_never(void) {
   int hit = find_event("TimeoutHit", 0);
   CHECK(hit >= 0 && event_ms[hit] == 50);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void timeout_is_retryable(void) {
@@ -97,7 +97,7 @@ static void timeout_is_retryable(void) {
   CHECK(find_event("TaskStopped t #2", 0) >= 0);
   CHECK(find_event("ActorExhausted t #2 (policy_exhausted_success)", 0) >= 0);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void fatal_ends_with_actor_dead(void) {
@@ -113,7 +113,7 @@ static void fatal_ends_with_actor_dead(void) {
          "ActorDead x #1 code=7 (fatal error (no retry): unrecoverable)", "TaskRemoved x");
   CHECK_EQ_U(f->starts, 1);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void exit_code_on_failure_events(void) {
@@ -127,7 +127,7 @@ static void exit_code_on_failure_events(void) {
   CHECK(find_event("TaskFailed e #1 code=75 (execution failed: boom)", 0) >= 0);
   CHECK(find_event("ActorExhausted e #1 code=75 (execution failed: boom)", 0) >= 0);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void always_with_interval_restarts_on_schedule(void) {
@@ -144,7 +144,7 @@ static void always_with_interval_restarts_on_schedule(void) {
   int third = find_event("TaskStarting beat #3", 0);
   CHECK(third > 0 && event_ms[third] == 4000);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void always_without_interval_yields_between_attempts(void) {
@@ -163,8 +163,8 @@ static void always_without_interval_yields_between_attempts(void) {
   CHECK(find_event("TaskStarting a #2", 0) > find_event("TaskStarting b #1", 0));
   CHECK_EQ_U(count_events("BackoffScheduled"), 0);
   teardown();
-  free(a);
-  free(b);
+  fake_free(a);
+  fake_free(b);
 }
 
 static void success_resets_the_failure_streak(void) {
@@ -183,7 +183,7 @@ static void success_resets_the_failure_streak(void) {
   /* the delay restarts from `first` after each success */
   CHECK(find_event("BackoffScheduled s #4 delay=10/failure", 0) >= 0);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void remove_of_cooperative_task(void) {
@@ -201,7 +201,7 @@ static void remove_of_cooperative_task(void) {
   CHECK(tv_sup_find(sup, "w", 1) == NULL);
   CHECK(tv_sup_remove(sup, "w", 1, NULL) == TV_ENOENT);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void cancel_during_backoff_has_no_attempt_events(void) {
@@ -218,7 +218,7 @@ static void cancel_during_backoff_has_no_attempt_events(void) {
   run_until(20000);
   CHECK_EQ_U(f->starts, 1);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void stubborn_remove_is_force_stopped_after_grace(void) {
@@ -232,7 +232,9 @@ static void stubborn_remove_is_force_stopped_after_grace(void) {
   CHECK(tv_sup_find(sup, "stubborn", 8) != NULL); /* still stopping */
   /* Others are unaffected meanwhile: add and run another task. */
   CHECK(add("other", o, &p) == 0);
-  CHECK(tv_sup_add(sup, "stubborn", 8, &p, &o->base) == TV_EEXIST); /* name reserved */
+  fake_t *dup = fake_new(1, (int[]){DO_OK});
+  CHECK(tv_sup_add(sup, "stubborn", 8, &p, &dup->base) == TV_EEXIST); /* name reserved */
+  CHECK(tv_sup_add(sup, "again", 5, &p, &o->base) == TV_EBUSY); /* o is already held */
   run_until(700);
   CHECK(find_event("ActorExhausted other #1 (policy_exhausted_success)", 0) >= 0);
   run_until(1100);
@@ -241,8 +243,9 @@ static void stubborn_remove_is_force_stopped_after_grace(void) {
   CHECK(find_event("TaskRemoved stubborn (force_stopped)", 0) > forced);
   CHECK_EQ_U(s->kills, 1);
   teardown();
-  free(s);
-  free(o);
+  fake_free(s);
+  fake_free(o);
+  fake_free(dup);
 }
 
 static void shutdown_cooperative(void) {
@@ -264,8 +267,8 @@ static void shutdown_cooperative(void) {
   CHECK(tv_sup_closed(sup));
   CHECK(tv_sup_add(sup, "late", 4, &p, &a->base) == TV_ESHUTDOWN);
   teardown();
-  free(a);
-  free(b);
+  fake_free(a);
+  fake_free(b);
 }
 
 static void shutdown_reports_only_the_stubborn_as_stuck(void) {
@@ -292,9 +295,9 @@ static void shutdown_reports_only_the_stubborn_as_stuck(void) {
   CHECK_EQ_U(sup->nstuck, 2);
   CHECK(sup->verdict != NULL);
   teardown();
-  free(a);
-  free(z);
-  free(y);
+  fake_free(a);
+  fake_free(z);
+  fake_free(y);
 }
 
 static void zero_grace_stops_at_once(void) {
@@ -309,7 +312,7 @@ static void zero_grace_stops_at_once(void) {
   CHECK(tv_sup_closed(sup));
   CHECK(find_event("GraceExceeded", 0) >= 0);
   teardown();
-  free(z);
+  fake_free(z);
 }
 
 static void max_concurrent_is_fifo_and_backoff_holds_no_permit(void) {
@@ -334,9 +337,9 @@ static void max_concurrent_is_fifo_and_backoff_holds_no_permit(void) {
   CHECK(f2 > fb && event_ms[f2] == 1000);
   CHECK_EQ_U(sup->sem.held, 0);
   teardown();
-  free(f);
-  free(a);
-  free(b);
+  fake_free(f);
+  fake_free(a);
+  fake_free(b);
 }
 
 static void cancel_while_waiting_for_permit(void) {
@@ -359,8 +362,8 @@ static void cancel_while_waiting_for_permit(void) {
   run_until(30);
   CHECK_EQ_U(sup->sem.held, 0);
   teardown();
-  free(a);
-  free(b);
+  fake_free(a);
+  fake_free(b);
 }
 
 static void duplicate_and_unknown_names(void) {
@@ -375,8 +378,8 @@ static void duplicate_and_unknown_names(void) {
   run_until(10);
   CHECK_EQ_U(b->starts, 0);
   teardown();
-  free(a);
-  free(b);
+  fake_free(a);
+  fake_free(b);
 }
 
 static void seq_strictly_increases(void) {
@@ -389,7 +392,7 @@ static void seq_strictly_increases(void) {
   CHECK(nevents > 5);
   for (int i = 1; i < nevents; i++) CHECK(event_seq[i] > event_seq[i - 1]);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void names_are_sorted_and_alive_tracks_attempts(void) {
@@ -411,9 +414,9 @@ static void names_are_sorted_and_alive_tracks_attempts(void) {
   CHECK(n == 2 && strcmp(alive[0]->s, "alpha") == 0 && strcmp(alive[1]->s, "charlie") == 0);
   free(alive);
   teardown();
-  free(a);
-  free(b);
-  free(c);
+  fake_free(a);
+  fake_free(b);
+  fake_free(c);
 }
 
 static int watch_fired;
@@ -435,7 +438,7 @@ static void watch_reports_removal(void) {
   run_until(20);
   CHECK(watch_fired == 1);
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 static void seeded_jitter_is_reproducible(void) {
@@ -457,7 +460,7 @@ static void seeded_jitter_is_reproducible(void) {
     }
     CHECK(k == 4);
     teardown();
-    free(f);
+    fake_free(f);
   }
   CHECK(memcmp(delays[0], delays[1], sizeof delays[0]) == 0);
 }
@@ -473,7 +476,7 @@ static void natural_completion_waits_for_run(void) {
   run_until(20);
   CHECK(tv_sup_closed(sup));
   teardown();
-  free(f);
+  fake_free(f);
 }
 
 int main(void) {

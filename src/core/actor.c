@@ -4,8 +4,12 @@
 
 #include <stddef.h>
 
+#include "task.h"
+
 #define NS_PER_MS 1000000ull
 #define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
+
+static tv_task_t *task_of(tv_actor_t *a) { return container_of(a, tv_task_t, actor); }
 
 static uint64_t ceil_ms(uint64_t ns) {
   return ns / NS_PER_MS + (ns % NS_PER_MS != 0);
@@ -14,7 +18,7 @@ static uint64_t ceil_ms(uint64_t ns) {
 static void publish(tv_actor_t *a, tv_event_t *ev) {
   ev->task = a->name;
   ev->fields |= TV_F_TASK;
-  tv_bus_publish(a->env->bus, ev);
+  tv_bus_publish(tv_actor_env(a)->bus, ev);
 }
 
 /* An event about the current attempt. */
@@ -37,10 +41,9 @@ static void set_exit_code(tv_event_t *ev, int has, int32_t code) {
 }
 
 static void finish(tv_actor_t *a, tv_actor_end_t end) {
-  tv_actor_env_t *env = a->env;
+  tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
-  tv_work_cancel(&a->work);
-  if (tv_sem_waiting(&a->semw)) tv_sem_cancel(&a->semw);
+  tv_work_cancel(&a->work); /* from the run queue or the semaphore */
   if (a->has_permit) {
     a->has_permit = 0;
     tv_sem_release(env->sem);
@@ -56,9 +59,9 @@ static void arm_running_timer(tv_actor_t *a) {
   uint64_t due = a->attempt_deadline;
   if (a->cancel_requested && a->kill_deadline < due) due = a->kill_deadline;
   if (due == UINT64_MAX)
-    tv_timer_stop(a->env->sched, &a->timer);
+    tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
   else
-    tv_timer_start_at(a->env->sched, &a->timer, due);
+    tv_timer_start_at(tv_actor_env(a)->sched, &a->timer, due);
 }
 
 static void run_attempt(tv_actor_t *a) {
@@ -67,11 +70,12 @@ static void run_attempt(tv_actor_t *a) {
   tv_event_t ev = attempt_event(a, TV_EV_TASK_STARTING);
   publish(a, &ev);
   a->attempt_deadline = UINT64_MAX;
-  if (a->policy.timeout_ns) {
-    a->attempt_deadline = tv_sched_now(a->env->sched) + ceil_ms(a->policy.timeout_ns);
+  if (a->policy->timeout_ns) {
+    a->attempt_deadline = tv_sched_now(tv_actor_env(a)->sched) + ceil_ms(a->policy->timeout_ns);
     arm_running_timer(a);
   }
-  a->task->ops->start(a->task, a->attempt); /* may report done before returning */
+  tv_task_t *t = task_of(a);
+  t->ops->start(t, a->attempt); /* may report done before returning */
 }
 
 static void step(tv_actor_t *a) {
@@ -80,22 +84,22 @@ static void step(tv_actor_t *a) {
     return;
   }
   if (!a->has_permit) {
-    if (!tv_sem_acquire(a->env->sem, &a->semw)) {
+    if (!tv_sem_acquire(tv_actor_env(a)->sem, &a->work)) {
       a->state = TV_ACTOR_WAITING;
       return;
     }
-    a->has_permit = a->env->sem->limit != 0;
+    a->has_permit = tv_actor_env(a)->sem->limit != 0;
   }
   run_attempt(a);
 }
 
 static void on_work(tv_work_t *w) { step(container_of(w, tv_actor_t, work)); }
 
-static void on_granted(tv_sem_waiter_t *w) {
-  tv_actor_t *a = container_of(w, tv_actor_t, semw);
+void tv_actor_granted(tv_work_t *w) {
+  tv_actor_t *a = container_of(w, tv_actor_t, work);
   a->has_permit = 1;
   a->state = TV_ACTOR_QUEUED;
-  tv_work_defer(a->env->sched, &a->work, TV_LANE_NEXT);
+  tv_work_defer(tv_actor_env(a)->sched, &a->work, TV_LANE_NEXT);
 }
 
 static void on_timer(tv_timer_t *t) {
@@ -105,17 +109,17 @@ static void on_timer(tv_timer_t *t) {
     return;
   }
   if (a->state != TV_ACTOR_RUNNING || a->killing) return;
-  uint64_t now = tv_sched_now(a->env->sched);
+  uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
   if (a->cancel_requested && now >= a->kill_deadline) {
     a->killing = TV_KILL_FORCED;
-    a->task->ops->kill(a->task);
+    task_of(a)->ops->kill(task_of(a));
   } else if (now >= a->attempt_deadline) {
     a->killing = TV_KILL_TIMEOUT;
     tv_event_t ev = attempt_event(a, TV_EV_TIMEOUT_HIT);
-    ev.timeout_ms = tv_ns_to_ms_u32(a->policy.timeout_ns);
+    ev.timeout_ms = tv_ns_to_ms_u32(a->policy->timeout_ns);
     ev.fields |= TV_F_TIMEOUT_MS;
     publish(a, &ev);
-    a->task->ops->kill(a->task);
+    task_of(a)->ops->kill(task_of(a));
   } else {
     arm_running_timer(a);
   }
@@ -123,36 +127,36 @@ static void on_timer(tv_timer_t *t) {
 
 static void schedule_next(tv_actor_t *a, uint64_t delay_ns) {
   a->state = TV_ACTOR_BACKOFF;
-  tv_timer_start(a->env->sched, &a->timer, ceil_ms(delay_ns));
+  tv_timer_start(tv_actor_env(a)->sched, &a->timer, ceil_ms(delay_ns));
 }
 
 static void after_success(tv_actor_t *a) {
   a->streak = 0;
-  if (a->policy.restart != TV_RESTART_ALWAYS) {
+  if (a->policy->restart != TV_RESTART_ALWAYS) {
     tv_event_t ev = attempt_event(a, TV_EV_ACTOR_EXHAUSTED);
     tv_str_t *reason = tv_str_new("policy_exhausted_success", 24);
     set_reason(&ev, reason);
     publish(a, &ev);
     tv_str_unref(reason);
     finish(a, TV_END_EXHAUSTED);
-  } else if (a->policy.interval_ns) {
+  } else if (a->policy->interval_ns) {
     tv_event_t ev = attempt_event(a, TV_EV_BACKOFF_SCHEDULED);
-    ev.delay_ms = tv_ns_to_ms_u32(a->policy.interval_ns);
+    ev.delay_ms = tv_ns_to_ms_u32(a->policy->interval_ns);
     ev.backoff_source = TV_BACKOFF_SUCCESS;
     ev.fields |= TV_F_DELAY_MS | TV_F_BACKOFF_SOURCE;
     publish(a, &ev);
-    schedule_next(a, a->policy.interval_ns);
+    schedule_next(a, a->policy->interval_ns);
   } else {
     /* Yield to the loop: an instantly-completing task must not spin. */
     a->state = TV_ACTOR_QUEUED;
-    tv_work_defer(a->env->sched, &a->work, TV_LANE_NEXT);
+    tv_work_defer(tv_actor_env(a)->sched, &a->work, TV_LANE_NEXT);
   }
 }
 
 static void after_failure(tv_actor_t *a, tv_str_t *display, int has_code, int32_t code) {
-  uint32_t max = a->policy.max_retries;
+  uint32_t max = a->policy->max_retries;
   int exhausted = max > 0 && a->streak >= max;
-  if (a->policy.restart == TV_RESTART_NEVER || exhausted) {
+  if (a->policy->restart == TV_RESTART_NEVER || exhausted) {
     tv_event_t ev = attempt_event(a, TV_EV_ACTOR_EXHAUSTED);
     tv_str_t *reason = exhausted ? tv_str_printf("max_retries_exceeded(%u/%u): %s",
                                                  a->streak, max, display ? display->s : "")
@@ -164,7 +168,7 @@ static void after_failure(tv_actor_t *a, tv_str_t *display, int has_code, int32_
     finish(a, TV_END_EXHAUSTED);
     return;
   }
-  uint64_t delay = tv_backoff_next_ns(&a->policy.backoff, a->streak, a->env->rng);
+  uint64_t delay = tv_backoff_next_ns(&a->policy->backoff, a->streak, tv_actor_env(a)->rng);
   a->streak++;
   tv_event_t ev = attempt_event(a, TV_EV_BACKOFF_SCHEDULED);
   ev.delay_ms = tv_ns_to_ms_u32(delay);
@@ -176,7 +180,7 @@ static void after_failure(tv_actor_t *a, tv_str_t *display, int has_code, int32_
 }
 
 static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
-  tv_actor_env_t *env = a->env;
+  tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
   a->attempt_deadline = UINT64_MAX;
   if (a->has_permit) {
@@ -205,7 +209,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
     kind = TV_OUTCOME_FAIL;
     has_code = 0;
     display = tv_str_printf("timed out after %s",
-                            tv_fmt_duration(a->policy.timeout_ns, buf, sizeof buf));
+                            tv_fmt_duration(a->policy->timeout_ns, buf, sizeof buf));
   } else if (kind == TV_OUTCOME_FAIL || kind == TV_OUTCOME_FATAL) {
     display = tv_str_printf(kind == TV_OUTCOME_FAIL ? "execution failed: %.*s"
                                                     : "fatal error (no retry): %.*s",
@@ -239,16 +243,18 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
 }
 
 void tv_task_done(tv_task_t *t, const tv_outcome_t *o) {
-  tv_actor_t *a = t->actor;
-  if (a && a->state == TV_ACTOR_RUNNING) attempt_done(a, o);
+  if (t->actor.state == TV_ACTOR_RUNNING) attempt_done(&t->actor, o);
 }
 
-void tv_actor_init(tv_actor_t *a, tv_actor_env_t *env, tv_str_t *name,
-                   const tv_policy_t *policy, tv_task_t *task) {
-  a->env = env;
+void tv_task_fini(tv_task_t *t) {
+  tv_str_unref(t->actor.name);
+  t->actor.name = NULL;
+}
+
+void tv_actor_init(tv_actor_t *a, tv_str_t *name, const tv_policy_t *policy) {
+  tv_str_unref(a->name); /* a task re-added after an earlier run */
   a->name = tv_str_ref(name);
-  a->task = task;
-  a->policy = *policy;
+  a->policy = policy;
   a->attempt = a->streak = 0;
   a->state = TV_ACTOR_QUEUED;
   a->end = TV_END_NONE;
@@ -257,14 +263,12 @@ void tv_actor_init(tv_actor_t *a, tv_actor_env_t *env, tv_str_t *name,
   a->kill_deadline = a->attempt_deadline = UINT64_MAX;
   tv_timer_init(&a->timer, on_timer);
   tv_work_init(&a->work, on_work);
-  tv_sem_waiter_init(&a->semw, on_granted);
   a->hnext = NULL;
-  task->actor = a;
 }
 
 void tv_actor_start(tv_actor_t *a) {
   a->state = TV_ACTOR_QUEUED;
-  tv_work_defer(a->env->sched, &a->work, TV_LANE_NEXT);
+  tv_work_defer(tv_actor_env(a)->sched, &a->work, TV_LANE_NEXT);
 }
 
 void tv_actor_cancel(tv_actor_t *a, uint64_t kill_deadline) {
@@ -279,7 +283,7 @@ void tv_actor_cancel(tv_actor_t *a, uint64_t kill_deadline) {
       finish(a, TV_END_CANCELLED);
       break;
     case TV_ACTOR_RUNNING:
-      if (first) a->task->ops->cancel(a->task);
+      if (first) task_of(a)->ops->cancel(task_of(a));
       if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
       break;
   }
@@ -293,17 +297,7 @@ void tv_actor_kill(tv_actor_t *a) {
   if (a->killing == TV_KILL_FORCED) return;
   a->cancel_requested = 1;
   a->killing = TV_KILL_FORCED;
-  a->task->ops->kill(a->task);
-}
-
-void tv_actor_dispose(tv_actor_t *a) {
-  tv_str_unref(a->name);
-  a->name = NULL;
-  if (a->task) {
-    a->task->actor = NULL;
-    a->task->ops->release(a->task);
-    a->task = NULL;
-  }
+  task_of(a)->ops->kill(task_of(a));
 }
 
 const char *tv_actor_state_name(int state) {

@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NS_PER_MS 1000000ull
@@ -15,6 +16,124 @@ void tv_policy_default(tv_policy_t *p) {
   p->timeout_ns = 0;
   p->max_retries = 0;
   p->restart = TV_RESTART_ON_FAILURE;
+}
+
+int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {
+  return a->backoff.first == b->backoff.first && a->backoff.max == b->backoff.max &&
+         a->backoff.factor == b->backoff.factor && a->backoff.jitter == b->backoff.jitter &&
+         a->interval_ns == b->interval_ns && a->timeout_ns == b->timeout_ns &&
+         a->max_retries == b->max_retries && a->restart == b->restart;
+}
+
+/* ---- the pool -------------------------------------------------------------- */
+
+typedef struct tv_policy_entry {
+  tv_policy_t policy; /* first: the shared pointer is the entry's */
+  void *owner;
+  uint32_t refs;
+  struct tv_policy_entry *next;
+} tv_policy_entry;
+
+void *tv_policy_owner(const tv_policy_t *shared) {
+  return ((const tv_policy_entry *)shared)->owner;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+static uint64_t dbits(double d) {
+  uint64_t u;
+  if (d == 0) d = 0; /* -0.0 and 0.0 are equal policies */
+  memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+static uint32_t policy_hash(const tv_policy_t *p) {
+  uint64_t h = 0;
+  h = mix(h, dbits(p->backoff.first));
+  h = mix(h, dbits(p->backoff.max));
+  h = mix(h, dbits(p->backoff.factor));
+  h = mix(h, (uint64_t)p->backoff.jitter << 8 | (uint64_t)p->restart);
+  h = mix(h, p->interval_ns);
+  h = mix(h, p->timeout_ns);
+  h = mix(h, p->max_retries);
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+void tv_policy_pool_init(tv_policy_pool_t *pool, void *owner) {
+  pool->buckets = NULL;
+  pool->nbuckets = pool->count = 0;
+  pool->owner = owner;
+}
+
+void tv_policy_pool_free(tv_policy_pool_t *pool) {
+  for (uint32_t i = 0; i < pool->nbuckets; i++) {
+    tv_policy_entry *e = pool->buckets[i];
+    while (e) {
+      tv_policy_entry *next = e->next;
+      free(e);
+      e = next;
+    }
+  }
+  free(pool->buckets);
+  tv_policy_pool_init(pool, pool->owner);
+}
+
+static void pool_grow(tv_policy_pool_t *pool) {
+  uint32_t n = pool->nbuckets ? pool->nbuckets * 2 : 8;
+  tv_policy_entry **b = calloc(n, sizeof *b);
+  if (!b) return; /* stay at the current size */
+  for (uint32_t i = 0; i < pool->nbuckets; i++) {
+    tv_policy_entry *e = pool->buckets[i];
+    while (e) {
+      tv_policy_entry *next = e->next;
+      uint32_t k = policy_hash(&e->policy) & (n - 1);
+      e->next = b[k];
+      b[k] = e;
+      e = next;
+    }
+  }
+  free(pool->buckets);
+  pool->buckets = b;
+  pool->nbuckets = n;
+}
+
+const tv_policy_t *tv_policy_pool_get(tv_policy_pool_t *pool, const tv_policy_t *p) {
+  if (pool->count >= pool->nbuckets) pool_grow(pool);
+  if (!pool->nbuckets) return NULL;
+  uint32_t k = policy_hash(p) & (pool->nbuckets - 1);
+  for (tv_policy_entry *e = pool->buckets[k]; e; e = e->next) {
+    if (tv_policy_equal(&e->policy, p)) {
+      e->refs++;
+      return &e->policy;
+    }
+  }
+  tv_policy_entry *e = malloc(sizeof *e);
+  if (!e) return NULL;
+  e->policy = *p;
+  e->owner = pool->owner;
+  e->refs = 1;
+  e->next = pool->buckets[k];
+  pool->buckets[k] = e;
+  pool->count++;
+  return &e->policy;
+}
+
+void tv_policy_pool_put(tv_policy_pool_t *pool, const tv_policy_t *p) {
+  if (!p || !pool->nbuckets) return;
+  tv_policy_entry **pe = &pool->buckets[policy_hash(p) & (pool->nbuckets - 1)];
+  for (; *pe; pe = &(*pe)->next) {
+    if (&(*pe)->policy != p) continue;
+    tv_policy_entry *e = *pe;
+    if (--e->refs == 0) {
+      *pe = e->next;
+      pool->count--;
+      free(e);
+    }
+    return;
+  }
 }
 
 uint64_t tv_secs_to_ns(double secs) {

@@ -37,6 +37,26 @@ typedef struct tv_policy {
 } tv_policy_t;
 
 void tv_policy_default(tv_policy_t *p);
+int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b);
+
+/* Interned, reference-counted policies: tasks with equal policies share one
+ * copy (most configs have a handful of distinct policies and many tasks).
+ * Every copy also carries the pool's `owner` pointer, so what holds a shared
+ * policy reaches its owner without storing it again.
+ * Owner: the supervisor; each task holds one reference. */
+typedef struct tv_policy_pool {
+  struct tv_policy_entry **buckets;
+  uint32_t nbuckets, count;
+  void *owner;
+} tv_policy_pool_t;
+
+void tv_policy_pool_init(tv_policy_pool_t *pool, void *owner);
+/* The owner of the pool a shared policy came from. */
+void *tv_policy_owner(const tv_policy_t *shared);
+void tv_policy_pool_free(tv_policy_pool_t *pool);
+/* The shared copy of `p` with one more reference, or NULL (out of memory). */
+const tv_policy_t *tv_policy_pool_get(tv_policy_pool_t *pool, const tv_policy_t *p);
+void tv_policy_pool_put(tv_policy_pool_t *pool, const tv_policy_t *p);
 
 /* Seconds to nanoseconds, rounded to nearest; negative/NaN give 0 and values
  * beyond ~584 years saturate. */

@@ -1,15 +1,16 @@
-/* sem.c - FIFO-fair counting semaphore. */
+/* sem.c - FIFO-fair counting semaphore over run-queue nodes. */
 #include "sem.h"
 
-void tv_sem_init(tv_sem_t *s, uint32_t limit) {
+void tv_sem_init(tv_sem_t *s, uint32_t limit, void (*granted)(tv_work_t *w)) {
   s->limit = limit;
   s->held = 0;
-  s->waiters.next = s->waiters.prev = &s->waiters;
+  tv_work_init(&s->waiters, NULL);
+  s->granted = granted;
 }
 
-int tv_sem_acquire(tv_sem_t *s, tv_sem_waiter_t *w) {
+int tv_sem_acquire(tv_sem_t *s, tv_work_t *w) {
   if (s->limit == 0) return 1;
-  if (s->held < s->limit && s->waiters.next == &s->waiters) {
+  if (s->held < s->limit && !tv_work_queued(&s->waiters)) {
     s->held++;
     return 1;
   }
@@ -20,19 +21,13 @@ int tv_sem_acquire(tv_sem_t *s, tv_sem_waiter_t *w) {
   return 0;
 }
 
-void tv_sem_cancel(tv_sem_waiter_t *w) {
-  w->prev->next = w->next;
-  w->next->prev = w->prev;
-  w->next = w->prev = w;
-}
-
 void tv_sem_release(tv_sem_t *s) {
   if (s->limit == 0) return;
-  tv_sem_waiter_t *w = s->waiters.next;
-  if (w == &s->waiters) {
+  if (!tv_work_queued(&s->waiters)) {
     if (s->held) s->held--;
     return;
   }
-  tv_sem_cancel(w); /* the permit passes straight to the head waiter */
-  w->granted(w);
+  tv_work_t *w = s->waiters.next; /* the permit passes straight to it */
+  tv_work_cancel(w);
+  s->granted(w);
 }

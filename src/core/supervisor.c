@@ -59,7 +59,7 @@ static void notify_watches(tv_sup_t *s, tv_actor_t *a) {
 }
 
 static void on_actor_finish(tv_actor_t *a) {
-  tv_sup_t *s = a->env->data;
+  tv_sup_t *s = tv_actor_env(a)->data;
   tv_registry_remove(&s->reg, a);
   if (!s->destroying) {
     publish_simple(s, TV_EV_TASK_REMOVED, a->name,
@@ -73,12 +73,16 @@ static void on_actor_finish(tv_actor_t *a) {
   defer_check(s);
 }
 
+/* The last the supervisor does with a task: give it back to its owner. */
 static void reap_all(tv_sup_t *s) {
   while (s->reap) {
     tv_actor_t *a = s->reap;
     s->reap = a->hnext;
-    tv_actor_dispose(a);
-    free(a);
+    a->hnext = NULL;
+    tv_policy_pool_put(&s->policies, a->policy);
+    a->policy = NULL;
+    tv_task_t *t = container_of(a, tv_task_t, actor);
+    t->ops->release(t);
   }
 }
 
@@ -186,7 +190,7 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   tv_bus_init(&s->bus, sched->clock);
   s->bus.on_park = on_bus_park;
   s->bus.data = s;
-  tv_sem_init(&s->sem, o->max_concurrent);
+  tv_sem_init(&s->sem, o->max_concurrent, tv_actor_granted);
   tv_rng_seed(&s->rng, o->seeded ? o->seed : tv_rng_os_seed());
   s->env.sched = sched;
   s->env.bus = &s->bus;
@@ -195,6 +199,7 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   s->env.on_finish = on_actor_finish;
   s->env.data = s;
   tv_registry_init(&s->reg);
+  tv_policy_pool_init(&s->policies, &s->env);
   s->grace_ns = o->grace_ns;
   s->queue_capacity = o->queue_capacity ? o->queue_capacity : 1024;
   s->state = TV_SUP_OPEN;
@@ -231,6 +236,7 @@ void tv_sup_destroy(tv_sup_t *s) {
   free(s->stuck);
   tv_str_unref(s->verdict);
   tv_registry_free(&s->reg);
+  tv_policy_pool_free(&s->policies);
   free(s);
 }
 
@@ -238,6 +244,7 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                tv_task_t *task) {
   if (s->state != TV_SUP_OPEN && !(s->state == TV_SUP_DRAINING && s->natural))
     return TV_ESHUTDOWN;
+  if (task->actor.policy) return TV_EBUSY; /* already held by a supervisor */
   tv_str_t *nm = tv_str_new(name, len);
   if (!nm) return TV_ENOMEM;
   publish_simple(s, TV_EV_TASK_ADD_REQUESTED, nm, NULL);
@@ -246,18 +253,18 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
     tv_str_unref(nm);
     return TV_EEXIST;
   }
-  tv_actor_t *a = malloc(sizeof *a);
-  if (!a) {
+  const tv_policy_t *shared = tv_policy_pool_get(&s->policies, p);
+  if (!shared) {
     tv_str_unref(nm);
     return TV_ENOMEM;
   }
-  tv_actor_init(a, &s->env, nm, p, task);
+  tv_actor_t *a = &task->actor;
+  tv_actor_init(a, nm, shared);
   tv_str_unref(nm);
   if (tv_registry_insert(&s->reg, a) != 0) {
-    task->actor = NULL;
-    a->task = NULL;
-    tv_actor_dispose(a);
-    free(a);
+    tv_policy_pool_put(&s->policies, shared);
+    a->policy = NULL;
+    a->state = TV_ACTOR_DONE;
     return TV_ENOMEM;
   }
   if (s->state == TV_SUP_DRAINING) { /* natural completion interrupted */

@@ -8,8 +8,8 @@
  * and the registry empties, it goes OPEN -> DRAINING (-> OPEN again if a task
  * is added meanwhile) -> CLOSED, publishing no shutdown events.
  *
- * Owner: the embedding (tv_sup_new / tv_sup_destroy). The supervisor owns its
- * actors and, through them, the tasks added to it. */
+ * Owner: the embedding (tv_sup_new / tv_sup_destroy). The supervisor owns the
+ * actor part of every task added to it, until it calls the task's release(). */
 #ifndef TV_SUPERVISOR_H
 #define TV_SUPERVISOR_H
 
@@ -18,10 +18,12 @@
 
 #include "actor.h"
 #include "bus.h"
+#include "policy.h"
 #include "registry.h"
 #include "rng.h"
 #include "sched.h"
 #include "sem.h"
+#include "task.h"
 
 typedef struct tv_sup tv_sup_t;
 
@@ -55,6 +57,7 @@ struct tv_sup {
   tv_rng_t rng;
   tv_actor_env_t env;
   tv_registry_t reg;
+  tv_policy_pool_t policies;
   uint64_t grace_ns;
   uint32_t queue_capacity;
   uint8_t state, running, natural, destroying;
@@ -77,8 +80,10 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o);
  * embedding must have closed its subscribers' consumers first. */
 void tv_sup_destroy(tv_sup_t *s);
 
-/* Registers and starts a task. 0 (the actor now owns `task`), TV_EEXIST
- * (TaskAddFailed published), TV_ESHUTDOWN or TV_ENOMEM. */
+/* Registers and starts a task. 0 (the supervisor now holds `task` until it
+ * calls task->ops->release), TV_EEXIST (TaskAddFailed published),
+ * TV_ESHUTDOWN, TV_EBUSY (the task is already held by a supervisor) or
+ * TV_ENOMEM (the caller keeps `task`). */
 int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                tv_task_t *task);
 /* Cancels a task, force-stopping it after the grace period. `reason` (may be

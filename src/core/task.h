@@ -1,15 +1,18 @@
-/* task.h - what the core supervises: a small vtable.
+/* task.h - what the core supervises: a small vtable plus the core's per-task
+ * state (the actor), embedded so a task costs one allocation.
  * One attempt at a time: the actor calls start(), the task later reports the
  * attempt's outcome with tv_task_done() exactly once (possibly from inside
  * start()). Lua coroutines (binding) and OS processes are two implementations.
- * Owner: the task's creator until tv_sup_add succeeds; from then on the actor,
- * which calls release() once it no longer needs it. */
+ * Owner: the implementation owns the memory. Between a successful tv_sup_add
+ * and the release() callback the core owns the `actor` part; after release()
+ * the implementation calls tv_task_fini() before freeing the memory. */
 #ifndef TV_TASK_H
 #define TV_TASK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actor.h"
 #include "str.h"
 
 typedef enum tv_outcome_kind {
@@ -29,7 +32,6 @@ typedef struct tv_outcome {
 } tv_outcome_t;
 
 typedef struct tv_task tv_task_t;
-struct tv_actor;
 
 typedef struct tv_task_ops {
   /* Begin attempt number `attempt` (1-based). */
@@ -39,16 +41,25 @@ typedef struct tv_task_ops {
   /* Stop the running attempt now (timeout, grace exceeded). Must still
    * report done, synchronously or later; the outcome is then ignored. */
   void (*kill)(tv_task_t *t);
-  /* The core is done with the task: free it. */
+  /* The core is done with the task (its actor is finished and unlinked). */
   void (*release)(tv_task_t *t);
 } tv_task_ops_t;
 
 struct tv_task {
   const tv_task_ops_t *ops;
-  struct tv_actor *actor; /* set by the core while the task is attached */
+  tv_actor_t actor; /* the core's; read-only for implementations */
 };
 
+static inline void tv_task_init(tv_task_t *t, const tv_task_ops_t *ops) {
+  t->ops = ops;
+  t->actor.name = NULL;
+  t->actor.policy = NULL; /* non-NULL exactly while a supervisor holds the task */
+  t->actor.state = TV_ACTOR_DONE;
+}
 /* Reports the outcome of the running attempt. */
 void tv_task_done(tv_task_t *t, const tv_outcome_t *o);
+/* Drops what the core left in the task (its name). Call once, after
+ * release() or when tv_sup_add failed, before freeing the memory. */
+void tv_task_fini(tv_task_t *t);
 
 #endif

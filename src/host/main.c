@@ -2,7 +2,8 @@
  *   taskvisor [options] [script [args...]]
  * runs a supervision config written in Lua, with `arg` set as lua5.4 does.
  * Exit status: 0 clean, 1 script error (message and traceback on stderr),
- * 2 a supervisor's shutdown exceeded its grace period. */
+ * 2 the last supervisor run ended with its shutdown exceeding the grace
+ * period (os.exit(n) in the script decides by itself). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static void usage(FILE *out) {
           "  -h        print this help and exit\n"
           "  --        stop handling options\n"
           "  -         run the script read from standard input\n"
-          "Exit status: 0 clean; 1 script error; 2 a shutdown exceeded its grace period.\n"
+          "Exit status: 0 clean; 1 script error; 2 the last sup:run() ended in GraceExceeded.\n"
           "Example:  " PROGNAME " examples/quickstart.lua\n");
 }
 

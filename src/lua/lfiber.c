@@ -8,16 +8,32 @@
 #include "core/error.h"
 #include "ltv.h"
 
-typedef struct fiber_watch {
+/* A fiber waiting in sup:cancel for a task to be gone. Few exist at once, so
+ * they live on a list of the context rather than in every fiber. */
+typedef struct ltv_waiter {
   tv_sup_watch_t w;
   ltv_fiber *f;
-} fiber_watch;
+  struct ltv_waiter *next;
+} ltv_waiter;
+
+static void unlist_waiter(ltv_ctx *ctx, ltv_waiter *fw) {
+  for (ltv_waiter **p = &ctx->waiters; *p; p = &(*p)->next) {
+    if (*p == fw) {
+      *p = fw->next;
+      return;
+    }
+  }
+}
 
 static void drop_watch(ltv_fiber *f) {
-  if (!f->watch) return;
-  tv_sup_unwatch(f->watch);
-  free(ltv_container_of(f->watch, fiber_watch, w));
-  f->watch = NULL;
+  if (f->wait != LTV_WAIT_REMOVED) return;
+  for (ltv_waiter *fw = f->ctx->waiters; fw; fw = fw->next) {
+    if (fw->f != f) continue;
+    unlist_waiter(f->ctx, fw);
+    tv_sup_unwatch(&fw->w);
+    free(fw);
+    return;
+  }
 }
 
 /* Wake f on the next loop pass with `result`. */
@@ -44,94 +60,29 @@ static void on_work(tv_work_t *w) {
   ltv_fiber_resume(ltv_container_of(w, ltv_fiber, work), 0);
 }
 
-void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops, int cancellable) {
+void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind) {
   f->co = NULL;
   f->ctx = ctx;
-  f->ops = ops;
   tv_timer_init(&f->timer, on_timer);
   tv_work_init(&f->work, on_work);
-  f->watch = NULL;
+  f->kind = (uint8_t)kind;
   f->wait = LTV_WAIT_NONE;
   f->result = LTV_WAKE_OK;
-  f->cancellable = (uint8_t)cancellable;
-  f->cancelled = f->resuming = f->kill_pending = 0;
+  f->cancelled = f->resuming = f->kill_pending = f->orphaned = 0;
 }
 
-/* ---- thread -> fiber map (linear probing, backward-shift deletion) ----- */
-
-static uint32_t slot_of(const ltv_fibermap *m, const lua_State *co) {
-  uint64_t h = (uint64_t)(uintptr_t)co * 0x9e3779b97f4a7c15ull;
-  return (uint32_t)(h >> 32) & (m->cap - 1);
-}
-
-static ltv_fiber *map_get(const ltv_fibermap *m, const lua_State *co) {
-  if (!m->cap) return NULL;
-  for (uint32_t i = slot_of(m, co);; i = (i + 1) & (m->cap - 1)) {
-    if (m->slots[i].co == co) return m->slots[i].f;
-    if (!m->slots[i].co) return NULL;
-  }
-}
-
-static void map_insert(ltv_fibermap *m, lua_State *co, ltv_fiber *f) {
-  uint32_t i = slot_of(m, co);
-  while (m->slots[i].co && m->slots[i].co != co) i = (i + 1) & (m->cap - 1);
-  if (!m->slots[i].co) m->count++;
-  m->slots[i].co = co;
-  m->slots[i].f = f;
-}
-
-static int map_put(ltv_fibermap *m, lua_State *co, ltv_fiber *f) {
-  if ((m->count + 1) * 4 > m->cap * 3) { /* keep the load under 3/4 */
-    uint32_t cap = m->cap ? m->cap * 2 : 64;
-    struct ltv_fiberslot *old = m->slots, *slots = calloc(cap, sizeof *slots);
-    if (!slots) return TV_ENOMEM;
-    uint32_t oldcap = m->cap;
-    m->slots = slots;
-    m->cap = cap;
-    m->count = 0;
-    for (uint32_t i = 0; i < oldcap; i++)
-      if (old[i].co) map_insert(m, old[i].co, old[i].f);
-    free(old);
-  }
-  map_insert(m, co, f);
-  return 0;
-}
-
-static void map_del(ltv_fibermap *m, const lua_State *co) {
-  if (!m->cap) return;
-  uint32_t i = slot_of(m, co);
-  while (m->slots[i].co != co) {
-    if (!m->slots[i].co) return;
-    i = (i + 1) & (m->cap - 1);
-  }
-  m->count--;
-  for (uint32_t j = (i + 1) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
-    if (!m->slots[j].co) break;
-    uint32_t home = slot_of(m, m->slots[j].co);
-    /* move j back into the hole at i if its home is not in (i, j] */
-    if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-      m->slots[i] = m->slots[j];
-      i = j;
-    }
-  }
-  m->slots[i].co = NULL;
-  m->slots[i].f = NULL;
-}
-
-void ltv_fibermap_free(ltv_fibermap *m) {
-  free(m->slots);
-  m->slots = NULL;
-  m->cap = m->count = 0;
-}
-
-int ltv_fiber_bind(ltv_fiber *f, lua_State *co) {
-  ltv_fibermap *m = &f->ctx->fibers;
-  if (f->co && f->co != co) map_del(m, f->co);
+void ltv_fiber_bind(ltv_fiber *f, lua_State *co) {
+  if (f->co && f->co != co) *(void **)lua_getextraspace(f->co) = f->ctx->foreign;
   f->co = co;
-  return co ? map_put(m, co, f) : 0;
+  if (co) *(void **)lua_getextraspace(co) = f;
 }
 
-ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L) { return map_get(&ctx->fibers, L); }
+ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L) {
+  void *p = *(void **)lua_getextraspace(L);
+  if (p == ctx->foreign || p == NULL) return NULL;
+  ltv_fiber *f = p;
+  return f->co == L ? f : NULL;
+}
 
 void ltv_fiber_abort(ltv_fiber *f) {
   tv_timer_stop(&f->ctx->sched, &f->timer);
@@ -171,21 +122,26 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
     if (f->wait == LTV_WAIT_NONE) wake_later(f, LTV_WAKE_OK);
     return;
   }
-  f->ops->finished(f, status);
+  if (f->kind == LTV_FIBER_TASK)
+    ltv_task_finished(f, status);
+  else
+    ltv_sub_finished(f, status);
 }
 
 void ltv_fiber_interrupt(ltv_fiber *f) {
-  if (!f->cancellable) return;
+  if (f->kind != LTV_FIBER_TASK) return;
   if (f->wait == LTV_WAIT_SLEEP || f->wait == LTV_WAIT_REMOVED)
     wake_later(f, LTV_WAKE_CANCELLED);
 }
 
 uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what) {
-  int isnum;
-  lua_Number s = lua_tonumberx(L, arg, &isnum);
-  if (!isnum || !isfinite(s) || s < 0 || s > 1e9)
-    luaL_error(L, "%s: expected a number of seconds between 0 and 1e9, got %s", what,
-               isnum ? lua_tostring(L, arg) : luaL_typename(L, arg));
+  int isnum = lua_type(L, arg) == LUA_TNUMBER;
+  lua_Number s = isnum ? lua_tonumber(L, arg) : 0;
+  if (!isnum || !isfinite(s) || s < 0 || s > 1e9) {
+    if (isnum) lua_pushfstring(L, "%f", (double)s);
+    luaL_error(L, "%s must be a number of seconds between 0 and 1e9 (got %s)", what,
+               isnum ? (s != s ? "nan" : lua_tostring(L, -1)) : luaL_typename(L, arg));
+  }
   double ms = ceil(s * 1000.0);
   return (uint64_t)ms;
 }
@@ -201,7 +157,7 @@ static int sleep_k(lua_State *L, int status, lua_KContext k) {
 }
 
 int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms) {
-  if (f->cancellable && f->cancelled) {
+  if (f->cancelled) {
     wake_later(f, LTV_WAKE_CANCELLED); /* still yields once: no hot loops */
   } else if (ms == 0) {
     wake_later(f, LTV_WAKE_OK);
@@ -213,11 +169,12 @@ int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms) {
   return lua_yieldk(L, 0, (lua_KContext)f, sleep_k);
 }
 
-static void on_removed(tv_sup_watch_t *w) {
-  fiber_watch *fw = ltv_container_of(w, fiber_watch, w);
+static void on_removed(tv_sup_watch_t *w) { /* the supervisor unwatched it */
+  ltv_waiter *fw = ltv_container_of(w, ltv_waiter, w);
   ltv_fiber *f = fw->f;
-  f->watch = NULL;
+  unlist_waiter(f->ctx, fw);
   free(fw);
+  f->wait = LTV_WAIT_NONE;
   wake_later(f, LTV_WAKE_OK);
 }
 
@@ -243,11 +200,11 @@ static int removed_k(lua_State *L, int status, lua_KContext k) {
 
 int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char *name,
                            size_t len, uint64_t timeout_ms) {
-  if (f->cancellable && f->cancelled) {
+  if (f->cancelled) {
     wake_later(f, LTV_WAKE_CANCELLED);
     return lua_yieldk(L, 0, (lua_KContext)f, removed_k);
   }
-  fiber_watch *fw = malloc(sizeof *fw);
+  ltv_waiter *fw = malloc(sizeof *fw);
   if (!fw) return luaL_error(L, "not enough memory");
   tv_sup_watch_init(&fw->w, on_removed);
   fw->f = f;
@@ -255,7 +212,8 @@ int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char
     free(fw);
     wake_later(f, LTV_WAKE_OK);
   } else {
-    f->watch = &fw->w;
+    fw->next = f->ctx->waiters;
+    f->ctx->waiters = fw;
     f->wait = LTV_WAIT_REMOVED;
     tv_timer_start(&f->ctx->sched, &f->timer, timeout_ms);
   }

@@ -32,7 +32,6 @@ static int ctx_gc(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, 1);
   if (!ctx->loop) return 0;
   tv_sched_close(&ctx->sched);
-  ltv_fibermap_free(&ctx->fibers);
   /* Let libuv run the close callbacks that free our handles, unless we are
    * being closed from inside the loop itself. */
   if (!ctx->running) uv_run(ctx->loop, UV_RUN_NOWAIT);
@@ -45,6 +44,9 @@ static ltv_ctx *ctx_open(lua_State *L) {
   if (ctx) return ctx;
   ctx = lua_newuserdatauv(L, sizeof *ctx, 1);
   memset(ctx, 0, sizeof *ctx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  ctx->foreign = *(void **)lua_getextraspace(lua_tothread(L, -1));
+  lua_pop(L, 1);
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, ctx_gc);
   lua_setfield(L, -2, "__gc");
@@ -65,7 +67,7 @@ static ltv_ctx *ctx_open(lua_State *L) {
 static int l_sleep(lua_State *L) {
   ltv_fiber *f = ltv_fiber_current(lua_touserdata(L, lua_upvalueindex(1)), L);
   if (!f) return luaL_error(L, "tv.sleep: not inside a supervised coroutine (a task or a subscriber)");
-  uint64_t ms = ltv_check_seconds(L, 1, "tv.sleep");
+  uint64_t ms = ltv_check_seconds(L, 1, "tv.sleep: 'seconds'");
   return ltv_fiber_sleep(L, f, ms);
 }
 

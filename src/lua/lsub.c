@@ -110,7 +110,7 @@ static int worker_body(lua_State *L) {
   return worker_loop(L, LUA_OK, (lua_KContext)s);
 }
 
-static void sub_finished(ltv_fiber *f, int status) {
+void ltv_sub_finished(ltv_fiber *f, int status) {
   ltv_sub *s = ltv_container_of(f, ltv_sub, fiber);
   if (status != LUA_OK && s->sub) { /* the worker itself died (out of memory) */
     lua_State *co = f->co;
@@ -120,8 +120,6 @@ static void sub_finished(ltv_fiber *f, int status) {
     ltv_sub_close(s->sub);
   }
 }
-
-static const ltv_fiber_ops sub_fiber_ops = {sub_finished};
 
 static void sub_wake(tv_sub_t *sub) {
   ltv_sub *s = sub->data;
@@ -135,7 +133,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
-  ltv_fiber_init(&s->fiber, ctx, &sub_fiber_ops, 0);
+  ltv_fiber_init(&s->fiber, ctx, LTV_FIBER_SUB);
   luaL_setmetatable(L, LTV_SUB);
   lua_pushvalue(L, fn_idx);
   lua_setiuservalue(L, -2, 1);
@@ -146,10 +144,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   lua_pushcclosure(co, worker_body, 2);
   lua_setiuservalue(L, -2, 2);
   int rc = tv_sup_subscribe(sup, name, len, queue, &sub_ops, s, &s->sub);
-  if (rc == 0 && ltv_fiber_bind(&s->fiber, co) != 0) {
-    tv_bus_unsubscribe(s->sub);
-    rc = TV_ENOMEM;
-  }
+  if (rc == 0) ltv_fiber_bind(&s->fiber, co);
   if (rc != 0) {
     lua_pop(L, 1);
     return rc;

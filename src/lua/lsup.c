@@ -220,12 +220,13 @@ static int sup_run(lua_State *L) {
   ctx->running = 0;
   tv_signals_stop(&s->sig);
   s->sig_on = 0;
+  /* The host's exit status follows the last run that returned. */
+  lua_pushboolean(L, s->sup->verdict != NULL);
+  lua_setfield(L, LUA_REGISTRYINDEX, LTV_GRACE_EXCEEDED);
   if (!s->sup->verdict) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  lua_pushboolean(L, 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, LTV_GRACE_EXCEEDED);
   lua_pushnil(L);
   lua_pushfstring(L, "GraceExceeded: %s", s->sup->verdict->s);
   lua_createtable(L, (int)s->sup->nstuck, 0);

@@ -9,11 +9,9 @@
 #include "ltv.h"
 
 typedef struct ltv_task {
-  tv_task_t base;
-  ltv_fiber fiber;
-  int ref;        /* registry anchor while the core holds the task */
-  uint32_t attempt;
-  tv_str_t *name; /* for ctx.name, once attached */
+  tv_task_t base; /* its actor holds the name and the attempt number */
+  ltv_fiber fiber; /* fiber.orphaned: __gc ran while the core held it */
+  int ref;         /* registry anchor while the core holds the task */
 } ltv_task;
 
 static ltv_task *check_ctx(lua_State *L) {
@@ -87,7 +85,7 @@ static void report_error(ltv_task *t, lua_State *co) {
   lua_settop(L, top);
 }
 
-static void task_finished(ltv_fiber *f, int status) {
+void ltv_task_finished(ltv_fiber *f, int status) {
   ltv_task *t = ltv_container_of(f, ltv_task, fiber);
   lua_State *co = f->co;
   if (status == LUA_OK) {
@@ -98,8 +96,6 @@ static void task_finished(ltv_fiber *f, int status) {
     report_error(t, co);
   }
 }
-
-static const ltv_fiber_ops task_fiber_ops = {task_finished};
 
 /* ---- tv_task_t implementation ---------------------------------------------- */
 
@@ -126,18 +122,14 @@ static lua_State *attempt_thread(ltv_task *t) {
   lua_getiuservalue(L, -1, 2);
   co = lua_tothread(L, -1);
   lua_pop(L, 2);
-  if (ltv_fiber_bind(&t->fiber, co) != 0) {
-    t->fiber.co = NULL;
-    return NULL;
-  }
+  ltv_fiber_bind(&t->fiber, co);
   return co;
 }
 
 static void task_start(tv_task_t *base, uint32_t attempt) {
   ltv_task *t = (ltv_task *)base;
-  t->attempt = attempt;
+  (void)attempt;
   t->fiber.cancelled = 0;
-  if (!t->name && base->actor) t->name = tv_str_ref(base->actor->name);
   lua_State *co = attempt_thread(t);
   if (!co) {
     tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "not enough memory to start the coroutine", 40, NULL};
@@ -171,6 +163,7 @@ static void task_release(tv_task_t *base) {
   if (ltv_fiber_close(&t->fiber) == 0) ltv_fiber_bind(&t->fiber, NULL);
   luaL_unref(t->fiber.ctx->L, LUA_REGISTRYINDEX, t->ref);
   t->ref = LUA_NOREF;
+  if (t->fiber.orphaned) tv_task_fini(base);
 }
 
 static const tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release};
@@ -179,8 +172,8 @@ tv_task_t *ltv_task_new(lua_State *L, ltv_ctx *ctx, int run_idx) {
   run_idx = lua_absindex(L, run_idx);
   ltv_task *t = lua_newuserdatauv(L, sizeof *t, 2);
   memset(t, 0, sizeof *t);
-  t->base.ops = &task_ops;
-  ltv_fiber_init(&t->fiber, ctx, &task_fiber_ops, 1);
+  tv_task_init(&t->base, &task_ops);
+  ltv_fiber_init(&t->fiber, ctx, LTV_FIBER_TASK);
   luaL_setmetatable(L, LTV_TASK);
   lua_pushvalue(L, run_idx);
   lua_setiuservalue(L, -2, 1);
@@ -205,7 +198,7 @@ static ltv_fiber *own_fiber(lua_State *L, ltv_task *t, const char *what) {
 
 static int ctx_sleep(lua_State *L) {
   ltv_task *t = check_ctx(L);
-  uint64_t ms = ltv_check_seconds(L, 2, "ctx:sleep");
+  uint64_t ms = ltv_check_seconds(L, 2, "ctx:sleep: 'seconds'");
   return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:sleep"), ms);
 }
 
@@ -223,13 +216,14 @@ static int ctx_cancelled(lua_State *L) {
 static int ctx_index(lua_State *L) {
   ltv_task *t = check_ctx(L);
   const char *k = luaL_checkstring(L, 2);
+  const tv_actor_t *a = &t->base.actor;
   if (strcmp(k, "name") == 0) {
-    if (t->name)
-      lua_pushlstring(L, t->name->s, t->name->len);
+    if (a->name)
+      lua_pushlstring(L, a->name->s, a->name->len);
     else
       lua_pushnil(L);
   } else if (strcmp(k, "attempt") == 0) {
-    lua_pushinteger(L, t->attempt);
+    lua_pushinteger(L, a->attempt);
   } else {
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1)); /* methods */
@@ -239,15 +233,18 @@ static int ctx_index(lua_State *L) {
 
 static int ctx_gc(lua_State *L) {
   ltv_task *t = check_ctx(L);
-  tv_str_unref(t->name);
-  t->name = NULL;
+  if (t->base.actor.policy) /* still held: only possible while lua_close runs */
+    t->fiber.orphaned = 1;
+  else
+    tv_task_fini(&t->base);
   return 0;
 }
 
 static int ctx_tostring(lua_State *L) {
   ltv_task *t = check_ctx(L);
-  lua_pushfstring(L, "taskvisor.ctx(%s, attempt %d)", t->name ? t->name->s : "?",
-                  (int)t->attempt);
+  const tv_actor_t *a = &t->base.actor;
+  lua_pushfstring(L, "taskvisor.ctx(%s, attempt %d)", a->name ? a->name->s : "?",
+                  (int)a->attempt);
   return 1;
 }
 

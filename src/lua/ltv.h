@@ -16,17 +16,10 @@
 #define LTV_TASK "taskvisor.ctx_object"
 #define LTV_SUB "taskvisor.subscriber"
 #define LTV_FAILURE "taskvisor.failure" /* metatable of tv.fail / tv.fatal errors */
-#define LTV_GRACE_EXCEEDED "taskvisor.grace_exceeded" /* registry flag for the host */
+/* Registry flag for the host: the last sup:run() ended in GraceExceeded. */
+#define LTV_GRACE_EXCEEDED "taskvisor.grace_exceeded"
 
 #define ltv_container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
-
-/* Which thread runs which fiber: an open-addressing map keyed by the thread
- * pointer. (Lua leaves a thread's extra space uninitialized, so it cannot
- * tell us whether an arbitrary coroutine is one of ours.) */
-typedef struct ltv_fibermap {
-  struct ltv_fiberslot { lua_State *co; struct ltv_fiber *f; } *slots;
-  uint32_t cap, count; /* cap: power of two or 0 */
-} ltv_fibermap;
 
 /* One per interpreter. Owner: its userdata in the registry; its __gc closes the
  * scheduler (last, as it is created first). */
@@ -35,46 +28,52 @@ typedef struct ltv_ctx {
   uv_loop_t *loop;
   tv_clock_t clock;
   tv_sched_t sched;
-  ltv_fibermap fibers;
+  /* Extra space (LUA_EXTRASPACE) of the threads we run points to their fiber.
+   * Lua never initializes the main thread's extra space and copies it into
+   * every new thread, so any thread we did not bind holds that same value:
+   * `foreign`, read from the main thread when the module opens. taskvisor
+   * writes only the extra space of threads it created. */
+  void *foreign;
+  struct ltv_waiter *waiters; /* fibers waiting in sup:cancel (a short list) */
   int running; /* a sup:run() is driving the loop */
 } ltv_ctx;
 
-/* A supervised coroutine: a task's attempt or a subscriber's worker. The
- * context's fiber map finds it from its thread, so tv.sleep works anywhere. */
+/* A supervised coroutine: a task's attempt or a subscriber's worker. Its
+ * thread's extra space points back to it, so tv.sleep works anywhere. */
 typedef struct ltv_fiber ltv_fiber;
-typedef struct ltv_fiber_ops {
-  /* The coroutine returned (LUA_OK, results on its stack) or raised (error
-   * object on top). Called from a loop callback. */
-  void (*finished)(ltv_fiber *f, int status);
-} ltv_fiber_ops;
 
+enum { LTV_FIBER_TASK, LTV_FIBER_SUB };
 enum { LTV_WAIT_NONE, LTV_WAIT_SLEEP, LTV_WAIT_YIELD, LTV_WAIT_REMOVED, LTV_WAIT_EVENTS };
 enum { LTV_WAKE_OK, LTV_WAKE_CANCELLED, LTV_WAKE_TIMEOUT };
 
+/* Kept small: a task's fiber is part of every idle task's memory. */
 struct ltv_fiber {
   lua_State *co;
   ltv_ctx *ctx;
-  const ltv_fiber_ops *ops;
   tv_timer_t timer;
   tv_work_t work;
-  tv_sup_watch_t *watch; /* while waiting in sup:cancel */
-  uint8_t wait;          /* LTV_WAIT_* */
-  uint8_t result;        /* LTV_WAKE_* of the last wait */
-  uint8_t cancellable;   /* tasks: cancellation interrupts waits */
-  uint8_t cancelled;
-  uint8_t resuming;      /* inside lua_resume */
-  uint8_t kill_pending;  /* killed while resuming: close once it yields */
+  uint8_t kind;         /* LTV_FIBER_*: who is told when the coroutine ends */
+  uint8_t wait;         /* LTV_WAIT_* */
+  uint8_t result;       /* LTV_WAKE_* of the last wait */
+  uint8_t cancelled;    /* tasks: cancellation interrupts waits */
+  uint8_t resuming;     /* inside lua_resume */
+  uint8_t kill_pending; /* killed while resuming: close once it yields */
+  uint8_t orphaned;     /* owner-defined (tasks: finalized while still held) */
 };
 
-void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops, int cancellable);
-/* Binds thread `co` to the fiber (replacing its previous thread), or with
- * co NULL unbinds it. Returns 0 or TV_ENOMEM. */
-int ltv_fiber_bind(ltv_fiber *f, lua_State *co);
+/* The coroutine of a fiber of that kind returned (LUA_OK, results on its
+ * stack) or raised (error object on top). Called from a loop callback. */
+void ltv_task_finished(ltv_fiber *f, int status);
+void ltv_sub_finished(ltv_fiber *f, int status);
+
+void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind);
+/* Binds thread `co` (one we created) to the fiber, unbinding its previous
+ * thread; with co NULL only unbinds. */
+void ltv_fiber_bind(ltv_fiber *f, lua_State *co);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
 void ltv_fiber_resume(ltv_fiber *f, int nargs);
 /* The supervised fiber running L, or NULL. */
 ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L);
-void ltv_fibermap_free(ltv_fibermap *m);
 /* Primitives: each yields f (running as L) to the loop at least once; use as
  * `return ltv_fiber_sleep(...)` from a C function. */
 int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms);
