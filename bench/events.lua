@@ -10,7 +10,7 @@ local batch = tonumber(arg[2]) or 1000
 
 local sup = tv.supervisor({ grace = 5 })
 local seen = 0
-assert(sup:subscribe({ name = "count", queue = batch, on_event = function(ev)
+assert(sup:subscribe({ name = "count", queue = batch + 16, on_event = function(ev)
   if ev.task == "bench" then seen = seen + 1 end
 end }))
 

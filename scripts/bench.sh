@@ -1,0 +1,16 @@
+#!/bin/sh
+# scripts/bench.sh [RUNS]: installs what is missing, builds (RelWithDebInfo)
+# and runs every benchmark in bench/ RUNS times (default 3), through the host.
+# Results and how to read them: BENCHMARKS.md.
+set -eu
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+./scripts/setup.sh
+./scripts/build.sh build
+host=./build/taskvisor
+for i in $(seq "$runs"); do
+  $host bench/restarts.lua 1000 1000000
+  $host bench/restarts.lua 1000 1000000 sub
+  $host bench/events.lua 2000000 1000
+  $host bench/memory.lua 100000
+done
