@@ -7,7 +7,7 @@
 #include "task.h"
 
 #define NS_PER_MS 1000000ull
-#define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
+#define container_of tv_container_of
 
 static tv_task_t *task_of(tv_actor_t *a) { return container_of(a, tv_task_t, actor); }
 

@@ -8,7 +8,7 @@
 #include "error.h"
 
 void tv_bus_init(tv_bus_t *bus, tv_clock_t *clock) {
-  bus->subs.next = bus->subs.prev = &bus->subs;
+  tv_list_init(&bus->subs);
   bus->nsubs = 0;
   bus->clock = clock;
   bus->free_events = NULL;
@@ -17,7 +17,7 @@ void tv_bus_init(tv_bus_t *bus, tv_clock_t *clock) {
 }
 
 void tv_bus_close(tv_bus_t *bus) {
-  while (bus->subs.next != &bus->subs) tv_bus_unsubscribe(bus->subs.next);
+  while (!tv_list_empty(&bus->subs)) tv_bus_unsubscribe(tv_bus_sub(bus->subs.next));
   while (bus->free_events) {
     tv_event_t *ev = bus->free_events;
     bus->free_events = ev->next_free;
@@ -44,10 +44,7 @@ int tv_bus_subscribe(tv_bus_t *bus, const char *name, size_t len, uint32_t cap,
   sub->last_kind = UINT16_MAX;
   sub->ops = ops;
   sub->data = data;
-  sub->prev = bus->subs.prev;
-  sub->next = &bus->subs;
-  bus->subs.prev->next = sub;
-  bus->subs.prev = sub;
+  tv_list_push(&bus->subs, &sub->link);
   bus->nsubs++;
   *out = sub;
   return 0;
@@ -57,8 +54,7 @@ void tv_bus_unsubscribe(tv_sub_t *sub) {
   tv_bus_t *bus = sub->bus;
   tv_event_t *ev;
   while ((ev = tv_sub_pop(sub))) tv_bus_event_unref(bus, ev);
-  sub->prev->next = sub->next;
-  sub->next->prev = sub->prev;
+  tv_list_unlink(&sub->link);
   bus->nsubs--;
   tv_str_unref(sub->name);
   free(sub->ring);
@@ -106,7 +102,8 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   tv_str_ref(ev->reason);
   tv_str_ref(ev->traceback);
   int diagnostic = tv_event_is_diagnostic(ev->kind), overflows = 0;
-  for (tv_sub_t *sub = bus->subs.next; sub != &bus->subs; sub = sub->next) {
+  tv_list_each(l, &bus->subs) {
+    tv_sub_t *sub = tv_bus_sub(l);
     if (sub->count == sub->cap) {
       sub->dropped++;
       if (!diagnostic) sub->overflowed = 1, overflows = 1;
@@ -121,7 +118,8 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   }
   tv_bus_event_unref(bus, ev);
   if (overflows) {
-    for (tv_sub_t *sub = bus->subs.next; sub != &bus->subs; sub = sub->next) {
+    tv_list_each(l, &bus->subs) {
+      tv_sub_t *sub = tv_bus_sub(l);
       if (!sub->overflowed) continue;
       sub->overflowed = 0;
       publish_overflow(bus, sub);
@@ -163,7 +161,9 @@ void tv_sub_report_panic(tv_sub_t *sub, const char *msg, size_t len,
 }
 
 int tv_bus_drained(const tv_bus_t *bus) {
-  for (const tv_sub_t *sub = bus->subs.next; sub != &bus->subs; sub = sub->next)
+  tv_list_each(l, &bus->subs) {
+    const tv_sub_t *sub = tv_bus_sub(l);
     if (sub->count || !sub->parked) return 0;
+  }
   return 1;
 }

@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "event.h"
+#include "list.h"
 
 typedef struct tv_bus tv_bus_t;
 typedef struct tv_sub tv_sub_t;
@@ -29,7 +30,7 @@ typedef struct tv_sub_ops {
 } tv_sub_ops_t;
 
 struct tv_sub {
-  tv_sub_t *next, *prev; /* the bus's list */
+  tv_link_t link; /* in the bus's list */
   tv_bus_t *bus;
   tv_str_t *name;
   tv_event_t **ring;
@@ -43,7 +44,7 @@ struct tv_sub {
 };
 
 struct tv_bus {
-  tv_sub_t subs; /* list sentinel */
+  tv_link_t subs; /* of tv_sub_t */
   uint32_t nsubs;
   tv_clock_t *clock;
   tv_event_t *free_events;
@@ -51,6 +52,8 @@ struct tv_bus {
   void (*on_park)(tv_bus_t *bus);
   void *data;
 };
+
+static inline tv_sub_t *tv_bus_sub(tv_link_t *l) { return tv_container_of(l, tv_sub_t, link); }
 
 void tv_bus_init(tv_bus_t *bus, tv_clock_t *clock);
 /* Unsubscribes everyone and frees the pool. */

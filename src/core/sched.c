@@ -6,33 +6,6 @@
 
 #include "error.h"
 
-/* ---- intrusive circular lists ------------------------------------------ */
-
-static int list_empty(const tv_work_t *head) { return head->next == head; }
-
-static void list_push(tv_work_t *head, tv_work_t *w) {
-  w->prev = head->prev;
-  w->next = head;
-  head->prev->next = w;
-  head->prev = w;
-}
-
-static void list_unlink(tv_work_t *w) {
-  w->prev->next = w->next;
-  w->next->prev = w->prev;
-  w->next = w->prev = w;
-}
-
-/* Moves every item of `from` to the (empty) list `to`. */
-static void list_splice(tv_work_t *from, tv_work_t *to) {
-  if (list_empty(from)) return;
-  to->next = from->next;
-  to->prev = from->prev;
-  to->next->prev = to;
-  to->prev->next = to;
-  from->next = from->prev = from;
-}
-
 /* ---- timer heap --------------------------------------------------------- */
 
 static int before(const tv_timer_t *a, const tv_timer_t *b) {
@@ -121,8 +94,8 @@ int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
   s->heap = NULL;
   s->nheap = s->capheap = 0;
   s->order = 0;
-  tv_work_init(&s->lanes[0], NULL);
-  tv_work_init(&s->lanes[1], NULL);
+  tv_list_init(&s->lanes[0]);
+  tv_list_init(&s->lanes[1]);
   s->loop = loop;
   s->uvtimer = NULL;
   s->uvidle = NULL;
@@ -153,7 +126,7 @@ void tv_sched_close(tv_sched_t *s) {
   s->heap = NULL;
   s->nheap = s->capheap = 0;
   for (int lane = 0; lane < 2; lane++)
-    while (!list_empty(&s->lanes[lane])) list_unlink(s->lanes[lane].next);
+    while (!tv_list_empty(&s->lanes[lane])) tv_list_unlink(s->lanes[lane].next);
   if (s->uvtimer) uv_close((uv_handle_t *)s->uvtimer, close_free);
   if (s->uvidle) uv_close((uv_handle_t *)s->uvidle, close_free);
   s->uvtimer = NULL;
@@ -214,41 +187,39 @@ static void run_timers(tv_sched_t *s) {
 /* ---- work --------------------------------------------------------------- */
 
 int tv_sched_has_work(const tv_sched_t *s) {
-  return !list_empty(&s->lanes[0]) || !list_empty(&s->lanes[1]);
+  return !tv_list_empty(&s->lanes[0]) || !tv_list_empty(&s->lanes[1]);
+}
+
+/* Unlinks and runs the first work item of `list`. */
+static void run_first(tv_link_t *list) {
+  tv_work_t *w = tv_container_of(list->next, tv_work_t, link);
+  tv_list_unlink(&w->link);
+  w->cb(w);
 }
 
 void tv_work_defer(tv_sched_t *s, tv_work_t *w, int lane) {
   if (tv_work_queued(w) || s->closing) return;
-  list_push(&s->lanes[lane], w);
+  tv_list_push(&s->lanes[lane], &w->link);
   if (s->uvidle && !uv_is_active((uv_handle_t *)s->uvidle))
     uv_idle_start(s->uvidle, on_uv_idle);
 }
 
-void tv_work_cancel(tv_work_t *w) {
-  if (tv_work_queued(w)) list_unlink(w);
-}
+void tv_work_cancel(tv_work_t *w) { tv_list_unlink(&w->link); }
 
 void tv_sched_flush(tv_sched_t *s) {
-  tv_work_t *head = &s->lanes[TV_LANE_URGENT];
-  while (!list_empty(head)) {
-    tv_work_t *w = head->next;
-    list_unlink(w);
-    w->cb(w);
-  }
+  while (!tv_list_empty(&s->lanes[TV_LANE_URGENT])) run_first(&s->lanes[TV_LANE_URGENT]);
 }
 
 /* One loop pass: the "next" work queued before the pass began, each item
  * followed by whatever urgent work it produced. */
 static void drain_pass(tv_sched_t *s) {
-  tv_work_t cur;
-  tv_work_init(&cur, NULL);
+  tv_link_t cur;
+  tv_list_init(&cur);
   s->pass++;
   tv_sched_flush(s);
-  list_splice(&s->lanes[TV_LANE_NEXT], &cur);
-  while (!list_empty(&cur)) {
-    tv_work_t *w = cur.next;
-    list_unlink(w);
-    w->cb(w);
+  tv_list_splice(&s->lanes[TV_LANE_NEXT], &cur);
+  while (!tv_list_empty(&cur)) {
+    run_first(&cur);
     tv_sched_flush(s);
   }
 }

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "clock.h"
+#include "list.h"
 
 typedef struct tv_sched tv_sched_t;
 typedef struct tv_timer tv_timer_t;
@@ -34,7 +35,7 @@ struct tv_timer {
 };
 
 struct tv_work {
-  tv_work_t *next, *prev; /* circular list; self-linked when not queued */
+  tv_link_t link; /* in a lane (or a semaphore's waiters); self-linked when not */
   tv_work_cb cb;
 };
 
@@ -45,7 +46,7 @@ struct tv_sched {
   tv_timer_t **heap;
   uint32_t nheap, capheap;
   uint32_t order;
-  tv_work_t lanes[2]; /* list sentinels */
+  tv_link_t lanes[2];
   uv_loop_t *loop;    /* NULL: manual driving */
   uv_timer_t *uvtimer;
   uv_idle_t *uvidle;
@@ -78,10 +79,10 @@ int tv_timer_start_at(tv_sched_t *s, tv_timer_t *t, uint64_t due);
 void tv_timer_stop(tv_sched_t *s, tv_timer_t *t);
 
 static inline void tv_work_init(tv_work_t *w, tv_work_cb cb) {
-  w->next = w->prev = w;
+  tv_list_init(&w->link);
   w->cb = cb;
 }
-static inline int tv_work_queued(const tv_work_t *w) { return w->next != w; }
+static inline int tv_work_queued(const tv_work_t *w) { return tv_linked(&w->link); }
 /* Queues w (no-op if already queued). */
 void tv_work_defer(tv_sched_t *s, tv_work_t *w, int lane);
 void tv_work_cancel(tv_work_t *w);

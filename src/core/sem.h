@@ -13,7 +13,7 @@
 typedef struct tv_sem {
   uint32_t limit; /* 0 = unlimited */
   uint32_t held;
-  tv_work_t waiters; /* list sentinel */
+  tv_link_t waiters; /* of tv_work_t */
   void (*granted)(tv_work_t *w);
 } tv_sem_t;
 

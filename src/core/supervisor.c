@@ -7,7 +7,7 @@
 #include "error.h"
 
 #define NS_PER_MS 1000000ull
-#define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
+#define container_of tv_container_of
 
 static uint64_t ceil_ms(uint64_t ns) {
   return ns / NS_PER_MS + (ns % NS_PER_MS != 0);
@@ -46,15 +46,14 @@ static void add_stuck(tv_sup_t *s, tv_str_t *name) {
 }
 
 static void notify_watches(tv_sup_t *s, tv_actor_t *a) {
-  tv_sup_watch_t *w = s->watches.next;
-  while (w != &s->watches) {
-    tv_sup_watch_t *next = w->next;
-    if (w->actor == a) {
-      tv_sup_unwatch(w);
-      w->removed(w);
-      next = s->watches.next; /* the callback may have changed the list */
-    }
-    w = next;
+  tv_link_t *l = s->watches.next;
+  while (l != &s->watches) {
+    tv_sup_watch_t *w = container_of(l, tv_sup_watch_t, link);
+    l = l->next;
+    if (w->actor != a) continue;
+    tv_sup_unwatch(w);
+    w->removed(w);
+    l = s->watches.next; /* the callback may have changed the list */
   }
 }
 
@@ -206,7 +205,7 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   tv_timer_init(&s->timer, on_timer);
   tv_work_init(&s->check_work, on_check);
   tv_work_init(&s->reap_work, on_reap);
-  s->watches.next = s->watches.prev = &s->watches;
+  tv_list_init(&s->watches);
   *out = s;
   return 0;
 }
@@ -227,7 +226,8 @@ void tv_sup_destroy(tv_sup_t *s) {
     }
   }
   free(all);
-  while (s->watches.next != &s->watches) tv_sup_unwatch(s->watches.next);
+  while (!tv_list_empty(&s->watches))
+    tv_sup_unwatch(container_of(s->watches.next, tv_sup_watch_t, link));
   tv_timer_stop(s->sched, &s->timer);
   tv_work_cancel(&s->check_work);
   tv_work_cancel(&s->reap_work);
@@ -295,17 +295,12 @@ int tv_sup_watch(tv_sup_t *s, const char *name, size_t len, tv_sup_watch_t *w) {
   tv_actor_t *a = tv_registry_find(&s->reg, name, len);
   if (!a) return TV_ENOENT;
   w->actor = a;
-  w->prev = s->watches.prev;
-  w->next = &s->watches;
-  s->watches.prev->next = w;
-  s->watches.prev = w;
+  tv_list_push(&s->watches, &w->link);
   return 0;
 }
 
 void tv_sup_unwatch(tv_sup_watch_t *w) {
-  w->prev->next = w->next;
-  w->next->prev = w->prev;
-  w->next = w->prev = w;
+  tv_list_unlink(&w->link);
   w->actor = NULL;
 }
 
@@ -329,8 +324,10 @@ tv_str_t **tv_sup_names(const tv_sup_t *s, int alive_only, uint32_t *n) {
 int tv_sup_subscribe(tv_sup_t *s, const char *name, size_t len, uint32_t cap,
                      const tv_sub_ops_t *ops, void *data, tv_sub_t **out) {
   if (s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
-  for (tv_sub_t *sub = s->bus.subs.next; sub != &s->bus.subs; sub = sub->next)
+  tv_list_each(l, &s->bus.subs) {
+    const tv_sub_t *sub = tv_bus_sub(l);
     if (sub->name->len == len && memcmp(sub->name->s, name, len) == 0) return TV_EEXIST;
+  }
   return tv_bus_subscribe(&s->bus, name, len, cap ? cap : s->queue_capacity, ops, data, out);
 }
 

@@ -45,7 +45,7 @@ typedef enum tv_sup_state {
 /* Someone waiting for a task to be gone (its TaskRemoved published). */
 typedef struct tv_sup_watch tv_sup_watch_t;
 struct tv_sup_watch {
-  tv_sup_watch_t *next, *prev; /* self-linked when not watching */
+  tv_link_t link; /* in the supervisor's watches; self-linked when not */
   tv_actor_t *actor;
   void (*removed)(tv_sup_watch_t *w);
 };
@@ -65,7 +65,7 @@ struct tv_sup {
   tv_timer_t timer;
   tv_work_t check_work, reap_work;
   tv_actor_t *reap; /* ended actors waiting to be freed (via hnext) */
-  tv_sup_watch_t watches; /* sentinel */
+  tv_link_t watches; /* of tv_sup_watch_t */
   tv_str_t **stuck;       /* force-stopped during shutdown, in order */
   uint32_t nstuck, capstuck;
   tv_str_t *verdict; /* GraceExceeded's reason, once reached */
@@ -93,7 +93,7 @@ tv_actor_t *tv_sup_find(const tv_sup_t *s, const char *name, size_t len);
 /* Calls w->removed once the task is gone. 0 or TV_ENOENT. */
 int tv_sup_watch(tv_sup_t *s, const char *name, size_t len, tv_sup_watch_t *w);
 static inline void tv_sup_watch_init(tv_sup_watch_t *w, void (*removed)(tv_sup_watch_t *)) {
-  w->next = w->prev = w;
+  tv_list_init(&w->link);
   w->actor = NULL;
   w->removed = removed;
 }

@@ -28,7 +28,7 @@ static ltv_sup *check_sup(lua_State *L) {
 }
 
 static void close_subscribers(tv_sup_t *sup) {
-  while (sup->bus.subs.next != &sup->bus.subs) ltv_sub_close(sup->bus.subs.next);
+  while (!tv_list_empty(&sup->bus.subs)) ltv_sub_close(tv_bus_sub(sup->bus.subs.next));
 }
 
 static void on_closed(tv_sup_t *sup) {

@@ -19,7 +19,7 @@
 /* Registry flag for the host: the last sup:run() ended in GraceExceeded. */
 #define LTV_GRACE_EXCEEDED "taskvisor.grace_exceeded"
 
-#define ltv_container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
+#define ltv_container_of tv_container_of
 
 /* One per interpreter. Owner: its userdata in the registry; its __gc closes the
  * scheduler (last, as it is created first). */
