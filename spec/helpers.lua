@@ -46,6 +46,63 @@ function H.first(events, kind, task)
   return H.only(events, task, kind)[1]
 end
 
+--- The kinds of `events`, in order.
+function H.kinds(events)
+  local out = {}
+  for i, ev in ipairs(events) do out[i] = ev.kind end
+  return out
+end
+
+--- Index of the first event of `kind` (about `task`, if given), or nil.
+function H.index(events, kind, task)
+  for i, ev in ipairs(events) do
+    if ev.kind == kind and (task == nil or ev.task == task) then return i end
+  end
+  return nil
+end
+
+--- A task that sleeps until it is cancelled, then returns.
+function H.cooperative(name, restart)
+  return tv.task({
+    name = name,
+    restart = restart or "always",
+    run = function(ctx)
+      while ctx:sleep(0.01) do end
+    end,
+  })
+end
+
+--- A task that ignores cancellation until force-stopped. opts: restart
+--- (default "never"), style (how it keeps yielding: "sleep" (default),
+--- "yield", "bare" coroutine.yield, "tv.sleep"), closed (a table; its <close>
+--- variable sets closed[name] = true). It gives up by itself after 5 s, so a
+--- supervisor that never force-stops fails the spec on its time bounds
+--- instead of hanging it.
+function H.stubborn(name, opts)
+  opts = opts or {}
+  return tv.task({
+    name = name,
+    restart = opts.restart or "never",
+    run = function(ctx)
+      local _ <close> = setmetatable({}, {
+        __close = function() if opts.closed then opts.closed[name] = true end end,
+      })
+      local give_up = tv.monotime() + 5
+      while tv.monotime() < give_up do
+        if opts.style == "yield" then
+          ctx:yield()
+        elseif opts.style == "bare" then
+          coroutine.yield()
+        elseif opts.style == "tv.sleep" then
+          tv.sleep(0.01)
+        else
+          ctx:sleep(0.01)
+        end
+      end
+    end,
+  })
+end
+
 --- A task that shuts the supervisor down after `delay` seconds.
 function H.stopper(sup, delay, name)
   return tv.task({

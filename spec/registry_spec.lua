@@ -5,30 +5,7 @@
 local H = require("helpers")
 local tv = H.tv
 
--- A task that ignores cancellation: it keeps sleeping until force-stopped.
--- It gives up by itself after 5 s, so a supervisor that never force-stops
--- makes the spec fail on its time bounds instead of hanging.
-local function stubborn(name)
-  return tv.task({
-    name = name,
-    restart = "never",
-    run = function(ctx)
-      local give_up = tv.monotime() + 5
-      while tv.monotime() < give_up do ctx:sleep(0.01) end
-    end,
-  })
-end
-
--- A task that sleeps until it is cancelled, then returns.
-local function cooperative(name, restart)
-  return tv.task({
-    name = name,
-    restart = restart or "always",
-    run = function(ctx)
-      while ctx:sleep(0.01) do end
-    end,
-  })
-end
+local stubborn, cooperative = H.stubborn, H.cooperative
 
 -- A watchdog: shuts the supervisor down after `secs` if nothing else did, so
 -- a regression fails the spec instead of hanging it.
@@ -42,16 +19,7 @@ local function watchdog(sup, secs)
   })
 end
 
-local function index_of(list, pred)
-  for i, v in ipairs(list) do
-    if pred(v) then return i end
-  end
-  return nil
-end
-
-local function event_index(events, kind, task)
-  return index_of(events, function(ev) return ev.kind == kind and ev.task == task end)
-end
+local event_index = H.index
 
 describe("registry", function()
   it("add/remove/cancel/list/snapshot/is_alive/contains work from inside a task", function()

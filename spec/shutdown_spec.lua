@@ -4,56 +4,11 @@
 local H = require("helpers")
 local tv = H.tv
 
--- A task that sleeps until it is cancelled, then returns.
-local function cooperative(name)
-  return tv.task({
-    name = name,
-    restart = "always",
-    run = function(ctx)
-      while ctx:sleep(0.01) do end
-    end,
-  })
-end
-
--- A task that ignores cancellation; `style` picks how it keeps the loop going.
--- It gives up by itself after 5 s, so a supervisor that never force-stops
--- makes the spec fail on its time bounds instead of hanging.
+local cooperative = H.cooperative
 local function stubborn(name, style, closed)
-  return tv.task({
-    name = name,
-    restart = "always",
-    run = function(ctx)
-      local _ <close> = setmetatable({}, {
-        __close = function() if closed then closed[name] = true end end,
-      })
-      local give_up = tv.monotime() + 5
-      while tv.monotime() < give_up do
-        if style == "yield" then
-          ctx:yield()
-        elseif style == "bare" then
-          coroutine.yield()
-        elseif style == "tv.sleep" then
-          tv.sleep(0.01)
-        else
-          ctx:sleep(0.01)
-        end
-      end
-    end,
-  })
+  return H.stubborn(name, { restart = "always", style = style, closed = closed })
 end
-
-local function index_of(events, kind, task)
-  for i, ev in ipairs(events) do
-    if ev.kind == kind and ev.task == task then return i end
-  end
-  return nil
-end
-
-local function kinds(events)
-  local out = {}
-  for i, ev in ipairs(events) do out[i] = ev.kind end
-  return out
-end
+local index_of, kinds = H.index, H.kinds
 
 -- Runs `code` with the host in the background, sends it `signals` (a list of
 -- {delay_seconds, "TERM"}), waits for it; returns output, exit status, seconds.

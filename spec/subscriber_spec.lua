@@ -15,11 +15,7 @@ local function seqs(events)
   return out
 end
 
-local function kinds(events)
-  local out = {}
-  for i, ev in ipairs(events) do out[i] = ev.kind end
-  return out
-end
+local kinds = H.kinds
 
 local function non_diagnostic(events)
   local out = {}
@@ -179,7 +175,9 @@ describe("subscribers", function()
     local got = {}
     assert(sup:subscribe({ name = "grumpy", on_event = function(ev)
       got[#got + 1] = ev
-      error("grumpy about " .. ev.kind, 0)
+      -- (a panic-about-panic loop would never end: stop raising after a while
+      -- so that it fails the counts below instead of hanging)
+      if #got <= 200 then error("grumpy about " .. ev.kind, 0) end
     end }))
     assert(sup:add(quick("a")))
     assert(sup:add(quick("b")))
@@ -288,14 +286,17 @@ describe("subscribers", function()
   it("gives function subscribers distinct default names subscriber-1, subscriber-2", function()
     local sup = tv.supervisor({ grace = 2 })
     local all = H.collect(sup)
-    local function raiser() error("named?", 0) end
+    local function raiser(ev)
+      if ev.kind == "TaskStarting" then error("named?", 0) end
+    end
     assert.is_true(sup:subscribe(raiser))
     assert.is_true(sup:subscribe(raiser))
     assert(sup:add(tv.once("t", function() end)))
     assert.is_true(sup:run())
     local names = {}
-    for _, p in ipairs(H.only(all, nil, "SubscriberPanicked")) do names[p.task] = true end
-    assert.same({ ["subscriber-1"] = true, ["subscriber-2"] = true }, names)
+    for _, p in ipairs(H.only(all, nil, "SubscriberPanicked")) do names[#names + 1] = p.task end
+    table.sort(names)
+    assert.same({ "subscriber-1", "subscriber-2" }, names)
   end)
 
   it("a default name does not collide with a name given explicitly", function()

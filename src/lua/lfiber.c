@@ -71,17 +71,9 @@ void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind) {
   f->cancelled = f->resuming = f->kill_pending = f->orphaned = 0;
 }
 
-void ltv_fiber_bind(ltv_fiber *f, lua_State *co) {
-  if (f->co && f->co != co) *(void **)lua_getextraspace(f->co) = f->ctx->foreign;
-  f->co = co;
-  if (co) *(void **)lua_getextraspace(co) = f;
-}
-
 ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L) {
-  void *p = *(void **)lua_getextraspace(L);
-  if (p == ctx->foreign || p == NULL) return NULL;
-  ltv_fiber *f = p;
-  return f->co == L ? f : NULL;
+  ltv_fiber *f = ctx->current;
+  return f && f->co == L ? f : NULL;
 }
 
 void ltv_fiber_abort(ltv_fiber *f) {
@@ -108,7 +100,10 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
   int nres = 0;
   f->wait = LTV_WAIT_NONE;
   f->resuming = 1;
+  ltv_fiber *outer = f->ctx->current; /* NULL: resumes are never nested */
+  f->ctx->current = f;
   int status = lua_resume(co, f->ctx->L, nargs, &nres);
+  f->ctx->current = outer;
   f->resuming = 0;
   if (f->kill_pending) { /* killed while it ran: finish the job now */
     f->kill_pending = 0;
@@ -132,6 +127,8 @@ void ltv_fiber_interrupt(ltv_fiber *f) {
   if (f->kind != LTV_FIBER_TASK) return;
   if (f->wait == LTV_WAIT_SLEEP || f->wait == LTV_WAIT_REMOVED)
     wake_later(f, LTV_WAKE_CANCELLED);
+  else if (f->wait == LTV_WAIT_YIELD) /* already queued: it now reports the cancel */
+    f->result = LTV_WAKE_CANCELLED;
 }
 
 uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what) {

@@ -44,9 +44,6 @@ static ltv_ctx *ctx_open(lua_State *L) {
   if (ctx) return ctx;
   ctx = lua_newuserdatauv(L, sizeof *ctx, 1);
   memset(ctx, 0, sizeof *ctx);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  ctx->foreign = *(void **)lua_getextraspace(lua_tothread(L, -1));
-  lua_pop(L, 1);
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, ctx_gc);
   lua_setfield(L, -2, "__gc");

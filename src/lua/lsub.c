@@ -144,7 +144,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   lua_pushcclosure(co, worker_body, 2);
   lua_setiuservalue(L, -2, 2);
   int rc = tv_sup_subscribe(sup, name, len, queue, &sub_ops, s, &s->sub);
-  if (rc == 0) ltv_fiber_bind(&s->fiber, co);
+  if (rc == 0) s->fiber.co = co;
   if (rc != 0) {
     lua_pop(L, 1);
     return rc;
@@ -158,7 +158,7 @@ void ltv_sub_close(tv_sub_t *sub) {
   ltv_fiber *f = &s->fiber;
   s->sub = NULL;
   tv_bus_unsubscribe(sub);
-  if (ltv_fiber_close(f) == 0) ltv_fiber_bind(f, NULL);
+  ltv_fiber_close(f);
   luaL_unref(f->ctx->L, LUA_REGISTRYINDEX, s->ref);
   s->ref = LUA_NOREF;
 }

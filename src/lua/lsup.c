@@ -204,7 +204,7 @@ static void on_signal(tv_signals_t *sig, int signum) {
 static int sup_run(lua_State *L) {
   ltv_sup *s = check_sup(L);
   ltv_ctx *ctx = s->ctx;
-  if (ltv_fiber_current(s->ctx, L))
+  if (ctx->current) /* in a task or subscriber, or a coroutine one of them resumed */
     return luaL_error(L, "sup:run: cannot be called from inside a task or a subscriber "
                          "(the loop is already running; use sup:add)");
   if (ctx->running) return luaL_error(L, "sup:run: another sup:run() is already running the loop");

@@ -122,7 +122,7 @@ static lua_State *attempt_thread(ltv_task *t) {
   lua_getiuservalue(L, -1, 2);
   co = lua_tothread(L, -1);
   lua_pop(L, 2);
-  ltv_fiber_bind(&t->fiber, co);
+  t->fiber.co = co;
   return co;
 }
 
@@ -160,7 +160,7 @@ static void task_kill(tv_task_t *base) {
 
 static void task_release(tv_task_t *base) {
   ltv_task *t = (ltv_task *)base;
-  if (ltv_fiber_close(&t->fiber) == 0) ltv_fiber_bind(&t->fiber, NULL);
+  ltv_fiber_close(&t->fiber);
   luaL_unref(t->fiber.ctx->L, LUA_REGISTRYINDEX, t->ref);
   t->ref = LUA_NOREF;
   if (t->fiber.orphaned) tv_task_fini(base);

@@ -28,18 +28,15 @@ typedef struct ltv_ctx {
   uv_loop_t *loop;
   tv_clock_t clock;
   tv_sched_t sched;
-  /* Extra space (LUA_EXTRASPACE) of the threads we run points to their fiber.
-   * Lua never initializes the main thread's extra space and copies it into
-   * every new thread, so any thread we did not bind holds that same value:
-   * `foreign`, read from the main thread when the module opens. taskvisor
-   * writes only the extra space of threads it created. */
-  void *foreign;
+  /* The fiber being resumed right now, if any: fibers only ever run through
+   * ltv_fiber_resume, so this is how tv.sleep finds its caller's fiber (no
+   * per-thread storage; Lua leaves a thread's extra space uninitialized). */
+  struct ltv_fiber *current;
   struct ltv_waiter *waiters; /* fibers waiting in sup:cancel (a short list) */
   int running; /* a sup:run() is driving the loop */
 } ltv_ctx;
 
-/* A supervised coroutine: a task's attempt or a subscriber's worker. Its
- * thread's extra space points back to it, so tv.sleep works anywhere. */
+/* A supervised coroutine: a task's attempt or a subscriber's worker. */
 typedef struct ltv_fiber ltv_fiber;
 
 enum { LTV_FIBER_TASK, LTV_FIBER_SUB };
@@ -67,12 +64,10 @@ void ltv_task_finished(ltv_fiber *f, int status);
 void ltv_sub_finished(ltv_fiber *f, int status);
 
 void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind);
-/* Binds thread `co` (one we created) to the fiber, unbinding its previous
- * thread; with co NULL only unbinds. */
-void ltv_fiber_bind(ltv_fiber *f, lua_State *co);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
 void ltv_fiber_resume(ltv_fiber *f, int nargs);
-/* The supervised fiber running L, or NULL. */
+/* The supervised fiber whose own coroutine is L, or NULL (also for a
+ * coroutine the fiber itself resumes: it cannot be yielded to the loop). */
 ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L);
 /* Primitives: each yields f (running as L) to the loop at least once; use as
  * `return ltv_fiber_sleep(...)` from a C function. */
