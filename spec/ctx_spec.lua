@@ -547,4 +547,48 @@ describe("ctx", function()
     assert.is_false(pcall(stale.yield, stale))
     assert.is_true(pcall(function() return stale.name, stale.attempt, stale:cancelled() end))
   end)
+
+  it("a wait where Lua cannot yield raises at once and leaves no wake-up behind", function()
+    local sup = tv.supervisor({ grace = 2 })
+    local out = {}
+    assert(sup:add(tv.once("sorter", function(ctx)
+      watchdog()
+      out.ok, out.err = pcall(table.sort, { 3, 2, 1 }, function(a, b)
+        ctx:yield() -- inside table.sort's C comparator call: cannot yield
+        return a < b
+      end)
+      local t0 = now()
+      out.slept = ctx:sleep(0.2) -- must really sleep: no stale wake-up from above
+      out.elapsed = now() - t0
+    end)))
+    assert.is_true(sup:run())
+    assert.is_false(out.ok)
+    assert.truthy(tostring(out.err):find("ctx:yield: cannot wait here", 1, true))
+    assert.is_true(out.slept)
+    assert.is_true(out.elapsed >= 0.15, "slept only " .. out.elapsed)
+  end)
+
+  it("a task's coroutine resumed by another coroutine fails with a clear reason", function()
+    local sup = tv.supervisor({ grace = 2 })
+    local events = H.collect(sup)
+    local victim, seen = nil, {}
+    assert(sup:add(tv.once("victim", function(ctx)
+      victim = coroutine.running()
+      seen.slept = ctx:sleep(2) -- must not return true when resumed by someone else
+    end)))
+    assert(sup:add(tv.once("thief", function(ctx)
+      ctx:sleep(0.05)
+      seen.resume = { coroutine.resume(victim) }
+    end)))
+    local t0 = now()
+    assert.is_true(sup:run())
+    assert.is_true(now() - t0 < 1.5, "the victim's 2 s sleep was not cut short")
+    assert.is_nil(seen.slept)
+    assert.is_false(seen.resume[1])
+    assert.truthy(tostring(seen.resume[2]):find("resumed outside its supervisor", 1, true))
+    local failed = H.first(events, "TaskFailed", "victim")
+    assert.is_not_nil(failed)
+    assert.truthy(failed.reason:find("resumed outside its supervisor", 1, true))
+    assert.is_nil(H.first(events, "TaskStopped", "victim"))
+  end)
 end)

@@ -565,4 +565,48 @@ describe("registry", function()
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskRemoveRequested", "TaskRemoved" },
       H.trace(events, "early"))
   end)
+
+  it("sup:cancel where Lua cannot yield does not wait, and the later removal is safe", function()
+    -- (the sanitizer build checks the "safe": the waiter must not outlive its task)
+    local sup = tv.supervisor({ grace = 2 })
+    local events = H.collect(sup)
+    local out = {}
+    assert(sup:add(tv.once("slow-to-stop", function(ctx)
+      while not ctx:cancelled() do ctx:sleep(0.01) end
+      local t0 = tv.monotime()
+      while tv.monotime() - t0 < 0.3 do ctx:yield() end -- takes 0.3 s to stop
+    end)))
+    assert(sup:add(tv.once("canceller", function(ctx)
+      ctx:sleep(0.02)
+      out.sorted = { pcall(table.sort, { 2, 1 }, function(a, b)
+        out.cancel = { sup:cancel("slow-to-stop") } -- cannot yield here: no wait
+        return a < b
+      end) }
+      ctx:sleep(0.01)
+    end)))
+    assert(sup:add(tv.once("collector", function(ctx)
+      ctx:sleep(0.15) -- the canceller is gone by now
+      collectgarbage()
+      collectgarbage()
+    end)))
+    assert.is_true(sup:run())
+    assert.is_true(out.sorted[1])
+    assert.same({ true }, out.cancel)
+    assert.is_not_nil(event_index(events, "TaskRemoved", "slow-to-stop"))
+    assert.is_true(event_index(events, "TaskRemoved", "canceller") <
+      event_index(events, "TaskRemoved", "slow-to-stop"))
+  end)
+
+  it("a rejected sup:run(specs) adds none of the batch", function()
+    local sup = tv.supervisor({ grace = 2 })
+    local other = tv.supervisor({ grace = 2 })
+    local out = {}
+    assert(sup:add(tv.once("caller", function()
+      out.ok, out.err = pcall(other.run, other, { tv.once("x", function() end) })
+    end)))
+    assert.is_true(sup:run())
+    assert.is_false(out.ok)
+    assert.truthy(tostring(out.err):find("cannot be called from inside a task", 1, true))
+    assert.same({}, other:list())
+  end)
 end)

@@ -545,4 +545,23 @@ describe("tv.log_writer", function()
       end)
     end
   end)
+
+  it("a supervisor dropped while its subscriber runs is collected safely", function()
+    -- (the sanitizer build checks the "safely": nothing is freed under the worker)
+    local sup = tv.supervisor({ grace = 2 })
+    local out = {}
+    assert(sup:add(tv.once("owner", function()
+      local dropped = tv.supervisor({})
+      assert(dropped:subscribe(function(ev)
+        out[#out + 1] = ev.kind
+        collectgarbage() -- `dropped` is garbage: its __gc closes this very subscriber
+        collectgarbage()
+        out[#out + 1] = "returned"
+      end))
+      dropped:shutdown()
+    end)))
+    assert.is_true(sup:run())
+    collectgarbage()
+    assert.same({ "ShutdownRequested", "returned" }, out)
+  end)
 end)

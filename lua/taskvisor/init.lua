@@ -301,6 +301,8 @@ end
 --- SIGQUIT or sup:shutdown(). true, or nil, "GraceExceeded: ...", stuck_names.
 function Supervisor:run(specs)
   local c = self_check(self, "run")
+  local runnable, why = c:runnable() -- refuse before adding anything
+  if not runnable then return nil, why end
   if specs ~= nil then
     check(V.table("sup:run", "specs", specs))
     local batch, seen = {}, {}

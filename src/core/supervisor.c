@@ -63,7 +63,11 @@ static void on_actor_finish(tv_actor_t *a) {
   if (!s->destroying) {
     publish_simple(s, TV_EV_TASK_REMOVED, a->name,
                    a->end == TV_END_FORCED ? "force_stopped" : NULL);
-    if (a->end == TV_END_FORCED && s->state == TV_SUP_STOPPING) add_stuck(s, a->name);
+    /* stuck: force-stopped by the shutdown's shared deadline (not by the
+     * earlier deadline of its own removal) */
+    if (a->end == TV_END_FORCED && s->state == TV_SUP_STOPPING &&
+        tv_sched_now(s->sched) >= s->deadline)
+      add_stuck(s, a->name);
     notify_watches(s, a);
   }
   a->hnext = s->reap;

@@ -26,7 +26,6 @@ static void unlist_waiter(ltv_ctx *ctx, ltv_waiter *fw) {
 }
 
 static void drop_watch(ltv_fiber *f) {
-  if (f->wait != LTV_WAIT_REMOVED) return;
   for (ltv_waiter *fw = f->ctx->waiters; fw; fw = fw->next) {
     if (fw->f != f) continue;
     unlist_waiter(f->ctx, fw);
@@ -65,6 +64,7 @@ void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind) {
   f->ctx = ctx;
   tv_timer_init(&f->timer, on_timer);
   tv_work_init(&f->work, on_work);
+  f->anchor = LUA_NOREF;
   f->kind = (uint8_t)kind;
   f->wait = LTV_WAIT_NONE;
   f->result = LTV_WAKE_OK;
@@ -95,21 +95,52 @@ int ltv_fiber_close(ltv_fiber *f) {
   return 0;
 }
 
+void ltv_fiber_unanchor(ltv_fiber *f) {
+  luaL_unref(f->ctx->L, LUA_REGISTRYINDEX, f->anchor);
+  f->anchor = LUA_NOREF;
+}
+
+/* The coroutine is not where we left it: someone else resumed it (a task can
+ * hand its coroutine to coroutine.resume). Report it as its own failure. */
+static void report_hijack(ltv_fiber *f, int status) {
+  if (status == LUA_OK) { /* it ran to its end elsewhere */
+    lua_settop(f->co, 0);
+    lua_pushliteral(f->co, "the coroutine was resumed outside its supervisor "
+                           "(by coroutine.resume) and ended there");
+    status = LUA_ERRRUN;
+  }
+  if (f->kind == LTV_FIBER_TASK)
+    ltv_task_finished(f, status);
+  else
+    ltv_sub_finished(f, status);
+}
+
 void ltv_fiber_resume(ltv_fiber *f, int nargs) {
-  lua_State *co = f->co;
+  lua_State *co = f->co, *L = f->ctx->L;
+  int st = lua_status(co);
+  if (nargs == 0 && st != LUA_YIELD && !(st == LUA_OK && lua_gettop(co) > 0)) {
+    report_hijack(f, st);
+    return;
+  }
   int nres = 0;
   f->wait = LTV_WAIT_NONE;
   f->resuming = 1;
+  /* Hold the owner on our thread while its coroutine runs: whatever that
+   * coroutine does (drop its supervisor, collect garbage), the owner and the
+   * coroutine it holds stay alive until lua_resume returns. */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor);
   ltv_fiber *outer = f->ctx->current; /* NULL: resumes are never nested */
   f->ctx->current = f;
-  int status = lua_resume(co, f->ctx->L, nargs, &nres);
+  int status = lua_resume(co, L, nargs, &nres);
   f->ctx->current = outer;
   f->resuming = 0;
   if (f->kill_pending) { /* killed while it ran: finish the job now */
     f->kill_pending = 0;
     ltv_fiber_close(f);
+    lua_pop(L, 1);
     return;
   }
+  lua_pop(L, 1);
   if (status == LUA_YIELD) {
     if (nres > 0) lua_pop(co, nres);
     /* A bare coroutine.yield() from a supervised coroutine: treat it as a
@@ -147,13 +178,36 @@ uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what) {
 
 static ltv_fiber *fiber_of(lua_KContext k) { return (ltv_fiber *)k; }
 
+/* Resumed by something other than the loop (coroutine.resume on a task's
+ * coroutine): refuse to pretend the wait completed. */
+static void check_resumer(lua_State *L, ltv_fiber *f) {
+  if (f->ctx->current == f) return;
+  /* The raise below ends the coroutine where it was resumed; drop our wait
+   * and look at it on the next pass, so its failure is reported now. */
+  ltv_fiber_abort(f);
+  tv_work_defer(&f->ctx->sched, &f->work, TV_LANE_NEXT);
+  luaL_error(L, "a supervised coroutine was resumed outside its supervisor "
+                "(by coroutine.resume)");
+}
+
+/* Nothing is armed before this: a primitive that cannot yield leaves no
+ * wake-up behind. */
+static void check_yieldable(lua_State *L, const char *what) {
+  if (!lua_isyieldable(L))
+    luaL_error(L, "%s: cannot wait here: Lua cannot yield from this point (inside a C "
+                  "function such as table.sort or string.gsub, a __gc, or a <close> "
+                  "handler run by an error)", what);
+}
+
 static int sleep_k(lua_State *L, int status, lua_KContext k) {
   (void)status;
+  check_resumer(L, fiber_of(k));
   lua_pushboolean(L, fiber_of(k)->result == LTV_WAKE_OK);
   return 1;
 }
 
-int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms) {
+int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms, const char *what) {
+  check_yieldable(L, what);
   if (f->cancelled) {
     wake_later(f, LTV_WAKE_CANCELLED); /* still yields once: no hot loops */
   } else if (ms == 0) {
@@ -179,6 +233,7 @@ static void on_removed(tv_sup_watch_t *w) { /* the supervisor unwatched it */
 static int removed_k(lua_State *L, int status, lua_KContext k) {
   (void)status;
   ltv_fiber *f = fiber_of(k);
+  check_resumer(L, f);
   const char *name = lua_tostring(L, 2);
   switch (f->result) {
     case LTV_WAKE_OK:
@@ -197,6 +252,7 @@ static int removed_k(lua_State *L, int status, lua_KContext k) {
 
 int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char *name,
                            size_t len, uint64_t timeout_ms) {
+  check_yieldable(L, "sup:cancel");
   if (f->cancelled) {
     wake_later(f, LTV_WAKE_CANCELLED);
     return lua_yieldk(L, 0, (lua_KContext)f, removed_k);

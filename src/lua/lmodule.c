@@ -65,7 +65,7 @@ static int l_sleep(lua_State *L) {
   ltv_fiber *f = ltv_fiber_current(lua_touserdata(L, lua_upvalueindex(1)), L);
   if (!f) return luaL_error(L, "tv.sleep: not inside a supervised coroutine (a task or a subscriber)");
   uint64_t ms = ltv_check_seconds(L, 1, "tv.sleep: 'seconds'");
-  return ltv_fiber_sleep(L, f, ms);
+  return ltv_fiber_sleep(L, f, ms, "tv.sleep");
 }
 
 /* tv.monotime(): seconds on the monotonic clock (for measurements). */

@@ -17,9 +17,8 @@
 #define URGENT_BURSTS 8
 
 typedef struct ltv_sub {
-  ltv_fiber fiber;
-  tv_sub_t *sub; /* NULL once closed */
-  int ref;
+  ltv_fiber fiber; /* anchor: while subscribed (and while its worker runs) */
+  tv_sub_t *sub;   /* NULL once closed */
   uint64_t burst_pass; /* loop pass of the last budget-limited yield */
   uint32_t bursts;     /* such yields in that pass */
   int nkeys;           /* event keys on the worker's stack */
@@ -149,7 +148,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
     lua_pop(L, 1);
     return rc;
   }
-  s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->fiber.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 
@@ -159,8 +158,7 @@ void ltv_sub_close(tv_sub_t *sub) {
   s->sub = NULL;
   tv_bus_unsubscribe(sub);
   ltv_fiber_close(f);
-  luaL_unref(f->ctx->L, LUA_REGISTRYINDEX, s->ref);
-  s->ref = LUA_NOREF;
+  ltv_fiber_unanchor(f); /* a running worker is held by its resume until it yields */
 }
 
 void ltv_sub_open(lua_State *L) {

@@ -137,7 +137,7 @@ static int sup_cancel(lua_State *L) {
   int rc = tv_sup_remove(s->sup, name, len, "manual_cancel");
   if (rc != 0) return removal_error(L, rc, name);
   ltv_fiber *f = ltv_fiber_current(s->ctx, L);
-  if (!f) { /* not in a supervised coroutine: nothing to yield, do not wait */
+  if (!f || !lua_isyieldable(L)) { /* nothing we could yield: do not wait */
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -200,16 +200,34 @@ static void on_signal(tv_signals_t *sig, int signum) {
   if (tv_sup_shutdown(s->sup, reason) != 0) tv_sup_force(s->sup); /* asked twice */
 }
 
+/* Whether sup:run() may start: raises where it never can (inside the loop),
+ * returns nil, "ESHUTDOWN: ..." for a supervisor that already ran, else
+ * pushes nothing and returns 0. */
+static int run_checks(lua_State *L, ltv_sup *s) {
+  if (s->ctx->current) /* in a task or subscriber, or a coroutine one of them resumed */
+    return luaL_error(L, "sup:run: cannot be called from inside a task or a subscriber "
+                         "(the loop is already running; use sup:add)");
+  if (s->ctx->running)
+    return luaL_error(L, "sup:run: another sup:run() is already running the loop");
+  if (tv_sup_closed(s->sup))
+    return ltv_push_error(L, TV_ESHUTDOWN, "this supervisor has already stopped");
+  return 0;
+}
+
+/* sup:runnable(): true, or the reason sup:run() would refuse (see run_checks). */
+static int sup_runnable(lua_State *L) {
+  int n = run_checks(L, check_sup(L));
+  if (n) return n;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* sup:run(): drives the loop until this supervisor is done. */
 static int sup_run(lua_State *L) {
   ltv_sup *s = check_sup(L);
   ltv_ctx *ctx = s->ctx;
-  if (ctx->current) /* in a task or subscriber, or a coroutine one of them resumed */
-    return luaL_error(L, "sup:run: cannot be called from inside a task or a subscriber "
-                         "(the loop is already running; use sup:add)");
-  if (ctx->running) return luaL_error(L, "sup:run: another sup:run() is already running the loop");
-  if (tv_sup_closed(s->sup))
-    return ltv_push_error(L, TV_ESHUTDOWN, "this supervisor has already stopped");
+  int n = run_checks(L, s);
+  if (n) return n;
   lua_settop(L, 1);
   int rc = tv_signals_start(&s->sig, ctx->loop, on_signal, s);
   if (rc != 0) return luaL_error(L, "sup:run: cannot install signal handlers: %s", uv_strerror(rc));
@@ -267,10 +285,10 @@ static int sup_gc(lua_State *L) {
   ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
   if (!s->sup) return 0;
   tv_sup_t *sup = s->sup;
+  s->sup = NULL; /* methods called from <close> handlers from here on raise */
   close_subscribers(sup);
   if (s->sig_on) tv_signals_stop(&s->sig);
   s->sig_on = 0;
-  s->sup = NULL; /* methods called from <close> handlers now raise */
   tv_sup_destroy(sup);
   return 0;
 }
@@ -287,7 +305,7 @@ void ltv_sup_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive},
-      {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run},
+      {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP);
   luaL_newlib(L, methods);

@@ -9,9 +9,9 @@
 #include "ltv.h"
 
 typedef struct ltv_task {
-  tv_task_t base; /* its actor holds the name and the attempt number */
-  ltv_fiber fiber; /* fiber.orphaned: __gc ran while the core held it */
-  int ref;         /* registry anchor while the core holds the task */
+  tv_task_t base;  /* its actor holds the name and the attempt number */
+  ltv_fiber fiber; /* anchor: while the core holds the task; orphaned: __gc
+                      ran while the core still held it (lua_close) */
 } ltv_task;
 
 static ltv_task *check_ctx(lua_State *L) {
@@ -112,13 +112,13 @@ static lua_State *attempt_thread(ltv_task *t) {
   lua_State *co = t->fiber.co;
   if (co && lua_status(co) == LUA_OK && lua_gettop(co) == 0) return co;
   lua_pushcfunction(L, new_thread);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->fiber.anchor);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     lua_pop(L, 1);
     t->fiber.co = NULL;
     return NULL;
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->fiber.anchor);
   lua_getiuservalue(L, -1, 2);
   co = lua_tothread(L, -1);
   lua_pop(L, 2);
@@ -137,7 +137,7 @@ static void task_start(tv_task_t *base, uint32_t attempt) {
     return;
   }
   lua_State *L = t->fiber.ctx->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->fiber.anchor);
   lua_getiuservalue(L, -1, 1); /* run */
   lua_insert(L, -2);           /* run, ctx */
   lua_xmove(L, co, 2);
@@ -161,8 +161,7 @@ static void task_kill(tv_task_t *base) {
 static void task_release(tv_task_t *base) {
   ltv_task *t = (ltv_task *)base;
   ltv_fiber_close(&t->fiber);
-  luaL_unref(t->fiber.ctx->L, LUA_REGISTRYINDEX, t->ref);
-  t->ref = LUA_NOREF;
+  ltv_fiber_unanchor(&t->fiber);
   if (t->fiber.orphaned) tv_task_fini(base);
 }
 
@@ -178,20 +177,19 @@ tv_task_t *ltv_task_new(lua_State *L, ltv_ctx *ctx, int run_idx) {
   lua_pushvalue(L, run_idx);
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, -1);
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->fiber.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
   return &t->base;
 }
 
 void ltv_task_drop(lua_State *L, tv_task_t *base) {
-  ltv_task *t = (ltv_task *)base;
-  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-  t->ref = LUA_NOREF;
+  (void)L;
+  ltv_fiber_unanchor(&((ltv_task *)base)->fiber);
 }
 
 /* ---- ctx methods ------------------------------------------------------------ */
 
 static ltv_fiber *own_fiber(lua_State *L, ltv_task *t, const char *what) {
-  if (t->fiber.co != L || t->ref == LUA_NOREF)
+  if (t->fiber.co != L || t->fiber.anchor == LUA_NOREF)
     luaL_error(L, "%s: must be called from the task's own coroutine", what);
   return &t->fiber;
 }
@@ -199,13 +197,13 @@ static ltv_fiber *own_fiber(lua_State *L, ltv_task *t, const char *what) {
 static int ctx_sleep(lua_State *L) {
   ltv_task *t = check_ctx(L);
   uint64_t ms = ltv_check_seconds(L, 2, "ctx:sleep: 'seconds'");
-  return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:sleep"), ms);
+  return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:sleep"), ms, "ctx:sleep");
 }
 
 /* Lets the loop run; true unless the task was cancelled. */
 static int ctx_yield(lua_State *L) {
   ltv_task *t = check_ctx(L);
-  return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:yield"), 0);
+  return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:yield"), 0, "ctx:yield");
 }
 
 static int ctx_cancelled(lua_State *L) {

@@ -49,6 +49,7 @@ struct ltv_fiber {
   ltv_ctx *ctx;
   tv_timer_t timer;
   tv_work_t work;
+  int anchor;           /* registry ref keeping the owner alive while the core may call it */
   uint8_t kind;         /* LTV_FIBER_*: who is told when the coroutine ends */
   uint8_t wait;         /* LTV_WAIT_* */
   uint8_t result;       /* LTV_WAKE_* of the last wait */
@@ -70,8 +71,9 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs);
  * coroutine the fiber itself resumes: it cannot be yielded to the loop). */
 ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L);
 /* Primitives: each yields f (running as L) to the loop at least once; use as
- * `return ltv_fiber_sleep(...)` from a C function. */
-int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms);
+ * `return ltv_fiber_sleep(...)` from a C function. `what` names the caller in
+ * errors (e.g. waiting where Lua cannot yield). */
+int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms, const char *what);
 int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char *name,
                            size_t len, uint64_t timeout_ms);
 /* Ends a cancellable wait early (deferred). */
@@ -79,8 +81,11 @@ void ltv_fiber_interrupt(ltv_fiber *f);
 /* Forgets any wait: timers, queued wake-ups, watches. */
 void ltv_fiber_abort(ltv_fiber *f);
 /* Closes the suspended coroutine (its to-be-closed variables run). Returns
- * 0 if done, -1 if the coroutine is running right now (caller defers). */
+ * 0 if done, -1 if the coroutine is running right now: then it is closed when
+ * that resume returns (the owner stays anchored until then). */
 int ltv_fiber_close(ltv_fiber *f);
+/* Releases the owner's registry anchor (after ltv_fiber_close). */
+void ltv_fiber_unanchor(ltv_fiber *f);
 /* Seconds argument -> milliseconds (rounded up), raising on bad values. */
 uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what);
 
