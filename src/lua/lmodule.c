@@ -104,11 +104,9 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_supervised, 1);
   lua_setfield(L, -2, "supervised");
-  if (luaL_newmetatable(L, LTV_FAILURE)) {
+  if (luaL_newmetatable(L, LTV_FAILURE)) { /* sets __name */
     lua_pushcfunction(L, failure_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "taskvisor.failure");
-    lua_setfield(L, -2, "__name");
   }
   lua_setfield(L, -2, "failure_mt");
   ltv_event_init(L);

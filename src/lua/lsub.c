@@ -162,8 +162,6 @@ void ltv_sub_close(tv_sub_t *sub) {
 }
 
 void ltv_sub_open(lua_State *L) {
-  luaL_newmetatable(L, LTV_SUB);
-  lua_pushliteral(L, "taskvisor.subscriber");
-  lua_setfield(L, -2, "__name");
+  luaL_newmetatable(L, LTV_SUB); /* sets __name */
   lua_pop(L, 1);
 }

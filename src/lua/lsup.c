@@ -307,14 +307,10 @@ void ltv_sup_open(lua_State *L) {
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {NULL, NULL}};
-  luaL_newmetatable(L, LTV_SUP);
+  static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
+  luaL_newmetatable(L, LTV_SUP); /* sets __name */
+  luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, sup_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, sup_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushliteral(L, "taskvisor.supervisor");
-  lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
 }

@@ -249,15 +249,11 @@ static int ctx_tostring(lua_State *L) {
 void ltv_task_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield}, {NULL, NULL}};
-  luaL_newmetatable(L, LTV_TASK);
+  static const luaL_Reg meta[] = {{"__tostring", ctx_tostring}, {"__gc", ctx_gc}, {NULL, NULL}};
+  luaL_newmetatable(L, LTV_TASK); /* sets __name */
+  luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
-  lua_pushcclosure(L, ctx_index, 1);
+  lua_pushcclosure(L, ctx_index, 1); /* ctx.name, ctx.attempt, then the methods */
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, ctx_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, ctx_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushliteral(L, "taskvisor.ctx");
-  lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
 }

@@ -11,9 +11,9 @@
 #include "core/sched.h"
 #include "core/supervisor.h"
 
-#define LTV_CTX "taskvisor.ctx"
+#define LTV_CTX "taskvisor.context" /* the binding context (registry key) */
 #define LTV_SUP "taskvisor.supervisor"
-#define LTV_TASK "taskvisor.ctx_object"
+#define LTV_TASK "taskvisor.ctx"
 #define LTV_SUB "taskvisor.subscriber"
 #define LTV_FAILURE "taskvisor.failure" /* metatable of tv.fail / tv.fatal errors */
 /* Registry flag for the host: the last sup:run() ended in GraceExceeded. */
