@@ -255,11 +255,7 @@ end
 --- sup:contains(name): whether a task of that name is registered.
 function Supervisor:contains(name)
   local c = self_check(self, "contains")
-  name = name_arg("contains", name)
-  for _, n in ipairs(c:list()) do
-    if n == name then return true end
-  end
-  return false
+  return c:contains(name_arg("contains", name))
 end
 --- sup:state(): "open", "stopping", "draining" or "closed".
 function Supervisor:state() return self_check(self, "state"):state() end
@@ -272,7 +268,8 @@ function Supervisor:shutdown() return self_check(self, "shutdown"):shutdown() en
 function Supervisor:subscribe(sub)
   local c = self_check(self, "subscribe")
   local name, fn, queue
-  if type(sub) == "table" and getmetatable(sub) == nil or (type(sub) == "table" and sub.on_event ~= nil) then
+  -- an options table: a plain table, or any table with an on_event field
+  if type(sub) == "table" and (getmetatable(sub) == nil or sub.on_event ~= nil) then
     check(V.known_keys("sup:subscribe", "", sub, SUBSCRIBER_KEYS))
     fn = sub.on_event
     if not V.callable(fn) then
@@ -309,7 +306,7 @@ function Supervisor:run(specs)
     for i, s in ipairs(specs) do
       local spec = check(task_spec(string.format("sup:run: specs[%d]", i), s))
       local policy = check(resolve("sup:run", spec, self.defaults))
-      if seen[spec.name] or self:contains(spec.name) then
+      if seen[spec.name] or c:contains(spec.name) then
         return nil, string.format("EEXIST: task '%s' already exists; no task of this batch was added",
           spec.name)
       end

@@ -6,14 +6,9 @@
 
 #include "task.h"
 
-#define NS_PER_MS 1000000ull
 #define container_of tv_container_of
 
 static tv_task_t *task_of(tv_actor_t *a) { return container_of(a, tv_task_t, actor); }
-
-static uint64_t ceil_ms(uint64_t ns) {
-  return ns / NS_PER_MS + (ns % NS_PER_MS != 0);
-}
 
 static void publish(tv_actor_t *a, tv_event_t *ev) {
   ev->task = a->name;
@@ -71,7 +66,7 @@ static void run_attempt(tv_actor_t *a) {
   publish(a, &ev);
   a->attempt_deadline = UINT64_MAX;
   if (a->policy->timeout_ns) {
-    a->attempt_deadline = tv_sched_now(tv_actor_env(a)->sched) + ceil_ms(a->policy->timeout_ns);
+    a->attempt_deadline = tv_sched_deadline(tv_actor_env(a)->sched, a->policy->timeout_ns);
     arm_running_timer(a);
   }
   tv_task_t *t = task_of(a);
@@ -127,7 +122,7 @@ static void on_timer(tv_timer_t *t) {
 
 static void schedule_next(tv_actor_t *a, uint64_t delay_ns) {
   a->state = TV_ACTOR_BACKOFF;
-  tv_timer_start(tv_actor_env(a)->sched, &a->timer, ceil_ms(delay_ns));
+  tv_timer_start(tv_actor_env(a)->sched, &a->timer, tv_ms_ceil(delay_ns));
 }
 
 static void after_success(tv_actor_t *a) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NS_PER_MS 1000000ull
+#define NS_PER_MS 1000000ull /* jitter works in whole milliseconds (A5) */
 
 void tv_policy_default(tv_policy_t *p) {
   p->backoff.first = 0.1;

@@ -65,6 +65,17 @@ static inline uint64_t tv_sched_now(const tv_sched_t *s) {
   return tv_clock_now(s->clock);
 }
 
+#define TV_NS_PER_MS 1000000ull
+/* Nanoseconds to timer milliseconds, rounded up: a wait is never cut short. */
+static inline uint64_t tv_ms_ceil(uint64_t ns) {
+  return ns / TV_NS_PER_MS + (ns % TV_NS_PER_MS != 0);
+}
+/* The clock time `ns` from now (rounded up to a millisecond, saturating). */
+static inline uint64_t tv_sched_deadline(const tv_sched_t *s, uint64_t ns) {
+  uint64_t now = tv_sched_now(s), ms = tv_ms_ceil(ns);
+  return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+}
+
 static inline void tv_timer_init(tv_timer_t *t, tv_timer_cb cb) {
   t->due = 0;
   t->cb = cb;

@@ -6,17 +6,7 @@
 
 #include "error.h"
 
-#define NS_PER_MS 1000000ull
 #define container_of tv_container_of
-
-static uint64_t ceil_ms(uint64_t ns) {
-  return ns / NS_PER_MS + (ns % NS_PER_MS != 0);
-}
-
-static uint64_t deadline_after(tv_sup_t *s, uint64_t ns) {
-  uint64_t now = tv_sched_now(s->sched), ms = ceil_ms(ns);
-  return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
-}
 
 static void publish_simple(tv_sup_t *s, tv_event_kind_t kind, tv_str_t *task,
                            const char *reason) {
@@ -138,7 +128,7 @@ static void check(tv_sup_t *s) {
     if (!s->running || s->reg.count) return;
     s->state = TV_SUP_DRAINING;
     s->natural = 1;
-    s->deadline = deadline_after(s, s->grace_ns);
+    s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
     tv_timer_start_at(s->sched, &s->timer, s->deadline);
   }
   if (s->state == TV_SUP_STOPPING) {
@@ -291,7 +281,7 @@ int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason)
   if (!a) return TV_ENOENT;
   if (a->cancel_requested) return 0; /* already on its way out */
   publish_simple(s, TV_EV_TASK_REMOVE_REQUESTED, a->name, reason);
-  tv_actor_cancel(a, deadline_after(s, s->grace_ns));
+  tv_actor_cancel(a, tv_sched_deadline(s->sched, s->grace_ns));
   return 0;
 }
 
@@ -341,7 +331,7 @@ int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
   s->state = TV_SUP_STOPPING;
   s->natural = 0;
   publish_simple(s, TV_EV_SHUTDOWN_REQUESTED, NULL, reason);
-  s->deadline = deadline_after(s, s->grace_ns);
+  s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
   tv_timer_start_at(s->sched, &s->timer, s->deadline);
   uint32_t n;
   tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);

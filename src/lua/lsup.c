@@ -131,7 +131,7 @@ static int sup_cancel(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
-  uint64_t wait_ms = lua_isnoneornil(L, 3) ? (s->sup->grace_ns + 999999) / 1000000
+  uint64_t wait_ms = lua_isnoneornil(L, 3) ? tv_ms_ceil(s->sup->grace_ns)
                                             : ltv_check_seconds(L, 3, "sup:cancel: 'wait'");
   lua_settop(L, 3);
   int rc = tv_sup_remove(s->sup, name, len, "manual_cancel");
@@ -159,6 +159,14 @@ static int push_names(lua_State *L, ltv_sup *s, int alive_only) {
 
 static int sup_list(lua_State *L) { return push_names(L, check_sup(L), 0); }
 static int sup_snapshot(lua_State *L) { return push_names(L, check_sup(L), 1); }
+
+static int sup_contains(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  lua_pushboolean(L, tv_sup_find(s->sup, name, len) != NULL);
+  return 1;
+}
 
 static int sup_is_alive(lua_State *L) {
   ltv_sup *s = check_sup(L);
@@ -304,7 +312,7 @@ static int sup_tostring(lua_State *L) {
 void ltv_sup_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
-      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive},
+      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
