@@ -61,6 +61,21 @@ local bodies = {
   ActorDead = function(e)
     return string.format("[actor-dead] task=%s reason=%s", e.task or "none", q(e.reason, "fatal"))
   end,
+  ControllerSubmitted = function(e)
+    return string.format("[controller-submitted] slot=%s %s", e.slot or "none", e.reason or "")
+  end,
+  ControllerRejected = function(e)
+    return string.format("[controller-rejected] slot=%s reason=%s", e.slot or "none",
+      q(e.reason, "unknown"))
+  end,
+  ControllerSlotTransition = function(e)
+    return string.format("[controller-transition] slot=%s transition=%s", e.slot or "none",
+      q(e.reason, "unknown"))
+  end,
+  TaskOutput = function(e)
+    return string.format("[output] task=%s stream=%s line=%q", e.task or "none",
+      e.stream or "stdout", e.line or "")
+  end,
 }
 
 --- The line for one event (without the newline).

@@ -75,6 +75,8 @@ void tv_bus_event_unref(tv_bus_t *bus, tv_event_t *ev) {
   tv_str_unref(ev->task);
   tv_str_unref(ev->reason);
   tv_str_unref(ev->traceback);
+  tv_str_unref(ev->slot);
+  tv_str_unref(ev->line);
   ev->next_free = bus->free_events;
   bus->free_events = ev;
 }
@@ -101,6 +103,8 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   tv_str_ref(ev->task);
   tv_str_ref(ev->reason);
   tv_str_ref(ev->traceback);
+  tv_str_ref(ev->slot);
+  tv_str_ref(ev->line);
   int diagnostic = tv_event_is_diagnostic(ev->kind), overflows = 0;
   tv_list_each(l, &bus->subs) {
     tv_sub_t *sub = tv_bus_sub(l);

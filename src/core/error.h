@@ -13,7 +13,10 @@
   X(ETIMEDOUT, "timed out")                                                  \
   X(ECANCELED, "cancelled")                                                  \
   X(EBUSY, "busy")                                                           \
-  X(ENOTSUP, "not supported")
+  X(ENOTSUP, "not supported")                                               \
+  X(EFULL, "queue is full")                                                 \
+  X(EREJECTED, "rejected")                                                  \
+  X(ESRCH, "no such process")
 
 enum {
   TV_OK = 0,

@@ -25,7 +25,11 @@
   X(TASK_REMOVED, "TaskRemoved")               \
   X(ACTOR_EXHAUSTED, "ActorExhausted")         \
   X(ACTOR_DEAD, "ActorDead")                   \
-  X(TASK_ADD_FAILED, "TaskAddFailed")
+  X(TASK_ADD_FAILED, "TaskAddFailed")         \
+  X(CONTROLLER_SUBMITTED, "ControllerSubmitted") \
+  X(CONTROLLER_REJECTED, "ControllerRejected") \
+  X(CONTROLLER_SLOT_TRANSITION, "ControllerSlotTransition") \
+  X(TASK_OUTPUT, "TaskOutput")
 
 typedef enum tv_event_kind {
 #define X(id, name) TV_EV_##id,
@@ -43,8 +47,14 @@ enum {
   TV_F_DELAY_MS = 1 << 4,
   TV_F_BACKOFF_SOURCE = 1 << 5,
   TV_F_EXIT_CODE = 1 << 6,
-  TV_F_TRACEBACK = 1 << 7
+  TV_F_TRACEBACK = 1 << 7,
+  TV_F_SLOT = 1 << 8,   /* controller events: the slot's name */
+  TV_F_SIGNAL = 1 << 9, /* the signal that ended a process (number) */
+  TV_F_STREAM = 1 << 10, /* TaskOutput: TV_STREAM_* */
+  TV_F_LINE = 1 << 11    /* TaskOutput: one line of output */
 };
+
+enum { TV_STREAM_STDOUT = 1, TV_STREAM_STDERR = 2 };
 
 enum { TV_BACKOFF_SUCCESS = 0, TV_BACKOFF_FAILURE = 1 };
 
@@ -54,11 +64,11 @@ enum { TV_BACKOFF_SUCCESS = 0, TV_BACKOFF_FAILURE = 1 };
 typedef struct tv_event {
   uint64_t seq;
   double at; /* seconds since the Unix epoch */
-  tv_str_t *task, *reason, *traceback;
+  tv_str_t *task, *reason, *traceback, *slot, *line;
   uint32_t attempt, timeout_ms, delay_ms;
-  int32_t exit_code;
+  int32_t exit_code, signal;
   uint16_t kind, fields;
-  uint8_t backoff_source;
+  uint8_t backoff_source, stream;
   uint32_t refs;
   struct tv_event *next_free;
 } tv_event_t;

@@ -1,20 +1,23 @@
 /* levent.c - events as plain Lua tables: seq, at, kind and whichever optional
  * fields the event carries (task, attempt, reason, timeout_ms, delay_ms,
- * backoff_source, exit_code, traceback).
+ * backoff_source, exit_code, traceback, slot, signal, stream, line).
  * Hot path (every delivery): the key strings and kind names are pushed once
  * onto the consumer's stack (ltv_event_keys) and fields are set raw, so no
  * C string is re-interned per event. */
 #include "core/event.h"
+#include "core/signals.h"
 #include "ltv.h"
 
 enum {
   K_SEQ, K_AT, K_KIND, K_TASK, K_ATTEMPT, K_REASON, K_TIMEOUT_MS, K_DELAY_MS,
-  K_BACKOFF_SOURCE, K_EXIT_CODE, K_TRACEBACK, K_SUCCESS, K_FAILURE, K__COUNT
+  K_BACKOFF_SOURCE, K_EXIT_CODE, K_TRACEBACK, K_SLOT, K_SIGNAL, K_STREAM, K_LINE,
+  K_SUCCESS, K_FAILURE, K_STDOUT, K_STDERR, K__COUNT
 };
 
 static const char *const keys[K__COUNT] = {
     "seq", "at", "kind", "task", "attempt", "reason", "timeout_ms", "delay_ms",
-    "backoff_source", "exit_code", "traceback", "success", "failure"};
+    "backoff_source", "exit_code", "traceback", "slot", "signal", "stream", "line",
+    "success", "failure", "stdout", "stderr"};
 
 int ltv_event_keys(lua_State *L) {
   luaL_checkstack(L, K__COUNT + TV_EV__COUNT, "event keys");
@@ -62,6 +65,15 @@ void ltv_push_event(lua_State *L, int base, const tv_event_t *ev) {
               KEY(ev->backoff_source == TV_BACKOFF_SUCCESS ? K_SUCCESS : K_FAILURE));
   if (f & TV_F_EXIT_CODE) set_int(L, KEY(K_EXIT_CODE), ev->exit_code);
   if (f & TV_F_TRACEBACK) set_str(L, KEY(K_TRACEBACK), ev->traceback);
+  if (f & TV_F_SLOT) set_str(L, KEY(K_SLOT), ev->slot);
+  if (f & TV_F_SIGNAL) {
+    lua_pushvalue(L, KEY(K_SIGNAL));
+    lua_pushstring(L, tv_signal_name(ev->signal));
+    lua_rawset(L, -3);
+  }
+  if (f & TV_F_STREAM)
+    set_value(L, KEY(K_STREAM), KEY(ev->stream == TV_STREAM_STDERR ? K_STDERR : K_STDOUT));
+  if (f & TV_F_LINE) set_str(L, KEY(K_LINE), ev->line);
 }
 
 /* The list of kind names, for tv.EVENT_KINDS. */
