@@ -161,6 +161,11 @@ local function resolve(where, spec, d)
   }
 end
 
+-- A fresh core task object for one add of a validated spec.
+local function core_task(spec)
+  return core.task(spec.run)
+end
+
 local function failure(fatal, where, msg, exit_code)
   if type(msg) ~= "string" and type(msg) ~= "number" then
     error(string.format("%s: 'message' must be a string (got %s)", where, V.show(msg)), 3)
@@ -220,7 +225,7 @@ end
 function Supervisor:add(spec)
   local c = self_check(self, "add")
   spec = check(task_spec("sup:add", spec))
-  return c:add(spec.name, spec.run, check(resolve("sup:add", spec, self.defaults)))
+  return c:add(spec.name, core_task(spec), check(resolve("sup:add", spec, self.defaults)))
 end
 
 local function name_arg(method, name)
@@ -314,7 +319,7 @@ function Supervisor:run(specs)
       batch[i] = { spec, policy }
     end
     for _, item in ipairs(batch) do
-      local ok, err = c:add(item[1].name, item[1].run, item[2])
+      local ok, err = c:add(item[1].name, core_task(item[1]), item[2])
       if not ok then return nil, err end
     end
   end

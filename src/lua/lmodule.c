@@ -97,6 +97,9 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushcclosure(L, ltv_sup_new, 1);
   lua_setfield(L, -2, "supervisor");
   lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, ltv_task_new, 1);
+  lua_setfield(L, -2, "task");
+  lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");
   lua_pushcfunction(L, l_monotime);

@@ -62,42 +62,19 @@ int ltv_sup_new(lua_State *L) {
   return 1;
 }
 
-static double field_num(lua_State *L, int t, const char *k, double def) {
-  double v = lua_getfield(L, t, k) == LUA_TNUMBER ? lua_tonumber(L, -1) : def;
-  lua_pop(L, 1);
-  return v;
-}
-
-static int field_enum(lua_State *L, int t, const char *k, int (*parse)(const char *), int def) {
-  int v = def;
-  if (lua_getfield(L, t, k) == LUA_TSTRING) v = parse(lua_tostring(L, -1));
-  lua_pop(L, 1);
-  if (v < 0) luaL_error(L, "unknown %s", k);
-  return v;
-}
-
-/* sup:add(name, run, policy) with policy = {restart=, interval=, first=,
- * max=, factor=, jitter=, timeout=, max_retries=} (seconds; validated). */
+/* sup:add(name, task, policy): task from core.task / core.process; policy
+ * as ltv_policy_read reads it. */
 static int sup_add(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
-  luaL_checkany(L, 3);
-  luaL_checktype(L, 4, LUA_TTABLE);
+  tv_task_t *t = ltv_task_check(L, 3, "sup:add");
   tv_policy_t p;
-  tv_policy_default(&p);
-  p.restart = field_enum(L, 4, "restart", tv_restart_parse, p.restart);
-  p.backoff.jitter = field_enum(L, 4, "jitter", tv_jitter_parse, p.backoff.jitter);
-  p.backoff.first = field_num(L, 4, "first", p.backoff.first);
-  p.backoff.max = field_num(L, 4, "max", p.backoff.max);
-  p.backoff.factor = field_num(L, 4, "factor", p.backoff.factor);
-  p.interval_ns = tv_secs_to_ns(field_num(L, 4, "interval", 0));
-  p.timeout_ns = tv_secs_to_ns(field_num(L, 4, "timeout", 0));
-  p.max_retries = (uint32_t)field_num(L, 4, "max_retries", 0);
-  tv_task_t *t = ltv_task_new(L, s->ctx, 3);
+  ltv_policy_read(L, 4, &p);
+  ltv_task_hold(L, 3);
   int rc = tv_sup_add(s->sup, name, len, &p, t);
   if (rc != 0) {
-    ltv_task_drop(L, t);
+    ltv_task_unhold(L, 3);
     if (rc == TV_EEXIST) return ltv_push_error(L, rc, "task '%s' already exists", name);
     if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
     return ltv_push_error(L, rc, "cannot add task '%s'", name);

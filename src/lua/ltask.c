@@ -1,8 +1,9 @@
 /* ltask.c - Lua coroutine tasks: one attempt = one run of the task's function
  * in a coroutine (reused across attempts when it ended cleanly). The task's
  * userdata is also the `ctx` handed to that function.
- * Owner: the userdata; anchored in the registry from creation until the core
- * releases it. User values: 1 = the run function, 2 = the coroutine. */
+ * Owner: the userdata; anchored in the registry while the core holds it
+ * (lheld.c), until release(). User values: 1 = the run function, 2 = the coroutine. */
+#include <stddef.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -167,23 +168,20 @@ static void task_release(tv_task_t *base) {
 
 static const tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release};
 
-tv_task_t *ltv_task_new(lua_State *L, ltv_ctx *ctx, int run_idx) {
-  run_idx = lua_absindex(L, run_idx);
+const ltv_task_kind ltv_kind_lua = {LTV_TASK, offsetof(ltv_task, fiber.anchor)};
+
+/* core.task(run) */
+int ltv_task_new(lua_State *L) {
+  ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checkany(L, 1);
   ltv_task *t = lua_newuserdatauv(L, sizeof *t, 2);
   memset(t, 0, sizeof *t);
   tv_task_init(&t->base, &task_ops);
   ltv_fiber_init(&t->fiber, ctx, LTV_FIBER_TASK);
   luaL_setmetatable(L, LTV_TASK);
-  lua_pushvalue(L, run_idx);
+  lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, -1);
-  t->fiber.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-  return &t->base;
-}
-
-void ltv_task_drop(lua_State *L, tv_task_t *base) {
-  (void)L;
-  ltv_fiber_unanchor(&((ltv_task *)base)->fiber);
+  return 1;
 }
 
 /* ---- ctx methods ------------------------------------------------------------ */

@@ -109,11 +109,30 @@ int ltv_event_keys(lua_State *L);
 void ltv_push_event(lua_State *L, int base, const tv_event_t *ev);
 void ltv_event_init(lua_State *L);
 
-/* ltask.c: a Lua coroutine task for `run`, on top of the stack; returns the
- * core task (owned by the userdata, anchored until released). */
-tv_task_t *ltv_task_new(lua_State *L, ltv_ctx *ctx, int run_idx);
-void ltv_task_drop(lua_State *L, tv_task_t *t); /* never added: unanchor */
+/* ltask.c: core.task(run) pushes a Lua coroutine task (its userdata is also
+ * the task's ctx), not yet held by anyone. */
+int ltv_task_new(lua_State *L);
 void ltv_task_open(lua_State *L);
+
+/* lheld.c: task objects of every kind (a Lua task, a process). Each kind's
+ * userdata begins with its tv_task_t and has a registry anchor at
+ * `anchor_off`: LUA_NOREF while free, set while a supervisor or a controller
+ * queue holds it, cleared by the kind's release(). */
+typedef struct ltv_task_kind {
+  const char *tname; /* metatable name */
+  size_t anchor_off;
+} ltv_task_kind;
+extern const ltv_task_kind ltv_kind_lua;
+/* The task object at idx; raises naming `what` if it is not one, or if it
+ * is already held (a task object is added once). */
+tv_task_t *ltv_task_check(lua_State *L, int idx, const char *what);
+/* Anchors the task object at idx: the core may hold it from now on. */
+void ltv_task_hold(lua_State *L, int idx);
+/* Undoes ltv_task_hold for a task the core did not take. */
+void ltv_task_unhold(lua_State *L, int idx);
+/* A policy table {restart=, interval=, first=, max=, factor=, jitter=,
+ * timeout=, max_retries=} (seconds; validated by init.lua) into p. */
+void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p);
 
 /* lsub.c */
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
