@@ -15,9 +15,15 @@ local tv = {
 local RESTARTS = { "never", "on_failure", "always" }
 local JITTERS = { "none", "full", "equal", "decorrelated" }
 local POLICY_KEYS = { "restart", "interval", "backoff", "timeout", "max_retries" }
-local TASK_KEYS = { "name", "run", "restart", "interval", "backoff", "timeout", "max_retries" }
+local TASK_KEYS = { "name", "run", "restart", "interval", "backoff", "timeout", "max_retries",
+  "slot" }
 local BACKOFF_KEYS = { "first", "max", "factor", "jitter" }
-local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed" }
+local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
+  "controller" }
+local CONTROLLER_KEYS = { "max_slot_queue" }
+local SUBMIT_KEYS = { "slot", "admission", "task" }
+local ADMISSIONS = { "queue", "replace", "drop_if_running" }
+local DECISIONS = { start = true, queue = true, replace = true, reject = true }
 local SUBSCRIBER_KEYS = { "name", "on_event", "queue" }
 local MAX_QUEUE = 1 << 24
 
@@ -100,6 +106,10 @@ local function task_spec(where, opts)
       V.show(opts.run))
   end
   spec.run = opts.run
+  if opts.slot ~= nil then
+    spec.slot, err = V.name(where, "slot", opts.slot)
+    if not spec.slot then return nil, err end
+  end
   v, err = policy_fields(where, opts, spec)
   if not v then return nil, err end
   return setmetatable(spec, TaskSpec)
@@ -195,8 +205,23 @@ local function self_check(self, method)
   return self.core
 end
 
+-- controller = true | { max_slot_queue = 100 } -> the queue bound, or nil.
+local function controller_opts(v)
+  if v == nil or v == false then return nil end
+  if v == true then return 100 end
+  if type(v) ~= "table" then
+    return nil, string.format("tv.supervisor: 'controller' must be true or a table "
+      .. "{ max_slot_queue = n } (got %s)", V.show(v))
+  end
+  local ok, err = V.known_keys("tv.supervisor", "controller.", v, CONTROLLER_KEYS)
+  if not ok then return nil, err end
+  if v.max_slot_queue == nil then return 100 end
+  return V.integer("tv.supervisor", "controller.max_slot_queue", v.max_slot_queue, 0, MAX_QUEUE)
+end
+
 --- tv.supervisor{ grace = 60, max_concurrent = 0, bus_capacity = 1024,
---- defaults = { restart=, interval=, backoff=, timeout=, max_retries= }, seed = n }
+--- defaults = { restart=, interval=, backoff=, timeout=, max_retries= }, seed = n,
+--- controller = true | { max_slot_queue = 100 } }
 function tv.supervisor(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
@@ -216,7 +241,9 @@ function tv.supervisor(opts)
     check(V.known_keys("tv.supervisor", "defaults.", opts.defaults, POLICY_KEYS))
     check(policy_fields("tv.supervisor: defaults", opts.defaults, defaults))
   end
-  local sup = core.supervisor(grace, maxc, cap, seed)
+  local max_slot_queue, err = controller_opts(opts.controller)
+  if err then error(err, 2) end
+  local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue)
   return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0 }, Supervisor)
 end
 
@@ -324,6 +351,93 @@ function Supervisor:run(specs)
     end
   end
   return c:run()
+end
+
+-- ---- controller -------------------------------------------------------------
+
+-- A table that reads like `t` and raises on writes.
+local function read_only(t, what)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error(what .. " is read-only", 2) end,
+    __pairs = function() return next, t, nil end,
+    __len = function() return #t end,
+  })
+end
+
+-- Runs a user admission function: its decision and reason. Whatever goes wrong
+-- in it rejects this submission only.
+local function decide(c, fn, slot, spec)
+  local view = read_only(c:slot(slot), "the slot view")
+  local request = read_only({ task = spec.name, slot = slot, spec = spec }, "the request")
+  local ok, d, why = pcall(fn, view, request)
+  if not ok then
+    return "reject", "admission function raised: " .. tostring(d)
+  end
+  if not DECISIONS[d] then
+    return "reject", string.format("admission function returned %s; expected \"start\", "
+      .. "\"queue\", \"replace\" or \"reject\"", V.show(d))
+  end
+  if d ~= "reject" then why = nil end
+  if why ~= nil then why = tostring(why) end
+  return d, why
+end
+
+--- sup:submit{ slot =, admission = "queue" | "replace" | "drop_if_running" |
+--- function(slot, request), task = spec }: admits work through a slot (one
+--- admitted task registered per slot at a time). true when started or queued;
+--- nil, "CODE: reason" when rejected (also published as ControllerRejected).
+function Supervisor:submit(req)
+  local c = self_check(self, "submit")
+  if type(req) ~= "table" then
+    error(string.format("sup:submit: expected a { slot=, admission=, task= } table (got %s)",
+      V.show(req)), 2)
+  end
+  check(V.known_keys("sup:submit", "", req, SUBMIT_KEYS))
+  if req.task == nil then
+    error("sup:submit: 'task' is required (a task spec such as tv.task{...})", 2)
+  end
+  local spec = check(task_spec("sup:submit: 'task'", req.task))
+  local slot = spec.slot or spec.name
+  if req.slot ~= nil then slot = check(V.name("sup:submit", "slot", req.slot)) end
+  local adm = req.admission
+  if adm == nil then adm = "queue" end
+  local fn
+  if type(adm) == "string" then
+    check(V.one_of("sup:submit", "admission", adm, ADMISSIONS))
+  elseif V.callable(adm) then
+    fn = adm
+  else
+    error(string.format("sup:submit: 'admission' must be \"queue\", \"replace\", "
+      .. "\"drop_if_running\" or a function(slot, request) (got %s)", V.show(adm)), 2)
+  end
+  local policy = check(resolve("sup:submit", spec, self.defaults))
+  if not c:has_controller() then
+    return nil, "ENOTSUP: this supervisor has no controller; create it with "
+      .. "tv.supervisor{ controller = { max_slot_queue = ... } }"
+  end
+  local decision, label, why = adm, adm, nil
+  if fn then
+    decision, why = decide(c, fn, slot, spec)
+    label = "function(" .. decision .. ")"
+  end
+  return c:_submit(slot, decision, label, why, spec.name, core_task(spec), policy)
+end
+
+--- sup:slot(name): { name, status = "idle" | "running" | "terminating",
+--- running = task name?, queue_depth, queued = {names}, running_for = seconds }.
+function Supervisor:slot(name)
+  local c = self_check(self, "slot")
+  name = check(V.name("sup:slot", "name", name))
+  if not c:has_controller() then return nil, "ENOTSUP: this supervisor has no controller" end
+  return c:slot(name)
+end
+
+--- sup:slots(): every slot that is not idle (as sup:slot describes them), by name.
+function Supervisor:slots()
+  local c = self_check(self, "slots")
+  if not c:has_controller() then return nil, "ENOTSUP: this supervisor has no controller" end
+  return c:slots()
 end
 
 Supervisor.__tostring = function(self) return tostring(self.core) end

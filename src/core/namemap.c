@@ -67,6 +67,8 @@ static int grow(tv_namemap_t *m) {
   return 0;
 }
 
+int tv_namemap_reserve(tv_namemap_t *m) { return m->nbuckets ? 0 : grow(m); }
+
 int tv_namemap_insert(tv_namemap_t *m, void *item) {
   /* growing is optional once there are buckets: chains just get longer */
   if (m->count >= m->nbuckets && grow(m) != 0 && !m->nbuckets) return TV_ENOMEM;

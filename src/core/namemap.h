@@ -21,6 +21,9 @@ typedef struct tv_namemap {
 void tv_namemap_init(tv_namemap_t *m, size_t name_off, size_t next_off);
 void tv_namemap_free(tv_namemap_t *m);
 void *tv_namemap_find(const tv_namemap_t *m, const char *name, size_t len);
+/* Allocates the first buckets: from then on inserts cannot fail (a failed
+ * growth only lengthens chains). 0 or TV_ENOMEM. */
+int tv_namemap_reserve(tv_namemap_t *m);
 /* Returns 0 or TV_ENOMEM. The name must not be present. */
 int tv_namemap_insert(tv_namemap_t *m, void *item);
 void tv_namemap_remove(tv_namemap_t *m, void *item);

@@ -58,3 +58,9 @@ char *tv_fmt_duration(uint64_t ns, char *buf, size_t size) {
   snprintf(buf, size, "%lluns", (unsigned long long)ns);
   return buf;
 }
+
+int tv_str_cmp(const tv_str_t *a, const tv_str_t *b) {
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = memcmp(a->s, b->s, n);
+  return c ? c : (a->len > b->len) - (a->len < b->len);
+}

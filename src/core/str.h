@@ -22,6 +22,8 @@ static inline tv_str_t *tv_str_ref(tv_str_t *s) {
   return s;
 }
 void tv_str_unref(tv_str_t *s);
+/* Bytewise order (a prefix sorts first), for qsort over names. */
+int tv_str_cmp(const tv_str_t *a, const tv_str_t *b);
 
 /* Formats a duration the way Rust's Debug does ("50ms", "1.5s", "60s"),
  * which is what the reference crate's reasons contain. Returns buf. */

@@ -59,6 +59,7 @@ static void on_actor_finish(tv_actor_t *a) {
         tv_sched_now(s->sched) >= s->deadline)
       add_stuck(s, a->name);
     notify_watches(s, a);
+    if (s->on_removed) s->on_removed(s, a);
   }
   a->hnext = s->reap;
   s->reap = a;
@@ -90,10 +91,7 @@ static void close_sup(tv_sup_t *s) {
 }
 
 static int cmp_str(const void *x, const void *y) {
-  const tv_str_t *a = *(tv_str_t *const *)x, *b = *(tv_str_t *const *)y;
-  size_t n = a->len < b->len ? a->len : b->len;
-  int c = memcmp(a->s, b->s, n);
-  return c ? c : (a->len > b->len) - (a->len < b->len);
+  return tv_str_cmp(*(tv_str_t *const *)x, *(tv_str_t *const *)y);
 }
 
 static void publish_verdict(tv_sup_t *s) {
@@ -236,8 +234,7 @@ void tv_sup_destroy(tv_sup_t *s) {
 
 int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                tv_task_t *task) {
-  if (s->state != TV_SUP_OPEN && !(s->state == TV_SUP_DRAINING && s->natural))
-    return TV_ESHUTDOWN;
+  if (!tv_sup_accepting(s)) return TV_ESHUTDOWN;
   if (task->actor.policy) return TV_EBUSY; /* already held by a supervisor */
   tv_str_t *nm = tv_str_new(name, len);
   if (!nm) return TV_ENOMEM;
@@ -331,6 +328,7 @@ int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
   s->state = TV_SUP_STOPPING;
   s->natural = 0;
   publish_simple(s, TV_EV_SHUTDOWN_REQUESTED, NULL, reason);
+  if (s->on_stopping) s->on_stopping(s);
   s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
   tv_timer_start_at(s->sched, &s->timer, s->deadline);
   uint32_t n;

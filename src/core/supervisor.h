@@ -72,6 +72,13 @@ struct tv_sup {
   /* The supervisor reached CLOSED: the embedding closes its consumers. */
   void (*on_closed)(tv_sup_t *s);
   void *data;
+  /* An optional layer above (the controller), told directly, never through
+   * the best-effort bus: a task is gone (after its TaskRemoved; not while
+   * destroying), and a shutdown began (after ShutdownRequested, before any
+   * task is cancelled). */
+  void (*on_removed)(tv_sup_t *s, tv_actor_t *a);
+  void (*on_stopping)(tv_sup_t *s);
+  void *upper;
 };
 
 void tv_sup_opts_default(tv_sup_opts_t *o);
@@ -117,6 +124,10 @@ void tv_sup_force(tv_sup_t *s);
 void tv_sup_run(tv_sup_t *s);
 
 static inline int tv_sup_closed(const tv_sup_t *s) { return s->state == TV_SUP_CLOSED; }
+/* Whether tv_sup_add would accept a task now. */
+static inline int tv_sup_accepting(const tv_sup_t *s) {
+  return s->state == TV_SUP_OPEN || (s->state == TV_SUP_DRAINING && s->natural);
+}
 const char *tv_sup_state_name(int state);
 
 #endif

@@ -10,21 +10,19 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/signals.h"
 #include "ltv.h"
 
-typedef struct ltv_sup {
-  tv_sup_t *sup; /* NULL once destroyed */
-  ltv_ctx *ctx;
-  int anchor;
-  tv_signals_t sig;
-  int sig_on;
-} ltv_sup;
-
-static ltv_sup *check_sup(lua_State *L) {
+ltv_sup *ltv_sup_check(lua_State *L) {
   ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
   if (!s->sup) luaL_error(L, "supervisor has been destroyed");
   return s;
+}
+#define check_sup ltv_sup_check
+
+void ltv_sup_anchor(lua_State *L, ltv_sup *s) {
+  if (s->anchor != LUA_NOREF) return;
+  lua_pushvalue(L, 1);
+  s->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 static void close_subscribers(tv_sup_t *sup) {
@@ -59,6 +57,11 @@ int ltv_sup_new(lua_State *L) {
   if (tv_sup_new(&s->sup, &ctx->sched, &o) != 0) return luaL_error(L, "not enough memory");
   s->sup->on_closed = on_closed;
   s->sup->data = s;
+  if (!lua_isnoneornil(L, 5)) { /* max_slot_queue: a controller */
+    lua_Integer q = luaL_checkinteger(L, 5);
+    if (q < 0 || q > UINT32_MAX) return luaL_argerror(L, 5, "bad max_slot_queue");
+    if (tv_ctl_new(&s->ctl, s->sup, (uint32_t)q) != 0) return luaL_error(L, "not enough memory");
+  }
   return 1;
 }
 
@@ -79,10 +82,7 @@ static int sup_add(lua_State *L) {
     if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
     return ltv_push_error(L, rc, "cannot add task '%s'", name);
   }
-  if (s->anchor == LUA_NOREF) {
-    lua_pushvalue(L, 1);
-    s->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  ltv_sup_anchor(L, s);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -92,11 +92,22 @@ static int removal_error(lua_State *L, int rc, const char *name) {
   return ltv_push_error(L, rc, "supervisor is shutting down or has stopped");
 }
 
+/* A name that is not registered may still be queued in a controller slot:
+ * removing it purges it from the queue. */
+static int remove_task(ltv_sup *s, const char *name, size_t len, const char *reason) {
+  int rc = tv_sup_remove(s->sup, name, len, reason);
+  if (rc == TV_ENOENT && s->ctl &&
+      tv_ctl_unqueue(s->ctl, name, len, reason ? reason : "removed") > 0)
+    return 1;
+  return rc;
+}
+
 static int sup_remove(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
-  int rc = tv_sup_remove(s->sup, name, len, NULL);
+  int rc = remove_task(s, name, len, NULL);
+  if (rc == 1) rc = 0;
   if (rc != 0) return removal_error(L, rc, name);
   lua_pushboolean(L, 1);
   return 1;
@@ -111,10 +122,10 @@ static int sup_cancel(lua_State *L) {
   uint64_t wait_ms = lua_isnoneornil(L, 3) ? tv_ms_ceil(s->sup->grace_ns)
                                             : ltv_check_seconds(L, 3, "sup:cancel: 'wait'");
   lua_settop(L, 3);
-  int rc = tv_sup_remove(s->sup, name, len, "manual_cancel");
-  if (rc != 0) return removal_error(L, rc, name);
+  int rc = remove_task(s, name, len, "manual_cancel");
+  if (rc < 0) return removal_error(L, rc, name);
   ltv_fiber *f = ltv_fiber_current(s->ctx, L);
-  if (!f || !lua_isyieldable(L)) { /* nothing we could yield: do not wait */
+  if (rc == 1 || !f || !lua_isyieldable(L)) { /* gone already, or nothing to yield */
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -274,6 +285,8 @@ static int sup_gc(lua_State *L) {
   close_subscribers(sup);
   if (s->sig_on) tv_signals_stop(&s->sig);
   s->sig_on = 0;
+  if (s->ctl) tv_ctl_destroy(s->ctl);
+  s->ctl = NULL;
   tv_sup_destroy(sup);
   return 0;
 }
@@ -296,6 +309,7 @@ void ltv_sup_open(lua_State *L) {
   luaL_newmetatable(L, LTV_SUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
+  ltv_ctl_methods(L);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }

@@ -8,7 +8,9 @@
 #include <lua.h>
 #include <uv.h>
 
+#include "core/controller.h"
 #include "core/sched.h"
+#include "core/signals.h"
 #include "core/supervisor.h"
 
 #define LTV_CTX "taskvisor.context" /* the binding context (registry key) */
@@ -140,8 +142,24 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
 void ltv_sub_close(tv_sub_t *sub);
 void ltv_sub_open(lua_State *L);
 
-/* lsup.c */
+/* lsup.c: the supervisor userdata. Owner: the userdata owns the core
+ * supervisor and its controller (destroyed in __gc, controller first). */
+typedef struct ltv_sup {
+  tv_sup_t *sup; /* NULL once destroyed */
+  tv_ctl_t *ctl; /* NULL without a controller */
+  ltv_ctx *ctx;
+  int anchor;
+  tv_signals_t sig;
+  int sig_on;
+} ltv_sup;
 void ltv_sup_open(lua_State *L);
 int ltv_sup_new(lua_State *L);
+ltv_sup *ltv_sup_check(lua_State *L);
+/* Keeps the supervisor (at index 1) alive while it holds tasks. */
+void ltv_sup_anchor(lua_State *L, ltv_sup *s);
+
+/* lctl.c: the controller's methods, added to the supervisor's method table
+ * on top of the stack. */
+void ltv_ctl_methods(lua_State *L);
 
 #endif
