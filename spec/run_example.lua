@@ -5,7 +5,9 @@ local name = assert(arg[1], "usage: run_example.lua NAME")
 local host = assert(os.getenv("TASKVISOR_HOST"), "TASKVISOR_HOST not set")
 
 -- expectations: seconds to run before SIGINT (nil = runs to completion),
--- exit status, patterns that must appear (in order), patterns that must not.
+-- exit status, patterns that must appear (in order), patterns that must
+-- appear anywhere (`anywhere`: lines of another coroutine, such as a
+-- subscriber, whose interleaving is not the point), patterns that must not.
 local expect = {
   quickstart = {
     interrupt_after = 4, status = 0,
@@ -18,6 +20,22 @@ local expect = {
     status = 0,
     patterns = { "ActorExhausted%s+1\n", "BackoffScheduled%s+3\n", "TaskFailed%s+3\n",
       "TaskStarting%s+4\n", "TaskStopped%s+1\n", "starts=4 stops=1 failures=3 retries=3" },
+  },
+  controller = {
+    status = 0,
+    patterns = { "submit v1 %(queue%)%s+%-> admitted", "submit v2 %(queue%)%s+%-> admitted",
+      "deploy%-v1 started", "submit v3 %(replace%)%s+%-> admitted",
+      "submit v4 %(drop_if_running%)%s+%-> EBUSY: slot_busy: status=terminating running=deploy%-v1",
+      "deploy%-v1 stopped %(replaced%)", "deploy%-v3 started",
+      "slot deploy: running, running deploy%-v3, queue depth 0",
+      "submit v5 %(function, 1s rule%)%s+%-> EREJECTED: rejected: deploy%-v3 has run 0%.%ds, less than 1s",
+      "submit v6 %(function, 1s rule%)%s+%-> admitted", "deploy%-v3 stopped %(replaced%)",
+      "deploy%-v6 started", "deploy%-v6 finished", "done" },
+    anywhere = { "ControllerRejected%s+deploy%-v2%s+superseded: replaced at the head of the queue by 'deploy%-v3'",
+      "ControllerSlotTransition deploy%-v1%s+running\u{2192}terminating %(replace%)",
+      "ControllerSubmitted%s+deploy%-v6%s+admission=function%(replace%) status=terminating depth=1",
+      "ControllerSlotTransition deploy%-v6%s+running\u{2192}idle" },
+    absent = { "deploy%-v2 started", "deploy%-v4 started", "deploy%-v5 started" },
   },
   control = {
     status = 0,
@@ -53,6 +71,9 @@ for _, pat in ipairs(e.patterns) do
   else
     pos = f + 1
   end
+end
+for _, pat in ipairs(e.anywhere or {}) do
+  if not out:find(pat) then failures[#failures + 1] = "missing: " .. pat end
 end
 for _, pat in ipairs(e.absent or {}) do
   if out:find(pat) then failures[#failures + 1] = "unexpected: " .. pat end

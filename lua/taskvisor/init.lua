@@ -89,10 +89,34 @@ local function policy_fields(where, src, out)
   return out
 end
 
-local TaskSpec = { __name = "taskvisor.task" }
-TaskSpec.__index = TaskSpec
+-- A table that reads like `t` and raises on writes.
+local function read_only(t, what, type_name)
+  return setmetatable({}, {
+    __name = type_name,
+    __index = t,
+    __newindex = function(_, k)
+      error(string.format("%s is read-only (setting '%s')", what, tostring(k)), 2)
+    end,
+    __pairs = function() return next, t, nil end,
+    __len = function() return #t end,
+  })
+end
+
+-- Task specs are validated once, when made, and read-only after: sup:add and
+-- sup:submit take them without checking again. Each spec object maps to its
+-- validated fields here.
+local spec_fields = setmetatable({}, { __mode = "k" })
+
+local function freeze(fields)
+  if fields.backoff then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
+  local spec = read_only(fields, "a task spec (make a new one with tv.task{...})", "taskvisor.task")
+  spec_fields[spec] = fields
+  return spec
+end
 
 local function task_spec(where, opts)
+  local fields = spec_fields[opts]
+  if fields then return fields end
   if type(opts) ~= "table" then
     return nil, string.format("%s: expected a task spec table (got %s)", where, V.show(opts))
   end
@@ -112,7 +136,7 @@ local function task_spec(where, opts)
   end
   v, err = policy_fields(where, opts, spec)
   if not v then return nil, err end
-  return setmetatable(spec, TaskSpec)
+  return spec
 end
 
 --- tv.task{ name=, run=, restart=, interval=, backoff={first,max,factor,jitter},
@@ -121,7 +145,7 @@ end
 -- (Public functions keep the result in a local before returning it: a tail
 -- call would drop their frame and misplace the caller's line in errors.)
 function tv.task(opts)
-  local spec = check(task_spec("tv.task", opts))
+  local spec = freeze(check(task_spec("tv.task", opts)))
   return spec
 end
 
@@ -141,13 +165,13 @@ end
 
 --- tv.once(name, fn [, opts]): runs once (restart = "never").
 function tv.once(name, fn, opts)
-  local spec = check(shorthand("tv.once", "never", name, fn, opts))
+  local spec = freeze(check(shorthand("tv.once", "never", name, fn, opts)))
   return spec
 end
 
 --- tv.restartable(name, fn [, opts]): retried on failure (restart = "on_failure").
 function tv.restartable(name, fn, opts)
-  local spec = check(shorthand("tv.restartable", "on_failure", name, fn, opts))
+  local spec = freeze(check(shorthand("tv.restartable", "on_failure", name, fn, opts)))
   return spec
 end
 
@@ -355,21 +379,11 @@ end
 
 -- ---- controller -------------------------------------------------------------
 
--- A table that reads like `t` and raises on writes.
-local function read_only(t, what)
-  return setmetatable({}, {
-    __index = t,
-    __newindex = function() error(what .. " is read-only", 2) end,
-    __pairs = function() return next, t, nil end,
-    __len = function() return #t end,
-  })
-end
-
 -- Runs a user admission function: its decision and reason. Whatever goes wrong
 -- in it rejects this submission only.
-local function decide(c, fn, slot, spec)
+local function decide(c, fn, slot, spec, req_task)
   local view = read_only(c:slot(slot), "the slot view")
-  local request = read_only({ task = spec.name, slot = slot, spec = spec }, "the request")
+  local request = read_only({ task = spec.name, slot = slot, spec = req_task }, "the request")
   local ok, d, why = pcall(fn, view, request)
   if not ok then
     return "reject", "admission function raised: " .. tostring(d)
@@ -418,7 +432,7 @@ function Supervisor:submit(req)
   end
   local decision, label, why = adm, adm, nil
   if fn then
-    decision, why = decide(c, fn, slot, spec)
+    decision, why = decide(c, fn, slot, spec, spec_fields[req.task] and req.task or read_only(spec, "a task spec"))
     label = "function(" .. decision .. ")"
   end
   return c:_submit(slot, decision, label, why, spec.name, core_task(spec), policy)

@@ -99,14 +99,20 @@ local function distance(a, b)
   return prev[#b]
 end
 
+-- The set of each list of known keys, built on first use (the lists are
+-- constants of the callers).
+local key_sets = setmetatable({}, { __mode = "k" })
+
 -- Rejects keys not in `known` (a list), suggesting the closest one.
 function M.known_keys(where, prefix, t, known)
+  local set = key_sets[known]
+  if not set then
+    set = {}
+    for _, name in ipairs(known) do set[name] = true end
+    key_sets[known] = set
+  end
   for k in pairs(t) do
-    local ok = false
-    for _, name in ipairs(known) do
-      if k == name then ok = true break end
-    end
-    if not ok then
+    if not set[k] then
       if type(k) ~= "string" then
         return nil, string.format("%s: option keys must be strings (got %s key)", where, type(k))
       end

@@ -20,9 +20,12 @@ static void publish(tv_ctl_t *c, tv_event_kind_t kind, tv_str_t *slot, tv_str_t 
   tv_bus_publish(&c->sup->bus, &ev);
 }
 
+/* Reasons are only formatted for someone to read. */
+static int heard(const tv_ctl_t *c) { return c->sup->bus.nsubs != 0; }
+
 static void transition(tv_ctl_t *c, tv_slot_t *sl, tv_str_t *task, int from, int to,
                        const char *why) {
-  tv_str_t *r = tv_str_printf("%s" ARROW "%s%s", tv_slot_status_name(from),
+  tv_str_t *r = !heard(c) ? NULL : tv_str_printf("%s" ARROW "%s%s", tv_slot_status_name(from),
                               tv_slot_status_name(to), why ? why : "");
   publish(c, TV_EV_CONTROLLER_SLOT_TRANSITION, sl->name, task, r);
   tv_str_unref(r);
@@ -204,7 +207,8 @@ static int reject(tv_ctl_t *c, tv_str_t *slot, const tv_ctl_submission_t *sub, i
 }
 
 static void submitted(tv_ctl_t *c, tv_slot_t *sl, tv_str_t *task, const char *label) {
-  tv_str_t *r = sl->status == TV_SLOT_RUNNING && !sl->head
+  tv_str_t *r = !heard(c)                                     ? NULL
+                 : sl->status == TV_SLOT_RUNNING && !sl->head
                     ? tv_str_printf("admission=%s status=running", label)
                     : tv_str_printf("admission=%s status=%s depth=%u", label,
                                     tv_slot_status_name(sl->status), sl->depth);
