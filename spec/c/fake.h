@@ -10,6 +10,9 @@
 #include "../../src/core/error.h"
 #include "../../src/core/supervisor.h"
 
+/* Helpers each test binary uses a subset of. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 /* ---- the supervisor under test, on virtual time --------------------------- */
 
 static tv_clock_t clk;
