@@ -148,7 +148,8 @@ char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, siz
            : err == -ENOEXEC   ? "not an executable format"
                                : uv_strerror(err);
   }
-  snprintf(buf, size, "%s: %s: %s", uv_err_name(err), what, arg ? arg : "");
+  snprintf(buf, size, "%s: %s: %s", err == -ENOEXEC ? "ENOEXEC" : uv_err_name(err), what,
+           arg ? arg : "");
   return buf;
 }
 
