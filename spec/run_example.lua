@@ -19,6 +19,12 @@ local expect = {
     patterns = { "ActorExhausted%s+1\n", "BackoffScheduled%s+3\n", "TaskFailed%s+3\n",
       "TaskStarting%s+4\n", "TaskStopped%s+1\n", "starts=4 stops=1 failures=3 retries=3" },
   },
+  processes = {
+    interrupt_after = 4, status = 0,
+    patterns = { "%[task%-added%] task=web", "%[starting%] task=job attempt=1",
+      '%[output%] task=job stream=stdout line="job started"', '%[output%] task=job stream=stdout line="job done"',
+      "%[stopped%] task=job", "%[shutdown%-requested%]", "%[all%-stopped%-within%-grace%]" },
+  },
   control = {
     status = 0,
     patterns = { "list: operator, worker%-a, worker%-b", "removed worker%-a",

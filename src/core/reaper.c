@@ -49,12 +49,14 @@ static void check_child(tv_child_t *c) {
     while (p < 0 && errno == EINTR);
     if (p == 0) return;
     c->pid = 0; /* the group id stays reserved while members remain (see .h) */
+    c->status = p > 0 ? status : 0;
     if (group_held(c)) kill(-c->pgid, SIGKILL);
-    void (*cb)(tv_child_t *, int) = c->on_exit;
-    c->on_exit = NULL;
-    if (cb) cb(c, p > 0 ? status : 0);
   }
-  if (reap_group(c)) drop(c);
+  if (!reap_group(c)) return; /* members still dying: their SIGCHLD comes */
+  void (*cb)(tv_child_t *, int) = c->on_exit;
+  c->on_exit = NULL;
+  if (cb) cb(c, c->status);
+  drop(c);
 }
 
 static void on_sigchld(uv_signal_t *h, int signum) {

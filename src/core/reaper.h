@@ -9,7 +9,8 @@
  * the host is a child subreaper (prctl), so orphaned group members are
  * re-parented to it and, even as zombies, keep the group id reserved until
  * the reaper collects them. A group is only signalled while the reaper knows
- * it still has a child in it.
+ * it still has a child in it. A group whose members escaped into another
+ * group or session (setsid) is out of reach: those are not waited for.
  *
  * Owner: the embedding (tv_reaper_new / tv_reaper_close). Each tv_child_t is
  * the reaper's; its owner (a process run) holds it until on_exit is called
@@ -31,8 +32,10 @@ struct tv_child {
   tv_reaper_t *r;
   pid_t pid;  /* the leader; 0 once reaped */
   pid_t pgid; /* the leader's pid: its group */
-  /* The leader was reaped (wait status). The child belongs to the reaper
-   * once this returns. NULL once disowned. */
+  int status; /* the leader's wait status, once reaped */
+  /* The leader was reaped (its wait status) and so was every process left
+   * in its group (SIGKILLed when the leader exited): the whole task is gone.
+   * The tv_child_t is freed when this returns. NULL once disowned. */
   void (*on_exit)(tv_child_t *c, int status);
   void *data;
 };
