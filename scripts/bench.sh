@@ -13,4 +13,5 @@ for i in $(seq "$runs"); do
   $host bench/restarts.lua 1000 1000000 sub
   $host bench/events.lua 2000000 1000
   $host bench/memory.lua 100000
+  $host bench/processes.lua 2000 ./build/raw_spawn
 done
