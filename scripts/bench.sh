@@ -15,4 +15,5 @@ for i in $(seq "$runs"); do
   $host bench/memory.lua 100000
   $host bench/controller.lua queue 200000 1000
   $host bench/controller.lua replace 200000
+  $host bench/processes.lua 2000 ./build/raw_spawn
 done

@@ -3,7 +3,7 @@
 # and test, if any is missing (apt-get; uses sudo when not root).
 set -eu
 
-PACKAGES="build-essential cmake liblua5.4-dev lua5.4 libuv1-dev lua-busted"
+PACKAGES="build-essential cmake liblua5.4-dev lua5.4 libuv1-dev lua-busted python3"
 
 missing=""
 for p in $PACKAGES; do

@@ -37,6 +37,12 @@ local expect = {
       "ControllerSlotTransition deploy%-v6%s+running\u{2192}idle" },
     absent = { "deploy%-v2 started", "deploy%-v4 started", "deploy%-v5 started" },
   },
+  processes = {
+    interrupt_after = 4, status = 0,
+    patterns = { "%[task%-added%] task=web", "%[starting%] task=job attempt=1",
+      '%[output%] task=job stream=stdout line="job started"', '%[output%] task=job stream=stdout line="job done"',
+      "%[stopped%] task=job", "%[shutdown%-requested%]", "%[all%-stopped%-within%-grace%]" },
+  },
   control = {
     status = 0,
     patterns = { "list: operator, worker%-a, worker%-b", "removed worker%-a",

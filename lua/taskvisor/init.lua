@@ -4,6 +4,7 @@
 -- and what was expected), fills defaults, and wraps taskvisor.core (C).
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
+local P = require("taskvisor.process")
 
 local tv = {
   version = core.version,
@@ -107,9 +108,20 @@ end
 -- validated fields here.
 local spec_fields = setmetatable({}, { __mode = "k" })
 
-local function freeze(fields)
+local function deep_copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = type(v) == "table" and deep_copy(v) or v end
+  return out
+end
+
+-- A process spec's validated process options (for core.process), out of reach
+-- of the spec's users.
+local process_opts = setmetatable({}, { __mode = "k" })
+
+local function freeze(fields, type_name)
   if fields.backoff then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
-  local spec = read_only(fields, "a task spec (make a new one with tv.task{...})", "taskvisor.task")
+  local spec = read_only(fields, "a task spec (make a new one with tv.task{...})",
+    type_name or "taskvisor.task")
   spec_fields[spec] = fields
   return spec
 end
@@ -136,6 +148,51 @@ local function task_spec(where, opts)
   end
   v, err = policy_fields(where, opts, spec)
   if not v then return nil, err end
+  return spec
+end
+
+local function process_spec(where, opts)
+  if type(opts) ~= "table" then
+    return nil, string.format("%s: expected a process spec table (got %s)", where, V.show(opts))
+  end
+  local v, err = V.known_keys(where, "", opts, P.KEYS)
+  if not v then return nil, err end
+  local spec = {}
+  spec.name, err = V.name(where, "name", opts.name)
+  if not spec.name then return nil, err end
+  if opts.slot ~= nil then
+    spec.slot, err = V.name(where, "slot", opts.slot)
+    if not spec.slot then return nil, err end
+  end
+  v, err = policy_fields(where, opts, spec)
+  if not v then return nil, err end
+  local popts
+  popts, err = P.options(where, opts, {}, core.signum)
+  if not popts then return nil, err end
+  -- what runs is `popts`; the spec shows copies (changing them changes nothing)
+  process_opts[spec] = popts
+  spec.process = deep_copy(popts)
+  spec.cmd = spec.process.cmd
+  return spec
+end
+
+-- The validated fields of a task or process spec: made ones pass as they
+-- are; a plain table with `cmd` (and no `run`) is a process.
+local function any_spec(where, opts)
+  local fields = spec_fields[opts]
+  if fields then return fields end
+  if type(opts) == "table" and getmetatable(opts) == nil and opts.cmd ~= nil and opts.run == nil then
+    return process_spec(where, opts)
+  end
+  return task_spec(where, opts)
+end
+
+--- tv.process{ name=, cmd={prog, args...}, cwd=, env=, inherit_env=true,
+--- stdin="null", stdout="inherit", stderr="inherit", stop_signal="TERM",
+--- stop_timeout=10, success_codes={0}, fatal_codes={}, + the policy fields of
+--- tv.task }: a validated spec supervising an OS process (one attempt = one run).
+function tv.process(opts)
+  local spec = freeze(check(process_spec("tv.process", opts)), "taskvisor.process")
   return spec
 end
 
@@ -195,9 +252,20 @@ local function resolve(where, spec, d)
   }
 end
 
--- A fresh core task object for one add of a validated spec.
+-- A fresh core task object for one add of a validated spec, or nil, err
+-- (a process's log file cannot be opened).
 local function core_task(spec)
+  local popts = process_opts[spec]
+  if popts then return core.process(popts) end
   return core.task(spec.run)
+end
+
+-- ctx:exec(cmd [, opts]): runs a command to completion without blocking the
+-- loop: code, stdout, stderr, truncated; or nil, err [, stdout, stderr].
+core.ctx_methods.exec = function(ctx, cmd, opts)
+  local c, o = P.exec_args("ctx:exec", cmd, opts)
+  if not c then error(o, 2) end
+  return ctx:_exec(c, o)
 end
 
 local function failure(fatal, where, msg, exit_code)
@@ -275,8 +343,11 @@ end
 --- "ESHUTDOWN: ...". A raw table is validated like tv.task.
 function Supervisor:add(spec)
   local c = self_check(self, "add")
-  spec = check(task_spec("sup:add", spec))
-  return c:add(spec.name, core_task(spec), check(resolve("sup:add", spec, self.defaults)))
+  spec = check(any_spec("sup:add", spec))
+  local policy = check(resolve("sup:add", spec, self.defaults))
+  local task, err = core_task(spec)
+  if not task then return nil, err end
+  return c:add(spec.name, task, policy)
 end
 
 local function name_arg(method, name)
@@ -297,6 +368,16 @@ function Supervisor:cancel(name, wait)
   name = name_arg("cancel", name)
   if wait ~= nil then wait = check(V.seconds("sup:cancel", "wait", wait, true)) end
   return c:cancel(name, wait)
+end
+
+--- sup:signal(name, sig): forwards a signal ("HUP", "SIGHUP" or a number) to
+--- a running process task's process group. true, or nil + "ENOENT: ..." /
+--- "ENOTSUP: ..." (not a process task) / "ESRCH: ..." (no process running now).
+function Supervisor:signal(name, sig)
+  local c = self_check(self, "signal")
+  name = name_arg("signal", name)
+  local n = check(P.signal("sup:signal", "signal", sig, core.signum))
+  return c:signal(name, n)
 end
 
 --- sup:list(): registered task names, sorted.
@@ -360,7 +441,7 @@ function Supervisor:run(specs)
     check(V.table("sup:run", "specs", specs))
     local batch, seen = {}, {}
     for i, s in ipairs(specs) do
-      local spec = check(task_spec(string.format("sup:run: specs[%d]", i), s))
+      local spec = check(any_spec(string.format("sup:run: specs[%d]", i), s))
       local policy = check(resolve("sup:run", spec, self.defaults))
       if seen[spec.name] or c:contains(spec.name) then
         return nil, string.format("EEXIST: task '%s' already exists; no task of this batch was added",
@@ -369,8 +450,13 @@ function Supervisor:run(specs)
       seen[spec.name] = true
       batch[i] = { spec, policy }
     end
+    for _, item in ipairs(batch) do -- every task object first: all or none
+      local task, err = core_task(item[1])
+      if not task then return nil, err .. "; no task of this batch was added" end
+      item[3] = task
+    end
     for _, item in ipairs(batch) do
-      local ok, err = c:add(item[1].name, core_task(item[1]), item[2])
+      local ok, err = c:add(item[1].name, item[3], item[2])
       if not ok then return nil, err end
     end
   end
@@ -411,7 +497,7 @@ function Supervisor:submit(req)
   if req.task == nil then
     error("sup:submit: 'task' is required (a task spec such as tv.task{...})", 2)
   end
-  local spec = check(task_spec("sup:submit: 'task'", req.task))
+  local spec = check(any_spec("sup:submit: 'task'", req.task))
   local slot = spec.slot or spec.name
   if req.slot ~= nil then slot = check(V.name("sup:submit", "slot", req.slot)) end
   local adm = req.admission
@@ -435,7 +521,9 @@ function Supervisor:submit(req)
     decision, why = decide(c, fn, slot, spec, spec_fields[req.task] and req.task or read_only(spec, "a task spec"))
     label = "function(" .. decision .. ")"
   end
-  return c:_submit(slot, decision, label, why, spec.name, core_task(spec), policy)
+  local task, err = core_task(spec)
+  if not task then return nil, err end
+  return c:_submit(slot, decision, label, why, spec.name, task, policy)
 end
 
 --- sup:slot(name): { name, status = "idle" | "running" | "terminating",

@@ -116,7 +116,7 @@ static int fakes_released;
 
 static void fake_report(fake_t *f, tv_outcome_kind_t kind) {
   f->running = 0;
-  tv_outcome_t o = {kind, 0, 0, NULL, 0, NULL};
+  tv_outcome_t o = {kind, 0, 0, NULL, 0, NULL, 0};
   if (kind == TV_OUTCOME_FAIL) o.msg = "boom", o.msg_len = 4;
   if (kind == TV_OUTCOME_FATAL) o.msg = "unrecoverable", o.msg_len = 13;
   if (kind == TV_OUTCOME_FAIL || kind == TV_OUTCOME_FATAL) {

@@ -35,6 +35,12 @@ static void set_exit_code(tv_event_t *ev, int has, int32_t code) {
   ev->fields |= TV_F_EXIT_CODE;
 }
 
+static void set_signal(tv_event_t *ev, int sig) {
+  if (!sig) return;
+  ev->signal = sig;
+  ev->fields |= TV_F_SIGNAL;
+}
+
 static void finish(tv_actor_t *a, tv_actor_end_t end) {
   tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
@@ -148,7 +154,8 @@ static void after_success(tv_actor_t *a) {
   }
 }
 
-static void after_failure(tv_actor_t *a, tv_str_t *display, int has_code, int32_t code) {
+static void after_failure(tv_actor_t *a, tv_str_t *display, int has_code, int32_t code,
+                          int sig) {
   uint32_t max = a->policy->max_retries;
   int exhausted = max > 0 && a->streak >= max;
   if (a->policy->restart == TV_RESTART_NEVER || exhausted) {
@@ -158,6 +165,7 @@ static void after_failure(tv_actor_t *a, tv_str_t *display, int has_code, int32_
                                  : tv_str_ref(display);
     set_reason(&ev, reason);
     set_exit_code(&ev, has_code, code);
+    set_signal(&ev, sig);
     publish(a, &ev);
     tv_str_unref(reason);
     finish(a, TV_END_EXHAUSTED);
@@ -198,11 +206,13 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_outcome_kind_t kind = o->kind;
   int has_code = o->has_exit_code;
   int32_t code = o->exit_code;
+  int sig = o->term_signal;
   tv_str_t *display = NULL, *traceback = NULL;
   if (killing == TV_KILL_TIMEOUT) {
     char buf[48];
     kind = TV_OUTCOME_FAIL;
     has_code = 0;
+    sig = 0;
     display = tv_str_printf("timed out after %s",
                             tv_fmt_duration(a->policy->timeout_ns, buf, sizeof buf));
   } else if (kind == TV_OUTCOME_FAIL || kind == TV_OUTCOME_FATAL) {
@@ -215,6 +225,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_event_t ev = attempt_event(a, display ? TV_EV_TASK_FAILED : TV_EV_TASK_STOPPED);
   set_reason(&ev, display);
   set_exit_code(&ev, has_code, code);
+  if (display) set_signal(&ev, sig);
   if (traceback) {
     ev.traceback = traceback;
     ev.fields |= TV_F_TRACEBACK;
@@ -229,10 +240,11 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
     tv_event_t dead = attempt_event(a, TV_EV_ACTOR_DEAD);
     set_reason(&dead, display);
     set_exit_code(&dead, has_code, code);
+    set_signal(&dead, sig);
     publish(a, &dead);
     finish(a, TV_END_DEAD);
   } else {
-    after_failure(a, display, has_code, code);
+    after_failure(a, display, has_code, code, sig);
   }
   tv_str_unref(display);
 }

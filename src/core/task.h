@@ -29,6 +29,7 @@ typedef struct tv_outcome {
   const char *msg; /* FAIL/FATAL: the failure's message (borrowed) */
   size_t msg_len;
   tv_str_t *traceback; /* optional (borrowed) */
+  int term_signal;     /* FAIL/FATAL of a process killed by a signal, else 0 */
 } tv_outcome_t;
 
 typedef struct tv_task tv_task_t;

@@ -76,10 +76,13 @@ ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L) {
   return f && f->co == L ? f : NULL;
 }
 
+void ltv_fiber_wake(ltv_fiber *f, int result) { wake_later(f, result); }
+
 void ltv_fiber_abort(ltv_fiber *f) {
   tv_timer_stop(&f->ctx->sched, &f->timer);
   tv_work_cancel(&f->work);
   drop_watch(f);
+  if (f->ctx->execs) ltv_exec_abort(f);
   f->wait = LTV_WAIT_NONE;
 }
 
@@ -160,6 +163,8 @@ void ltv_fiber_interrupt(ltv_fiber *f) {
     wake_later(f, LTV_WAKE_CANCELLED);
   else if (f->wait == LTV_WAIT_YIELD) /* already queued: it now reports the cancel */
     f->result = LTV_WAKE_CANCELLED;
+  else if (f->wait == LTV_WAIT_EXEC) /* stops the command; wakes when it is gone */
+    ltv_exec_interrupt(f);
 }
 
 uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what) {

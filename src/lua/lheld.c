@@ -4,7 +4,7 @@
 
 #include "ltv.h"
 
-static const ltv_task_kind *const kinds[] = {&ltv_kind_lua};
+static const ltv_task_kind *const kinds[] = {&ltv_kind_lua, &ltv_kind_process};
 
 static int *anchor_of(void *ud, const ltv_task_kind *k) {
   return (int *)((char *)ud + k->anchor_off);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/reaper.h"
 #include "ltv.h"
 
 #define LTV_VERSION "0.1.0"
@@ -31,6 +32,8 @@ int ltv_push_error(lua_State *L, int err, const char *fmt, ...) {
 static int ctx_gc(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, 1);
   if (!ctx->loop) return 0;
+  if (ctx->reaper) tv_reaper_close(ctx->reaper); /* kills and reaps what is left */
+  ctx->reaper = NULL;
   tv_sched_close(&ctx->sched);
   /* Let libuv run the close callbacks that free our handles, unless we are
    * being closed from inside the loop itself. */
@@ -91,6 +94,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_task_open(L);
   ltv_sub_open(L);
   ltv_sup_open(L);
+  ltv_process_open(L);
 
   lua_newtable(L);
   lua_pushlightuserdata(L, ctx);
@@ -99,6 +103,11 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, ltv_task_new, 1);
   lua_setfield(L, -2, "task");
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, ltv_process_new, 1);
+  lua_setfield(L, -2, "process");
+  lua_pushcfunction(L, ltv_signum);
+  lua_setfield(L, -2, "signum");
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");
@@ -112,6 +121,8 @@ int luaopen_taskvisor_core(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
   }
   lua_setfield(L, -2, "failure_mt");
+  lua_getfield(L, LUA_REGISTRYINDEX, LTV_TASK ".methods");
+  lua_setfield(L, -2, "ctx_methods");
   ltv_event_init(L);
   lua_setfield(L, -2, "event_kinds");
   lua_pushliteral(L, LTV_VERSION);

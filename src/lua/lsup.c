@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/process.h"
 #include "ltv.h"
 
 ltv_sup *ltv_sup_check(lua_State *L) {
@@ -130,6 +131,23 @@ static int sup_cancel(lua_State *L) {
     return 1;
   }
   return ltv_fiber_wait_removed(L, f, s->sup, name, len, wait_ms);
+}
+
+/* sup:signal(name, signum): forwards a signal to a process task's group. */
+static int sup_signal(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  int sig = (int)luaL_checkinteger(L, 3);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  if (!a) return ltv_push_error(L, TV_ENOENT, "no task named '%s'", name);
+  int rc = tv_process_signal(tv_container_of(a, tv_task_t, actor), sig);
+  if (rc == TV_ENOTSUP) return ltv_push_error(L, rc, "task '%s' is not a process", name);
+  if (rc != 0)
+    return ltv_push_error(L, TV_ESRCH, "task '%s' has no running process (%s)", name,
+                          tv_actor_state_name(a->state));
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int push_names(lua_State *L, ltv_sup *s, int alive_only) {
@@ -304,7 +322,8 @@ void ltv_sup_open(lua_State *L) {
       {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
-      {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {NULL, NULL}};
+      {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
+      {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);

@@ -61,7 +61,7 @@ static void report_error(ltv_task *t, lua_State *co) {
   lua_xmove(co, L, 1); /* the error object */
   lua_pushthread(co);
   lua_xmove(co, L, 1);
-  tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "unknown error", 13, NULL};
+  tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "unknown error", 13, NULL, 0};
   tv_str_t *tb = NULL;
   if (lua_pcall(L, 2, 4, 0) == LUA_OK) {
     if (strcmp(lua_tostring(L, -4), "fatal") == 0) o.kind = TV_OUTCOME_FATAL;
@@ -91,7 +91,7 @@ void ltv_task_finished(ltv_fiber *f, int status) {
   lua_State *co = f->co;
   if (status == LUA_OK) {
     lua_settop(co, 0);
-    tv_outcome_t o = {TV_OUTCOME_OK, 0, 0, NULL, 0, NULL};
+    tv_outcome_t o = {TV_OUTCOME_OK, 0, 0, NULL, 0, NULL, 0};
     tv_task_done(&t->base, &o);
   } else {
     report_error(t, co);
@@ -133,7 +133,7 @@ static void task_start(tv_task_t *base, uint32_t attempt) {
   t->fiber.cancelled = 0;
   lua_State *co = attempt_thread(t);
   if (!co) {
-    tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "not enough memory to start the coroutine", 40, NULL};
+    tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "not enough memory to start the coroutine", 40, NULL, 0};
     tv_task_done(base, &o);
     return;
   }
@@ -155,7 +155,7 @@ static void task_kill(tv_task_t *base) {
   ltv_task *t = (ltv_task *)base;
   t->fiber.cancelled = 1;
   ltv_fiber_close(&t->fiber); /* <close> variables run now */
-  tv_outcome_t o = {TV_OUTCOME_CANCELED, 0, 0, NULL, 0, NULL};
+  tv_outcome_t o = {TV_OUTCOME_CANCELED, 0, 0, NULL, 0, NULL, 0};
   tv_task_done(base, &o);
 }
 
@@ -204,6 +204,12 @@ static int ctx_yield(lua_State *L) {
   return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:yield"), 0, "ctx:yield");
 }
 
+/* ctx:exec(cmd, opts): cmd and opts validated by init.lua. */
+static int ctx_exec(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  return ltv_exec(L, own_fiber(L, t, "ctx:exec"));
+}
+
 static int ctx_cancelled(lua_State *L) {
   lua_pushboolean(L, check_ctx(L)->fiber.cancelled);
   return 1;
@@ -246,11 +252,14 @@ static int ctx_tostring(lua_State *L) {
 
 void ltv_task_open(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield}, {NULL, NULL}};
+      {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield},
+      {"_exec", ctx_exec},  {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__tostring", ctx_tostring}, {"__gc", ctx_gc}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_TASK); /* sets __name */
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
+  lua_pushvalue(L, -1); /* init.lua adds the methods written in Lua (ctx:exec) */
+  lua_setfield(L, LUA_REGISTRYINDEX, LTV_TASK ".methods");
   lua_pushcclosure(L, ctx_index, 1); /* ctx.name, ctx.attempt, then the methods */
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);

@@ -17,6 +17,7 @@
 #define LTV_SUP "taskvisor.supervisor"
 #define LTV_TASK "taskvisor.ctx"
 #define LTV_SUB "taskvisor.subscriber"
+#define LTV_PROCESS "taskvisor.process"
 #define LTV_FAILURE "taskvisor.failure" /* metatable of tv.fail / tv.fatal errors */
 /* Registry flag for the host: the last sup:run() ended in GraceExceeded. */
 #define LTV_GRACE_EXCEEDED "taskvisor.grace_exceeded"
@@ -35,6 +36,8 @@ typedef struct ltv_ctx {
    * per-thread storage; Lua leaves a thread's extra space uninitialized). */
   struct ltv_fiber *current;
   struct ltv_waiter *waiters; /* fibers waiting in sup:cancel (a short list) */
+  struct ltv_exec *execs;     /* fibers waiting in ctx:exec (a short list) */
+  struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
   int running; /* a sup:run() is driving the loop */
 } ltv_ctx;
 
@@ -42,7 +45,8 @@ typedef struct ltv_ctx {
 typedef struct ltv_fiber ltv_fiber;
 
 enum { LTV_FIBER_TASK, LTV_FIBER_SUB };
-enum { LTV_WAIT_NONE, LTV_WAIT_SLEEP, LTV_WAIT_YIELD, LTV_WAIT_REMOVED, LTV_WAIT_EVENTS };
+enum { LTV_WAIT_NONE, LTV_WAIT_SLEEP, LTV_WAIT_YIELD, LTV_WAIT_REMOVED, LTV_WAIT_EVENTS,
+       LTV_WAIT_EXEC };
 enum { LTV_WAKE_OK, LTV_WAKE_CANCELLED, LTV_WAKE_TIMEOUT };
 
 /* Kept small: a task's fiber is part of every idle task's memory. */
@@ -78,6 +82,8 @@ ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L);
 int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms, const char *what);
 int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char *name,
                            size_t len, uint64_t timeout_ms);
+/* Wakes f on the next loop pass; its wait reports `result` (LTV_WAKE_*). */
+void ltv_fiber_wake(ltv_fiber *f, int result);
 /* Ends a cancellable wait early (deferred). */
 void ltv_fiber_interrupt(ltv_fiber *f);
 /* Forgets any wait: timers, queued wake-ups, watches. */
@@ -125,6 +131,7 @@ typedef struct ltv_task_kind {
   size_t anchor_off;
 } ltv_task_kind;
 extern const ltv_task_kind ltv_kind_lua;
+extern const ltv_task_kind ltv_kind_process;
 /* The task object at idx; raises naming `what` if it is not one, or if it
  * is already held (a task object is added once). */
 tv_task_t *ltv_task_check(lua_State *L, int idx, const char *what);
@@ -135,6 +142,25 @@ void ltv_task_unhold(lua_State *L, int idx);
 /* A policy table {restart=, interval=, first=, max=, factor=, jitter=,
  * timeout=, max_retries=} (seconds; validated by init.lua) into p. */
 void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p);
+
+/* lproc.c: core.process(opts) pushes a process task object (or nil, err);
+ * core.signum(name | number) the signal number or nil. */
+int ltv_process_new(lua_State *L);
+int ltv_signum(lua_State *L);
+void ltv_process_open(lua_State *L);
+/* The context's reaper (made on first use); raises if it cannot be made. */
+struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx);
+/* A NULL-terminated copy of the strings t[1..#t] (one block), or raises. */
+char **ltv_strv(lua_State *L, int t);
+/* The environment for options at idx (fields env, inherit_env): 0 with *out
+ * NULL (the host's) or a block from tv_env_build; raises when out of memory. */
+void ltv_envp(lua_State *L, int idx, char ***out);
+
+/* lexec.c: ctx:exec for the task fiber f (running as L); hooks for the fiber's
+ * cancellation and abort while it waits there. */
+int ltv_exec(lua_State *L, ltv_fiber *f);
+void ltv_exec_interrupt(ltv_fiber *f);
+void ltv_exec_abort(ltv_fiber *f);
 
 /* lsub.c */
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,

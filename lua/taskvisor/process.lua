@@ -1,0 +1,237 @@
+-- taskvisor.process: validation of process options (tv.process, ctx:exec)
+-- into the normalized tables taskvisor.core reads. Errors name the field and
+-- what was expected; checkers return the value or nil plus the message.
+local V = require("taskvisor.validate")
+
+local M = {}
+
+local MAX_CODES = 256
+local MAX_BACKUPS = 1000
+local MODES = { inherit = true, null = true, events = true }
+
+local function bad(where, field, expected, v)
+  return nil, string.format("%s: '%s' must be %s (got %s)", where, field, expected, V.show(v))
+end
+
+--- A command: a non-empty list of strings (no NUL bytes, program not empty).
+function M.cmd(where, field, v)
+  if type(v) ~= "table" then return bad(where, field, "a non-empty list of strings", v) end
+  local n = #v
+  if n == 0 then return bad(where, field, "a non-empty list of strings", "empty list") end
+  local out = {}
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      return nil, string.format("%s: '%s' must be a list (strings at 1..n; found key %s)", where,
+        field, V.show(k))
+    end
+  end
+  for i = 1, n do
+    local s = v[i]
+    if type(s) ~= "string" or s:find("\0", 1, true) then
+      return bad(where, string.format("%s[%d]", field, i), "a string without NUL bytes", s)
+    end
+    out[i] = s
+  end
+  if out[1] == "" then return bad(where, field .. "[1]", "a non-empty program name", "") end
+  return out
+end
+
+local function cwd(where, v)
+  if v == nil then return true end
+  if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
+    return bad(where, "cwd", "a non-empty directory path", v)
+  end
+  return v
+end
+
+local function env(where, v)
+  if v == nil then return true end
+  if type(v) ~= "table" then return bad(where, "env", "a table of NAME = value strings", v) end
+  local out = {}
+  for k, val in pairs(v) do
+    if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+      return bad(where, "env", "a table with names (strings without '=') as keys", k)
+    end
+    if type(val) == "number" then val = tostring(val) end
+    if type(val) ~= "string" or val:find("\0", 1, true) then
+      return bad(where, "env." .. k, "a string", val)
+    end
+    out[k] = val
+  end
+  return out
+end
+
+local function boolean(where, field, v)
+  if v ~= nil and type(v) ~= "boolean" then return bad(where, field, "a boolean", v) end
+  return true
+end
+
+-- cwd, env, inherit_env into out.
+function M.environment(where, src, out)
+  local v, err = cwd(where, src.cwd)
+  if not v then return nil, err end
+  out.cwd = src.cwd
+  v, err = env(where, src.env)
+  if not v then return nil, err end
+  out.env = src.env ~= nil and v or nil
+  v, err = boolean(where, "inherit_env", src.inherit_env)
+  if not v then return nil, err end
+  out.inherit_env = src.inherit_env ~= false
+  return out
+end
+
+--- stdout / stderr: "inherit" | "null" | "events" | "path/to/file" |
+--- { file =, max_bytes =, backups =, events = }, into { mode =, file =,
+--- max_bytes =, backups =, events = }.
+function M.output(where, field, v)
+  local expected = '"inherit", "null", "events", a file path (with a "/" or a ".") or '
+    .. "a { file =, max_bytes =, backups =, events = } table"
+  if v == nil or v == "inherit" or v == "null" then return { mode = v or "inherit" } end
+  if v == "events" then return { mode = "pipe", events = true } end
+  if type(v) == "string" then
+    if v:find("\0", 1, true) or not v:find("[/.]") then return bad(where, field, expected, v) end
+    return { mode = "pipe", file = v }
+  end
+  if type(v) ~= "table" then return bad(where, field, expected, v) end
+  local ok, err = V.known_keys(where, field .. ".", v, { "file", "max_bytes", "backups", "events" })
+  if not ok then return nil, err end
+  local out = { mode = "pipe" }
+  if v.file ~= nil then
+    if type(v.file) ~= "string" or v.file == "" or v.file:find("\0", 1, true) then
+      return bad(where, field .. ".file", "a non-empty file path", v.file)
+    end
+    out.file = v.file
+  end
+  ok, err = boolean(where, field .. ".events", v.events)
+  if not ok then return nil, err end
+  out.events = v.events == true
+  if not out.file and not out.events then
+    return nil, string.format("%s: '%s' needs a 'file' or events = true", where, field)
+  end
+  if v.max_bytes ~= nil then
+    out.max_bytes, err = V.integer(where, field .. ".max_bytes", v.max_bytes, 1, 1 << 53)
+    if not out.max_bytes then return nil, err end
+  end
+  if v.backups ~= nil then
+    out.backups, err = V.integer(where, field .. ".backups", v.backups, 0, MAX_BACKUPS)
+    if not out.backups then return nil, err end
+  end
+  if (out.max_bytes or out.backups) and not out.file then
+    return nil, string.format("%s: '%s.max_bytes' and '%s.backups' need '%s.file'", where, field,
+      field, field)
+  end
+  if out.backups and not out.max_bytes then
+    return nil, string.format("%s: '%s.backups' needs '%s.max_bytes' (rotation is by size)", where,
+      field, field)
+  end
+  if out.max_bytes and not out.backups then out.backups = 5 end
+  return out
+end
+
+--- A signal: "TERM", "SIGTERM" or a number, into its number.
+function M.signal(where, field, v, signum)
+  local n = (type(v) == "string" or math.type(v) == "integer") and signum(v) or nil
+  if not n then
+    return bad(where, field, 'a signal name such as "TERM" or "SIGHUP", or its number', v)
+  end
+  return n
+end
+
+local function codes(where, field, v)
+  if type(v) ~= "table" then return bad(where, field, "a list of exit codes (0..255)", v) end
+  if #v > MAX_CODES then return bad(where, field, "a list of at most 256 exit codes", #v .. " codes") end
+  local out = {}
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > #v then
+      return bad(where, field, "a list of exit codes (0..255)", "a table with key " .. V.show(k))
+    end
+  end
+  for i = 1, #v do
+    local c, err = V.integer(where, string.format("%s[%d]", field, i), v[i], 0, 255)
+    if not c then return nil, err end
+    out[i] = c
+  end
+  return out
+end
+
+M.KEYS = { "name", "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
+  "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "slot",
+  "restart", "interval", "backoff", "timeout", "max_retries" }
+
+--- The process-specific options of a tv.process spec, into out (the table
+--- core.process reads).
+function M.options(where, src, out, signum)
+  local v, err
+  out.cmd, err = M.cmd(where, "cmd", src.cmd)
+  if not out.cmd then return nil, err end
+  v, err = M.environment(where, src, out)
+  if not v then return nil, err end
+  if src.stdin ~= nil and src.stdin ~= "null" and src.stdin ~= "inherit" then
+    return bad(where, "stdin", 'one of "null", "inherit"', src.stdin)
+  end
+  out.stdin = src.stdin or "null"
+  for _, k in ipairs({ "stdout", "stderr" }) do
+    out[k], err = M.output(where, k, src[k])
+    if not out[k] then return nil, err end
+  end
+  out.stop_signal, err = M.signal(where, "stop_signal", src.stop_signal or "TERM", signum)
+  if not out.stop_signal then return nil, err end
+  out.stop_timeout = 10
+  if src.stop_timeout ~= nil then
+    out.stop_timeout, err = V.seconds(where, "stop_timeout", src.stop_timeout, true)
+    if not out.stop_timeout then return nil, err end
+  end
+  out.success_codes, err = codes(where, "success_codes", src.success_codes or { 0 })
+  if not out.success_codes then return nil, err end
+  out.fatal_codes, err = codes(where, "fatal_codes", src.fatal_codes or {})
+  if not out.fatal_codes then return nil, err end
+  for _, c in ipairs(out.fatal_codes) do
+    for _, s in ipairs(out.success_codes) do
+      if c == s then
+        return nil, string.format("%s: exit code %d is in both 'success_codes' and 'fatal_codes'",
+          where, c)
+      end
+    end
+  end
+  return out
+end
+
+local EXEC_KEYS = { "cwd", "env", "inherit_env", "stdin", "timeout", "max_output", "stop_timeout" }
+
+--- ctx:exec(cmd [, opts]) arguments: cmd a list, or a string run by /bin/sh -c.
+function M.exec_args(where, cmd, opts)
+  local err
+  if type(cmd) == "string" then
+    if cmd == "" then return bad(where, "cmd", "a non-empty list of strings or a shell command", cmd) end
+    cmd = { "/bin/sh", "-c", cmd }
+  end
+  cmd, err = M.cmd(where, "cmd", cmd)
+  if not cmd then return nil, err end
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then return bad(where, "opts", "a table", opts) end
+  local ok
+  ok, err = V.known_keys(where, "", opts, EXEC_KEYS)
+  if not ok then return nil, err end
+  local out = {}
+  ok, err = M.environment(where, opts, out)
+  if not ok then return nil, err end
+  if opts.stdin ~= nil then
+    if type(opts.stdin) ~= "string" then return bad(where, "stdin", "a string (fed to the command)", opts.stdin) end
+    out.stdin = opts.stdin
+  end
+  if opts.timeout ~= nil then
+    out.timeout, err = V.seconds(where, "timeout", opts.timeout, false)
+    if not out.timeout then return nil, err end
+  end
+  if opts.stop_timeout ~= nil then
+    out.stop_timeout, err = V.seconds(where, "stop_timeout", opts.stop_timeout, true)
+    if not out.stop_timeout then return nil, err end
+  end
+  if opts.max_output ~= nil then
+    out.max_output, err = V.integer(where, "max_output", opts.max_output, 0, 1 << 40)
+    if not out.max_output then return nil, err end
+  end
+  return cmd, out
+end
+
+return M

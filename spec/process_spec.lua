@@ -1,0 +1,236 @@
+-- process_spec: process tasks with real child processes: exit codes and
+-- signals map to events, stop escalation, process groups (grandchildren),
+-- reaping (no zombies), spawn failures, output (events, rotation), signals.
+local H = require("helpers")
+local P = require("proc_helpers")
+local tv = H.tv
+
+local function run(specs, opts)
+  local sup = tv.supervisor({ grace = (opts and opts.grace) or 5 })
+  local events = H.collect(sup)
+  if opts and opts.setup then opts.setup(sup) end
+  assert(sup:run(specs))
+  return events, sup
+end
+
+local SH = "/bin/sh"
+
+describe("process tasks", function()
+  it("map exit codes to events: success, retryable failure, fatal", function()
+    local events = run({
+      tv.process({ name = "ok", cmd = { "true" }, restart = "never" }),
+      tv.process({ name = "three", cmd = { SH, "-c", "exit 3" }, max_retries = 1, backoff = { first = 0.01 } }),
+      tv.process({ name = "fatal", cmd = { SH, "-c", "exit 7" }, fatal_codes = { 7 } }),
+      tv.process({ name = "two_ok", cmd = { SH, "-c", "exit 2" }, success_codes = { 0, 2 }, restart = "never" }),
+    })
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskStopped#1",
+      "ActorExhausted#1", "TaskRemoved" }, H.trace(events, "ok"))
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1",
+      "BackoffScheduled#1", "TaskStarting#2", "TaskFailed#2", "ActorExhausted#2", "TaskRemoved" },
+      H.trace(events, "three"))
+    local failed = H.first(events, "TaskFailed", "three")
+    assert.equal("execution failed: exited with code 3", failed.reason)
+    assert.equal(3, failed.exit_code)
+    assert.is_nil(failed.signal)
+    local ex = H.first(events, "ActorExhausted", "three")
+    assert.equal("max_retries_exceeded(1/1): execution failed: exited with code 3", ex.reason)
+    assert.equal(3, ex.exit_code)
+    local dead = H.first(events, "ActorDead", "fatal")
+    assert.equal("fatal error (no retry): exited with code 7", dead.reason)
+    assert.equal(7, dead.exit_code)
+    assert.equal(1, H.count(events, "TaskStarting", "fatal"))
+    assert.equal(1, H.count(events, "TaskStopped", "two_ok"))
+  end)
+
+  it("reports death by a signal with the signal's name", function()
+    local events = run({ tv.process({ name = "segv", cmd = { SH, "-c", "kill -SEGV $$" }, restart = "never" }) })
+    local failed = H.first(events, "TaskFailed", "segv")
+    assert.equal("execution failed: killed by signal SIGSEGV", failed.reason)
+    assert.equal("SIGSEGV", failed.signal)
+    assert.is_nil(failed.exit_code)
+    assert.equal("SIGSEGV", H.first(events, "ActorExhausted", "segv").signal)
+  end)
+
+  it("reports a command that cannot start, leaving no zombie and no fd behind", function()
+    local fds = P.fd_count()
+    local plain = P.tmpname()
+    assert(io.open(plain, "w")):close() -- mode 0644: not executable, even by root
+    local events = run({
+      tv.process({ name = "missing", cmd = { "/no/such/prog" }, restart = "never" }),
+      tv.process({ name = "nopath", cmd = { "no-such-prog-xyz" }, restart = "never" }),
+      tv.process({ name = "noexec", cmd = { plain }, restart = "never" }),
+      tv.process({ name = "badcwd", cmd = { "true" }, cwd = "/no/such/dir", restart = "never" }),
+    })
+    assert.equal("execution failed: ENOENT: no such file: /no/such/prog",
+      H.first(events, "TaskFailed", "missing").reason)
+    assert.equal("execution failed: ENOENT: no such file (not found in PATH): no-such-prog-xyz",
+      H.first(events, "TaskFailed", "nopath").reason)
+    assert.equal("execution failed: EACCES: permission denied: " .. plain,
+      H.first(events, "TaskFailed", "noexec").reason)
+    os.remove(plain)
+    assert.equal("execution failed: ENOENT: no such directory (cwd): /no/such/dir",
+      H.first(events, "TaskFailed", "badcwd").reason)
+    assert.same({}, P.zombies())
+    assert.equal(fds, P.fd_count())
+  end)
+
+  it("stops a child that ignores SIGTERM with SIGKILL after stop_timeout", function()
+    local pidfile = P.tmpname()
+    local sup = tv.supervisor({ grace = 5 })
+    local events = H.collect(sup)
+    assert(sup:add(tv.process({ name = "stubborn", stop_timeout = 0.2,
+      cmd = { SH, "-c", "trap '' TERM; echo $$ > " .. pidfile .. "; while :; do sleep 0.05; done" } })))
+    assert(sup:add(tv.task({ name = "remover", restart = "never", run = function(ctx)
+      while #P.pids(pidfile) < 1 do ctx:sleep(0.02) end
+      assert(sup:remove("stubborn"))
+    end })))
+    assert(sup:run())
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskRemoveRequested",
+      "TaskStopped#1", "TaskRemoved" }, H.trace(events, "stubborn"))
+    local pid = P.pids(pidfile)[1]
+    os.remove(pidfile)
+    assert.is_false(P.alive(pid))
+    assert.same({}, P.zombies())
+  end)
+
+  it("kills a stopped child's grandchildren with its process group", function()
+    local pidfile = P.tmpname()
+    local sup = tv.supervisor({ grace = 5 })
+    local events = H.collect(sup)
+    assert(sup:add(tv.process({ name = "parent", stop_timeout = 0.2,
+      cmd = { SH, "-c", "sleep 60 & echo $! > " .. pidfile .. "; echo $$ >> " .. pidfile .. "; wait" } })))
+    assert(sup:add(tv.task({ name = "stopper", restart = "never", run = function(ctx)
+      while #P.pids(pidfile) < 2 do ctx:sleep(0.02) end
+      sup:shutdown()
+    end })))
+    assert(sup:run())
+    local pids = P.pids(pidfile)
+    os.remove(pidfile)
+    assert.equal(2, #pids)
+    assert.is_false(P.alive(pids[1])) -- the grandchild
+    assert.is_false(P.alive(pids[2]))
+    assert.equal(1, H.count(events, "TaskStopped", "parent"))
+    assert.same({}, P.zombies())
+  end)
+
+  it("kills what a child left running in its group when it exits", function()
+    local pidfile = P.tmpname()
+    local events = run({ tv.process({ name = "leaver", restart = "never",
+      cmd = { SH, "-c", "sleep 60 & echo $! > " .. pidfile .. "; exit 0" } }) })
+    assert.equal(1, H.count(events, "TaskStopped", "leaver"))
+    local pid = P.pids(pidfile)[1]
+    os.remove(pidfile)
+    assert.is_true(P.wait_until(function() return not P.alive(pid) end))
+    assert.is_true(P.wait_until(function() return #P.zombies() == 0 end))
+  end)
+
+  it("leaves no zombie after 100 restarts", function()
+    local sup = tv.supervisor({ grace = 5 })
+    local starts = 0
+    assert(sup:subscribe(function(ev)
+      if ev.kind == "TaskStarting" then
+        starts = starts + 1
+        if starts == 100 then sup:shutdown() end
+      end
+    end))
+    assert(sup:add(tv.process({ name = "flapper", cmd = { SH, "-c", "exit 1" }, restart = "always",
+      backoff = { first = 0 } })))
+    assert(sup:run())
+    assert.is_true(starts >= 100)
+    assert.same({}, P.zombies())
+  end)
+
+  it("publishes output lines as TaskOutput events", function()
+    local long = string.rep("x", 5000)
+    local events = run({ tv.process({ name = "talker", restart = "never", stdout = "events",
+      stderr = { events = true },
+      cmd = { SH, "-c", "echo one; echo two >&2; printf 'a\\r\\nb\\n'; printf '" .. long .. "\\n'; printf last" } }) })
+    local out = H.only(events, "talker", "TaskOutput")
+    local lines = {}
+    for _, ev in ipairs(out) do lines[#lines + 1] = ev.stream .. ":" .. ev.line end
+    table.sort(lines)
+    assert.same({ "stderr:two", "stdout:a", "stdout:b", "stdout:last", "stdout:one",
+      "stdout:" .. string.rep("x", 4096) .. " [truncated 904 bytes]" }, lines)
+    assert.equal(1, out[1].attempt)
+    -- all output is published before the attempt's outcome
+    assert.is_true(H.index(events, "TaskStopped", "talker") > H.index(events, "TaskOutput", "talker") + #out - 1)
+  end)
+
+  it("writes output to a size-rotated log file", function()
+    local log = P.tmpname()
+    local events = run({ tv.process({ name = "writer", restart = "never",
+      stdout = { file = log, max_bytes = 1000, backups = 2 },
+      cmd = { SH, "-c", "i=0; while [ $i -lt 300 ]; do echo \"line $i of the log\"; i=$((i+1)); done" } }) })
+    assert.equal(1, H.count(events, "TaskStopped", "writer"))
+    for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do
+      local s = assert(P.read(p), p)
+      assert.is_true(#s <= 1000 and #s > 0, p)
+    end
+    assert.is_nil(P.read(log .. ".3"))
+    assert.truthy(P.read(log):find("line 299 of the log\n$"))
+    for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do os.remove(p) end
+  end)
+
+  it("appends to a plain log file and can also publish events", function()
+    local log = P.tmpname()
+    local events = run({ tv.process({ name = "both", restart = "never", stdout = { file = log, events = true },
+      stderr = "null", cmd = { SH, "-c", "echo hello; echo hidden >&2" } }) })
+    assert.equal("hello\n", P.read(log))
+    assert.equal(1, H.count(events, "TaskOutput", "both"))
+    os.remove(log)
+  end)
+
+  it("forwards signals with sup:signal and says why it cannot", function()
+    local pidfile = P.tmpname()
+    local results = {}
+    local sup = tv.supervisor({ grace = 5 })
+    local events = H.collect(sup)
+    assert(sup:add(tv.process({ name = "hup", restart = "on_failure", backoff = { first = 5 },
+      cmd = { SH, "-c", "echo $$ > " .. pidfile .. "; exec sleep 60" } })))
+    assert(sup:add(tv.task({ name = "driver", restart = "never", run = function(ctx)
+      while not P.read(pidfile) or P.read(pidfile) == "" do ctx:sleep(0.02) end
+      results.hup = { sup:signal("hup", "HUP") }
+      while sup:is_alive("hup") do ctx:sleep(0.02) end
+      results.backoff = { sup:signal("hup", "SIGTERM") }
+      results.missing = { sup:signal("nope", 1) }
+      results.lua = { sup:signal("driver", "TERM") }
+      sup:shutdown()
+    end })))
+    assert(sup:run())
+    os.remove(pidfile)
+    assert.same({ true }, results.hup)
+    assert.same({ nil, "ESRCH: task 'hup' has no running process (backoff)" }, results.backoff)
+    assert.same({ nil, "ENOENT: no task named 'nope'" }, results.missing)
+    assert.same({ nil, "ENOTSUP: task 'driver' is not a process" }, results.lua)
+    local failed = H.first(events, "TaskFailed", "hup")
+    assert.equal("SIGHUP", failed.signal)
+  end)
+
+  it("stops a process at its timeout and retries it", function()
+    local events = run({ tv.process({ name = "slow", cmd = { "sleep", "30" }, timeout = 0.1,
+      stop_timeout = 0.2, max_retries = 1, backoff = { first = 0.01 } }) })
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TimeoutHit#1", "TaskFailed#1",
+      "BackoffScheduled#1", "TaskStarting#2", "TimeoutHit#2", "TaskFailed#2", "ActorExhausted#2",
+      "TaskRemoved" }, H.trace(events, "slow"))
+    assert.equal("timed out after 100ms", H.first(events, "TaskFailed", "slow").reason)
+    assert.same({}, P.zombies())
+  end)
+
+  it("passes env, cwd and inherit_env to the child", function()
+    local log = P.tmpname()
+    local events = run({ tv.process({ name = "envy", restart = "never", cwd = "/tmp", inherit_env = false,
+      env = { FOO = "bar", PATH = "/usr/bin:/bin" }, stdout = { file = log },
+      cmd = { SH, "-c", "echo $FOO; pwd; echo ${HOME:-nohome}" } }) })
+    assert.equal(1, H.count(events, "TaskStopped", "envy"))
+    assert.equal("bar\n/tmp\nnohome\n", P.read(log))
+    os.remove(log)
+  end)
+
+  it("returns an error for a log file that cannot be opened", function()
+    local sup = tv.supervisor()
+    local ok, err = sup:add(tv.process({ name = "x", cmd = { "true" }, stdout = "/no/such/dir/x.log" }))
+    assert.is_nil(ok)
+    assert.equal("ENOENT: stdout: cannot open log file '/no/such/dir/x.log': no such file or directory", err)
+    assert.same({}, sup:list())
+  end)
+end)

@@ -1,0 +1,36 @@
+/* spawn.h - starting a child process the way the supervisor needs: its own
+ * process group, a parent-death signal, clean signal state, chosen stdio fds,
+ * and exec failures (missing binary, bad cwd) reported to the parent.
+ * Everything the child needs is prepared before fork(); the child only makes
+ * async-signal-safe calls. Owner: the caller owns every input and gets a pid
+ * it must reap (tv_reaper does). */
+#ifndef TV_SPAWN_H
+#define TV_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct tv_spawn {
+  char *const *argv; /* argv[0] is looked up in PATH unless it contains '/' */
+  char *const *envp; /* NULL: the host's environment */
+  const char *cwd;   /* NULL: the host's */
+  int fds[3];        /* the child's stdin/stdout/stderr (parent fds; left open) */
+} tv_spawn_t;
+
+/* Where a spawn failed, for the message. */
+enum { TV_SPAWN_AT_EXEC = 0, TV_SPAWN_AT_CWD = 1, TV_SPAWN_AT_SETUP = 2 };
+
+/* Forks and execs. Returns the pid (> 0), or a negative errno (libuv's error
+ * codes on Linux) with *stage set to TV_SPAWN_AT_*; on failure no child is
+ * left behind (it is reaped before returning). */
+pid_t tv_spawn(const tv_spawn_t *sp, int *stage);
+
+/* "ENOENT: no such file: /no/such/prog" for a failed spawn, into buf. */
+char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, size_t size);
+
+/* A NULL-terminated "K=V" array: the host's environment (when `inherit`)
+ * overridden by `kv` (n "K=V" strings). One malloc block; free() it. NULL
+ * when out of memory. */
+char **tv_env_build(int inherit, const char *const *kv, size_t n);
+
+#endif

@@ -1,0 +1,237 @@
+/* lproc.c - process task objects: core.process(opts) builds a tv_process_t
+ * from options already validated by lua/taskvisor/init.lua (checks here only
+ * keep the C side safe), plus the helpers ctx:exec shares (argv, env,
+ * signal names, the context's reaper).
+ * Owner: the userdata; anchored in the registry while the core holds it
+ * (lheld.c), until release(); its configuration is freed by __gc. */
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/process.h"
+#include "core/signals.h"
+#include "ltv.h"
+
+typedef struct ltv_process {
+  tv_process_t p; /* first: the task object starts with its tv_task_t */
+  ltv_ctx *ctx;
+  int anchor;       /* while the core holds it */
+  uint8_t orphaned; /* __gc ran while still held (lua_close) */
+} ltv_process;
+
+const ltv_task_kind ltv_kind_process = {LTV_PROCESS, offsetof(ltv_process, anchor)};
+
+struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx) {
+  if (!ctx->reaper) {
+    int rc = tv_reaper_new(&ctx->reaper, ctx->loop);
+    if (rc) luaL_error(L, "cannot watch child processes: %s", uv_strerror(rc));
+  }
+  return ctx->reaper;
+}
+
+/* core.signum(name | number): "HUP", "SIGHUP" or 1 -> 1; nil if unknown. */
+int ltv_signum(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    lua_Integer n = lua_tointeger(L, 1);
+    if (n >= 1 && n < 32 && strcmp(tv_signal_name((int)n), "SIG?") != 0) {
+      lua_pushinteger(L, n);
+      return 1;
+    }
+  } else if (lua_type(L, 1) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, 1);
+    if (strncmp(s, "SIG", 3) == 0) s += 3;
+    for (int i = 1; i < 32; i++) {
+      if (strcmp(tv_signal_name(i) + 3, s) == 0) {
+        lua_pushinteger(L, i);
+        return 1;
+      }
+    }
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* Collected into a temporary userdata so a raise frees nothing by hand. */
+char **ltv_strv(lua_State *L, int t) {
+  t = lua_absindex(L, t);
+  size_t n = (size_t)lua_rawlen(L, t);
+  const char **src = lua_newuserdatauv(L, (n + 1) * sizeof *src, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, t, (lua_Integer)i + 1);
+    src[i] = lua_tostring(L, -1); /* validated strings, kept alive by t */
+    lua_pop(L, 1);
+    if (!src[i]) luaL_error(L, "argument list entry %d is not a string", (int)i + 1);
+  }
+  char **v = tv_strv_new(src, n);
+  lua_pop(L, 1);
+  if (!v) luaL_error(L, "not enough memory");
+  return v;
+}
+
+void ltv_envp(lua_State *L, int idx, char ***out) {
+  idx = lua_absindex(L, idx);
+  *out = NULL;
+  lua_getfield(L, idx, "inherit_env");
+  int inherit = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (lua_getfield(L, idx, "env") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    if (inherit) return;
+    lua_newtable(L);
+  }
+  int env = lua_gettop(L);
+  lua_newtable(L); /* "K=V" strings, anchored while we point at them */
+  int kvs = env + 1;
+  size_t n = 0;
+  for (lua_pushnil(L); lua_next(L, env); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "env: keys and values must be strings");
+    lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+    lua_rawseti(L, kvs, (lua_Integer)++n);
+  }
+  const char **kv = lua_newuserdatauv(L, (n + 1) * sizeof *kv, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, kvs, (lua_Integer)i + 1);
+    kv[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  *out = tv_env_build(inherit, kv, n);
+  lua_settop(L, env - 1);
+  if (!*out) luaL_error(L, "not enough memory");
+}
+
+static void on_release(tv_process_t *tp) {
+  ltv_process *u = (ltv_process *)tp;
+  luaL_unref(u->ctx->L, LUA_REGISTRYINDEX, u->anchor);
+  u->anchor = LUA_NOREF;
+  if (u->orphaned) tv_process_fini(tp);
+}
+
+static lua_Integer int_field(lua_State *L, int t, const char *k, lua_Integer def) {
+  lua_Integer v = lua_getfield(L, t, k) == LUA_TNUMBER ? lua_tointeger(L, -1) : def;
+  lua_pop(L, 1);
+  return v;
+}
+
+/* One of stdout/stderr: { mode = "inherit"|"null"|"pipe", file =, max_bytes =,
+ * backups =, events = }. Returns 0 or the negative errno of the log file. */
+static int read_output(lua_State *L, int opts, const char *k, tv_process_t *p, int i) {
+  if (lua_getfield(L, opts, k) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  int t = lua_gettop(L);
+  lua_getfield(L, t, "mode");
+  const char *mode = lua_tostring(L, -1);
+  p->out[i].mode = !mode || strcmp(mode, "inherit") == 0 ? TV_IO_INHERIT
+                   : strcmp(mode, "null") == 0            ? TV_IO_NULL
+                                                          : TV_IO_PIPE;
+  lua_getfield(L, t, "events");
+  p->out[i].events = (uint8_t)lua_toboolean(L, -1);
+  int rc = 0;
+  if (lua_getfield(L, t, "file") == LUA_TSTRING) {
+    lua_Integer max = int_field(L, t, "max_bytes", 0), backups = int_field(L, t, "backups", 0);
+    rc = tv_outfile_open(&p->files[i], lua_tostring(L, -1), max > 0 ? (uint64_t)max : 0,
+                         backups > 0 ? (uint32_t)backups : 0);
+    if (rc == 0) p->out[i].file = &p->files[i];
+  }
+  lua_settop(L, t - 1);
+  return rc;
+}
+
+static int read_codes(lua_State *L, int opts, tv_process_t *p) {
+  lua_getfield(L, opts, "success_codes");
+  lua_getfield(L, opts, "fatal_codes");
+  size_t ns = lua_istable(L, -2) ? lua_rawlen(L, -2) : 0;
+  size_t nf = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+  if (ns + nf > 0) {
+    if (!(p->codes = malloc((ns + nf) * sizeof *p->codes))) return luaL_error(L, "not enough memory");
+    for (size_t i = 0; i < ns + nf; i++) {
+      lua_rawgeti(L, i < ns ? -2 : -1, (lua_Integer)(i < ns ? i + 1 : i - ns + 1));
+      p->codes[i] = (int32_t)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+    }
+    p->nsuccess = (uint32_t)ns;
+    p->nfatal = (uint32_t)nf;
+  } else if (lua_istable(L, -2)) { /* success_codes = {}: nothing succeeds */
+    if (!(p->codes = malloc(sizeof *p->codes))) return luaL_error(L, "not enough memory");
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
+/* core.process{ cmd =, cwd =, env =, inherit_env =, stdin = "null"|"inherit",
+ * stdout =, stderr = (see read_output), stop_signal = n, stop_timeout = s,
+ * success_codes =, fatal_codes = }: a task object, or nil, "CODE: message"
+ * when a log file cannot be opened. */
+int ltv_process_new(lua_State *L) {
+  ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  tv_reaper_t *r = ltv_reaper(L, ctx);
+  ltv_process *u = lua_newuserdatauv(L, sizeof *u, 0);
+  tv_process_init(&u->p, r, &ctx->sched, on_release);
+  u->ctx = ctx;
+  u->anchor = LUA_NOREF;
+  u->orphaned = 0;
+  luaL_setmetatable(L, LTV_PROCESS); /* from here __gc frees what is built */
+  tv_process_t *p = &u->p;
+  if (lua_getfield(L, 1, "cmd") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
+    return luaL_error(L, "core.process: 'cmd' must be a non-empty list");
+  p->argv = ltv_strv(L, -1);
+  lua_pop(L, 1);
+  ltv_envp(L, 1, &p->envp);
+  if (lua_getfield(L, 1, "cwd") == LUA_TSTRING && !(p->cwd = strdup(lua_tostring(L, -1))))
+    return luaL_error(L, "not enough memory");
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "stdin");
+  const char *in = lua_tostring(L, -1);
+  p->stdin_mode = in && strcmp(in, "inherit") == 0 ? TV_IO_INHERIT : TV_IO_NULL;
+  lua_pop(L, 1);
+  p->stop_signal = (int)int_field(L, 1, "stop_signal", SIGTERM);
+  if (lua_getfield(L, 1, "stop_timeout") == LUA_TNUMBER)
+    p->stop_timeout_ms = (uint64_t)(lua_tonumber(L, -1) * 1000.0 + 0.999);
+  lua_pop(L, 1);
+  read_codes(L, 1, p);
+  static const char *const streams[2] = {"stdout", "stderr"};
+  for (int i = 0; i < 2; i++) {
+    int rc = read_output(L, 1, streams[i], p, i);
+    if (rc) {
+      lua_getfield(L, 1, streams[i]);
+      lua_getfield(L, -1, "file");
+      const char *path = lua_tostring(L, -1);
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: %s: cannot open log file '%s': %s", uv_err_name(rc), streams[i],
+                      path, uv_strerror(rc));
+      return 2;
+    }
+  }
+  return 1;
+}
+
+static int process_gc(lua_State *L) {
+  ltv_process *u = luaL_checkudata(L, 1, LTV_PROCESS);
+  if (u->p.base.actor.policy) /* still held: only while lua_close runs */
+    u->orphaned = 1;
+  else
+    tv_process_fini(&u->p);
+  return 0;
+}
+
+static int process_tostring(lua_State *L) {
+  ltv_process *u = luaL_checkudata(L, 1, LTV_PROCESS);
+  const tv_actor_t *a = &u->p.base.actor;
+  lua_pushfstring(L, "taskvisor.process(%s, pid %d)", a->name ? a->name->s : "?",
+                  u->p.run ? (int)u->p.run->pid : 0);
+  return 1;
+}
+
+void ltv_process_open(lua_State *L) {
+  static const luaL_Reg meta[] = {{"__gc", process_gc}, {"__tostring", process_tostring},
+                                  {NULL, NULL}};
+  luaL_newmetatable(L, LTV_PROCESS); /* sets __name */
+  luaL_setfuncs(L, meta, 0);
+  lua_pop(L, 1);
+}
