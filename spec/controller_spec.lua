@@ -553,6 +553,43 @@ describe("sup:slots() and sup:slot()", function()
   end)
 end)
 
+describe("process tasks", function()
+  it("go through slots like Lua tasks: a replace stops the running process, then the next runs", function()
+    local events = run_ctl(function(sup)
+      assert(sup:submit({ slot = "svc", task = tv.process({ name = "old", cmd = { "sleep", "5" }, stop_timeout = 1 }) }))
+      driver(sup, function(ctx)
+        ctx:sleep(0.1)
+        assert(sup:submit({ slot = "svc", admission = "replace",
+          task = { name = "new", cmd = { "sh", "-c", "exit 0" }, restart = "never" } }))
+      end)
+    end)
+    assert.same({
+      "ControllerSubmitted old admission=queue status=running",
+      "ControllerSlotTransition old idle" .. ARROW .. "running",
+      "TaskStarting old -",
+      "ControllerSubmitted new admission=replace status=terminating depth=1",
+      "ControllerSlotTransition old running" .. ARROW .. "terminating (replace)",
+      "TaskRemoveRequested old replaced",
+      "TaskStopped old -",
+      "TaskRemoved old -",
+      "ControllerSlotTransition old terminating" .. ARROW .. "idle",
+      "TaskAddRequested new -",
+      "TaskAdded new -",
+      "ControllerSlotTransition new idle" .. ARROW .. "running",
+      "TaskStarting new -",
+      "TaskStopped new -",
+      "TaskRemoved new -",
+      "ControllerSlotTransition new running" .. ARROW .. "idle",
+    }, (function()
+      local out = {}
+      for _, line in ipairs(story(events, { "old", "new" })) do
+        if not line:find("^TaskAdd.* old") then out[#out + 1] = line end
+      end
+      return out
+    end)())
+  end)
+end)
+
 describe("without a controller", function()
   it("submit, slot and slots return ENOTSUP; add and remove still work alongside a controller", function()
     local sup = tv.supervisor()
