@@ -41,11 +41,27 @@ function P.zombies()
   return out
 end
 
-function P.fd_count()
-  local n, ls = 0, io.popen("ls /proc/" .. P.self_pid() .. "/fd")
-  for _ in ls:lines() do n = n + 1 end
-  ls:close()
-  return n - 1 -- the pipe ls itself writes to
+--- The open fds of this process, as a set of numbers. Listed by a child into
+--- a file (os.execute), so the listing holds no fd of ours while it runs.
+function P.fds()
+  local tmp = os.tmpname()
+  assert(os.execute("ls /proc/" .. P.self_pid() .. "/fd > " .. tmp))
+  local set = {}
+  for line in io.lines(tmp) do set[tonumber(line)] = true end
+  os.remove(tmp)
+  return set
+end
+
+--- Fds open now that were not in `before` (a P.fds() set), sorted. Fds closed
+--- meanwhile (an earlier spec's leftovers finishing) do not count: the
+--- question is whether anything leaked.
+function P.new_fds(before)
+  local out = {}
+  for fd in pairs(P.fds()) do
+    if not before[fd] then out[#out + 1] = fd end
+  end
+  table.sort(out)
+  return out
 end
 
 --- Waits (busy, up to `secs`) until fn() is true; returns its last value.

@@ -52,7 +52,7 @@ describe("process tasks", function()
   end)
 
   it("reports a command that cannot start, leaving no zombie and no fd behind", function()
-    local fds = P.fd_count()
+    local fds = P.fds()
     local plain = P.tmpname()
     assert(io.open(plain, "w")):close() -- mode 0644: not executable, even by root
     local events = run({
@@ -71,7 +71,7 @@ describe("process tasks", function()
     assert.equal("execution failed: ENOENT: no such directory (cwd): /no/such/dir",
       H.first(events, "TaskFailed", "badcwd").reason)
     assert.same({}, P.zombies())
-    assert.equal(fds, P.fd_count())
+    assert.same({}, P.new_fds(fds))
   end)
 
   it("stops a child that ignores SIGTERM with SIGKILL after stop_timeout", function()
