@@ -180,6 +180,21 @@ describe("process tasks", function()
     os.remove(log)
   end)
 
+  it("closes its log files when the task ends, not when its object is collected", function()
+    local log = P.tmpname()
+    collectgarbage("stop") -- nothing may close them behind the test's back
+    local fds = P.fds()
+    for i = 1, 3 do
+      run({ tv.process({ name = "logged" .. i, restart = "never", cmd = { SH, "-c", "echo x" },
+        stdout = { file = log, max_bytes = 1000 }, stderr = log }) })
+    end
+    local leaked = P.new_fds(fds)
+    collectgarbage("restart")
+    assert.same({}, leaked)
+    assert.equal("x\nx\nx\n", P.read(log))
+    os.remove(log)
+  end)
+
   it("forwards signals with sup:signal and says why it cannot", function()
     local pidfile = P.tmpname()
     local results = {}

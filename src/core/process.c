@@ -102,6 +102,9 @@ static void process_release(tv_task_t *t) {
     tv_proc_release(p->run);
     p->run = NULL;
   }
+  /* A task runs under one supervisor once: its log files are done with now,
+   * not whenever the garbage collector gets to its object. */
+  for (int i = 0; i < 2; i++) tv_outfile_close(&p->files[i]);
   if (p->on_release) p->on_release(p);
 }
 
