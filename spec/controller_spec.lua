@@ -624,6 +624,54 @@ describe("without a controller", function()
   end)
 end)
 
+describe("review regressions", function()
+  it("sup:cancel of a slot's task returns at once when it ended and the slot's next task has the same name", function()
+    local res, took
+    run_ctl(function(sup)
+      assert(sup:submit({ task = tv.task({ name = "X", slot = "s", restart = "on_failure",
+        backoff = { first = 10, max = 10 }, run = function() error("boom") end }) }))
+      assert(sup:submit({ task = tv.task({ name = "X", slot = "s", restart = "never",
+        run = function(ctx) ctx:sleep(0.2) end }) }))
+      driver(sup, function(ctx)
+        ctx:sleep(0.05) -- the first X is in its 10 s backoff
+        local t0 = tv.monotime()
+        res = { sup:cancel("X", 2) }
+        took = tv.monotime() - t0
+      end)
+    end)
+    assert.same({ true }, res)
+    assert.is_true(took < 1)
+  end)
+
+  it("tv.task of a made spec returns it unchanged (no growing wrappers)", function()
+    local s = tv.task({ name = "a", run = function() end, backoff = { first = 1 } })
+    local again = s
+    for _ = 1, 3000 do again = tv.task(again) end
+    assert.equal(s, again)
+    local keys = {}
+    for k in pairs(s.backoff) do keys[#keys + 1] = k end
+    assert.same({ "first" }, keys)
+  end)
+
+  it("a made spec hides its fields: no metatable, no raw table through pairs, no writes", function()
+    local s = tv.task({ name = "b", run = function() end })
+    assert.is_false(getmetatable(s))
+    local _, state = pairs(s)
+    assert.is_nil(state)
+    assert.has_error(function() s.timeout = -1 end)
+  end)
+
+  it("an admission error whose __tostring raises still only rejects", function()
+    local sup = tv.supervisor({ controller = true })
+    local evil = setmetatable({}, { __tostring = function() error("boom") end })
+    local ok, err = sup:submit({ task = job("y", 0), admission = function() error(evil) end })
+    assert.is_nil(ok)
+    assert.equal("EREJECTED: rejected: admission function raised: (a table value)", err)
+    ok, err = sup:submit({ task = job("z", 0), admission = function() return "reject", evil end })
+    assert.equal("EREJECTED: rejected: (a table value)", err)
+  end)
+end)
+
 describe("bad input", function()
   local sup = tv.supervisor({ controller = true })
   local function raises(req, pattern)

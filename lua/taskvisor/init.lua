@@ -98,8 +98,9 @@ local function read_only(t, what, type_name)
     __newindex = function(_, k)
       error(string.format("%s is read-only (setting '%s')", what, tostring(k)), 2)
     end,
-    __pairs = function() return next, t, nil end,
+    __pairs = function() return function(_, k) return next(t, k) end, nil, nil end,
     __len = function() return #t end,
+    __metatable = false, -- the fields stay out of reach
   })
 end
 
@@ -192,6 +193,8 @@ end
 --- stop_timeout=10, success_codes={0}, fatal_codes={}, + the policy fields of
 --- tv.task }: a validated spec supervising an OS process (one attempt = one run).
 function tv.process(opts)
+  local made = spec_fields[opts]
+  if made and process_opts[made] then return opts end -- already one
   local spec = freeze(check(process_spec("tv.process", opts)), "taskvisor.process")
   return spec
 end
@@ -202,6 +205,8 @@ end
 -- (Public functions keep the result in a local before returning it: a tail
 -- call would drop their frame and misplace the caller's line in errors.)
 function tv.task(opts)
+  local made = spec_fields[opts]
+  if made and not process_opts[made] then return opts end -- already one
   local spec = freeze(check(task_spec("tv.task", opts)))
   return spec
 end
@@ -465,6 +470,13 @@ end
 
 -- ---- controller -------------------------------------------------------------
 
+-- tostring that cannot raise (a user's __tostring may).
+local function safe_tostring(v)
+  local ok, str = pcall(tostring, v)
+  if ok and type(str) == "string" then return str end
+  return "(a " .. type(v) .. " value)"
+end
+
 -- Runs a user admission function: its decision and reason. Whatever goes wrong
 -- in it rejects this submission only.
 local function decide(c, fn, slot, spec, req_task)
@@ -472,14 +484,14 @@ local function decide(c, fn, slot, spec, req_task)
   local request = read_only({ task = spec.name, slot = slot, spec = req_task }, "the request")
   local ok, d, why = pcall(fn, view, request)
   if not ok then
-    return "reject", "admission function raised: " .. tostring(d)
+    return "reject", "admission function raised: " .. safe_tostring(d)
   end
   if not DECISIONS[d] then
     return "reject", string.format("admission function returned %s; expected \"start\", "
       .. "\"queue\", \"replace\" or \"reject\"", V.show(d))
   end
   if d ~= "reject" then why = nil end
-  if why ~= nil then why = tostring(why) end
+  if why ~= nil then why = safe_tostring(why) end
   return d, why
 end
 
@@ -518,7 +530,7 @@ function Supervisor:submit(req)
   end
   local decision, label, why = adm, adm, nil
   if fn then
-    decision, why = decide(c, fn, slot, spec, spec_fields[req.task] and req.task or read_only(spec, "a task spec"))
+    decision, why = decide(c, fn, slot, spec, spec_fields[req.task] and req.task or freeze(spec))
     label = "function(" .. decision .. ")"
   end
   local task, err = core_task(spec)

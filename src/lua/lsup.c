@@ -123,10 +123,15 @@ static int sup_cancel(lua_State *L) {
   uint64_t wait_ms = lua_isnoneornil(L, 3) ? tv_ms_ceil(s->sup->grace_ns)
                                             : ltv_check_seconds(L, 3, "sup:cancel: 'wait'");
   lua_settop(L, 3);
+  tv_actor_t *target = tv_sup_find(s->sup, name, len);
   int rc = remove_task(s, name, len, "manual_cancel");
   if (rc < 0) return removal_error(L, rc, name);
   ltv_fiber *f = ltv_fiber_current(s->ctx, L);
-  if (rc == 1 || !f || !lua_isyieldable(L)) { /* gone already, or nothing to yield */
+  /* Gone already: purged from a queue, or finished at once (a task in its
+   * backoff), maybe with a controller slot's next task of the same name
+   * registered since, which this cancel is not about. */
+  int gone = rc == 1 || tv_sup_find(s->sup, name, len) != target;
+  if (gone || !f || !lua_isyieldable(L)) { /* or nothing we could yield */
     lua_pushboolean(L, 1);
     return 1;
   }
