@@ -26,15 +26,22 @@ function P.alive(pid)
   return s ~= nil and s ~= "Z"
 end
 
---- Pids of zombies whose parent is this process.
+--- Pids of zombies whose parent is this process, outside its own process
+--- group: supervised processes always run in groups of their own, while the
+--- specs' own io.popen / os.execute children stay in ours (an unclosed popen
+--- handle is a zombie until the collector closes it: not taskvisor's).
 function P.zombies()
   local me, out = P.self_pid(), {}
+  local own = tonumber(P.read("/proc/self/stat"):match(".*%) %a %d+ (%d+)"))
   local ls = io.popen("ls /proc")
   for name in ls:lines() do
     if name:match("^%d+$") then
       local stat = P.read("/proc/" .. name .. "/stat")
-      local state, ppid = stat and stat:match(".*%) (%a) (%d+)")
-      if state == "Z" and tonumber(ppid) == me then out[#out + 1] = tonumber(name) end
+      local state, ppid, pgrp -- (not `stat and stat:match(...)`: that keeps one value)
+      if stat then state, ppid, pgrp = stat:match(".*%) (%a) (%d+) (%d+)") end
+      if state == "Z" and tonumber(ppid) == me and tonumber(pgrp) ~= own then
+        out[#out + 1] = tonumber(name)
+      end
     end
   end
   ls:close()

@@ -140,6 +140,24 @@ describe("process tasks", function()
     assert.same({}, P.zombies())
   end)
 
+  it("reaps processes that daemonized out of their group (no zombies pile up)", function()
+    local during
+    local events = run({ tv.process({ name = "daemonizer", restart = "always",
+      backoff = { first = 0.01, max = 0.01 },
+      cmd = { SH, "-c", "setsid sh -c 'sleep 0.05' & sleep 0.02" } }) }, { setup = function(sup)
+        assert(sup:add(tv.once("stop-later", function(ctx)
+          ctx:sleep(0.5)
+          during = #P.zombies() -- counted while they keep coming
+          sup:remove("daemonizer")
+          ctx:sleep(0.3) -- the last daemons exit meanwhile, while the loop runs
+        end)))
+      end })
+    assert.is_true(H.count(events, "TaskStarting", "daemonizer") >= 5)
+    assert.is_true(during <= 3, during .. " zombies while running") -- at most a few not yet handled
+    P.wait_until(function() return #P.zombies() == 0 end, 2)
+    assert.same({}, P.zombies())
+  end)
+
   it("publishes output lines as TaskOutput events", function()
     local long = string.rep("x", 5000)
     local events = run({ tv.process({ name = "talker", restart = "never", stdout = "events",

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "error.h"
 
 static void drop(tv_child_t *c) {
   tv_reaper_t *r = c->r;
+  if (c->disowned) r->disowned--;
   tv_list_unlink(&c->link);
   free(c);
   /* Idle: do not keep the loop alive. */
@@ -59,6 +61,30 @@ static void check_child(tv_child_t *c) {
   drop(c);
 }
 
+static int is_leader(const tv_reaper_t *r, pid_t pid) {
+  tv_list_each(l, &r->children) {
+    if (tv_container_of(l, tv_child_t, link)->pid == pid) return 1;
+  }
+  return 0;
+}
+
+/* Orphans the host adopted as a subreaper after they left their task's group
+ * (a program that daemonizes with setsid): nobody else would ever wait for
+ * them. Exited children are peeked at without reaping; a leader we track, or
+ * a child in the host's own group (os.execute, io.popen: their callers wait
+ * for them), ends the sweep until the next SIGCHLD. */
+static void reap_adopted(const tv_reaper_t *r) {
+  pid_t own = getpgrp();
+  for (;;) {
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) return;
+    pid_t pid = si.si_pid, pg = getpgid(pid);
+    if (is_leader(r, pid) || pg < 0 || pg == own) return;
+    if (waitpid(pid, NULL, WNOHANG) <= 0) return;
+  }
+}
+
 static void on_sigchld(uv_signal_t *h, int signum) {
   tv_reaper_t *r = h->data;
   (void)signum;
@@ -68,6 +94,7 @@ static void on_sigchld(uv_signal_t *h, int signum) {
     check_child(tv_container_of(l, tv_child_t, link));
     l = next;
   }
+  reap_adopted(r);
 }
 
 static void close_free(uv_handle_t *h) { free(h); }
@@ -127,6 +154,7 @@ int tv_reaper_spawn(tv_reaper_t *r, const tv_spawn_t *sp, tv_child_t **out, int 
   c->pid = c->pgid = pid;
   c->on_exit = on_exit;
   c->data = data;
+  c->disowned = 0;
   tv_list_push(&r->children, &c->link);
   if (r->count++ == 0) uv_ref((uv_handle_t *)r->sig); /* a child to wait for */
   *out = c; /* its SIGCHLD, even if already raised, is handled on a later loop pass */
@@ -135,5 +163,6 @@ int tv_reaper_spawn(tv_reaper_t *r, const tv_spawn_t *sp, tv_child_t **out, int 
 
 void tv_child_disown(tv_child_t *c) {
   c->on_exit = NULL;
+  if (!c->disowned) c->disowned = 1, c->r->disowned++;
   if (group_held(c)) kill(-c->pgid, SIGKILL);
 }

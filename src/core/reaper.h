@@ -38,6 +38,7 @@ struct tv_child {
    * The tv_child_t is freed when this returns. NULL once disowned. */
   void (*on_exit)(tv_child_t *c, int status);
   void *data;
+  int disowned; /* its owner is gone; counted in the reaper's `disowned` */
 };
 
 struct tv_reaper {
@@ -45,6 +46,7 @@ struct tv_reaper {
   uv_signal_t *sig; /* freed in its close callback */
   tv_link_t children;
   unsigned count;
+  unsigned disowned; /* of count: killed, their owners gone; reaped as they die */
   int subreaper; /* prctl done */
 };
 

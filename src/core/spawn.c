@@ -16,6 +16,25 @@
 #include <unistd.h>
 #include <uv.h>
 
+/* fork() runs the atfork handlers (libuv's re-creates its signal pipes in
+ * the child: not async-signal-safe, and it aborts when fds 0-2 are closed);
+ * the child only sets itself up and execs, so it needs none of them. */
+static pid_t raw_fork(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  return _Fork();
+#else
+  return fork();
+#endif
+}
+
+void tv_stdio_guard(void) {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int nfd = open("/dev/null", O_RDWR); /* the lowest free number: fd */
+      if (nfd >= 0 && nfd != fd) close(nfd);
+    }
+}
+
 extern char **environ;
 
 /* execvpe's lookup, done in the parent so a missing program is reported as
@@ -110,7 +129,7 @@ pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
   pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = raw_fork();
   if (pid == 0) child(sp, file, ep[1], parent);
   int saved = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);

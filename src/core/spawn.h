@@ -33,4 +33,9 @@ char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, siz
  * when out of memory. */
 char **tv_env_build(int inherit, const char *const *kv, size_t n);
 
+/* Opens /dev/null on whichever of fds 0-2 is closed, so that no descriptor
+ * opened later (libuv's pipes, a child's pipe) lands there and is mistaken
+ * for standard input or output. Call before anything opens a descriptor. */
+void tv_stdio_guard(void);
+
 #endif

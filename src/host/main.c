@@ -14,6 +14,7 @@
 #include <lualib.h>
 #include <uv.h>
 
+#include "core/spawn.h"
 #include "embedded.h"
 
 int luaopen_taskvisor_core(lua_State *L);
@@ -203,6 +204,7 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  tv_stdio_guard(); /* before the first descriptor is opened */
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, PROGNAME ": cannot create Lua state: not enough memory\n");

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/reaper.h"
+#include "core/spawn.h"
 #include "ltv.h"
 
 #define LTV_VERSION "0.1.0"
@@ -90,6 +91,7 @@ static int failure_tostring(lua_State *L) {
 }
 
 int luaopen_taskvisor_core(lua_State *L) {
+  tv_stdio_guard();
   ltv_ctx *ctx = ctx_open(L);
   ltv_task_open(L);
   ltv_sub_open(L);

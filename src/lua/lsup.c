@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/process.h"
+#include "core/reaper.h"
 #include "ltv.h"
 
 ltv_sup *ltv_sup_check(lua_State *L) {
@@ -241,6 +242,24 @@ static int sup_runnable(lua_State *L) {
   return 1;
 }
 
+static void settle_timeout(tv_timer_t *t) { (void)t; }
+
+/* Processes killed as their tasks ended (force-stopped, a ctx:exec of a
+ * killed task) die a moment later: keep the loop turning until they are
+ * reaped, so none is left a zombie while the program goes on without a
+ * loop. Bounded: SIGKILL cannot be ignored, but a process in
+ * uninterruptible sleep can delay its death. */
+static void settle_children(ltv_ctx *ctx) {
+  if (!ctx->reaper || !ctx->reaper->disowned) return;
+  tv_timer_t t;
+  tv_timer_init(&t, settle_timeout);
+  uint64_t until = tv_sched_now(&ctx->sched) + 2000;
+  tv_timer_start_at(&ctx->sched, &t, until);
+  while (ctx->reaper->disowned && tv_sched_now(&ctx->sched) < until)
+    uv_run(ctx->loop, UV_RUN_ONCE);
+  tv_timer_stop(&ctx->sched, &t);
+}
+
 /* sup:run(): drives the loop until this supervisor is done. */
 static int sup_run(lua_State *L) {
   ltv_sup *s = check_sup(L);
@@ -254,6 +273,7 @@ static int sup_run(lua_State *L) {
   ctx->running = 1;
   tv_sup_run(s->sup);
   while (!tv_sup_closed(s->sup)) uv_run(ctx->loop, UV_RUN_ONCE);
+  settle_children(ctx);
   ctx->running = 0;
   tv_signals_stop(&s->sig);
   s->sig_on = 0;
