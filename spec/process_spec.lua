@@ -189,6 +189,31 @@ describe("process tasks", function()
     for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do os.remove(p) end
   end)
 
+  it("shares one rotating file between stdout and stderr naming the same path", function()
+    local log = P.tmpname()
+    run({ tv.process({ name = "both-streams", restart = "never",
+      stdout = { file = log, max_bytes = 10000, backups = 2 }, stderr = { file = log, max_bytes = 10000, backups = 2 },
+      cmd = { SH, "-c", "i=0; while [ $i -lt 3000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done" } }) })
+    local kept = 0
+    for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do
+      local s = assert(P.read(p), p)
+      assert.is_true(#s <= 10000 and #s > 0, p .. " has " .. #s .. " bytes")
+      kept = kept + #s
+    end
+    assert.is_true(kept > 20000, kept .. " bytes kept") -- the two older files are full
+    assert.truthy(P.read(log):find("%a+2999\n")) -- the newest lines (the two pipes interleave)
+    for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do os.remove(p) end
+  end)
+
+  it("keeps NUL bytes in a truncated TaskOutput line", function()
+    local events = run({ tv.process({ name = "nul", restart = "never", stdout = "events",
+      cmd = { SH, "-c", "printf 'ab\\000cd'; head -c 5000 /dev/zero | tr '\\0' x; echo" } }) })
+    local line = H.first(events, "TaskOutput", "nul").line
+    assert.equal("ab\0cd", line:sub(1, 5))
+    assert.truthy(line:find(" %[truncated %d+ bytes%]$"))
+    assert.equal(4096, #line:match("^(.-) %[truncated"))
+  end)
+
   it("appends to a plain log file and can also publish events", function()
     local log = P.tmpname()
     local events = run({ tv.process({ name = "both", restart = "never", stdout = { file = log, events = true },

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,9 +40,19 @@ static void check_done(tv_proc_t *p) {
 static void emit_line(tv_pump_t *pu, const char *s, size_t n, uint64_t dropped) {
   tv_proc_t *p = pu->p;
   if (n > 0 && s[n - 1] == '\r') n--;
-  tv_str_t *line = dropped ? tv_str_printf("%.*s [truncated %llu bytes]", (int)n, s,
-                                           (unsigned long long)dropped)
-                           : tv_str_new(s, n);
+  tv_str_t *line;
+  if (dropped) { /* built by length: the text may hold NUL bytes */
+    char tail[48];
+    int tn = snprintf(tail, sizeof tail, " [truncated %llu bytes]", (unsigned long long)dropped);
+    char *buf = malloc(n + (size_t)tn);
+    if (!buf) return;
+    memcpy(buf, s, n);
+    memcpy(buf + n, tail, (size_t)tn);
+    line = tv_str_new(buf, n + (size_t)tn);
+    free(buf);
+  } else {
+    line = tv_str_new(s, n);
+  }
   if (!line) return;
   tv_event_t ev = tv_event_make(TV_EV_TASK_OUTPUT);
   ev.task = p->task;

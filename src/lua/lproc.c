@@ -132,10 +132,17 @@ static int read_output(lua_State *L, int opts, const char *k, tv_process_t *p, i
   p->out[i].events = (uint8_t)lua_toboolean(L, -1);
   int rc = 0;
   if (lua_getfield(L, t, "file") == LUA_TSTRING) {
-    lua_Integer max = int_field(L, t, "max_bytes", 0), backups = int_field(L, t, "backups", 0);
-    rc = tv_outfile_open(&p->files[i], lua_tostring(L, -1), max > 0 ? (uint64_t)max : 0,
-                         backups > 0 ? (uint32_t)backups : 0);
-    if (rc == 0) p->out[i].file = &p->files[i];
+    const char *path = lua_tostring(L, -1);
+    if (i == 1 && p->out[0].file && strcmp(p->files[0].path, path) == 0) {
+      /* stderr into stdout's file: one writer, so one size and one rotation
+       * (two would each rotate the file under the other) */
+      p->out[1].file = &p->files[0];
+    } else {
+      lua_Integer max = int_field(L, t, "max_bytes", 0), backups = int_field(L, t, "backups", 0);
+      rc = tv_outfile_open(&p->files[i], path, max > 0 ? (uint64_t)max : 0,
+                           backups > 0 ? (uint32_t)backups : 0);
+      if (rc == 0) p->out[i].file = &p->files[i];
+    }
   }
   lua_settop(L, t - 1);
   return rc;
