@@ -76,15 +76,12 @@ describe("process tasks", function()
 
   it("stops a child that ignores SIGTERM with SIGKILL after stop_timeout", function()
     local pidfile = P.tmpname()
-    local sup = tv.supervisor({ grace = 5 })
-    local events = H.collect(sup)
-    assert(sup:add(tv.process({ name = "stubborn", stop_timeout = 0.2,
-      cmd = { SH, "-c", "trap '' TERM; echo $$ > " .. pidfile .. "; while :; do sleep 0.05; done" } })))
-    assert(sup:add(tv.task({ name = "remover", restart = "never", run = function(ctx)
-      while #P.pids(pidfile) < 1 do ctx:sleep(0.02) end
-      assert(sup:remove("stubborn"))
-    end })))
-    assert(sup:run())
+    local events = run({ tv.process({ name = "stubborn", stop_timeout = 0.2,
+      cmd = { SH, "-c", "trap '' TERM; echo $$ > " .. pidfile .. "; while :; do sleep 0.05; done" } }) },
+      { setup = function(sup) assert(sup:add(tv.once("remover", function(ctx)
+        while #P.pids(pidfile) < 1 do ctx:sleep(0.02) end
+        assert(sup:remove("stubborn"))
+      end))) end })
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskRemoveRequested",
       "TaskStopped#1", "TaskRemoved" }, H.trace(events, "stubborn"))
     local pid = P.pids(pidfile)[1]
@@ -95,15 +92,12 @@ describe("process tasks", function()
 
   it("kills a stopped child's grandchildren with its process group", function()
     local pidfile = P.tmpname()
-    local sup = tv.supervisor({ grace = 5 })
-    local events = H.collect(sup)
-    assert(sup:add(tv.process({ name = "parent", stop_timeout = 0.2,
-      cmd = { SH, "-c", "sleep 60 & echo $! > " .. pidfile .. "; echo $$ >> " .. pidfile .. "; wait" } })))
-    assert(sup:add(tv.task({ name = "stopper", restart = "never", run = function(ctx)
-      while #P.pids(pidfile) < 2 do ctx:sleep(0.02) end
-      sup:shutdown()
-    end })))
-    assert(sup:run())
+    local events = run({ tv.process({ name = "parent", stop_timeout = 0.2,
+      cmd = { SH, "-c", "sleep 60 & echo $! > " .. pidfile .. "; echo $$ >> " .. pidfile .. "; wait" } }) },
+      { setup = function(sup) assert(sup:add(tv.once("stopper", function(ctx)
+        while #P.pids(pidfile) < 2 do ctx:sleep(0.02) end
+        sup:shutdown()
+      end))) end })
     local pids = P.pids(pidfile)
     os.remove(pidfile)
     assert.equal(2, #pids)

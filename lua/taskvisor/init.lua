@@ -16,8 +16,14 @@ local tv = {
 local RESTARTS = { "never", "on_failure", "always" }
 local JITTERS = { "none", "full", "equal", "decorrelated" }
 local POLICY_KEYS = { "restart", "interval", "backoff", "timeout", "max_retries" }
-local TASK_KEYS = { "name", "run", "restart", "interval", "backoff", "timeout", "max_retries",
-  "slot" }
+local SPEC_KEYS = { "name", "slot", "restart", "interval", "backoff", "timeout", "max_retries" }
+local function keys(...)
+  local out = {}
+  for _, list in ipairs({ ... }) do table.move(list, 1, #list, #out + 1, out) end
+  return out
+end
+local TASK_KEYS = keys({ "run" }, SPEC_KEYS)
+local PROCESS_KEYS = keys(SPEC_KEYS, P.KEYS)
 local BACKOFF_KEYS = { "first", "max", "factor", "jitter" }
 local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
   "controller" }
@@ -34,54 +40,31 @@ local function check(v, err)
   return v
 end
 
+local POLICY_FIELDS = {
+  { "restart", V.one_of, RESTARTS },
+  { "interval", V.seconds, true },
+  { "timeout", V.seconds, true },
+  { "max_retries", V.integer, 0, 0xffffffff },
+}
+local BACKOFF_FIELDS = {
+  { "first", V.seconds, true },
+  { "max", V.seconds, true },
+  { "factor", V.number, 0 },
+  { "jitter", V.one_of, JITTERS },
+}
+
 -- Validated copies of the policy fields shared by tasks and `defaults`.
 local function policy_fields(where, src, out)
-  local v, err
-  if src.restart ~= nil then
-    v, err = V.one_of(where, "restart", src.restart, RESTARTS)
-    if not v then return nil, err end
-    out.restart = v
-  end
-  if src.interval ~= nil then
-    v, err = V.seconds(where, "interval", src.interval, true)
-    if not v then return nil, err end
-    out.interval = v
-  end
-  if src.timeout ~= nil then
-    v, err = V.seconds(where, "timeout", src.timeout, true)
-    if not v then return nil, err end
-    out.timeout = v
-  end
-  if src.max_retries ~= nil then
-    v, err = V.integer(where, "max_retries", src.max_retries, 0, 0xffffffff)
-    if not v then return nil, err end
-    out.max_retries = v
-  end
+  local v, err = V.optional(where, "", src, out, POLICY_FIELDS)
+  if not v then return nil, err end
   if src.backoff ~= nil then
     local b = src.backoff
-    if type(b) ~= "table" then
-      return nil, string.format("%s: 'backoff' must be a table (got %s)", where, V.show(b))
-    end
+    if type(b) ~= "table" then return V.bad(where, "backoff", "a table", b) end
     v, err = V.known_keys(where, "backoff.", b, BACKOFF_KEYS)
     if not v then return nil, err end
-    local copy = {}
-    if b.first ~= nil then
-      copy.first, err = V.seconds(where, "backoff.first", b.first, true)
-      if not copy.first then return nil, err end
-    end
-    if b.max ~= nil then
-      copy.max, err = V.seconds(where, "backoff.max", b.max, true)
-      if not copy.max then return nil, err end
-    end
-    if b.factor ~= nil then
-      copy.factor, err = V.number(where, "backoff.factor", b.factor, 0)
-      if not copy.factor then return nil, err end
-    end
-    if b.jitter ~= nil then
-      copy.jitter, err = V.one_of(where, "backoff.jitter", b.jitter, JITTERS)
-      if not copy.jitter then return nil, err end
-    end
-    out.backoff = copy
+    out.backoff = {}
+    v, err = V.optional(where, "backoff.", b, out.backoff, BACKOFF_FIELDS)
+    if not v then return nil, err end
   end
   if out.interval and out.restart and out.restart ~= "always" then
     return nil, string.format("%s: 'interval' only applies to restart = \"always\" (restart is %q)",
@@ -127,46 +110,37 @@ local function freeze(fields, type_name)
   return spec
 end
 
-local function task_spec(where, opts)
-  local fields = spec_fields[opts]
-  if fields then return fields end
+-- What task and process specs share: the table, known keys, name, slot and
+-- policy. The fields so far, or nil + error.
+local function spec_common(where, what, opts, known)
   if type(opts) ~= "table" then
-    return nil, string.format("%s: expected a task spec table (got %s)", where, V.show(opts))
+    return nil, string.format("%s: expected a %s spec table (got %s)", where, what, V.show(opts))
   end
-  local v, err = V.known_keys(where, "", opts, TASK_KEYS)
+  local v, err = V.known_keys(where, "", opts, known)
   if not v then return nil, err end
   local spec = {}
   spec.name, err = V.name(where, "name", opts.name)
   if not spec.name then return nil, err end
-  if not V.callable(opts.run) then
-    return nil, string.format("%s: 'run' must be a function or a callable (got %s)", where,
-      V.show(opts.run))
-  end
-  spec.run = opts.run
   if opts.slot ~= nil then
     spec.slot, err = V.name(where, "slot", opts.slot)
     if not spec.slot then return nil, err end
   end
-  v, err = policy_fields(where, opts, spec)
-  if not v then return nil, err end
+  return policy_fields(where, opts, spec)
+end
+
+local function task_spec(where, opts)
+  local spec, err = spec_common(where, "task", opts, TASK_KEYS)
+  if not spec then return nil, err end
+  if not V.callable(opts.run) then
+    return V.bad(where, "run", "a function or a callable", opts.run)
+  end
+  spec.run = opts.run
   return spec
 end
 
 local function process_spec(where, opts)
-  if type(opts) ~= "table" then
-    return nil, string.format("%s: expected a process spec table (got %s)", where, V.show(opts))
-  end
-  local v, err = V.known_keys(where, "", opts, P.KEYS)
-  if not v then return nil, err end
-  local spec = {}
-  spec.name, err = V.name(where, "name", opts.name)
-  if not spec.name then return nil, err end
-  if opts.slot ~= nil then
-    spec.slot, err = V.name(where, "slot", opts.slot)
-    if not spec.slot then return nil, err end
-  end
-  v, err = policy_fields(where, opts, spec)
-  if not v then return nil, err end
+  local spec, err = spec_common(where, "process", opts, PROCESS_KEYS)
+  if not spec then return nil, err end
   local popts
   popts, err = P.options(where, opts, {}, core.signum)
   if not popts then return nil, err end
@@ -195,6 +169,7 @@ end
 function tv.process(opts)
   local made = spec_fields[opts]
   if made and process_opts[made] then return opts end -- already one
+  if made then error("tv.process: expected a process spec, got a task spec (made by tv.task)", 2) end
   local spec = freeze(check(process_spec("tv.process", opts)), "taskvisor.process")
   return spec
 end
@@ -207,6 +182,7 @@ end
 function tv.task(opts)
   local made = spec_fields[opts]
   if made and not process_opts[made] then return opts end -- already one
+  if made then error("tv.task: expected a task spec, got a process spec (made by tv.process)", 2) end
   local spec = freeze(check(task_spec("tv.task", opts)))
   return spec
 end

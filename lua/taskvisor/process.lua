@@ -9,9 +9,7 @@ local MAX_CODES = 256
 local MAX_BACKUPS = 1000
 local MODES = { inherit = true, null = true, events = true }
 
-local function bad(where, field, expected, v)
-  return nil, string.format("%s: '%s' must be %s (got %s)", where, field, expected, V.show(v))
-end
+local bad = V.bad
 
 --- A command: a non-empty list of strings (no NUL bytes, program not empty).
 function M.cmd(where, field, v)
@@ -80,6 +78,8 @@ function M.environment(where, src, out)
   return out
 end
 
+local ROTATION_FIELDS = { { "max_bytes", V.integer, 1, 1 << 53 }, { "backups", V.integer, 0, MAX_BACKUPS } }
+
 --- stdout / stderr: "inherit" | "null" | "events" | "path/to/file" |
 --- { file =, max_bytes =, backups =, events = }, into { mode =, file =,
 --- max_bytes =, backups =, events = }.
@@ -108,14 +108,8 @@ function M.output(where, field, v)
   if not out.file and not out.events then
     return nil, string.format("%s: '%s' needs a 'file' or events = true", where, field)
   end
-  if v.max_bytes ~= nil then
-    out.max_bytes, err = V.integer(where, field .. ".max_bytes", v.max_bytes, 1, 1 << 53)
-    if not out.max_bytes then return nil, err end
-  end
-  if v.backups ~= nil then
-    out.backups, err = V.integer(where, field .. ".backups", v.backups, 0, MAX_BACKUPS)
-    if not out.backups then return nil, err end
-  end
+  ok, err = V.optional(where, field .. ".", v, out, ROTATION_FIELDS)
+  if not ok then return nil, err end
   if (out.max_bytes or out.backups) and not out.file then
     return nil, string.format("%s: '%s.max_bytes' and '%s.backups' need '%s.file'", where, field,
       field, field)
@@ -154,9 +148,9 @@ local function codes(where, field, v)
   return out
 end
 
-M.KEYS = { "name", "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
-  "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "slot",
-  "restart", "interval", "backoff", "timeout", "max_retries" }
+--- The options only a process spec has (init.lua adds the shared ones).
+M.KEYS = { "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
+  "stop_signal", "stop_timeout", "success_codes", "fatal_codes" }
 
 --- The process-specific options of a tv.process spec, into out (the table
 --- core.process reads).
@@ -177,10 +171,8 @@ function M.options(where, src, out, signum)
   out.stop_signal, err = M.signal(where, "stop_signal", src.stop_signal or "TERM", signum)
   if not out.stop_signal then return nil, err end
   out.stop_timeout = 10
-  if src.stop_timeout ~= nil then
-    out.stop_timeout, err = V.seconds(where, "stop_timeout", src.stop_timeout, true)
-    if not out.stop_timeout then return nil, err end
-  end
+  v, err = V.optional(where, "", src, out, { { "stop_timeout", V.seconds, true } })
+  if not v then return nil, err end
   out.success_codes, err = codes(where, "success_codes", src.success_codes or { 0 })
   if not out.success_codes then return nil, err end
   out.fatal_codes, err = codes(where, "fatal_codes", src.fatal_codes or {})
@@ -197,6 +189,11 @@ function M.options(where, src, out, signum)
 end
 
 local EXEC_KEYS = { "cwd", "env", "inherit_env", "stdin", "timeout", "max_output", "stop_timeout" }
+local EXEC_FIELDS = {
+  { "timeout", V.seconds, false },
+  { "stop_timeout", V.seconds, true },
+  { "max_output", V.integer, 0, 1 << 40 },
+}
 
 --- ctx:exec(cmd [, opts]) arguments: cmd a list, or a string run by /bin/sh -c.
 function M.exec_args(where, cmd, opts)
@@ -219,18 +216,8 @@ function M.exec_args(where, cmd, opts)
     if type(opts.stdin) ~= "string" then return bad(where, "stdin", "a string (fed to the command)", opts.stdin) end
     out.stdin = opts.stdin
   end
-  if opts.timeout ~= nil then
-    out.timeout, err = V.seconds(where, "timeout", opts.timeout, false)
-    if not out.timeout then return nil, err end
-  end
-  if opts.stop_timeout ~= nil then
-    out.stop_timeout, err = V.seconds(where, "stop_timeout", opts.stop_timeout, true)
-    if not out.stop_timeout then return nil, err end
-  end
-  if opts.max_output ~= nil then
-    out.max_output, err = V.integer(where, "max_output", opts.max_output, 0, 1 << 40)
-    if not out.max_output then return nil, err end
-  end
+  ok, err = V.optional(where, "", opts, out, EXEC_FIELDS)
+  if not ok then return nil, err end
   return cmd, out
 end
 

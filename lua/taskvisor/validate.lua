@@ -23,9 +23,11 @@ function M.show(v)
   return t
 end
 
-local function bad(where, field, expected, v)
+--- nil and "where: 'field' must be expected (got v)".
+function M.bad(where, field, expected, v)
   return nil, string.format("%s: '%s' must be %s (got %s)", where, field, expected, M.show(v))
 end
+local bad = M.bad
 
 function M.callable(v)
   if type(v) == "function" then return true end
@@ -127,6 +129,21 @@ function M.known_keys(where, prefix, t, known)
     end
   end
   return t
+end
+
+--- Checks the optional fields of `src` into `out`: `fields` is a list of
+--- { key, checker, extra args... }; each set key is validated by
+--- checker(where, prefix .. key, value, extra args...). true, or nil + error.
+function M.optional(where, prefix, src, out, fields)
+  for _, f in ipairs(fields) do
+    local key = f[1]
+    if src[key] ~= nil then
+      local v, err = f[2](where, prefix .. key, src[key], table.unpack(f, 3))
+      if v == nil then return nil, err end
+      out[key] = v
+    end
+  end
+  return true
 end
 
 function M.table(where, field, v)

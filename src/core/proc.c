@@ -222,8 +222,6 @@ void tv_proc_release(tv_proc_t *p) {
 
 static int open_pump(tv_proc_t *p, int i, int fd, uv_loop_t *loop) {
   tv_pump_t *pu = &p->pumps[i];
-  pu->p = p;
-  pu->stream = (uint8_t)(i + 1);
   int rc = uv_pipe_init(loop, &pu->pipe, 0);
   if (rc == 0) {
     rc = uv_pipe_open(&pu->pipe, fd);

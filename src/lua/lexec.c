@@ -139,12 +139,6 @@ static int stdin_file(const char *s, size_t len) {
   return fd;
 }
 
-static double num_field(lua_State *L, int t, const char *k, double def) {
-  double v = lua_getfield(L, t, k) == LUA_TNUMBER ? lua_tonumber(L, -1) : def;
-  lua_pop(L, 1);
-  return v;
-}
-
 /* ctx:exec(cmd, opts) with cmd a validated list and opts a table (init.lua):
  * cwd, env, inherit_env, stdin (a string), timeout, max_output, stop_timeout. */
 int ltv_exec(lua_State *L, ltv_fiber *f) {
@@ -174,7 +168,7 @@ int ltv_exec(lua_State *L, ltv_fiber *f) {
   size_t inlen = 0;
   const char *in = lua_tolstring(L, -1, &inlen);
   int infd = in ? stdin_file(in, inlen) : -1;
-  double max = num_field(L, 3, "max_output", 1 << 20);
+  double max = ltv_opt_number(L, 3, "max_output", 1 << 20);
   tv_proc_cfg_t cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.spawn.argv = argv;
@@ -186,10 +180,10 @@ int ltv_exec(lua_State *L, ltv_fiber *f) {
     cfg.out[i].mode = TV_IO_PIPE;
     cfg.out[i].capture_max = (size_t)max;
   }
-  e->timeout = num_field(L, 3, "timeout", 0);
-  cfg.timeout_ms = (uint64_t)(e->timeout * 1000.0 + 0.999);
+  e->timeout = ltv_opt_number(L, 3, "timeout", 0);
+  cfg.timeout_ms = ltv_opt_ms(L, 3, "timeout", 0);
   cfg.stop_signal = SIGTERM;
-  cfg.stop_timeout_ms = (uint64_t)(num_field(L, 3, "stop_timeout", 5) * 1000.0 + 0.999);
+  cfg.stop_timeout_ms = ltv_opt_ms(L, 3, "stop_timeout", 5);
   cfg.reaper = r;
   cfg.sched = &f->ctx->sched;
   cfg.on_done = on_done;

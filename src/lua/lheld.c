@@ -1,5 +1,6 @@
 /* lheld.c - task objects of every kind, as the supervisor and the controller
- * take them: recognise one, and anchor it while the core holds it. */
+ * take them: recognise one, and anchor it while the core holds it; and the
+ * option tables they are built from. */
 #include <string.h>
 
 #include "ltv.h"
@@ -40,10 +41,14 @@ void ltv_task_unhold(lua_State *L, int idx) {
   *anchor = LUA_NOREF;
 }
 
-static double field_num(lua_State *L, int t, const char *k, double def) {
+double ltv_opt_number(lua_State *L, int t, const char *k, double def) {
   double v = lua_getfield(L, t, k) == LUA_TNUMBER ? lua_tonumber(L, -1) : def;
   lua_pop(L, 1);
   return v;
+}
+
+uint64_t ltv_opt_ms(lua_State *L, int t, const char *k, double def_secs) {
+  return tv_ms_ceil(tv_secs_to_ns(ltv_opt_number(L, t, k, def_secs)));
 }
 
 static int field_enum(lua_State *L, int t, const char *k, int (*parse)(const char *), int def) {
@@ -59,10 +64,10 @@ void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p) {
   tv_policy_default(p);
   p->restart = field_enum(L, idx, "restart", tv_restart_parse, p->restart);
   p->backoff.jitter = field_enum(L, idx, "jitter", tv_jitter_parse, p->backoff.jitter);
-  p->backoff.first = field_num(L, idx, "first", p->backoff.first);
-  p->backoff.max = field_num(L, idx, "max", p->backoff.max);
-  p->backoff.factor = field_num(L, idx, "factor", p->backoff.factor);
-  p->interval_ns = tv_secs_to_ns(field_num(L, idx, "interval", 0));
-  p->timeout_ns = tv_secs_to_ns(field_num(L, idx, "timeout", 0));
-  p->max_retries = (uint32_t)field_num(L, idx, "max_retries", 0);
+  p->backoff.first = ltv_opt_number(L, idx, "first", p->backoff.first);
+  p->backoff.max = ltv_opt_number(L, idx, "max", p->backoff.max);
+  p->backoff.factor = ltv_opt_number(L, idx, "factor", p->backoff.factor);
+  p->interval_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "interval", 0));
+  p->timeout_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "timeout", 0));
+  p->max_retries = (uint32_t)ltv_opt_number(L, idx, "max_retries", 0);
 }

@@ -109,12 +109,6 @@ static void on_release(tv_process_t *tp) {
   if (u->orphaned) tv_process_fini(tp);
 }
 
-static lua_Integer int_field(lua_State *L, int t, const char *k, lua_Integer def) {
-  lua_Integer v = lua_getfield(L, t, k) == LUA_TNUMBER ? lua_tointeger(L, -1) : def;
-  lua_pop(L, 1);
-  return v;
-}
-
 /* One of stdout/stderr: { mode = "inherit"|"null"|"pipe", file =, max_bytes =,
  * backups =, events = }. Returns 0 or the negative errno of the log file. */
 static int read_output(lua_State *L, int opts, const char *k, tv_process_t *p, int i) {
@@ -138,7 +132,7 @@ static int read_output(lua_State *L, int opts, const char *k, tv_process_t *p, i
        * (two would each rotate the file under the other) */
       p->out[1].file = &p->files[0];
     } else {
-      lua_Integer max = int_field(L, t, "max_bytes", 0), backups = int_field(L, t, "backups", 0);
+      double max = ltv_opt_number(L, t, "max_bytes", 0), backups = ltv_opt_number(L, t, "backups", 0);
       rc = tv_outfile_open(&p->files[i], path, max > 0 ? (uint64_t)max : 0,
                            backups > 0 ? (uint32_t)backups : 0);
       if (rc == 0) p->out[i].file = &p->files[i];
@@ -197,10 +191,8 @@ int ltv_process_new(lua_State *L) {
   const char *in = lua_tostring(L, -1);
   p->stdin_mode = in && strcmp(in, "inherit") == 0 ? TV_IO_INHERIT : TV_IO_NULL;
   lua_pop(L, 1);
-  p->stop_signal = (int)int_field(L, 1, "stop_signal", SIGTERM);
-  if (lua_getfield(L, 1, "stop_timeout") == LUA_TNUMBER)
-    p->stop_timeout_ms = (uint64_t)(lua_tonumber(L, -1) * 1000.0 + 0.999);
-  lua_pop(L, 1);
+  p->stop_signal = (int)ltv_opt_number(L, 1, "stop_signal", SIGTERM);
+  p->stop_timeout_ms = ltv_opt_ms(L, 1, "stop_timeout", (double)p->stop_timeout_ms / 1000.0);
   read_codes(L, 1, p);
   static const char *const streams[2] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {

@@ -139,6 +139,10 @@ tv_task_t *ltv_task_check(lua_State *L, int idx, const char *what);
 void ltv_task_hold(lua_State *L, int idx);
 /* Undoes ltv_task_hold for a task the core did not take. */
 void ltv_task_unhold(lua_State *L, int idx);
+/* Option table fields (validated by init.lua): t[k] as a number, or def when
+ * it is not one; seconds as whole milliseconds, rounded up. */
+double ltv_opt_number(lua_State *L, int t, const char *k, double def);
+uint64_t ltv_opt_ms(lua_State *L, int t, const char *k, double def_secs);
 /* A policy table {restart=, interval=, first=, max=, factor=, jitter=,
  * timeout=, max_retries=} (seconds; validated by init.lua) into p. */
 void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p);
