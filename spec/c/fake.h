@@ -35,7 +35,7 @@ static void record(const tv_event_t *ev) {
   if (ev->fields & TV_F_TIMEOUT_MS) n += snprintf(b + n, 160 - n, " timeout=%u", ev->timeout_ms);
   if (ev->fields & TV_F_DELAY_MS)
     n += snprintf(b + n, 160 - n, " delay=%u/%s", ev->delay_ms,
-                  ev->backoff_source == TV_BACKOFF_SUCCESS ? "success" : "failure");
+                  tv_backoff_source_name(ev->backoff_source));
   if (ev->fields & TV_F_EXIT_CODE) n += snprintf(b + n, 160 - n, " code=%d", ev->exit_code);
   if (ev->fields & TV_F_REASON) snprintf(b + n, 160 - n, " (%s)", ev->reason->s);
   event_ms[nevents] = tv_sched_now(&sched);
@@ -176,7 +176,7 @@ static void fake_release(tv_task_t *t) {
   fakes_released++;
 }
 
-static const tv_task_ops_t fake_ops = {fake_start, fake_cancel, fake_kill, fake_release};
+static const tv_task_ops_t fake_ops = {fake_start, fake_cancel, fake_kill, fake_release, NULL, NULL};
 
 static fake_t *fake_new(int n, const int *script) {
   fake_t *f = calloc(1, sizeof *f);

@@ -28,3 +28,8 @@ uint32_t tv_ns_to_ms_u32(uint64_t ns) {
   uint64_t ms = ns / 1000000ull;
   return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
+
+const char *tv_backoff_source_name(int source) {
+  static const char *const names[] = {"success", "failure", "schedule", "cooldown"};
+  return (unsigned)source < 4 ? names[source] : "?";
+}

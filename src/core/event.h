@@ -29,7 +29,10 @@
   X(CONTROLLER_SUBMITTED, "ControllerSubmitted") \
   X(CONTROLLER_REJECTED, "ControllerRejected") \
   X(CONTROLLER_SLOT_TRANSITION, "ControllerSlotTransition") \
-  X(TASK_OUTPUT, "TaskOutput")
+  X(TASK_OUTPUT, "TaskOutput")                 \
+  X(TASK_READY, "TaskReady")                   \
+  X(HOOK_FAILED, "HookFailed")                 \
+  X(ESCALATED, "Escalated")
 
 typedef enum tv_event_kind {
 #define X(id, name) TV_EV_##id,
@@ -56,7 +59,11 @@ enum {
 
 enum { TV_STREAM_STDOUT = 1, TV_STREAM_STDERR = 2 };
 
-enum { TV_BACKOFF_SUCCESS = 0, TV_BACKOFF_FAILURE = 1 };
+/* What a BackoffScheduled waits for: the pause after a success, a failure's
+ * backoff, the next run of an `every` schedule, a budget's cooldown. */
+enum { TV_BACKOFF_SUCCESS = 0, TV_BACKOFF_FAILURE = 1, TV_BACKOFF_SCHEDULE = 2,
+       TV_BACKOFF_COOLDOWN = 3 };
+const char *tv_backoff_source_name(int source);
 
 /* A published event. Owner: the bus's pool; each subscriber queue holding it
  * owns one reference (released with tv_bus_event_unref). The strings are

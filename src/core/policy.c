@@ -16,13 +16,23 @@ void tv_policy_default(tv_policy_t *p) {
   p->timeout_ns = 0;
   p->max_retries = 0;
   p->restart = TV_RESTART_ON_FAILURE;
+  p->reset_after_ns = 0;
+  p->every_ns = 0;
+  p->budget.max = 0;
+  p->budget.action = TV_EXHAUST_GIVE_UP;
+  p->budget.within_ns = 0;
+  p->budget.cooldown_ns = 0;
 }
 
 int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {
   return a->backoff.first == b->backoff.first && a->backoff.max == b->backoff.max &&
          a->backoff.factor == b->backoff.factor && a->backoff.jitter == b->backoff.jitter &&
          a->interval_ns == b->interval_ns && a->timeout_ns == b->timeout_ns &&
-         a->max_retries == b->max_retries && a->restart == b->restart;
+         a->max_retries == b->max_retries && a->restart == b->restart &&
+         a->reset_after_ns == b->reset_after_ns && a->every_ns == b->every_ns &&
+         a->budget.max == b->budget.max && a->budget.action == b->budget.action &&
+         a->budget.within_ns == b->budget.within_ns &&
+         a->budget.cooldown_ns == b->budget.cooldown_ns;
 }
 
 /* ---- the pool -------------------------------------------------------------- */
@@ -59,6 +69,11 @@ static uint32_t policy_hash(const tv_policy_t *p) {
   h = mix(h, p->interval_ns);
   h = mix(h, p->timeout_ns);
   h = mix(h, p->max_retries);
+  h = mix(h, p->reset_after_ns);
+  h = mix(h, p->every_ns);
+  h = mix(h, (uint64_t)p->budget.max << 8 | p->budget.action);
+  h = mix(h, p->budget.within_ns);
+  h = mix(h, p->budget.cooldown_ns);
   return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "budget.h"
 #include "rng.h"
 
 typedef enum tv_restart {
@@ -34,6 +35,11 @@ typedef struct tv_policy {
   uint64_t timeout_ns;  /* per attempt; 0 = none */
   uint32_t max_retries; /* failure retries per streak; 0 = unlimited */
   tv_restart_t restart;
+  uint64_t reset_after_ns; /* an attempt that ran this long resets the streak
+                              and the budget; 0 = never */
+  uint64_t every_ns;       /* fixed-rate schedule (attempts start on multiples
+                              of it from the first; overruns skip); 0 = none */
+  tv_budget_cfg_t budget;  /* the task's restart intensity; max 0 = none */
 } tv_policy_t;
 
 void tv_policy_default(tv_policy_t *p);

@@ -47,10 +47,25 @@ static void notify_watches(tv_sup_t *s, tv_actor_t *a) {
   }
 }
 
-static void on_actor_finish(tv_actor_t *a) {
+/* A task ends: what waits for it to be ready learns it (before it leaves the
+ * registry, so a completed one-shot still counts). */
+static void recheck_blocked(tv_sup_t *s, const tv_actor_t *ending) {
+  tv_link_t *l = s->blocked.next;
+  while (l != &s->blocked) {
+    tv_actor_ext_t *x = container_of(l, tv_actor_ext_t, blocked);
+    l = l->next;
+    tv_actor_t *b = x->self;
+    if (ending) tv_actor_dep_ended(b, ending);
+    else tv_actor_recheck(b);
+  }
+}
+
+static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
   tv_sup_t *s = tv_actor_env(a)->data;
+  if (!s->destroying && !tv_list_empty(&s->blocked)) recheck_blocked(s, a);
   tv_registry_remove(&s->reg, a);
   if (!s->destroying) {
+    if (s->on_outcome) s->on_outcome(s, a, r);
     publish_simple(s, TV_EV_TASK_REMOVED, a->name,
                    a->end == TV_END_FORCED ? "force_stopped" : NULL);
     /* stuck: force-stopped by the shutdown's shared deadline (not by the
@@ -60,6 +75,8 @@ static void on_actor_finish(tv_actor_t *a) {
       add_stuck(s, a->name);
     notify_watches(s, a);
     if (s->on_removed) s->on_removed(s, a);
+    tv_parent_t *p = a->ext ? a->ext->parent : NULL;
+    if (p && p->ops->finished) p->ops->finished(p, a);
   }
   a->hnext = s->reap;
   s->reap = a;
@@ -172,6 +189,39 @@ void tv_sup_opts_default(tv_sup_opts_t *o) {
   o->queue_capacity = 1024;
   o->seed = 0;
   o->seeded = 0;
+  o->budget.max = 0;
+  o->budget.action = TV_EXHAUST_ESCALATE;
+  o->budget.within_ns = 0;
+  o->budget.cooldown_ns = 0;
+}
+
+/* ---- the supervisor as its top-level tasks' parent ------------------------ */
+
+static void sup_ready(tv_parent_t *p, tv_actor_t *child) {
+  tv_sup_t *s = container_of(p, tv_sup_t, parent);
+  (void)child;
+  if (!tv_list_empty(&s->blocked)) recheck_blocked(s, NULL);
+}
+
+static void sup_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason) {
+  tv_sup_t *s = container_of(p, tv_sup_t, parent);
+  if (s->escalated || s->destroying) return;
+  s->escalated = tv_str_printf("task '%s': %s", child->name->s, reason ? reason->s : "");
+  tv_event_t ev = tv_event_make(TV_EV_ESCALATED);
+  ev.task = child->name;
+  ev.fields |= TV_F_TASK;
+  if (s->escalated) ev.reason = s->escalated, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+  tv_sup_shutdown(s, "escalated");
+}
+
+static const tv_parent_ops_t sup_parent_ops = {NULL, sup_escalate, sup_ready, NULL, NULL};
+
+static int dep_state(tv_actor_env_t *env, const tv_str_t *name) {
+  tv_sup_t *s = env->data;
+  tv_actor_t *d = tv_registry_find(&s->reg, name->s, name->len);
+  if (!d) return -1;
+  return d->ever_ready ? 1 : 0;
 }
 
 int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
@@ -188,7 +238,15 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   s->env.sem = &s->sem;
   s->env.rng = &s->rng;
   s->env.on_finish = on_actor_finish;
+  s->env.dep_state = dep_state;
+  s->env.parent = &s->parent;
+  s->env.blocked = &s->blocked;
   s->env.data = s;
+  s->parent.ops = &sup_parent_ops;
+  s->parent.what = "supervisor";
+  s->parent.cfg = o->budget;
+  tv_budget_init(&s->parent.budget);
+  tv_list_init(&s->blocked);
   tv_registry_init(&s->reg);
   tv_policy_pool_init(&s->policies, &s->env);
   s->grace_ns = o->grace_ns;
@@ -214,7 +272,7 @@ void tv_sup_destroy(tv_sup_t *s) {
       tv_timer_stop(s->sched, &a->timer);
       a->state = TV_ACTOR_DONE;
       a->end = TV_END_FORCED;
-      on_actor_finish(a);
+      on_actor_finish(a, &(tv_actor_result_t){NULL, 0, 0});
     }
   }
   free(all);
@@ -227,6 +285,8 @@ void tv_sup_destroy(tv_sup_t *s) {
   for (uint32_t i = 0; i < s->nstuck; i++) tv_str_unref(s->stuck[i]);
   free(s->stuck);
   tv_str_unref(s->verdict);
+  tv_str_unref(s->escalated);
+  tv_budget_free(&s->parent.budget);
   tv_registry_free(&s->reg);
   tv_policy_pool_free(&s->policies);
   free(s);
@@ -234,6 +294,33 @@ void tv_sup_destroy(tv_sup_t *s) {
 
 int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                tv_task_t *task) {
+  return tv_sup_add_ex(s, name, len, p, task, NULL);
+}
+
+static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o) {
+  return p->budget.max || p->every_ns ||
+         (o && (o->nafter || o->hooks || o->explicit_ready || o->parent));
+}
+
+/* The optional parts of an add, into the actor's ext. */
+static int setup_ext(tv_actor_t *a, const tv_add_opts_t *o) {
+  tv_actor_ext_t *x = tv_actor_ext(a);
+  if (!x) return TV_ENOMEM;
+  x->self = a;
+  if (!o) return 0;
+  for (uint32_t i = 0; i < o->nafter; i++)
+    if (o->after[i]->len == a->name->len && memcmp(o->after[i]->s, a->name->s, a->name->len) == 0)
+      return TV_EINVAL;
+  if (tv_actor_after(a, o->after, o->nafter) != 0) return TV_ENOMEM;
+  tv_actor_set_hooks(a, o->hooks, o->explicit_ready);
+  x->parent = o->parent;
+  x->data = o->parent_data;
+  x->index = o->index;
+  return 0;
+}
+
+int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
+                  tv_task_t *task, const tv_add_opts_t *o) {
   if (!tv_sup_accepting(s)) return TV_ESHUTDOWN;
   if (task->actor.policy) return TV_EBUSY; /* already held by a supervisor */
   tv_str_t *nm = tv_str_new(name, len);
@@ -252,11 +339,13 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
   tv_actor_t *a = &task->actor;
   tv_actor_init(a, nm, shared);
   tv_str_unref(nm);
-  if (tv_registry_insert(&s->reg, a) != 0) {
+  int err = needs_ext(p, o) ? setup_ext(a, o) : 0;
+  if (err || tv_registry_insert(&s->reg, a) != 0) {
+    tv_actor_ext_free(a);
     tv_policy_pool_put(&s->policies, shared);
     a->policy = NULL;
     a->state = TV_ACTOR_DONE;
-    return TV_ENOMEM;
+    return err ? err : TV_ENOMEM;
   }
   if (s->state == TV_SUP_DRAINING) { /* natural completion interrupted */
     s->state = TV_SUP_OPEN;
@@ -333,7 +422,10 @@ int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
   tv_timer_start_at(s->sched, &s->timer, s->deadline);
   uint32_t n;
   tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
-  for (uint32_t i = 0; all && i < n; i++) tv_actor_cancel(all[i], UINT64_MAX);
+  for (uint32_t i = 0; all && i < n; i++) {
+    if (all[i]->ext) all[i]->ext->shutdown = 1;
+    if (!all[i]->ext || !all[i]->ext->parent) tv_actor_cancel(all[i], UINT64_MAX);
+  }
   free(all);
   defer_check(s);
   return 0;

@@ -33,7 +33,19 @@ typedef struct tv_sup_opts {
   uint32_t queue_capacity; /* default subscriber queue ("bus_capacity"); 1024 */
   uint64_t seed;           /* jitter seed when `seeded` */
   int seeded;
+  tv_budget_cfg_t budget;  /* restarts of its top-level tasks; max 0 = none */
 } tv_sup_opts_t;
+
+/* Optional parts of an add (tv_sup_add_ex). */
+typedef struct tv_add_opts {
+  tv_str_t *const *after; /* start once these tasks are ready */
+  uint32_t nafter;
+  int hooks;          /* the task has lifecycle hooks (task ops->hook) */
+  int explicit_ready; /* the task reports readiness itself (tv_task_ready) */
+  tv_parent_t *parent; /* a group; NULL: the supervisor */
+  void *parent_data;   /* stored in the actor's ext->data */
+  uint32_t index;      /* in the group */
+} tv_add_opts_t;
 
 typedef enum tv_sup_state {
   TV_SUP_OPEN,
@@ -69,6 +81,9 @@ struct tv_sup {
   tv_str_t **stuck;       /* force-stopped during shutdown, in order */
   uint32_t nstuck, capstuck;
   tv_str_t *verdict; /* GraceExceeded's reason, once reached */
+  tv_str_t *escalated; /* why the supervisor failed (a budget escalated) */
+  tv_parent_t parent;  /* of top-level tasks: the supervisor's budget */
+  tv_link_t blocked;   /* actors waiting for `after` dependencies */
   /* The supervisor reached CLOSED: the embedding closes its consumers. */
   void (*on_closed)(tv_sup_t *s);
   void *data;
@@ -77,6 +92,10 @@ struct tv_sup {
    * destroying), and a shutdown began (after ShutdownRequested, before any
    * task is cancelled). */
   void (*on_removed)(tv_sup_t *s, tv_actor_t *a);
+  /* The binding's reliable outcome record: every task that ends, before its
+   * TaskRemoved is published (not while destroying). */
+  void (*on_outcome)(tv_sup_t *s, tv_actor_t *a, const tv_actor_result_t *r);
+  void *outcome_data;
   void (*on_stopping)(tv_sup_t *s);
   void *upper;
 };
@@ -93,6 +112,10 @@ void tv_sup_destroy(tv_sup_t *s);
  * TV_ENOMEM (the caller keeps `task`). */
 int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                tv_task_t *task);
+/* tv_sup_add with dependencies, hooks, readiness or a group (o may be NULL).
+ * Also TV_EINVAL: `after` names the task itself. */
+int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
+                  tv_task_t *task, const tv_add_opts_t *o);
 /* Cancels a task, force-stopping it after the grace period. `reason` (may be
  * NULL) goes on TaskRemoveRequested. 0, TV_ENOENT or TV_ESHUTDOWN. */
 int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason);

@@ -34,6 +34,27 @@ typedef struct tv_outcome {
 
 typedef struct tv_task tv_task_t;
 
+/* A policy decision a task may take itself (Lua policy functions). */
+enum { TV_DECIDE_RESTART, TV_DECIDE_BACKOFF };
+typedef struct tv_decision {
+  int what;                   /* TV_DECIDE_* */
+  const tv_outcome_t *outcome; /* the attempt that just ended */
+  uint32_t attempt, streak;
+  uint64_t ran_for_ns, last_delay_ns;
+  int restart;       /* answer to TV_DECIDE_RESTART */
+  uint64_t delay_ns; /* answer to TV_DECIDE_BACKOFF */
+  tv_str_t *error;   /* set with a -1 answer (the task ends; taken over) */
+} tv_decision_t;
+
+/* Lifecycle hooks, in the order they can run. */
+typedef enum tv_hook {
+  TV_HOOK_SETUP,    /* before the first attempt; failing ends the task */
+  TV_HOOK_RESTART,  /* before attempt 2, 3, ... */
+  TV_HOOK_ERROR,    /* after a failed attempt */
+  TV_HOOK_SHUTDOWN, /* the supervisor is shutting down (after the last attempt) */
+  TV_HOOK_CLEANUP   /* after the last attempt */
+} tv_hook_t;
+
 typedef struct tv_task_ops {
   /* Begin attempt number `attempt` (1-based). */
   void (*start)(tv_task_t *t, uint32_t attempt);
@@ -44,6 +65,14 @@ typedef struct tv_task_ops {
   void (*kill)(tv_task_t *t);
   /* The core is done with the task (its actor is finished and unlinked). */
   void (*release)(tv_task_t *t);
+  /* Optional (NULL = none): answers a policy question itself. 0: no answer,
+   * the policy applies; 1: answered in d; -1: failed (d->error). */
+  int (*decide)(tv_task_t *t, tv_decision_t *d);
+  /* Optional: starts hook `h` (attempt number; `err` the failure for
+   * TV_HOOK_ERROR, borrowed). 0: the task has no such hook; 1: started, and
+   * tv_task_hook_done follows exactly once (never from inside this call).
+   * While a hook runs, kill() must stop it and still report it done. */
+  int (*hook)(tv_task_t *t, tv_hook_t h, uint32_t attempt, const tv_str_t *err);
 } tv_task_ops_t;
 
 struct tv_task {
@@ -59,6 +88,16 @@ static inline void tv_task_init(tv_task_t *t, const tv_task_ops_t *ops) {
 }
 /* Reports the outcome of the running attempt. */
 void tv_task_done(tv_task_t *t, const tv_outcome_t *o);
+/* The running attempt is ready (TaskReady, once per attempt): what tasks that
+ * start `after` it wait for. Ignored outside an attempt. */
+void tv_task_ready(tv_task_t *t);
+/* The running hook ended: ok, or failed with a message (borrowed). */
+void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len);
+static inline const char *tv_hook_name(int h) {
+  static const char *const names[] = {"setup", "on_restart", "on_error", "on_shutdown",
+                                      "cleanup"};
+  return (unsigned)h < 5 ? names[h] : "?";
+}
 /* Drops what the core left in the task (its name). Call once, after
  * release() or when tv_sup_add failed, before freeing the memory. */
 void tv_task_fini(tv_task_t *t);

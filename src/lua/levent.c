@@ -11,13 +11,13 @@
 enum {
   K_SEQ, K_AT, K_KIND, K_TASK, K_ATTEMPT, K_REASON, K_TIMEOUT_MS, K_DELAY_MS,
   K_BACKOFF_SOURCE, K_EXIT_CODE, K_TRACEBACK, K_SLOT, K_SIGNAL, K_STREAM, K_LINE,
-  K_SUCCESS, K_FAILURE, K_STDOUT, K_STDERR, K__COUNT
+  K_SUCCESS, K_FAILURE, K_SCHEDULE, K_COOLDOWN, K_STDOUT, K_STDERR, K__COUNT
 };
 
 static const char *const keys[K__COUNT] = {
     "seq", "at", "kind", "task", "attempt", "reason", "timeout_ms", "delay_ms",
     "backoff_source", "exit_code", "traceback", "slot", "signal", "stream", "line",
-    "success", "failure", "stdout", "stderr"};
+    "success", "failure", "schedule", "cooldown", "stdout", "stderr"};
 
 int ltv_event_keys(lua_State *L) {
   luaL_checkstack(L, K__COUNT + TV_EV__COUNT, "event keys");
@@ -62,7 +62,7 @@ void ltv_push_event(lua_State *L, int base, const tv_event_t *ev) {
   if (f & TV_F_DELAY_MS) set_int(L, KEY(K_DELAY_MS), ev->delay_ms);
   if (f & TV_F_BACKOFF_SOURCE)
     set_value(L, KEY(K_BACKOFF_SOURCE),
-              KEY(ev->backoff_source == TV_BACKOFF_SUCCESS ? K_SUCCESS : K_FAILURE));
+              KEY(K_SUCCESS + (ev->backoff_source <= TV_BACKOFF_COOLDOWN ? ev->backoff_source : 1)));
   if (f & TV_F_EXIT_CODE) set_int(L, KEY(K_EXIT_CODE), ev->exit_code);
   if (f & TV_F_TRACEBACK) set_str(L, KEY(K_TRACEBACK), ev->traceback);
   if (f & TV_F_SLOT) set_str(L, KEY(K_SLOT), ev->slot);
