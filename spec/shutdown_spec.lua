@@ -80,7 +80,7 @@ local function assert_signal_run(out, status, signame)
   assert.matches("EV TaskStopped v", after)
   assert.matches("EV TaskRemoved v", after)
   assert.equal("EV AllStoppedWithinGrace - -", lines[#lines])
-  assert.matches("RUN\ttrue\tnil\t%-", out)
+  assert.matches("RUN\ttrue\ttable: [^\t]+\t%-", out)
 end
 
 describe("shutdown", function()
@@ -92,8 +92,11 @@ describe("shutdown", function()
     local t0 = tv.monotime()
     local results = table.pack(sup:run())
     local elapsed = tv.monotime() - t0
-    assert.equal(1, results.n)
+    assert.equal(2, results.n)
     assert.is_true(results[1])
+    for _, name in ipairs({ "a", "b", "c" }) do
+      assert.same({ status = "cancelled", attempts = 1 }, results[2][name])
+    end
     assert.is_true(elapsed < 2, "took " .. elapsed)
     assert.equal("closed", sup:state())
     local sr = index_of(events, "ShutdownRequested")
@@ -178,7 +181,7 @@ describe("shutdown", function()
     local t0 = tv.monotime()
     local results = table.pack(sup:run())
     assert.is_true(tv.monotime() - t0 < 1)
-    assert.same({ n = 1, true }, results)
+    assert.same({ n = 2, true, {} }, results)
     assert.same({ "ShutdownRequested", "AllStoppedWithinGrace" }, kinds(events))
     assert.equal("requested", events[1].reason)
     assert.equal("closed", sup:state())
@@ -298,9 +301,13 @@ describe("shutdown", function()
     local events = H.collect(sup)
     assert(sup:add(tv.once("one", function(ctx) ctx:sleep(0.02) end)))
     assert(sup:add(tv.task({ name = "two", max_retries = 1, backoff = { first = 0.01 },
-      run = function() error("nope") end })))
+      run = function() error("nope", 0) end })))
     local results = table.pack(sup:run())
-    assert.same({ n = 1, true }, results)
+    assert.same({ n = 2, true, {
+      one = { status = "completed", attempts = 1, reason = "policy_exhausted_success" },
+      two = { status = "exhausted", attempts = 2,
+        reason = "max_retries_exceeded(1/1): execution failed: nope" },
+    } }, results)
     for _, kind in ipairs({ "ShutdownRequested", "AllStoppedWithinGrace", "GraceExceeded" }) do
       assert.equal(0, H.count(events, kind), kind)
     end

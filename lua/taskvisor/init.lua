@@ -5,6 +5,7 @@
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
+local L = require("taskvisor.lifecycle")
 
 local tv = {
   version = core.version,
@@ -15,18 +16,20 @@ local tv = {
 
 local RESTARTS = { "never", "on_failure", "always" }
 local JITTERS = { "none", "full", "equal", "decorrelated" }
-local POLICY_KEYS = { "restart", "interval", "backoff", "timeout", "max_retries" }
-local SPEC_KEYS = { "name", "slot", "restart", "interval", "backoff", "timeout", "max_retries" }
+local POLICY_KEYS = { "restart", "interval", "backoff", "timeout", "max_retries", "reset_after",
+  "intensity", "on_exhausted" }
 local function keys(...)
   local out = {}
   for _, list in ipairs({ ... }) do table.move(list, 1, #list, #out + 1, out) end
   return out
 end
+local SPEC_KEYS = keys({ "name", "slot", "restart", "interval", "backoff", "timeout", "max_retries" },
+  L.KEYS)
 local TASK_KEYS = keys({ "run" }, SPEC_KEYS)
 local PROCESS_KEYS = keys(SPEC_KEYS, P.KEYS)
 local BACKOFF_KEYS = { "first", "max", "factor", "jitter" }
 local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
-  "controller" }
+  "controller", "intensity", "on_exhausted" }
 local CONTROLLER_KEYS = { "max_slot_queue" }
 local SUBMIT_KEYS = { "slot", "admission", "task" }
 local ADMISSIONS = { "queue", "replace", "drop_if_running" }
@@ -41,7 +44,6 @@ local function check(v, err)
 end
 
 local POLICY_FIELDS = {
-  { "restart", V.one_of, RESTARTS },
   { "interval", V.seconds, true },
   { "timeout", V.seconds, true },
   { "max_retries", V.integer, 0, 0xffffffff },
@@ -54,12 +56,28 @@ local BACKOFF_FIELDS = {
 }
 
 -- Validated copies of the policy fields shared by tasks and `defaults`.
-local function policy_fields(where, src, out)
+-- `fns`: restart and backoff may also be functions (restart(outcome) ->
+-- boolean, backoff(streak, last_delay, outcome) -> seconds).
+local function policy_fields(where, src, out, fns)
   local v, err = V.optional(where, "", src, out, POLICY_FIELDS)
   if not v then return nil, err end
-  if src.backoff ~= nil then
+  if fns and src.restart ~= nil and V.callable(src.restart) then
+    out.restart_fn = src.restart
+  elseif src.restart ~= nil then
+    out.restart, err = V.one_of(where, "restart", src.restart, RESTARTS)
+    if not out.restart then
+      if fns then err = err:gsub("%(got", "or a function(outcome) (got", 1) end
+      return nil, err
+    end
+  end
+  if fns and src.backoff ~= nil and V.callable(src.backoff) then
+    out.backoff_fn = src.backoff
+  elseif src.backoff ~= nil then
     local b = src.backoff
-    if type(b) ~= "table" then return V.bad(where, "backoff", "a table", b) end
+    if type(b) ~= "table" then
+      return V.bad(where, "backoff", fns and "a table { first, max, factor, jitter } or a "
+        .. "function(streak, last_delay, outcome)" or "a table", b)
+    end
     v, err = V.known_keys(where, "backoff.", b, BACKOFF_KEYS)
     if not v then return nil, err end
     out.backoff = {}
@@ -103,7 +121,7 @@ end
 local process_opts = setmetatable({}, { __mode = "k" })
 
 local function freeze(fields, type_name)
-  if fields.backoff then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
+  if type(fields.backoff) == "table" then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
   local spec = read_only(fields, "a task spec (make a new one with tv.task{...})",
     type_name or "taskvisor.task")
   spec_fields[spec] = fields
@@ -125,7 +143,9 @@ local function spec_common(where, what, opts, known)
     spec.slot, err = V.name(where, "slot", opts.slot)
     if not spec.slot then return nil, err end
   end
-  return policy_fields(where, opts, spec)
+  v, err = policy_fields(where, opts, spec, true)
+  if not v then return nil, err end
+  return L.fields(where, opts, spec, what == "task")
 end
 
 local function task_spec(where, opts)
@@ -135,6 +155,7 @@ local function task_spec(where, opts)
     return V.bad(where, "run", "a function or a callable", opts.run)
   end
   spec.run = opts.run
+  spec.explicit_ready = spec.ready == "notify" or nil
   return spec
 end
 
@@ -146,6 +167,7 @@ local function process_spec(where, opts)
   if not popts then return nil, err end
   -- what runs is `popts`; the spec shows copies (changing them changes nothing)
   process_opts[spec] = popts
+  spec.explicit_ready = opts.ready ~= nil and opts.ready ~= "started" or nil
   spec.process = deep_copy(popts)
   spec.cmd = spec.process.cmd
   return spec
@@ -215,7 +237,8 @@ end
 
 -- The policy the core receives: the spec, then the supervisor's defaults.
 local function resolve(where, spec, d)
-  local restart = spec.restart or d.restart or "on_failure"
+  local restart = spec.restart or (spec.restart_fn and "on_failure") or
+    (spec.every and "always") or d.restart or "on_failure"
   if spec.interval and restart ~= "always" then
     return nil, string.format("%s: task '%s' sets 'interval' but its restart is %q "
       .. "('interval' only applies to restart = \"always\")", where, spec.name, restart)
@@ -230,6 +253,12 @@ local function resolve(where, spec, d)
     jitter = b.jitter or db.jitter,
     timeout = spec.timeout or d.timeout,
     max_retries = spec.max_retries or d.max_retries,
+    reset_after = spec.reset_after or d.reset_after,
+    every = spec.every,
+    max_restarts = spec.max_restarts or (spec.max_restarts == nil and d.max_restarts) or nil,
+    within = spec.within or (spec.max_restarts == nil and d.within) or nil,
+    on_exhausted = spec.on_exhausted or (spec.max_restarts == nil and d.on_exhausted) or nil,
+    cooldown = spec.cooldown or (spec.max_restarts == nil and d.cooldown) or nil,
   }
 end
 
@@ -237,8 +266,11 @@ end
 -- (a process's log file cannot be opened).
 local function core_task(spec)
   local popts = process_opts[spec]
-  if popts then return core.process(popts) end
-  return core.task(spec.run)
+  local task, err
+  if popts then task, err = core.process(popts) else task = core.task(spec.run) end
+  local x = task and L.extras(spec)
+  if x then core.set_extras(task, x) end
+  return task, err
 end
 
 -- ctx:exec(cmd [, opts]): runs a command to completion without blocking the
@@ -313,10 +345,17 @@ function tv.supervisor(opts)
     check(V.table("tv.supervisor", "defaults", opts.defaults))
     check(V.known_keys("tv.supervisor", "defaults.", opts.defaults, POLICY_KEYS))
     check(policy_fields("tv.supervisor: defaults", opts.defaults, defaults))
+    check(L.budget("tv.supervisor: defaults", opts.defaults, defaults))
+    if opts.defaults.reset_after ~= nil then
+      defaults.reset_after = check(V.seconds("tv.supervisor: defaults", "reset_after",
+        opts.defaults.reset_after, false))
+    end
   end
+  local budget = check(L.budget("tv.supervisor", opts, {}))
+  if budget.max_restarts and not budget.on_exhausted then budget.on_exhausted = "escalate" end
   local max_slot_queue, err = controller_opts(opts.controller)
   if err then error(err, 2) end
-  local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue)
+  local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue, budget)
   return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0 }, Supervisor)
 end
 
@@ -328,7 +367,7 @@ function Supervisor:add(spec)
   local policy = check(resolve("sup:add", spec, self.defaults))
   local task, err = core_task(spec)
   if not task then return nil, err end
-  return c:add(spec.name, task, policy)
+  return c:add(spec.name, task, policy, L.add_opts(spec))
 end
 
 local function name_arg(method, name)
@@ -431,17 +470,110 @@ function Supervisor:run(specs)
       seen[spec.name] = true
       batch[i] = { spec, policy }
     end
+    local specs_only = {}
+    for i, item in ipairs(batch) do specs_only[i] = item[1] end
+    local cyc = L.cycle("sup:run", specs_only)
+    if cyc then error(cyc, 2) end
     for _, item in ipairs(batch) do -- every task object first: all or none
       local task, err = core_task(item[1])
       if not task then return nil, err .. "; no task of this batch was added" end
       item[3] = task
     end
     for _, item in ipairs(batch) do
-      local ok, err = c:add(item[1].name, item[3], item[2])
+      local ok, err = c:add(item[1].name, item[3], item[2], L.add_opts(item[1]))
       if not ok then return nil, err end
     end
   end
-  return c:run()
+  local ok, msg, stuck = c:run()
+  local outcomes = self:outcomes()
+  if ok then return true, outcomes end
+  return nil, msg, stuck or {}, outcomes
+end
+
+-- ---- reliable outcomes ------------------------------------------------------
+-- Recorded by the core as each task ends, before its TaskRemoved, whatever
+-- the subscribers do: { status, attempts, reason?, exit_code? }.
+
+local function copy_outcome(o)
+  if not o then return nil end
+  return { status = o.status, attempts = o.attempts, reason = o.reason, exit_code = o.exit_code }
+end
+
+--- sup:outcomes(): name -> the outcome of the last task of that name that ended.
+function Supervisor:outcomes()
+  local live = self_check(self, "outcomes"):outcomes()
+  local out = {}
+  for name, o in pairs(live) do out[name] = copy_outcome(o) end
+  return out
+end
+
+--- sup:wait(name [, timeout]): from a task or subscriber, waits until the task
+--- `name` has ended and returns its outcome { status = "completed" |
+--- "exhausted" | "dead" | "cancelled" | "setup_failed", attempts, reason,
+--- exit_code }; at once if it already ended. nil, "ENOENT: ..." for a name
+--- never seen; nil, "ETIMEDOUT: ..." after `timeout` seconds.
+function Supervisor:wait(name, timeout)
+  local c = self_check(self, "wait")
+  name = name_arg("wait", name)
+  if timeout ~= nil then timeout = check(V.seconds("sup:wait", "timeout", timeout, true)) end
+  if c:contains(name) then
+    local ok, err = c:await(name, timeout)
+    if not ok then return nil, (err:gsub("^ETIMEDOUT: .*", "ETIMEDOUT: task '" .. name
+      .. "' still running after " .. tostring(timeout) .. "s")) end
+  end
+  local o = copy_outcome(c:outcomes()[name])
+  if o then return o end
+  return nil, string.format("ENOENT: no task named '%s' is running or has ended", name)
+end
+
+local function wait_timeout(where, timeout)
+  if timeout == nil then return math.huge end
+  return core.monotime() + check(V.seconds(where, "timeout", timeout, true))
+end
+
+--- sup:wait_any([timeout]): from a task or subscriber, waits until one of the
+--- tasks registered now ends: its name and outcome. nil, "ENOENT: ..." when
+--- none is registered; nil, "ETIMEDOUT: ..." after `timeout` seconds.
+function Supervisor:wait_any(timeout)
+  local c = self_check(self, "wait_any")
+  local deadline = wait_timeout("sup:wait_any", timeout)
+  local names = c:list()
+  if #names == 0 then return nil, "ENOENT: no task is registered" end
+  local _, since = c:outcomes()
+  if not core.supervised() then
+    error("sup:wait_any: call it from a task or a subscriber (it waits by yielding that "
+      .. "coroutine); outside, sup:run() returns every outcome", 2)
+  end
+  while true do
+    local live, n = c:outcomes()
+    if n > since then
+      local best
+      for _, name in ipairs(names) do
+        local o = live[name]
+        if o and o.seq > since and (not best or o.seq < live[best].seq) then best = name end
+      end
+      if best then return best, copy_outcome(live[best]) end
+    end
+    if core.monotime() >= deadline then return nil, "ETIMEDOUT: no task ended in time" end
+    if core.sleep(0.005) == false then return nil, "ECANCELED: the waiting task was cancelled" end
+  end
+end
+
+--- sup:wait_all([timeout]): from a task or subscriber, waits until every task
+--- registered now has ended: name -> outcome. nil, "ETIMEDOUT: ..." after
+--- `timeout` seconds (the outcomes so far as the third value).
+function Supervisor:wait_all(timeout)
+  local c = self_check(self, "wait_all")
+  local deadline = wait_timeout("sup:wait_all", timeout)
+  local out = {}
+  for _, name in ipairs(c:list()) do
+    local left = deadline - core.monotime()
+    if left < 0 then left = 0 end
+    local o, err = self:wait(name, left ~= math.huge and left or nil)
+    if not o and err:find("^ETIMEDOUT") then return nil, "ETIMEDOUT: not every task ended in time", out end
+    out[name] = o
+  end
+  return out
 end
 
 -- ---- controller -------------------------------------------------------------
@@ -500,6 +632,10 @@ function Supervisor:submit(req)
       .. "\"drop_if_running\" or a function(slot, request) (got %s)", V.show(adm)), 2)
   end
   local policy = check(resolve("sup:submit", spec, self.defaults))
+  if L.add_opts(spec) then
+    return nil, "ENOTSUP: tasks with 'after', 'ready' or lifecycle hooks cannot be submitted "
+      .. "through the controller yet; add them with sup:add"
+  end
   if not c:has_controller() then
     return nil, "ENOTSUP: this supervisor has no controller; create it with "
       .. "tv.supervisor{ controller = { max_slot_queue = ... } }"

@@ -228,6 +228,16 @@ static int stopping(const tv_actor_t *a) {
   return a->cancel_requested || (a->ext && a->ext->hold);
 }
 
+/* Stops the running attempt or hook now. */
+static void force_stop(tv_actor_t *a) {
+  tv_task_t *t = task_of(a);
+  a->killing = TV_KILL_FORCED;
+  if (a->state == TV_ACTOR_HOOK)
+    t->ops->hook_kill(t);
+  else
+    t->ops->kill(t);
+}
+
 static void arm_running_timer(tv_actor_t *a) {
   uint64_t due = a->state == TV_ACTOR_RUNNING ? a->attempt_deadline : UINT64_MAX;
   if (stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
@@ -355,8 +365,7 @@ static void on_timer(tv_timer_t *t) {
   if ((a->state != TV_ACTOR_RUNNING && a->state != TV_ACTOR_HOOK) || a->killing) return;
   uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
   if (stopping(a) && now >= a->kill_deadline) {
-    a->killing = TV_KILL_FORCED;
-    task_of(a)->ops->kill(task_of(a));
+    force_stop(a);
   } else if (a->state == TV_ACTOR_RUNNING && now >= a->attempt_deadline) {
     a->killing = TV_KILL_TIMEOUT;
     tv_event_t ev = attempt_event(a, TV_EV_TIMEOUT_HIT);
@@ -562,7 +571,10 @@ static void after_failure(tv_actor_t *a, const tv_outcome_t *o, const failure_t 
     if (a->ext) tv_budget_reset(&a->ext->budget);
   }
   int restart = a->policy->restart != TV_RESTART_NEVER;
-  tv_decision_t d = {.what = TV_DECIDE_RESTART, .outcome = o};
+  tv_outcome_t seen = {TV_OUTCOME_FAIL, f->has_code, f->code, f->display ? f->display->s : "",
+                       f->display ? f->display->len : 0, NULL, f->sig};
+  (void)o;
+  tv_decision_t d = {.what = TV_DECIDE_RESTART, .outcome = &seen};
   if (ask(a, &d, &answered) < 0) return;
   if (answered) restart = d.restart;
   uint32_t max = a->policy->max_retries;
@@ -785,8 +797,7 @@ void tv_actor_kill(tv_actor_t *a) {
   }
   if (a->killing == TV_KILL_FORCED) return;
   a->cancel_requested = 1;
-  a->killing = TV_KILL_FORCED;
-  task_of(a)->ops->kill(task_of(a));
+  force_stop(a);
 }
 
 const char *tv_actor_state_name(int state) {

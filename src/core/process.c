@@ -109,9 +109,11 @@ static void process_release(tv_task_t *t) {
 }
 
 static const tv_task_ops_t process_ops = {process_start, process_cancel, process_kill,
-                                          process_release};
+                                          process_release, NULL, NULL, NULL};
 
-int tv_process_is(const tv_task_t *t) { return t->ops == &process_ops; }
+int tv_process_is(const tv_task_t *t) { return t->ops->start == process_start; }
+
+void tv_process_ops_copy(tv_task_ops_t *out) { *out = process_ops; }
 
 int tv_process_signal(tv_task_t *t, int sig) {
   if (!tv_process_is(t)) return TV_ENOTSUP;

@@ -45,6 +45,9 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
  * no supervisor holds the task. */
 void tv_process_fini(tv_process_t *p);
 int tv_process_is(const tv_task_t *t);
+/* The process task's ops, for an embedding that adds its own optional ones
+ * (decide, hook) and sets base.ops to its copy after tv_process_init. */
+void tv_process_ops_copy(tv_task_ops_t *out);
 /* Forwards sig to the running attempt's group: 0, TV_ENOTSUP (not a process
  * task) or TV_ESRCH (no process running: between attempts). */
 int tv_process_signal(tv_task_t *t, int sig);

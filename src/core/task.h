@@ -73,6 +73,9 @@ typedef struct tv_task_ops {
    * tv_task_hook_done follows exactly once (never from inside this call).
    * While a hook runs, kill() must stop it and still report it done. */
   int (*hook)(tv_task_t *t, tv_hook_t h, uint32_t attempt, const tv_str_t *err);
+  /* Stops the running hook now (grace exceeded); it must still be reported
+   * done, synchronously or later. Required with `hook`. */
+  void (*hook_kill)(tv_task_t *t);
 } tv_task_ops_t;
 
 struct tv_task {

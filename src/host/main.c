@@ -199,7 +199,7 @@ static int pmain(lua_State *L) {
     return 1;
   }
   lua_getfield(L, LUA_REGISTRYINDEX, GRACE_EXCEEDED_FLAG);
-  lua_pushinteger(L, lua_toboolean(L, -1) ? 2 : 0);
+  lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0);
   return 1;
 }
 

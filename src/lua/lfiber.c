@@ -103,6 +103,16 @@ void ltv_fiber_unanchor(ltv_fiber *f) {
   f->anchor = LUA_NOREF;
 }
 
+/* The fiber's coroutine ended: tell its owner. */
+static void finished(ltv_fiber *f, int status) {
+  if (f->kind == LTV_FIBER_TASK)
+    ltv_task_finished(f, status);
+  else if (f->kind == LTV_FIBER_HOOK)
+    ltv_hook_finished(f, status);
+  else
+    ltv_sub_finished(f, status);
+}
+
 /* The coroutine is not where we left it: someone else resumed it (a task can
  * hand its coroutine to coroutine.resume). Report it as its own failure. */
 static void report_hijack(ltv_fiber *f, int status) {
@@ -112,10 +122,7 @@ static void report_hijack(ltv_fiber *f, int status) {
                            "(by coroutine.resume) and ended there");
     status = LUA_ERRRUN;
   }
-  if (f->kind == LTV_FIBER_TASK)
-    ltv_task_finished(f, status);
-  else
-    ltv_sub_finished(f, status);
+  finished(f, status);
 }
 
 void ltv_fiber_resume(ltv_fiber *f, int nargs) {
@@ -151,10 +158,7 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
     if (f->wait == LTV_WAIT_NONE) wake_later(f, LTV_WAKE_OK);
     return;
   }
-  if (f->kind == LTV_FIBER_TASK)
-    ltv_task_finished(f, status);
-  else
-    ltv_sub_finished(f, status);
+  finished(f, status);
 }
 
 void ltv_fiber_interrupt(ltv_fiber *f) {

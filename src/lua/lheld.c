@@ -59,6 +59,20 @@ static int field_enum(lua_State *L, int t, const char *k, int (*parse)(const cha
   return v;
 }
 
+static int exhaust_parse(const char *name) {
+  if (strcmp(name, "give_up") == 0) return TV_EXHAUST_GIVE_UP;
+  if (strcmp(name, "escalate") == 0) return TV_EXHAUST_ESCALATE;
+  if (strcmp(name, "cooldown") == 0) return TV_EXHAUST_COOLDOWN;
+  return -1;
+}
+
+void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action) {
+  b->max = (uint32_t)ltv_opt_number(L, idx, "max_restarts", 0);
+  b->within_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "within", 0));
+  b->cooldown_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "cooldown", 0));
+  b->action = (uint8_t)field_enum(L, idx, "on_exhausted", exhaust_parse, def_action);
+}
+
 void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p) {
   luaL_checktype(L, idx, LUA_TTABLE);
   tv_policy_default(p);
@@ -70,4 +84,7 @@ void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p) {
   p->interval_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "interval", 0));
   p->timeout_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "timeout", 0));
   p->max_retries = (uint32_t)ltv_opt_number(L, idx, "max_retries", 0);
+  p->reset_after_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "reset_after", 0));
+  p->every_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "every", 0));
+  ltv_budget_read(L, idx, &p->budget, TV_EXHAUST_GIVE_UP);
 }

@@ -129,5 +129,6 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_setfield(L, -2, "event_kinds");
   lua_pushliteral(L, LTV_VERSION);
   lua_setfield(L, -2, "version");
+  ltv_hooks_open(L);
   return 1;
 }

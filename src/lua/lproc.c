@@ -102,8 +102,12 @@ void ltv_envp(lua_State *L, int idx, char ***out) {
   if (!*out) luaL_error(L, "not enough memory");
 }
 
+/* The core's process ops plus the Lua extras (hooks, policy functions). */
+static tv_task_ops_t proc_ops;
+
 static void on_release(tv_process_t *tp) {
   ltv_process *u = (ltv_process *)tp;
+  ltv_extras_drop(u->ctx->L, &tp->base);
   luaL_unref(u->ctx->L, LUA_REGISTRYINDEX, u->anchor);
   u->anchor = LUA_NOREF;
   if (u->orphaned) tv_process_fini(tp);
@@ -174,6 +178,7 @@ int ltv_process_new(lua_State *L) {
   tv_reaper_t *r = ltv_reaper(L, ctx);
   ltv_process *u = lua_newuserdatauv(L, sizeof *u, 0);
   tv_process_init(&u->p, r, &ctx->sched, on_release);
+  u->p.base.ops = &proc_ops;
   u->ctx = ctx;
   u->anchor = LUA_NOREF;
   u->orphaned = 0;
@@ -228,6 +233,8 @@ static int process_tostring(lua_State *L) {
 }
 
 void ltv_process_open(lua_State *L) {
+  tv_process_ops_copy(&proc_ops);
+  ltv_extras_ops(&proc_ops);
   static const luaL_Reg meta[] = {{"__gc", process_gc}, {"__tostring", process_tostring},
                                   {NULL, NULL}};
   luaL_newmetatable(L, LTV_PROCESS); /* sets __name */

@@ -40,6 +40,64 @@ static void on_closed(tv_sup_t *sup) {
   }
 }
 
+/* ---- reliable outcomes --------------------------------------------------- */
+
+static void on_outcome(tv_sup_t *sup, tv_actor_t *a, const tv_actor_result_t *r) {
+  ltv_sup *s = sup->data;
+  lua_State *L = s->ctx->L;
+  if (!lua_checkstack(L, 4)) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->outcomes);
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, tv_actor_end_status(a->end));
+  lua_setfield(L, -2, "status");
+  lua_pushinteger(L, a->attempt);
+  lua_setfield(L, -2, "attempts");
+  if (r->reason) {
+    lua_pushlstring(L, r->reason->s, r->reason->len);
+    lua_setfield(L, -2, "reason");
+  }
+  if (r->has_exit_code) {
+    lua_pushinteger(L, r->exit_code);
+    lua_setfield(L, -2, "exit_code");
+  }
+  lua_pushinteger(L, ++s->nended);
+  lua_setfield(L, -2, "seq");
+  lua_pushlstring(L, a->name->s, a->name->len);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "name");
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+/* sup:outcomes(): the live table name -> outcome (init.lua copies it). */
+static int sup_outcomes(lua_State *L) {
+  ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->outcomes);
+  lua_pushinteger(L, s->nended);
+  return 2;
+}
+
+/* sup:await(name, seconds): from a task or subscriber, waits until that task
+ * is gone; true, or nil + "ETIMEDOUT: ..." / "ECANCELED: ...". */
+static int sup_await(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  uint64_t wait_ms = lua_isnoneornil(L, 3) ? UINT64_MAX / 2
+                                            : ltv_check_seconds(L, 3, "sup:wait: 'timeout'");
+  lua_settop(L, 3);
+  ltv_fiber *f = ltv_fiber_current(s->ctx, L);
+  if (!f || !lua_isyieldable(L))
+    return luaL_error(L, "sup:wait: call it from a task or a subscriber (it waits by "
+                         "yielding that coroutine); outside, sup:run() returns every outcome");
+  if (!tv_sup_find(s->sup, name, len)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return ltv_fiber_wait_removed(L, f, s->sup, name, len, wait_ms);
+}
+
 int ltv_sup_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   tv_sup_opts_t o;
@@ -51,13 +109,18 @@ int ltv_sup_new(lua_State *L) {
     o.seed = (uint64_t)luaL_checkinteger(L, 4);
     o.seeded = 1;
   }
+  if (lua_type(L, 6) == LUA_TTABLE) /* the supervisor's budget, as policies give it */
+    ltv_budget_read(L, 6, &o.budget, TV_EXHAUST_ESCALATE);
   ltv_sup *s = lua_newuserdatauv(L, sizeof *s, 0);
   memset(s, 0, sizeof *s);
   s->ctx = ctx;
   s->anchor = LUA_NOREF;
+  lua_newtable(L);
+  s->outcomes = luaL_ref(L, LUA_REGISTRYINDEX);
   luaL_setmetatable(L, LTV_SUP);
   if (tv_sup_new(&s->sup, &ctx->sched, &o) != 0) return luaL_error(L, "not enough memory");
   s->sup->on_closed = on_closed;
+  s->sup->on_outcome = on_outcome;
   s->sup->data = s;
   if (!lua_isnoneornil(L, 5)) { /* max_slot_queue: a controller */
     lua_Integer q = luaL_checkinteger(L, 5);
@@ -67,8 +130,35 @@ int ltv_sup_new(lua_State *L) {
   return 1;
 }
 
-/* sup:add(name, task, policy): task from core.task / core.process; policy
- * as ltv_policy_read reads it. */
+/* The add options table at idx { after = {names}, hooks = bool,
+ * explicit_ready = bool } into o; names are kept in `names` (n slots). */
+static int read_add_opts(lua_State *L, int idx, tv_add_opts_t *o, tv_str_t **names, uint32_t n) {
+  memset(o, 0, sizeof *o);
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  o->hooks = lua_getfield(L, idx, "hooks") != LUA_TNIL && lua_toboolean(L, -1);
+  o->explicit_ready = lua_getfield(L, idx, "explicit_ready") != LUA_TNIL && lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  if (lua_getfield(L, idx, "after") == LUA_TTABLE) {
+    uint32_t k = (uint32_t)lua_rawlen(L, -1);
+    if (k > n) k = n;
+    for (uint32_t i = 0; i < k; i++) {
+      size_t len;
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      const char *nm = lua_tolstring(L, -1, &len);
+      names[o->nafter] = nm ? tv_str_new(nm, len) : NULL;
+      if (names[o->nafter]) o->nafter++;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  o->after = names;
+  return 0;
+}
+
+#define LTV_MAX_AFTER 64 /* init.lua enforces it */
+
+/* sup:add(name, task, policy [, opts]): task from core.task / core.process;
+ * policy as ltv_policy_read reads it; opts as read_add_opts reads them. */
 static int sup_add(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
@@ -76,11 +166,16 @@ static int sup_add(lua_State *L) {
   tv_task_t *t = ltv_task_check(L, 3, "sup:add");
   tv_policy_t p;
   ltv_policy_read(L, 4, &p);
+  tv_add_opts_t o;
+  tv_str_t *names[LTV_MAX_AFTER];
+  read_add_opts(L, 5, &o, names, LTV_MAX_AFTER);
   ltv_task_hold(L, 3);
-  int rc = tv_sup_add(s->sup, name, len, &p, t);
+  int rc = tv_sup_add_ex(s->sup, name, len, &p, t, &o);
+  for (uint32_t i = 0; i < o.nafter; i++) tv_str_unref(names[i]);
   if (rc != 0) {
     ltv_task_unhold(L, 3);
     if (rc == TV_EEXIST) return ltv_push_error(L, rc, "task '%s' already exists", name);
+    if (rc == TV_EINVAL) return ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
     if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
     return ltv_push_error(L, rc, "cannot add task '%s'", name);
   }
@@ -278,14 +373,19 @@ static int sup_run(lua_State *L) {
   tv_signals_stop(&s->sig);
   s->sig_on = 0;
   /* The host's exit status follows the last run that returned. */
-  lua_pushboolean(L, s->sup->verdict != NULL);
+  tv_sup_t *sup = s->sup;
+  lua_pushinteger(L, sup->escalated ? 3 : sup->verdict ? 2 : 0);
   lua_setfield(L, LUA_REGISTRYINDEX, LTV_GRACE_EXCEEDED);
-  if (!s->sup->verdict) {
+  if (!sup->verdict && !sup->escalated) {
     lua_pushboolean(L, 1);
     return 1;
   }
   lua_pushnil(L);
-  lua_pushfstring(L, "GraceExceeded: %s", s->sup->verdict->s);
+  if (sup->escalated)
+    lua_pushfstring(L, "ESCALATED: %s%s%s", sup->escalated->s, sup->verdict ? "; then " : "",
+                    sup->verdict ? sup->verdict->s : "");
+  else
+    lua_pushfstring(L, "GraceExceeded: %s", sup->verdict->s);
   lua_createtable(L, (int)s->sup->nstuck, 0);
   for (uint32_t i = 0; i < s->sup->nstuck; i++) {
     lua_pushlstring(L, s->sup->stuck[i]->s, s->sup->stuck[i]->len);
@@ -331,6 +431,8 @@ static int sup_gc(lua_State *L) {
   if (s->ctl) tv_ctl_destroy(s->ctl);
   s->ctl = NULL;
   tv_sup_destroy(sup);
+  luaL_unref(L, LUA_REGISTRYINDEX, s->outcomes);
+  s->outcomes = LUA_NOREF;
   return 0;
 }
 
@@ -348,6 +450,7 @@ void ltv_sup_open(lua_State *L) {
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
+      {"outcomes", sup_outcomes}, {"await", sup_await},
       {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP); /* sets __name */

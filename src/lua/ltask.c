@@ -161,12 +161,14 @@ static void task_kill(tv_task_t *base) {
 
 static void task_release(tv_task_t *base) {
   ltv_task *t = (ltv_task *)base;
+  ltv_extras_drop(t->fiber.ctx->L, base);
   ltv_fiber_close(&t->fiber);
   ltv_fiber_unanchor(&t->fiber);
   if (t->fiber.orphaned) tv_task_fini(base);
 }
 
-static const tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release};
+static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release,
+                                 NULL,       NULL,        NULL};
 
 const ltv_task_kind ltv_kind_lua = {LTV_TASK, offsetof(ltv_task, fiber.anchor)};
 
@@ -210,6 +212,14 @@ static int ctx_exec(lua_State *L) {
   return ltv_exec(L, own_fiber(L, t, "ctx:exec"));
 }
 
+/* ctx:ready(): this attempt is ready (tasks with ready = "notify"). */
+static int ctx_ready(lua_State *L) {
+  ltv_task *t = check_ctx(L);
+  own_fiber(L, t, "ctx:ready");
+  tv_task_ready(&t->base);
+  return 0;
+}
+
 static int ctx_cancelled(lua_State *L) {
   lua_pushboolean(L, check_ctx(L)->fiber.cancelled);
   return 1;
@@ -251,9 +261,10 @@ static int ctx_tostring(lua_State *L) {
 }
 
 void ltv_task_open(lua_State *L) {
+  ltv_extras_ops(&task_ops);
   static const luaL_Reg methods[] = {
       {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield},
-      {"_exec", ctx_exec},  {NULL, NULL}};
+      {"_exec", ctx_exec},  {"ready", ctx_ready},         {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__tostring", ctx_tostring}, {"__gc", ctx_gc}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_TASK); /* sets __name */
   luaL_setfuncs(L, meta, 0);

@@ -19,7 +19,8 @@
 #define LTV_SUB "taskvisor.subscriber"
 #define LTV_PROCESS "taskvisor.process"
 #define LTV_FAILURE "taskvisor.failure" /* metatable of tv.fail / tv.fatal errors */
-/* Registry flag for the host: the last sup:run() ended in GraceExceeded. */
+/* Registry value for the host: the exit status the last sup:run() calls for
+ * (0; 2 GraceExceeded; 3 a budget escalated to the supervisor). */
 #define LTV_GRACE_EXCEEDED "taskvisor.grace_exceeded"
 
 #define ltv_container_of tv_container_of
@@ -44,7 +45,7 @@ typedef struct ltv_ctx {
 /* A supervised coroutine: a task's attempt or a subscriber's worker. */
 typedef struct ltv_fiber ltv_fiber;
 
-enum { LTV_FIBER_TASK, LTV_FIBER_SUB };
+enum { LTV_FIBER_TASK, LTV_FIBER_SUB, LTV_FIBER_HOOK };
 enum { LTV_WAIT_NONE, LTV_WAIT_SLEEP, LTV_WAIT_YIELD, LTV_WAIT_REMOVED, LTV_WAIT_EVENTS,
        LTV_WAIT_EXEC };
 enum { LTV_WAKE_OK, LTV_WAKE_CANCELLED, LTV_WAKE_TIMEOUT };
@@ -69,6 +70,14 @@ struct ltv_fiber {
  * stack) or raised (error object on top). Called from a loop callback. */
 void ltv_task_finished(ltv_fiber *f, int status);
 void ltv_sub_finished(ltv_fiber *f, int status);
+void ltv_hook_finished(ltv_fiber *f, int status);
+
+/* lhooks.c: a task's Lua hooks and policy functions (core.set_extras). */
+void ltv_hooks_open(lua_State *L); /* adds core.set_extras to the module on top */
+/* Sets the optional task ops (decide, hook, hook_kill) the extras provide. */
+void ltv_extras_ops(tv_task_ops_t *ops);
+/* Forgets t's extras (at release). */
+void ltv_extras_drop(lua_State *L, tv_task_t *t);
 
 void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
@@ -146,6 +155,9 @@ uint64_t ltv_opt_ms(lua_State *L, int t, const char *k, double def_secs);
 /* A policy table {restart=, interval=, first=, max=, factor=, jitter=,
  * timeout=, max_retries=} (seconds; validated by init.lua) into p. */
 void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p);
+/* A budget from fields max_restarts, within, cooldown (seconds) and
+ * on_exhausted ("give_up" | "escalate" | "cooldown"). */
+void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action);
 
 /* lproc.c: core.process(opts) pushes a process task object (or nil, err);
  * core.signum(name | number) the signal number or nil. */
@@ -181,6 +193,8 @@ typedef struct ltv_sup {
   int anchor;
   tv_signals_t sig;
   int sig_on;
+  int outcomes;       /* registry ref: name -> the outcome of its last run */
+  lua_Integer nended; /* outcomes recorded so far */
 } ltv_sup;
 void ltv_sup_open(lua_State *L);
 int ltv_sup_new(lua_State *L);

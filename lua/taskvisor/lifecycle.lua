@@ -1,0 +1,192 @@
+-- taskvisor.lifecycle: validation of what a spec says about its life beyond
+-- one attempt: restart budgets (intensity, on_exhausted, reset_after),
+-- schedules (every), policy functions (restart, backoff), lifecycle hooks,
+-- start order (after) and readiness (ready). Errors name the field.
+local V = require("taskvisor.validate")
+
+local M = {}
+
+M.HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
+M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "after", "ready",
+  "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
+M.MAX_AFTER = 64 -- the binding's bound
+local MAX_RESTARTS = 100000 -- the core's ring bound (TV_BUDGET_MAX)
+local INTENSITY_KEYS = { "max_restarts", "within" }
+local EXHAUST = { "give_up", "escalate" }
+
+--- intensity = { max_restarts = n, within = seconds } -> fields into out.
+function M.intensity(where, v, out)
+  if type(v) ~= "table" then
+    return V.bad(where, "intensity", "a table { max_restarts = n, within = seconds }", v)
+  end
+  local ok, err = V.known_keys(where, "intensity.", v, INTENSITY_KEYS)
+  if not ok then return nil, err end
+  if v.max_restarts == nil or v.within == nil then
+    return nil, string.format("%s: 'intensity' needs both max_restarts and within (got %s)",
+      where, v.max_restarts == nil and "no max_restarts" or "no within")
+  end
+  out.max_restarts, err = V.integer(where, "intensity.max_restarts", v.max_restarts, 1, MAX_RESTARTS)
+  if not out.max_restarts then return nil, err end
+  out.within, err = V.seconds(where, "intensity.within", v.within, false)
+  if not out.within then return nil, err end
+  return out
+end
+
+--- on_exhausted = "give_up" | "escalate" | { cooldown = seconds } -> fields into out.
+function M.on_exhausted(where, v, out)
+  if type(v) == "table" then
+    local ok, err = V.known_keys(where, "on_exhausted.", v, { "cooldown" })
+    if not ok then return nil, err end
+    out.cooldown, err = V.seconds(where, "on_exhausted.cooldown", v.cooldown, false)
+    if not out.cooldown then return nil, err end
+    out.on_exhausted = "cooldown"
+    return out
+  end
+  if v ~= "give_up" and v ~= "escalate" then
+    return V.bad(where, "on_exhausted", "\"give_up\", \"escalate\" or { cooldown = seconds }", v)
+  end
+  out.on_exhausted = v
+  return out
+end
+
+--- The budget fields (intensity, on_exhausted) of src into out.
+function M.budget(where, src, out)
+  local ok, err
+  if src.intensity ~= nil then
+    ok, err = M.intensity(where, src.intensity, out)
+    if not ok then return nil, err end
+  end
+  if src.on_exhausted ~= nil then
+    if src.intensity == nil then
+      return nil, string.format("%s: 'on_exhausted' needs an 'intensity' budget to exhaust", where)
+    end
+    ok, err = M.on_exhausted(where, src.on_exhausted, out)
+    if not ok then return nil, err end
+  end
+  return out
+end
+
+local function names_list(where, field, v, max)
+  if type(v) ~= "table" then return V.bad(where, field, "a list of task names", v) end
+  local out, seen = {}, {}
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > #v then
+      return nil, string.format("%s: '%s' must be a list of task names (it has key %s)", where,
+        field, V.show(k))
+    end
+  end
+  if #v > max then
+    return nil, string.format("%s: '%s' may name at most %d tasks (got %d)", where, field, max, #v)
+  end
+  for i, n in ipairs(v) do
+    local name, err = V.name(where, string.format("%s[%d]", field, i), n)
+    if not name then return nil, err end
+    if seen[name] then
+      return nil, string.format("%s: '%s' names '%s' twice", where, field, name)
+    end
+    seen[name] = true
+    out[i] = name
+  end
+  return out
+end
+
+--- The lifecycle fields of a task or process spec (src) into spec.
+--- `lua_task`: ready may be "started" or "notify" (process specs validate
+--- their own `ready` forms).
+function M.fields(where, src, spec, lua_task)
+  local ok, err = M.budget(where, src, spec)
+  if not ok then return nil, err end
+  if src.reset_after ~= nil then
+    spec.reset_after, err = V.seconds(where, "reset_after", src.reset_after, false)
+    if not spec.reset_after then return nil, err end
+  end
+  if src.every ~= nil then
+    spec.every, err = V.seconds(where, "every", src.every, false)
+    if not spec.every then return nil, err end
+    if src.interval ~= nil then
+      return nil, string.format("%s: 'every' and 'interval' cannot both be set ('every' runs on "
+        .. "a fixed schedule; 'interval' pauses after each success)", where)
+    end
+    if src.restart ~= nil and src.restart ~= "always" then
+      return nil, string.format("%s: 'every' needs restart = \"always\" (the default with "
+        .. "'every'; got %s)", where, V.show(src.restart))
+    end
+  end
+  if src.after ~= nil then
+    spec.after, err = names_list(where, "after", src.after, M.MAX_AFTER)
+    if not spec.after then return nil, err end
+    for _, n in ipairs(spec.after) do
+      if n == spec.name then
+        return nil, string.format("%s: 'after' names the task itself ('%s')", where, n)
+      end
+    end
+  end
+  if lua_task and src.ready ~= nil then
+    spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify" })
+    if not spec.ready then return nil, err end
+  end
+  for _, h in ipairs(M.HOOKS) do
+    if src[h] ~= nil then
+      if not V.callable(src[h]) then return V.bad(where, h, "a function or a callable", src[h]) end
+      spec[h] = src[h]
+      spec.has_hooks = true
+    end
+  end
+  return spec
+end
+
+--- What the binding keeps next to the task object: hooks and policy
+--- functions, or nil when the spec has none.
+function M.extras(spec)
+  local x
+  for _, h in ipairs(M.HOOKS) do
+    if spec[h] then x = x or {}; x[h] = spec[h] end
+  end
+  if type(spec.restart_fn) == "function" or V.callable(spec.restart_fn) then
+    x = x or {}; x.restart = spec.restart_fn
+  end
+  if spec.backoff_fn then x = x or {}; x.backoff = spec.backoff_fn end
+  return x
+end
+
+--- The options core add takes besides the policy.
+function M.add_opts(spec)
+  if not (spec.after or spec.has_hooks or spec.explicit_ready) then return nil end
+  return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready }
+end
+
+--- Cycles among `after` in one batch: nil, or an error naming the cycle.
+function M.cycle(where, specs)
+  local after_of = {}
+  for _, s in ipairs(specs) do after_of[s.name] = s.after end
+  local state = {}
+  local function visit(n, path)
+    if state[n] == "done" then return nil end
+    if state[n] == "open" then
+      local from
+      for i, p in ipairs(path) do if p == n then from = i end end
+      local cyc = table.move(path, from, #path, 1, {})
+      cyc[#cyc + 1] = n
+      return string.format("%s: 'after' makes a cycle: %s (none of them could start)", where,
+        table.concat(cyc, " -> "))
+    end
+    state[n] = "open"
+    path[#path + 1] = n
+    for _, d in ipairs(after_of[n] or {}) do
+      if after_of[d] ~= nil or state[d] then
+        local err = visit(d, path)
+        if err then return err end
+      end
+    end
+    path[#path] = nil
+    state[n] = "done"
+    return nil
+  end
+  for _, s in ipairs(specs) do
+    local err = visit(s.name, {})
+    if err then return err end
+  end
+  return nil
+end
+
+return M
