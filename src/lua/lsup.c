@@ -77,7 +77,8 @@ static int sup_add(lua_State *L) {
   tv_policy_t p;
   ltv_policy_read(L, 4, &p);
   ltv_task_hold(L, 3);
-  int rc = tv_sup_add(s->sup, name, len, &p, t);
+  tv_add_opts_t o = {.explicit_ready = ltv_process_explicit_ready(t)};
+  int rc = tv_sup_add_ex(s->sup, name, len, &p, t, &o);
   if (rc != 0) {
     ltv_task_unhold(L, 3);
     if (rc == TV_EEXIST) return ltv_push_error(L, rc, "task '%s' already exists", name);
