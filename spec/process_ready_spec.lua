@@ -46,13 +46,7 @@ end
 -- A shell script that stops at the first failing command (a sender's, say).
 local function script(s) return { SH, "-c", "set -e; " .. s } end
 
-local function run(specs, opts)
-  local sup = tv.supervisor({ grace = (opts and opts.grace) or 5 })
-  local events = H.collect(sup)
-  if opts and opts.setup then opts.setup(sup) end
-  assert(sup:run(specs))
-  return events, sup
-end
+local run = P.run
 
 -- Index of the TaskOutput event whose line is `line`.
 local function output_index(events, task, line)
@@ -104,7 +98,7 @@ describe("process readiness", function()
   it("notify: ignores garbage, oversized and flooding datagrams", function()
     local fds = P.fds()
     local events = run({ tv.process({ name = "g", restart = "never", ready = "notify", stdout = "events",
-      cmd = script(notify("garbage") .. "; " .. notify("flood 5000") .. "; echo sent; sleep 0.3; echo ready; "
+      cmd = script(notify("garbage") .. "; " .. notify("flood 2000") .. "; echo sent; sleep 0.3; echo ready; "
         .. notify("send READY=1 READY=1") .. "; " .. notify("send STOPPING=1") .. "; sleep 0.2") }) })
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskOutput#1", "TaskOutput#1",
       "TaskReady#1", "TaskStopped#1", "ActorExhausted#1", "TaskRemoved" }, H.trace(events, "g"))
