@@ -1,6 +1,19 @@
 -- spec/proc_helpers.lua: helpers for the specs that run real child processes:
--- pids alive or gone, zombies of this process, open fds, temp files.
+-- a supervisor run, pids alive or gone, zombies of this process, open fds,
+-- temp files.
+local H = require("helpers")
+
 local P = {}
+
+--- Runs `specs` on a fresh supervisor (grace opts.grace or 5; opts.setup(sup)
+--- first) until done; returns every event and the supervisor.
+function P.run(specs, opts)
+  local sup = H.tv.supervisor({ grace = (opts and opts.grace) or 5 })
+  local events = H.collect(sup)
+  if opts and opts.setup then opts.setup(sup) end
+  assert(sup:run(specs))
+  return events, sup
+end
 
 function P.read(path)
   local f = io.open(path)

@@ -5,13 +5,7 @@ local H = require("helpers")
 local P = require("proc_helpers")
 local tv = H.tv
 
-local function run(specs, opts)
-  local sup = tv.supervisor({ grace = (opts and opts.grace) or 5 })
-  local events = H.collect(sup)
-  if opts and opts.setup then opts.setup(sup) end
-  assert(sup:run(specs))
-  return events, sup
-end
+local run = P.run
 
 local SH = "/bin/sh"
 

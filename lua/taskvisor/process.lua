@@ -78,6 +78,7 @@ function M.environment(where, src, out)
   return out
 end
 
+local READY_FIELDS = { { "every", V.seconds, false }, { "timeout", V.seconds, true } }
 local ROTATION_FIELDS = { { "max_bytes", V.integer, 1, 1 << 53 }, { "backups", V.integer, 0, MAX_BACKUPS } }
 
 --- stdout / stderr: "inherit" | "null" | "events" | "path/to/file" |
@@ -148,9 +149,63 @@ local function codes(where, field, v)
   return out
 end
 
+-- A command given as a list, or as a string run by /bin/sh -c.
+local function shell_cmd(where, field, v)
+  if type(v) == "string" then
+    if v == "" then return bad(where, field, "a non-empty list of strings or a shell command", v) end
+    v = { "/bin/sh", "-c", v }
+  end
+  return M.cmd(where, field, v)
+end
+
+local READY_KEYS = { "notify", "check", "every", "timeout" }
+local READY_TIMEOUT = 90 -- like systemd's DefaultTimeoutStartSec
+local READY_EXPECTED = '"started", "notify", or a table { notify = true | check = cmd, every =, timeout = }'
+
+--- ready = "started" | "notify" | { notify = true, timeout = s } |
+--- { check = cmd, every = s, timeout = s }, into nil (started) or
+--- { mode = "notify"|"check", timeout = s (0: none), check = argv, every = s }.
+function M.ready(where, v, src_env)
+  if v == nil or v == "started" then return true end
+  local out = { timeout = READY_TIMEOUT }
+  if v == "notify" then
+    out.mode = "notify"
+  elseif type(v) ~= "table" then
+    return bad(where, "ready", READY_EXPECTED, v)
+  else
+    local ok, err = V.known_keys(where, "ready.", v, READY_KEYS)
+    if not ok then return nil, err end
+    ok, err = boolean(where, "ready.notify", v.notify)
+    if not ok then return nil, err end
+    if v.notify and v.check ~= nil then
+      return nil, string.format("%s: 'ready' takes notify = true or a check, not both", where)
+    end
+    if v.notify then
+      out.mode = "notify"
+      if v.every ~= nil then
+        return nil, string.format("%s: 'ready.every' only applies to 'ready.check'", where)
+      end
+    elseif v.check ~= nil then
+      out.mode, out.every = "check", 1
+      out.check, err = shell_cmd(where, "ready.check", v.check)
+      if not out.check then return nil, err end
+    else
+      return nil, string.format("%s: 'ready' needs notify = true or check = {cmd...} "
+        .. "(a table with neither says nothing)", where)
+    end
+    ok, err = V.optional(where, "ready.", v, out, READY_FIELDS)
+    if not ok then return nil, err end
+  end
+  if out.mode == "notify" and src_env and src_env.NOTIFY_SOCKET ~= nil then
+    return nil, string.format("%s: 'env.NOTIFY_SOCKET' cannot be set with ready = \"notify\" "
+      .. "(taskvisor sets it to the attempt's socket)", where)
+  end
+  return out
+end
+
 --- The options only a process spec has (init.lua adds the shared ones).
 M.KEYS = { "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
-  "stop_signal", "stop_timeout", "success_codes", "fatal_codes" }
+  "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "ready" }
 
 --- The process-specific options of a tv.process spec, into out (the table
 --- core.process reads).
@@ -177,6 +232,9 @@ function M.options(where, src, out, signum)
   if not out.success_codes then return nil, err end
   out.fatal_codes, err = codes(where, "fatal_codes", src.fatal_codes or {})
   if not out.fatal_codes then return nil, err end
+  v, err = M.ready(where, src.ready, src.env)
+  if not v then return nil, err end
+  out.ready = v ~= true and v or nil
   for _, c in ipairs(out.fatal_codes) do
     for _, s in ipairs(out.success_codes) do
       if c == s then
@@ -198,11 +256,7 @@ local EXEC_FIELDS = {
 --- ctx:exec(cmd [, opts]) arguments: cmd a list, or a string run by /bin/sh -c.
 function M.exec_args(where, cmd, opts)
   local err
-  if type(cmd) == "string" then
-    if cmd == "" then return bad(where, "cmd", "a non-empty list of strings or a shell command", cmd) end
-    cmd = { "/bin/sh", "-c", cmd }
-  end
-  cmd, err = M.cmd(where, "cmd", cmd)
+  cmd, err = shell_cmd(where, "cmd", cmd)
   if not cmd then return nil, err end
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then return bad(where, "opts", "a table", opts) end

@@ -5,6 +5,10 @@
  * stop_signal to the group and SIGKILL after stop_timeout; kill() (grace
  * exceeded) SIGKILLs at once, or stops gracefully on an attempt timeout; both
  * report done when the exit is seen.
+ * Readiness (ready_mode): "started" (the actor's default), an sd_notify
+ * socket (notify.h) or a polled check (readycheck.h) call tv_task_ready;
+ * an attempt not ready within ready_timeout_ms is stopped gracefully and
+ * fails ("not ready within 5s (ready = \"notify\")").
  * Owner: the embedding allocates it (the binding's userdata starts with it),
  * fills the configuration (each field's owner is the task: freed by
  * tv_process_fini) and hands it to tv_sup_add; release() calls on_release. */
@@ -13,10 +17,14 @@
 
 #include <stdint.h>
 
+#include "notify.h"
 #include "outfile.h"
 #include "proc.h"
+#include "readycheck.h"
 #include "reaper.h"
 #include "task.h"
+
+enum { TV_READY_STARTED, TV_READY_NOTIFY, TV_READY_CHECK };
 
 typedef struct tv_process tv_process_t;
 struct tv_process {
@@ -31,10 +39,18 @@ struct tv_process {
   uint64_t stop_timeout_ms;
   int32_t *codes;        /* malloc'd: nsuccess success codes, then nfatal fatal ones */
   uint32_t nsuccess, nfatal;
+  uint8_t ready_mode;    /* TV_READY_*; not STARTED: the task is added with explicit_ready */
+  uint64_t ready_timeout_ms; /* not ready within this: the attempt fails; 0: no limit */
+  char **check_argv;     /* TV_READY_CHECK: one block (tv_strv_new) */
+  uint64_t check_every_ms;
   tv_reaper_t *reaper;
   tv_sched_t *sched;
   tv_proc_t *run;        /* the running attempt's child, else NULL */
   uint8_t stopping;      /* this attempt was asked to stop by the supervisor */
+  uint8_t not_ready;     /* this attempt is being stopped: not ready in time */
+  tv_notify_t *notify;   /* this attempt's sd_notify socket, else NULL */
+  tv_readycheck_t check; /* this attempt's readiness check */
+  tv_timer_t ready_timer; /* ready_timeout_ms */
   void (*on_release)(tv_process_t *p);
 };
 
@@ -48,6 +64,10 @@ int tv_process_is(const tv_task_t *t);
 /* The process task's ops, for an embedding that adds its own optional ones
  * (decide, hook) and sets base.ops to its copy after tv_process_init. */
 void tv_process_ops_copy(tv_task_ops_t *out);
+/* Whether the task says itself when an attempt is ready (tv_task_ready). */
+static inline int tv_process_explicit_ready(const tv_process_t *p) {
+  return p->ready_mode != TV_READY_STARTED;
+}
 /* Forwards sig to the running attempt's group: 0, TV_ENOTSUP (not a process
  * task) or TV_ESRCH (no process running: between attempts). */
 int tv_process_signal(tv_task_t *t, int sig);

@@ -167,10 +167,33 @@ static int read_codes(lua_State *L, int opts, tv_process_t *p) {
   return 0;
 }
 
+/* ready = nil (started) | { mode = "notify"|"check", timeout = s (0: none),
+ * check = {argv...}, every = s }. */
+static void read_ready(lua_State *L, int opts, tv_process_t *p) {
+  if (lua_getfield(L, opts, "ready") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  int t = lua_gettop(L);
+  lua_getfield(L, t, "mode");
+  const char *mode = lua_tostring(L, -1);
+  p->ready_mode = mode && strcmp(mode, "notify") == 0  ? TV_READY_NOTIFY
+                  : mode && strcmp(mode, "check") == 0 ? TV_READY_CHECK
+                                                       : TV_READY_STARTED;
+  p->ready_timeout_ms = ltv_opt_ms(L, t, "timeout", (double)p->ready_timeout_ms / 1000.0);
+  p->check_every_ms = ltv_opt_ms(L, t, "every", (double)p->check_every_ms / 1000.0);
+  if (p->ready_mode == TV_READY_CHECK) {
+    if (lua_getfield(L, t, "check") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
+      luaL_error(L, "core.process: 'ready.check' must be a non-empty list");
+    p->check_argv = ltv_strv(L, -1);
+  }
+  lua_settop(L, t - 1);
+}
+
 /* core.process{ cmd =, cwd =, env =, inherit_env =, stdin = "null"|"inherit",
  * stdout =, stderr = (see read_output), stop_signal = n, stop_timeout = s,
- * success_codes =, fatal_codes = }: a task object, or nil, "CODE: message"
- * when a log file cannot be opened. */
+ * success_codes =, fatal_codes =, ready = (see read_ready) }: a task object,
+ * or nil, "CODE: message" when a log file cannot be opened. */
 int ltv_process_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -199,6 +222,7 @@ int ltv_process_new(lua_State *L) {
   p->stop_signal = (int)ltv_opt_number(L, 1, "stop_signal", SIGTERM);
   p->stop_timeout_ms = ltv_opt_ms(L, 1, "stop_timeout", (double)p->stop_timeout_ms / 1000.0);
   read_codes(L, 1, p);
+  read_ready(L, 1, p);
   static const char *const streams[2] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {
     int rc = read_output(L, 1, streams[i], p, i);
@@ -213,6 +237,10 @@ int ltv_process_new(lua_State *L) {
     }
   }
   return 1;
+}
+
+int ltv_process_explicit_ready(tv_task_t *t) {
+  return tv_process_is(t) && tv_process_explicit_ready((tv_process_t *)t);
 }
 
 static int process_gc(lua_State *L) {

@@ -170,6 +170,7 @@ static int sup_add(lua_State *L) {
   tv_str_t *names[LTV_MAX_AFTER];
   read_add_opts(L, 5, &o, names, LTV_MAX_AFTER);
   ltv_task_hold(L, 3);
+  o.explicit_ready |= ltv_process_explicit_ready(t);
   int rc = tv_sup_add_ex(s->sup, name, len, &p, t, &o);
   for (uint32_t i = 0; i < o.nafter; i++) tv_str_unref(names[i]);
   if (rc != 0) {

@@ -164,6 +164,9 @@ void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action);
 int ltv_process_new(lua_State *L);
 int ltv_signum(lua_State *L);
 void ltv_process_open(lua_State *L);
+/* Whether task t is a process that reports its readiness itself (its
+ * `ready` is not "started"): added with explicit_ready. */
+int ltv_process_explicit_ready(tv_task_t *t);
 /* The context's reaper (made on first use); raises if it cannot be made. */
 struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx);
 /* A NULL-terminated copy of the strings t[1..#t] (one block), or raises. */
