@@ -5,6 +5,7 @@
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
+local G = require("taskvisor.group")
 
 local tv = {
   version = core.version,
@@ -156,6 +157,7 @@ end
 local function any_spec(where, opts)
   local fields = spec_fields[opts]
   if fields then return fields end
+  if G.plain(opts) then return G.spec(where, opts) end
   if type(opts) == "table" and getmetatable(opts) == nil and opts.cmd ~= nil and opts.run == nil then
     return process_spec(where, opts)
   end
@@ -215,6 +217,7 @@ end
 
 -- The policy the core receives: the spec, then the supervisor's defaults.
 local function resolve(where, spec, d)
+  if G.is(spec) then return G.resolve(where, spec, d) end
   local restart = spec.restart or d.restart or "on_failure"
   if spec.interval and restart ~= "always" then
     return nil, string.format("%s: task '%s' sets 'interval' but its restart is %q "
@@ -236,6 +239,7 @@ end
 -- A fresh core task object for one add of a validated spec, or nil, err
 -- (a process's log file cannot be opened).
 local function core_task(spec)
+  if G.is(spec) then return G.core_task(spec) end
   local popts = process_opts[spec]
   if popts then return core.process(popts) end
   return core.task(spec.run)
@@ -537,5 +541,8 @@ function tv.log_writer(opts)
   local writer = require("taskvisor.log_writer").new(opts)
   return writer
 end
+
+G.bind(tv, { core = core, any_spec = any_spec, resolve = resolve, core_task = core_task,
+  policy_fields = policy_fields, freeze = freeze, read_only = read_only, spec_fields = spec_fields })
 
 return tv
