@@ -7,7 +7,7 @@ local V = require("taskvisor.validate")
 local G = {}
 
 local STRATEGIES = { "one_for_one", "one_for_all", "rest_for_one" }
-local KEYS = { "name", "strategy", "children", "intensity", "on_exhausted", "restart", "interval",
+local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval",
   "backoff", "timeout", "max_retries" }
 local INTENSITY_KEYS = { "max_restarts", "within" }
 local MAX_RESTARTS = 100000 -- the core's budget ring limit
@@ -88,24 +88,16 @@ end
 
 --- The validated fields of a group spec, or nil + error.
 function G.spec(where, opts)
-  if type(opts) ~= "table" then
-    return nil, string.format("%s: expected a group spec table (got %s)", where, V.show(opts))
-  end
-  local v, err = V.known_keys(where, "", opts, KEYS)
-  if not v then return nil, err end
-  local fields = {}
-  fields.name, err = V.name(where, "name", opts.name)
-  if not fields.name then return nil, err end
+  local fields, err = I.spec_common(where, "group", opts, KEYS)
+  if not fields then return nil, err end
+  local v, b
   fields.strategy = "one_for_one"
   if opts.strategy ~= nil then
     fields.strategy, err = V.one_of(where, "strategy", opts.strategy, STRATEGIES)
     if not fields.strategy then return nil, err end
   end
-  local b
   b, err = budget(where, opts)
   if not b then return nil, err end
-  v, err = I.policy_fields(where, opts, fields)
-  if not v then return nil, err end
   local list = opts.children
   if type(list) ~= "table" or #list == 0 then
     return V.bad(where, "children", "a non-empty list of task, process or group specs", list)

@@ -543,6 +543,6 @@ function tv.log_writer(opts)
 end
 
 G.bind(tv, { core = core, any_spec = any_spec, resolve = resolve, core_task = core_task,
-  policy_fields = policy_fields, freeze = freeze, read_only = read_only, spec_fields = spec_fields })
+  spec_common = spec_common, freeze = freeze, read_only = read_only, spec_fields = spec_fields })
 
 return tv
