@@ -43,6 +43,16 @@ local expect = {
       '%[output%] task=job stream=stdout line="job started"', '%[output%] task=job stream=stdout line="job done"',
       "%[stopped%] task=job", "%[shutdown%-requested%]", "%[all%-stopped%-within%-grace%]" },
   },
+  tree = {
+    status = 0,
+    patterns = { "%[starting%] task=db attempt=1", "%[starting%] task=cache attempt=1",
+      "%[starting%] task=http attempt=1", "%[failed%] task=cache", "%[stopped%] task=http",
+      "%[starting%] task=cache attempt=2", "%[starting%] task=http attempt=2",
+      "%[shutdown%-requested%]", "%[task%-removed%] task=http", "%[task%-removed%] task=cache",
+      "%[task%-removed%] task=api", "%[task%-removed%] task=db", "%[task%-removed%] task=app",
+      "%[all%-stopped%-within%-grace%]" },
+    absent = { "%[starting%] task=db attempt=2" },
+  },
   control = {
     status = 0,
     patterns = { "list: operator, worker%-a, worker%-b", "removed worker%-a",

@@ -6,6 +6,7 @@ local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
 local L = require("taskvisor.lifecycle")
+local G = require("taskvisor.group")
 
 local tv = {
   version = core.version,
@@ -145,7 +146,7 @@ local function spec_common(where, what, opts, known)
   end
   v, err = policy_fields(where, opts, spec, true)
   if not v then return nil, err end
-  return L.fields(where, opts, spec, what == "task")
+  return L.fields(where, opts, spec, what == "task", what == "group")
 end
 
 local function task_spec(where, opts)
@@ -178,6 +179,7 @@ end
 local function any_spec(where, opts)
   local fields = spec_fields[opts]
   if fields then return fields end
+  if G.plain(opts) then return G.spec(where, opts) end
   if type(opts) == "table" and getmetatable(opts) == nil and opts.cmd ~= nil and opts.run == nil then
     return process_spec(where, opts)
   end
@@ -237,6 +239,7 @@ end
 
 -- The policy the core receives: the spec, then the supervisor's defaults.
 local function resolve(where, spec, d)
+  if G.is(spec) then return G.resolve(where, spec, d) end
   local restart = spec.restart or (spec.restart_fn and "on_failure") or
     (spec.every and "always") or d.restart or "on_failure"
   if spec.interval and restart ~= "always" then
@@ -265,6 +268,7 @@ end
 -- A fresh core task object for one add of a validated spec, or nil, err
 -- (a process's log file cannot be opened).
 local function core_task(spec)
+  if G.is(spec) then return G.core_task(spec) end
   local popts = process_opts[spec]
   local task, err
   if popts then task, err = core.process(popts) else task = core.task(spec.run) end
@@ -673,5 +677,8 @@ function tv.log_writer(opts)
   local writer = require("taskvisor.log_writer").new(opts)
   return writer
 end
+
+G.bind(tv, { core = core, any_spec = any_spec, resolve = resolve, core_task = core_task,
+  spec_common = spec_common, freeze = freeze, read_only = read_only, spec_fields = spec_fields })
 
 return tv

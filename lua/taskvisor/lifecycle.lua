@@ -21,14 +21,18 @@ function M.intensity(where, v, out)
   end
   local ok, err = V.known_keys(where, "intensity.", v, INTENSITY_KEYS)
   if not ok then return nil, err end
+  if v.max_restarts ~= nil then
+    out.max_restarts, err = V.integer(where, "intensity.max_restarts", v.max_restarts, 1, MAX_RESTARTS)
+    if not out.max_restarts then return nil, err end
+  end
+  if v.within ~= nil then
+    out.within, err = V.seconds(where, "intensity.within", v.within, false)
+    if not out.within then return nil, err end
+  end
   if v.max_restarts == nil or v.within == nil then
     return nil, string.format("%s: 'intensity' needs both max_restarts and within (got %s)",
       where, v.max_restarts == nil and "no max_restarts" or "no within")
   end
-  out.max_restarts, err = V.integer(where, "intensity.max_restarts", v.max_restarts, 1, MAX_RESTARTS)
-  if not out.max_restarts then return nil, err end
-  out.within, err = V.seconds(where, "intensity.within", v.within, false)
-  if not out.within then return nil, err end
   return out
 end
 
@@ -92,10 +96,14 @@ end
 
 --- The lifecycle fields of a task or process spec (src) into spec.
 --- `lua_task`: ready may be "started" or "notify" (process specs validate
---- their own `ready` forms).
-function M.fields(where, src, spec, lua_task)
-  local ok, err = M.budget(where, src, spec)
-  if not ok then return nil, err end
+--- their own `ready` forms). `group`: its intensity is its children's budget,
+--- which group.lua reads (with defaults).
+function M.fields(where, src, spec, lua_task, group)
+  local ok, err
+  if not group then
+    ok, err = M.budget(where, src, spec)
+    if not ok then return nil, err end
+  end
   if src.reset_after ~= nil then
     spec.reset_after, err = V.seconds(where, "reset_after", src.reset_after, false)
     if not spec.reset_after then return nil, err end

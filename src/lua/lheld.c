@@ -5,7 +5,8 @@
 
 #include "ltv.h"
 
-static const ltv_task_kind *const kinds[] = {&ltv_kind_lua, &ltv_kind_process};
+static const ltv_task_kind *const kinds[] = {&ltv_kind_lua, &ltv_kind_process,
+                                             &ltv_kind_group};
 
 static int *anchor_of(void *ud, const ltv_task_kind *k) {
   return (int *)((char *)ud + k->anchor_off);

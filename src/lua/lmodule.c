@@ -97,6 +97,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_sub_open(L);
   ltv_sup_open(L);
   ltv_process_open(L);
+  ltv_group_open(L);
 
   lua_newtable(L);
   lua_pushlightuserdata(L, ctx);
@@ -108,6 +109,9 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, ltv_process_new, 1);
   lua_setfield(L, -2, "process");
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, ltv_group_new, 1);
+  lua_setfield(L, -2, "group");
   lua_pushcfunction(L, ltv_signum);
   lua_setfield(L, -2, "signum");
   lua_pushlightuserdata(L, ctx);

@@ -18,6 +18,7 @@
 #define LTV_TASK "taskvisor.ctx"
 #define LTV_SUB "taskvisor.subscriber"
 #define LTV_PROCESS "taskvisor.process"
+#define LTV_GROUP "taskvisor.group"
 #define LTV_FAILURE "taskvisor.failure" /* metatable of tv.fail / tv.fatal errors */
 /* Registry value for the host: the exit status the last sup:run() calls for
  * (0; 2 GraceExceeded; 3 a budget escalated to the supervisor). */
@@ -141,6 +142,7 @@ typedef struct ltv_task_kind {
 } ltv_task_kind;
 extern const ltv_task_kind ltv_kind_lua;
 extern const ltv_task_kind ltv_kind_process;
+extern const ltv_task_kind ltv_kind_group; /* lgroup.c */
 /* The task object at idx; raises naming `what` if it is not one, or if it
  * is already held (a task object is added once). */
 tv_task_t *ltv_task_check(lua_State *L, int idx, const char *what);
@@ -180,6 +182,10 @@ void ltv_envp(lua_State *L, int idx, char ***out);
 int ltv_exec(lua_State *L, ltv_fiber *f);
 void ltv_exec_interrupt(ltv_fiber *f);
 void ltv_exec_abort(ltv_fiber *f);
+
+/* lgroup.c: core.group(...) pushes a group task object (see the file). */
+int ltv_group_new(lua_State *L);
+void ltv_group_open(lua_State *L);
 
 /* lsub.c */
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,

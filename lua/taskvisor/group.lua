@@ -1,0 +1,185 @@
+-- taskvisor.group: tv.group{...} supervision groups: validation of group specs
+-- (children are task, process or group specs), the policies of a group tree
+-- under a supervisor's defaults, and the factory the C group calls for each
+-- child of each attempt. init.lua hands over its helpers with G.bind.
+local V = require("taskvisor.validate")
+
+local G = {}
+
+local STRATEGIES = { "one_for_one", "one_for_all", "rest_for_one" }
+local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval",
+  "backoff", "timeout", "max_retries" }
+local INTENSITY_KEYS = { "max_restarts", "within" }
+local MAX_RESTARTS = 100000 -- the core's budget ring limit
+-- Elixir's defaults (OTP's are 1 in 5 s: one flaky child would fail the group).
+local DEFAULT_INTENSITY = { max_restarts = 3, within = 5 }
+
+local I          -- init.lua's helpers
+local inner = setmetatable({}, { __mode = "k" })    -- group fields -> { strategy, children, budget }
+local resolved = setmetatable({}, { __mode = "k" }) -- group fields -> the last resolved tree
+
+--- Takes init.lua's helpers and adds tv.group to `tv`.
+function G.bind(tv, helpers)
+  I = helpers
+  --- tv.group{ name=, strategy="one_for_one", children={specs...},
+  --- intensity={max_restarts=3, within=5}, on_exhausted="escalate", + the
+  --- policy fields of tv.task }: a validated group spec (itself a task spec).
+  function tv.group(opts)
+    local made = I.spec_fields[opts]
+    if made and G.is(made) then return opts end -- already one
+    if made then error("tv.group: expected a group spec table, got a task or process spec", 2) end
+    local fields, err = G.spec("tv.group", opts)
+    if not fields then error(err, 2) end
+    local spec = I.freeze(fields, "taskvisor.group")
+    return spec
+  end
+end
+
+--- Whether validated fields are a group's.
+function G.is(fields) return inner[fields] ~= nil end
+
+--- Whether a plain table is meant as a group spec.
+function G.plain(opts)
+  return type(opts) == "table" and getmetatable(opts) == nil and opts.children ~= nil
+    and opts.run == nil and opts.cmd == nil
+end
+
+local function budget(where, opts)
+  local b = { max = DEFAULT_INTENSITY.max_restarts, within = DEFAULT_INTENSITY.within,
+    action = "escalate" }
+  local v, err
+  if opts.intensity ~= nil then
+    v, err = V.table(where, "intensity", opts.intensity)
+    if v then v, err = V.known_keys(where, "intensity.", opts.intensity, INTENSITY_KEYS) end
+    if not v then return nil, err end
+    local i = opts.intensity
+    if i.max_restarts ~= nil then
+      b.max, err = V.integer(where, "intensity.max_restarts", i.max_restarts, 0, MAX_RESTARTS)
+      if not b.max then return nil, err end
+    end
+    if i.within ~= nil then
+      b.within, err = V.seconds(where, "intensity.within", i.within)
+      if not b.within then return nil, err end
+    end
+  end
+  local ex = opts.on_exhausted
+  if type(ex) == "table" then
+    v, err = V.known_keys(where, "on_exhausted.", ex, { "cooldown" })
+    if v then v, err = V.seconds(where, "on_exhausted.cooldown", ex.cooldown) end
+    if not v then return nil, err end
+    b.action, b.cooldown = "cooldown", v
+  elseif ex ~= nil and ex ~= "escalate" and ex ~= "give_up" then
+    return V.bad(where, "on_exhausted", '"escalate", "give_up" or { cooldown = seconds }', ex)
+  elseif ex ~= nil then
+    b.action = ex
+  end
+  return b
+end
+
+-- Every name in a group tree, each once.
+local function claim(where, names, name, field)
+  if names[name] then
+    return nil, string.format("%s: duplicate task name '%s' (%s); names are unique within a "
+      .. "supervisor, across nested groups too", where, name, field)
+  end
+  names[name] = true
+  return true
+end
+
+--- The validated fields of a group spec, or nil + error.
+function G.spec(where, opts)
+  local fields, err = I.spec_common(where, "group", opts, KEYS)
+  if not fields then return nil, err end
+  local v, b
+  fields.strategy = "one_for_one"
+  if opts.strategy ~= nil then
+    fields.strategy, err = V.one_of(where, "strategy", opts.strategy, STRATEGIES)
+    if not fields.strategy then return nil, err end
+  end
+  b, err = budget(where, opts)
+  if not b then return nil, err end
+  local list = opts.children
+  if type(list) ~= "table" or #list == 0 then
+    return V.bad(where, "children", "a non-empty list of task, process or group specs", list)
+  end
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 or k > #list then
+      return nil, string.format("%s: 'children' must be a list (it has the key %s)", where,
+        V.show(k))
+    end
+  end
+  local kids, names, shown = {}, { [fields.name] = true }, {}
+  for i, c in ipairs(list) do
+    local field = string.format("children[%d]", i)
+    local kf
+    kf, err = I.any_spec(string.format("%s: %s", where, field), c)
+    if not kf then return nil, err end
+    v, err = claim(where, names, kf.name, field .. ".name")
+    if not v then return nil, err end
+    for n in pairs(inner[kf] and inner[kf].names or {}) do
+      v, err = claim(where, names, n, field .. " (a nested group)")
+      if not v then return nil, err end
+    end
+    kids[i] = kf
+    shown[i] = I.spec_fields[c] and c or I.read_only(kf, "a group's child spec")
+  end
+  names[fields.name] = nil
+  fields.children = I.read_only(shown, "a group spec's children")
+  fields.intensity = I.read_only({ max_restarts = b.max, within = b.within },
+    "a group spec's intensity")
+  fields.on_exhausted = b.action == "cooldown" and I.read_only({ cooldown = b.cooldown },
+    "a group spec's on_exhausted") or b.action
+  inner[fields] = { strategy = fields.strategy, children = kids, budget = b, names = names }
+  return fields
+end
+
+--- The group's own policy (restart default "on_failure", whatever the
+--- supervisor's defaults say) and, remembered for G.core_task, its
+--- children's under the supervisor's defaults `d`.
+function G.resolve(where, fields, d)
+  local own = {}
+  for _, k in ipairs({ "name", "interval", "backoff", "timeout", "max_retries" }) do
+    own[k] = fields[k]
+  end
+  own.restart = fields.restart or "on_failure"
+  local policy, err = I.resolve(where, own, d)
+  if not policy then return nil, err end
+  local tree = { policies = {}, nodes = {} }
+  for i, c in ipairs(inner[fields].children) do
+    local p
+    if G.is(c) then
+      p, err = G.resolve(where, c, d)
+      tree.nodes[i] = resolved[c]
+    else
+      p, err = I.resolve(where, c, d)
+    end
+    if not p then return nil, err end
+    tree.policies[i] = p
+  end
+  resolved[fields] = tree
+  return policy
+end
+
+local function make(fields, tree)
+  local g = inner[fields]
+  local function factory(i)
+    local c = g.children[i]
+    local task, err
+    if G.is(c) then
+      task, err = make(c, tree.nodes[i])
+    else
+      task, err = I.core_task(c)
+    end
+    if not task then return nil, err end
+    return task, c.name, tree.policies[i]
+  end
+  local b = g.budget
+  return I.core.group(g.strategy, #g.children, factory, b.max, b.within, b.action, b.cooldown)
+end
+
+--- A fresh core group object for one add of a resolved group spec.
+function G.core_task(fields)
+  return make(fields, resolved[fields])
+end
+
+return G

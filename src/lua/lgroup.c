@@ -1,0 +1,150 @@
+/* lgroup.c - group task objects: core.group(...) builds a tv_group_t whose
+ * children are made, per attempt, by a Lua factory (lua/taskvisor/group.lua)
+ * returning a fresh task object, its name and its resolved policy.
+ * Owner: the userdata; anchored in the registry while the core holds it
+ * (lheld.c), until release(). User value 1 = the factory. Each child object
+ * is held like any task the supervisor takes, and released its own way. */
+#include <stddef.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/group.h"
+#include "ltv.h"
+
+typedef struct ltv_group {
+  tv_group_t g; /* first: the object starts with its tv_task_t */
+  ltv_ctx *ctx;
+  int anchor;       /* while the core holds it */
+  int pending;      /* the child just made, until the next make (for unmake) */
+  uint8_t orphaned; /* __gc ran while still held (lua_close) */
+} ltv_group;
+
+const ltv_task_kind ltv_kind_group = {LTV_GROUP, offsetof(ltv_group, anchor)};
+
+static void drop_pending(ltv_group *lg) {
+  luaL_unref(lg->ctx->L, LUA_REGISTRYINDEX, lg->pending);
+  lg->pending = LUA_NOREF;
+}
+
+/* ---- the factory trampoline ---------------------------------------------------- */
+
+typedef struct making {
+  ltv_group *lg;
+  uint32_t index;
+  tv_group_child_t *c;
+} making;
+
+/* Protected on our thread: [making] -> the child, held, in m->c; raises the
+ * factory's error. */
+static int call_factory(lua_State *L) {
+  making *m = lua_touserdata(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, m->lg->anchor);
+  lua_getiuservalue(L, -1, 1);
+  lua_pushinteger(L, (lua_Integer)m->index + 1);
+  lua_call(L, 1, 3); /* task, name, policy | nil, err */
+  if (lua_isnil(L, -3)) return luaL_error(L, "%s", luaL_optstring(L, -2, "no task"));
+  int task = lua_absindex(L, -3), pol = lua_absindex(L, -1);
+  size_t len;
+  const char *name = luaL_checklstring(L, -2, &len);
+  tv_task_t *t = ltv_task_check(L, task, "a group's child");
+  ltv_policy_read(L, pol, &m->c->policy);
+  m->c->name = tv_str_new(name, len);
+  if (!m->c->name) return luaL_error(L, "not enough memory");
+  ltv_task_hold(L, task);
+  m->c->task = t;
+  lua_pushvalue(L, task);
+  m->lg->pending = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static int group_make(tv_group_t *g, uint32_t index, tv_group_child_t *c, tv_str_t **err) {
+  ltv_group *lg = (ltv_group *)g;
+  lua_State *L = lg->ctx->L;
+  int top = lua_gettop(L);
+  drop_pending(lg);
+  making m = {lg, index, c};
+  lua_pushcfunction(L, call_factory);
+  lua_pushlightuserdata(L, &m);
+  int rc = lua_pcall(L, 1, 0, 0);
+  if (rc != LUA_OK) {
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    *err = msg ? tv_str_new(msg, len) : tv_str_printf("the child factory failed");
+    tv_str_unref(c->name);
+    c->name = NULL;
+  }
+  lua_settop(L, top);
+  return rc == LUA_OK ? 0 : -1;
+}
+
+static void group_unmake(tv_group_t *g, tv_task_t *child) {
+  ltv_group *lg = (ltv_group *)g;
+  lua_State *L = lg->ctx->L;
+  (void)child;
+  if (lg->pending == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->pending);
+  ltv_task_unhold(L, -1);
+  lua_pop(L, 1);
+  drop_pending(lg);
+}
+
+static void group_release(tv_group_t *g) {
+  ltv_group *lg = (ltv_group *)g;
+  drop_pending(lg);
+  luaL_unref(lg->ctx->L, LUA_REGISTRYINDEX, lg->anchor);
+  lg->anchor = LUA_NOREF;
+  if (lg->orphaned) tv_group_fini(g);
+}
+
+static const tv_group_ops_t group_ops = {group_make, group_unmake, group_release};
+
+/* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown):
+ * arguments validated by group.lua; factory(i) -> task, name, policy. */
+int ltv_group_new(lua_State *L) {
+  ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  int strategy = tv_strategy_parse(luaL_checkstring(L, 1));
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_Integer max = luaL_checkinteger(L, 4);
+  static const char *const actions[] = {"give_up", "escalate", "cooldown", NULL};
+  tv_budget_cfg_t b = {(uint32_t)max, (uint8_t)luaL_checkoption(L, 6, "escalate", actions),
+                       tv_secs_to_ns(luaL_checknumber(L, 5)),
+                       tv_secs_to_ns(luaL_optnumber(L, 7, 0))};
+  if (strategy < 0) return luaL_argerror(L, 1, "unknown strategy");
+  if (n < 0 || n > 100000) return luaL_argerror(L, 2, "bad number of children");
+  if (max < 0 || max > TV_BUDGET_MAX) return luaL_argerror(L, 4, "bad max_restarts");
+  ltv_group *lg = lua_newuserdatauv(L, sizeof *lg, 1);
+  memset(lg, 0, sizeof *lg);
+  lg->ctx = ctx;
+  lg->anchor = lg->pending = LUA_NOREF;
+  if (tv_group_init(&lg->g, &group_ops, (tv_strategy_t)strategy, (uint32_t)n, &b) != 0)
+    return luaL_error(L, "not enough memory");
+  luaL_setmetatable(L, LTV_GROUP);
+  lua_pushvalue(L, 3);
+  lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+static int group_gc(lua_State *L) {
+  ltv_group *lg = luaL_checkudata(L, 1, LTV_GROUP);
+  if (lg->g.base.actor.policy) /* still held: only possible while lua_close runs */
+    lg->orphaned = 1;
+  else
+    tv_group_fini(&lg->g);
+  return 0;
+}
+
+static int group_tostring(lua_State *L) {
+  ltv_group *lg = luaL_checkudata(L, 1, LTV_GROUP);
+  const tv_actor_t *a = &lg->g.base.actor;
+  lua_pushfstring(L, "taskvisor.group(%s, %s, %d children)", a->name ? a->name->s : "?",
+                  tv_strategy_name(lg->g.strategy), (int)lg->g.n);
+  return 1;
+}
+
+void ltv_group_open(lua_State *L) {
+  static const luaL_Reg meta[] = {{"__gc", group_gc}, {"__tostring", group_tostring}, {NULL, NULL}};
+  luaL_newmetatable(L, LTV_GROUP); /* sets __name */
+  luaL_setfuncs(L, meta, 0);
+  lua_pop(L, 1);
+}
