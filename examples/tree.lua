@@ -1,8 +1,17 @@
--- tree.lua: a supervision tree. "app" (one_for_one) runs a database process
--- and an "api" group (rest_for_one): "cache" starts first, then "http",
--- which needs it. When the cache crashes, rest_for_one restarts it and the
--- http server started after it, in order; the database is untouched. After
--- two seconds the supervisor shuts down: children stop in reverse order.
+-- tree.lua: a two-level supervision tree with start order and readiness.
+--
+--   app (one_for_one)
+--   ├── db       a process that says it is ready over $NOTIFY_SOCKET
+--   │            (systemd's sd_notify protocol) after a slow start
+--   ├── migrate  a one-shot that starts after db is ready; ready when it
+--   │            completes (ready = "completed")
+--   └── api (rest_for_one), after migrate
+--       ├── cache
+--       └── http  started after cache; restarted with it
+--
+-- The cache crashes once: rest_for_one restarts it and http (started after
+-- it), in order; db and migrate are untouched. After two seconds the
+-- supervisor shuts down: children stop in reverse order.
 --
 --   taskvisor examples/tree.lua
 local tv = require("taskvisor")
@@ -14,15 +23,30 @@ local function serve(ctx)
   while ctx:sleep(0.1) do end
 end
 
+-- What a daemon does with sd_notify(0, "READY=1"), here from python3.
+local NOTIFY = [[
+import os, socket
+addr = os.environ["NOTIFY_SOCKET"]
+if addr.startswith("@"):
+    addr = "\0" + addr[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1", addr)
+]]
+
 sup:add(tv.group({
   name = "app",
   strategy = "one_for_one",
   intensity = { max_restarts = 3, within = 5 }, -- more: "app" fails (and restarts)
   children = {
-    tv.process({ name = "db", cmd = { "/bin/sh", "-c", "exec sleep 30" } }),
+    tv.process({ name = "db", ready = "notify",
+      cmd = { "/bin/sh", "-c", "sleep 0.3; python3 -c \"$1\"; exec sleep 30", "db", NOTIFY } }),
+    tv.once("migrate", function(ctx)
+      print("migrate: schema up to date")
+    end, { after = { "db" }, ready = "completed" }),
     tv.group({
       name = "api",
       strategy = "rest_for_one",
+      after = { "migrate" },
       children = {
         tv.task({ name = "cache", restart = "always", backoff = { first = 0.2 },
           run = function(ctx)
@@ -43,8 +67,13 @@ sup:add(tv.once("operator", function(ctx)
   sup:shutdown()
 end))
 
-local ok, err = sup:run()
+-- sup:run() returns every task's final outcome, whatever the subscribers saw.
+local ok, outcomes = sup:run()
 if not ok then
-  io.stderr:write(err, "\n")
+  io.stderr:write(outcomes, "\n")
   os.exit(2)
+end
+for _, name in ipairs({ "db", "migrate", "cache", "http", "api", "app" }) do
+  local o = outcomes[name]
+  print(string.format("outcome %s: %s after %d attempt(s)", name, o.status, o.attempts))
 end

@@ -7,7 +7,7 @@ local V = require("taskvisor.validate")
 local G = {}
 
 local STRATEGIES = { "one_for_one", "one_for_all", "rest_for_one" }
-local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval",
+local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval", "after",
   "backoff", "timeout", "max_retries" }
 local INTENSITY_KEYS = { "max_restarts", "within" }
 local MAX_RESTARTS = 100000 -- the core's budget ring limit
@@ -171,7 +171,7 @@ local function make(fields, tree)
       task, err = I.core_task(c)
     end
     if not task then return nil, err end
-    return task, c.name, tree.policies[i]
+    return task, c.name, tree.policies[i], I.add_opts(c)
   end
   local b = g.budget
   return I.core.group(g.strategy, #g.children, factory, b.max, b.within, b.action, b.cooldown)

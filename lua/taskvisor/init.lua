@@ -156,7 +156,7 @@ local function task_spec(where, opts)
     return V.bad(where, "run", "a function or a callable", opts.run)
   end
   spec.run = opts.run
-  spec.explicit_ready = spec.ready == "notify" or nil
+  spec.explicit_ready = (spec.ready == "notify" or spec.ready == "completed") or nil
   return spec
 end
 
@@ -679,6 +679,7 @@ function tv.log_writer(opts)
 end
 
 G.bind(tv, { core = core, any_spec = any_spec, resolve = resolve, core_task = core_task,
-  spec_common = spec_common, freeze = freeze, read_only = read_only, spec_fields = spec_fields })
+  spec_common = spec_common, freeze = freeze, read_only = read_only, spec_fields = spec_fields,
+  add_opts = L.add_opts })
 
 return tv

@@ -130,7 +130,7 @@ function M.fields(where, src, spec, lua_task, group)
     end
   end
   if lua_task and src.ready ~= nil then
-    spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify" })
+    spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify", "completed" })
     if not spec.ready then return nil, err end
   end
   for _, h in ipairs(M.HOOKS) do

@@ -76,6 +76,15 @@ local bodies = {
     return string.format("[output] task=%s stream=%s line=%q", e.task or "none",
       e.stream or "stdout", e.line or "")
   end,
+  TaskReady = function(e)
+    return string.format("[ready] task=%s attempt=%d", e.task or "none", e.attempt or 0)
+  end,
+  HookFailed = function(e)
+    return string.format("[hook-failed] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))
+  end,
+  Escalated = function(e)
+    return string.format("[escalated] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))
+  end,
 }
 
 --- The line for one event (without the newline).

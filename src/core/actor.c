@@ -311,7 +311,10 @@ static int deps_ready(tv_actor_t *a) {
       waiting = 1;
     }
   }
-  if (!waiting) return 1;
+  if (!waiting) {
+    tv_list_unlink(&x->blocked);
+    return 1;
+  }
   a->state = TV_ACTOR_BLOCKED;
   if (!tv_linked(&x->blocked) && env->blocked) tv_list_push(env->blocked, &x->blocked);
   return 0;
@@ -541,11 +544,7 @@ static void after_success(tv_actor_t *a) {
   if (ask(a, &d, &answered) < 0) return;
   if (answered) restart = d.restart;
   if (!restart) {
-    tv_parent_t *p = tv_actor_parent(a);
-    if (!a->ever_ready) {
-      a->ever_ready = 1; /* a one-shot that completed satisfies its dependents */
-      if (p->ops->ready) p->ops->ready(p, a);
-    }
+    if (!a->ever_ready) mark_ready(a); /* a one-shot that completed satisfies its dependents */
     end_with_text(a, TV_EV_ACTOR_EXHAUSTED, TV_END_COMPLETED, "policy_exhausted_success", NULL);
     return;
   }
@@ -724,7 +723,6 @@ void tv_actor_recheck(tv_actor_t *a) {
 
 void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
   tv_actor_ext_t *x = a->ext;
-  if (a->state != TV_ACTOR_BLOCKED) return;
   for (uint32_t i = 0; i < x->nafter; i++) {
     tv_str_t *n = x->after[i];
     if (!n || n->len != dep->name->len || memcmp(n->s, dep->name->s, n->len) != 0) continue;

@@ -76,8 +76,13 @@ static int add_child(tv_group_t *g, uint32_t i) {
     tv_str_unref(err);
     return -1;
   }
-  tv_add_opts_t o = {.parent = &g->parent, .parent_data = g, .index = i};
+  tv_add_opts_t o = c.opts;
+  o.parent = &g->parent;
+  o.parent_data = g;
+  o.index = i;
   int rc = tv_sup_add_ex(sup_of(g), c.name->s, c.name->len, &c.policy, c.task, &o);
+  for (uint32_t k = 0; k < c.opts.nafter; k++) tv_str_unref((tv_str_t *)c.opts.after[k]);
+  free((void *)c.opts.after);
   if (rc != 0) {
     g->ops->unmake(g, c.task);
     tv_str_t *why = NULL;

@@ -26,6 +26,8 @@ typedef struct tv_group_child {
   tv_str_t *name; /* a new reference the group drops */
   tv_policy_t policy;
   tv_task_t *task;
+  tv_add_opts_t opts;   /* after (a malloc'd array of new references the group
+                           drops), hooks, explicit_ready */
 } tv_group_child_t;
 
 typedef struct tv_group_ops {

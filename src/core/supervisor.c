@@ -302,6 +302,8 @@ static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o) {
          (o && (o->nafter || o->hooks || o->explicit_ready || o->parent));
 }
 
+static tv_sup_t *s_of(tv_actor_t *a) { return tv_actor_env(a)->data; }
+
 /* The optional parts of an add, into the actor's ext. */
 static int setup_ext(tv_actor_t *a, const tv_add_opts_t *o) {
   tv_actor_ext_t *x = tv_actor_ext(a);
@@ -312,6 +314,19 @@ static int setup_ext(tv_actor_t *a, const tv_add_opts_t *o) {
     if (o->after[i]->len == a->name->len && memcmp(o->after[i]->s, a->name->s, a->name->len) == 0)
       return TV_EINVAL;
   if (tv_actor_after(a, o->after, o->nafter) != 0) return TV_ENOMEM;
+  /* Dependencies ready now count now (a one-shot may end before this task's
+   * first step); the others are watched from here on. */
+  uint32_t waiting = 0;
+  for (uint32_t i = 0; i < x->nafter; i++) {
+    tv_actor_t *d = tv_registry_find(&s_of(a)->reg, x->after[i]->s, x->after[i]->len);
+    if (d && d->ever_ready) {
+      tv_str_unref(x->after[i]);
+      x->after[i] = NULL;
+    } else {
+      waiting++;
+    }
+  }
+  if (waiting) tv_list_push(&s_of(a)->blocked, &x->blocked);
   tv_actor_set_hooks(a, o->hooks, o->explicit_ready);
   x->parent = o->parent;
   x->data = o->parent_data;

@@ -41,11 +41,13 @@ static int call_factory(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, m->lg->anchor);
   lua_getiuservalue(L, -1, 1);
   lua_pushinteger(L, (lua_Integer)m->index + 1);
-  lua_call(L, 1, 3); /* task, name, policy | nil, err */
-  if (lua_isnil(L, -3)) return luaL_error(L, "%s", luaL_optstring(L, -2, "no task"));
-  int task = lua_absindex(L, -3), pol = lua_absindex(L, -1);
+  lua_call(L, 1, 4); /* task, name, policy, add options | nil, err */
+  if (lua_isnil(L, -4)) return luaL_error(L, "%s", luaL_optstring(L, -3, "no task"));
+  int task = lua_absindex(L, -4), pol = lua_absindex(L, -2);
   size_t len;
-  const char *name = luaL_checklstring(L, -2, &len);
+  const char *name = luaL_checklstring(L, -3, &len);
+  if (ltv_add_opts_read(L, lua_absindex(L, -1), &m->c->opts) != 0)
+    return luaL_error(L, "not enough memory");
   tv_task_t *t = ltv_task_check(L, task, "a group's child");
   ltv_policy_read(L, pol, &m->c->policy);
   m->c->name = tv_str_new(name, len);

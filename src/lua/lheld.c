@@ -1,6 +1,7 @@
 /* lheld.c - task objects of every kind, as the supervisor and the controller
  * take them: recognise one, and anchor it while the core holds it; and the
  * option tables they are built from. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ltv.h"
@@ -40,6 +41,39 @@ void ltv_task_unhold(lua_State *L, int idx) {
   int *anchor = anchor_of(ud, k);
   luaL_unref(L, LUA_REGISTRYINDEX, *anchor);
   *anchor = LUA_NOREF;
+}
+
+int ltv_add_opts_read(lua_State *L, int idx, tv_add_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  o->hooks = lua_getfield(L, idx, "hooks") != LUA_TNIL && lua_toboolean(L, -1);
+  o->explicit_ready = lua_getfield(L, idx, "explicit_ready") != LUA_TNIL && lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  int rc = 0;
+  if (lua_getfield(L, idx, "after") == LUA_TTABLE) {
+    size_t n = lua_rawlen(L, -1);
+    tv_str_t **names = n ? calloc(n, sizeof *names) : NULL;
+    if (n && !names) rc = -1;
+    for (size_t i = 0; names && i < n; i++) {
+      size_t len;
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      const char *nm = lua_tolstring(L, -1, &len);
+      if (nm && (names[o->nafter] = tv_str_new(nm, len))) o->nafter++;
+      else if (nm) rc = -1;
+      lua_pop(L, 1);
+    }
+    o->after = names;
+  }
+  lua_pop(L, 1);
+  if (rc) ltv_add_opts_free(o);
+  return rc;
+}
+
+void ltv_add_opts_free(tv_add_opts_t *o) {
+  for (uint32_t i = 0; i < o->nafter; i++) tv_str_unref((tv_str_t *)o->after[i]);
+  free((void *)o->after);
+  o->after = NULL;
+  o->nafter = 0;
 }
 
 double ltv_opt_number(lua_State *L, int t, const char *k, double def) {

@@ -130,33 +130,6 @@ int ltv_sup_new(lua_State *L) {
   return 1;
 }
 
-/* The add options table at idx { after = {names}, hooks = bool,
- * explicit_ready = bool } into o; names are kept in `names` (n slots). */
-static int read_add_opts(lua_State *L, int idx, tv_add_opts_t *o, tv_str_t **names, uint32_t n) {
-  memset(o, 0, sizeof *o);
-  if (lua_type(L, idx) != LUA_TTABLE) return 0;
-  o->hooks = lua_getfield(L, idx, "hooks") != LUA_TNIL && lua_toboolean(L, -1);
-  o->explicit_ready = lua_getfield(L, idx, "explicit_ready") != LUA_TNIL && lua_toboolean(L, -1);
-  lua_pop(L, 2);
-  if (lua_getfield(L, idx, "after") == LUA_TTABLE) {
-    uint32_t k = (uint32_t)lua_rawlen(L, -1);
-    if (k > n) k = n;
-    for (uint32_t i = 0; i < k; i++) {
-      size_t len;
-      lua_rawgeti(L, -1, (lua_Integer)i + 1);
-      const char *nm = lua_tolstring(L, -1, &len);
-      names[o->nafter] = nm ? tv_str_new(nm, len) : NULL;
-      if (names[o->nafter]) o->nafter++;
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
-  o->after = names;
-  return 0;
-}
-
-#define LTV_MAX_AFTER 64 /* init.lua enforces it */
-
 /* sup:add(name, task, policy [, opts]): task from core.task / core.process;
  * policy as ltv_policy_read reads it; opts as read_add_opts reads them. */
 static int sup_add(lua_State *L) {
@@ -167,12 +140,11 @@ static int sup_add(lua_State *L) {
   tv_policy_t p;
   ltv_policy_read(L, 4, &p);
   tv_add_opts_t o;
-  tv_str_t *names[LTV_MAX_AFTER];
-  read_add_opts(L, 5, &o, names, LTV_MAX_AFTER);
+  if (ltv_add_opts_read(L, 5, &o) != 0) return luaL_error(L, "not enough memory");
   ltv_task_hold(L, 3);
   o.explicit_ready |= ltv_process_explicit_ready(t);
   int rc = tv_sup_add_ex(s->sup, name, len, &p, t, &o);
-  for (uint32_t i = 0; i < o.nafter; i++) tv_str_unref(names[i]);
+  ltv_add_opts_free(&o);
   if (rc != 0) {
     ltv_task_unhold(L, 3);
     if (rc == TV_EEXIST) return ltv_push_error(L, rc, "task '%s' already exists", name);

@@ -153,6 +153,11 @@ void ltv_task_unhold(lua_State *L, int idx);
 /* Option table fields (validated by init.lua): t[k] as a number, or def when
  * it is not one; seconds as whole milliseconds, rounded up. */
 double ltv_opt_number(lua_State *L, int t, const char *k, double def);
+/* sup:add's options table at idx { after = {names}, hooks = bool,
+ * explicit_ready = bool } into o (after: a malloc'd array of new references,
+ * freed by ltv_add_opts_free). 0, or -1 when out of memory. */
+int ltv_add_opts_read(lua_State *L, int idx, tv_add_opts_t *o);
+void ltv_add_opts_free(tv_add_opts_t *o);
 uint64_t ltv_opt_ms(lua_State *L, int t, const char *k, double def_secs);
 /* A policy table {restart=, interval=, first=, max=, factor=, jitter=,
  * timeout=, max_retries=} (seconds; validated by init.lua) into p. */
