@@ -636,7 +636,7 @@ function Supervisor:submit(req)
       .. "\"drop_if_running\" or a function(slot, request) (got %s)", V.show(adm)), 2)
   end
   local policy = check(resolve("sup:submit", spec, self.defaults))
-  if L.add_opts(spec) then
+  if spec.after or spec.has_hooks or spec.explicit_ready then
     return nil, "ENOTSUP: tasks with 'after', 'ready' or lifecycle hooks cannot be submitted "
       .. "through the controller yet; add them with sup:add"
   end

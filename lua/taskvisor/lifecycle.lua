@@ -159,8 +159,10 @@ end
 
 --- The options core add takes besides the policy.
 function M.add_opts(spec)
-  if not (spec.after or spec.has_hooks or spec.explicit_ready) then return nil end
-  return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready }
+  local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil
+  if not (spec.after or spec.has_hooks or spec.explicit_ready or fns) then return nil end
+  -- `hooks` also gives policy functions the per-task state they need (ran_for)
+  return { after = spec.after, hooks = spec.has_hooks or fns, explicit_ready = spec.explicit_ready }
 end
 
 --- Cycles among `after` in one batch: nil, or an error naming the cycle.

@@ -238,8 +238,16 @@ static void force_stop(tv_actor_t *a) {
     t->ops->kill(t);
 }
 
+/* Clock ms of the running attempt's timeout, or UINT64_MAX. */
+static uint64_t attempt_deadline(const tv_actor_t *a) {
+  if (a->state != TV_ACTOR_RUNNING || !a->policy->timeout_ns) return UINT64_MAX;
+  uint64_t ms = tv_ms_ceil(a->policy->timeout_ns);
+  uint64_t at = a->ext ? a->ext->started_at : 0; /* timeouts have an ext */
+  return ms > UINT64_MAX - at ? UINT64_MAX : at + ms;
+}
+
 static void arm_running_timer(tv_actor_t *a) {
-  uint64_t due = a->state == TV_ACTOR_RUNNING ? a->attempt_deadline : UINT64_MAX;
+  uint64_t due = attempt_deadline(a);
   if (stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
   if (due == UINT64_MAX)
     tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
@@ -263,16 +271,14 @@ static void run_attempt(tv_actor_t *a) {
   a->attempt++;
   a->state = TV_ACTOR_RUNNING;
   a->ready = 0;
-  a->started_at = tv_sched_now(env->sched);
-  if (a->ext && a->attempt == 1) a->ext->anchor = a->started_at;
+  if (a->ext) {
+    a->ext->started_at = tv_sched_now(env->sched);
+    if (a->attempt == 1) a->ext->anchor = a->ext->started_at;
+  }
   if (a->ext) a->ext->hook_flags &= (uint8_t)~HF_RESTART_HOOK_RAN;
   tv_event_t ev = attempt_event(a, TV_EV_TASK_STARTING);
   publish(a, &ev);
-  a->attempt_deadline = UINT64_MAX;
-  if (a->policy->timeout_ns) {
-    a->attempt_deadline = tv_sched_deadline(env->sched, a->policy->timeout_ns);
-    arm_running_timer(a);
-  }
+  if (a->policy->timeout_ns) arm_running_timer(a);
   tv_task_t *t = task_of(a);
   t->ops->start(t, a->attempt); /* may report done before returning */
   if (a->state == TV_ACTOR_RUNNING && !(a->ext && (a->ext->hook_flags & HF_EXPLICIT_READY)))
@@ -369,7 +375,7 @@ static void on_timer(tv_timer_t *t) {
   uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
   if (stopping(a) && now >= a->kill_deadline) {
     force_stop(a);
-  } else if (a->state == TV_ACTOR_RUNNING && now >= a->attempt_deadline) {
+  } else if (now >= attempt_deadline(a)) {
     a->killing = TV_KILL_TIMEOUT;
     tv_event_t ev = attempt_event(a, TV_EV_TIMEOUT_HIT);
     ev.timeout_ms = tv_ns_to_ms_u32(a->policy->timeout_ns);
@@ -433,6 +439,12 @@ void tv_actor_resume(tv_actor_t *a, uint64_t delay_ms) {
 
 /* ---- decisions after an attempt --------------------------------------------- */
 
+/* How long the last attempt ran (0 without an ext: nothing asks then). */
+static uint64_t ran_for_ns(const tv_actor_t *a) {
+  if (!a->ext) return 0;
+  return (tv_sched_now(tv_actor_env(a)->sched) - a->ext->started_at) * TV_NS_PER_MS;
+}
+
 /* The task's own answer (a Lua function), or `fallback`. -1: it failed and
  * the actor ended. */
 static int ask(tv_actor_t *a, tv_decision_t *d, int *answered) {
@@ -441,7 +453,7 @@ static int ask(tv_actor_t *a, tv_decision_t *d, int *answered) {
   if (!t->ops->decide) return 0;
   d->attempt = a->attempt;
   d->streak = a->streak;
-  d->ran_for_ns = (tv_sched_now(tv_actor_env(a)->sched) - a->started_at) * TV_NS_PER_MS;
+  d->ran_for_ns = ran_for_ns(a);
   d->last_delay_ns = a->ext ? a->ext->last_delay : 0;
   d->error = NULL;
   int r = t->ops->decide(t, d);
@@ -461,7 +473,7 @@ static int ask(tv_actor_t *a, tv_decision_t *d, int *answered) {
 static uint64_t next_slot(tv_actor_t *a, uint32_t *skipped) {
   uint64_t every = tv_ms_ceil(a->policy->every_ns);
   uint64_t now = tv_sched_now(tv_actor_env(a)->sched), anchor = a->ext->anchor;
-  uint64_t cur = (a->started_at - anchor) / every;
+  uint64_t cur = (a->ext->started_at - anchor) / every;
   uint64_t next = (now - anchor) / every + 1;
   *skipped = (uint32_t)(next - cur - 1);
   return (anchor + next * every - now) * TV_NS_PER_MS;
@@ -564,7 +576,7 @@ static void after_success(tv_actor_t *a) {
 static void after_failure(tv_actor_t *a, const tv_outcome_t *o, const failure_t *f) {
   tv_actor_env_t *env = tv_actor_env(a);
   int answered;
-  uint64_t ran_for = (tv_sched_now(env->sched) - a->started_at) * TV_NS_PER_MS;
+  uint64_t ran_for = ran_for_ns(a);
   if (a->policy->reset_after_ns && ran_for >= a->policy->reset_after_ns) {
     a->streak = 0; /* it had been up long enough: a fresh start */
     if (a->ext) tv_budget_reset(&a->ext->budget);
@@ -605,7 +617,6 @@ static void after_failure(tv_actor_t *a, const tv_outcome_t *o, const failure_t 
 static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
-  a->attempt_deadline = UINT64_MAX;
   if (a->has_permit) {
     a->has_permit = 0;
     tv_sem_release(env->sem);
@@ -752,8 +763,7 @@ void tv_actor_init(tv_actor_t *a, tv_str_t *name, const tv_policy_t *policy) {
   a->killing = TV_KILL_NONE;
   a->cancel_requested = a->has_permit = 0;
   a->ready = a->ever_ready = a->hook = 0;
-  a->kill_deadline = a->attempt_deadline = UINT64_MAX;
-  a->started_at = 0;
+  a->kill_deadline = UINT64_MAX;
   tv_timer_init(&a->timer, on_timer);
   tv_work_init(&a->work, on_work);
   a->hnext = NULL;

@@ -103,6 +103,7 @@ typedef struct tv_actor_ext {
   tv_parent_t *parent; /* a group, or NULL: env->parent */
   tv_str_t **after;    /* dependencies not yet ready (NULL entries are) */
   uint32_t nafter;
+  uint64_t started_at;   /* clock ms the current/last attempt started */
   uint64_t anchor;       /* `every`: clock ms of the first start */
   uint64_t last_delay;   /* ns, for a Lua backoff function */
   uint64_t then_delay;   /* after the running hook: restart after this */
@@ -129,8 +130,6 @@ struct tv_actor {
   uint8_t state, end, killing, cancel_requested, has_permit;
   uint8_t ready, ever_ready, hook; /* hook: the tv_hook_t running */
   uint64_t kill_deadline;    /* clock ms; UINT64_MAX = none */
-  uint64_t attempt_deadline; /* clock ms of the attempt timeout, or UINT64_MAX */
-  uint64_t started_at;       /* clock ms the current/last attempt started */
   tv_timer_t timer;
   tv_work_t work; /* in the run queue, or in the semaphore's wait list */
   tv_actor_t *hnext; /* registry chain */
