@@ -381,8 +381,11 @@ describe("restart types (supervisor_SUITE)", function()
   it("the same three types for processes (sh -c 'exit 0' / 'exit 1')", function()
     local sup = tv.supervisor{}
     local events = H.collect(sup)
-    sup:subscribe(function(ev)
-      if ev.task == "perm" and ev.kind == "TaskStarting" and ev.attempt == 3 then sup:shutdown() end
+    local gone, perm3 = 0, false
+    sup:subscribe(function(ev) -- once trans and temp have ended and perm restarted twice
+      if ev.task == "perm" and ev.kind == "TaskStarting" and ev.attempt == 3 then perm3 = true end
+      if ev.kind == "TaskRemoved" and (ev.task == "trans" or ev.task == "temp") then gone = gone + 1 end
+      if perm3 and gone == 2 and sup:state() == "open" then sup:shutdown() end
     end)
     assert.is_true(sup:run({
       tv.process{ name = "perm", cmd = { "/bin/sh", "-c", "exit 0" }, restart = "always" },
