@@ -1,0 +1,244 @@
+-- readiness_spec.lua: start order (`after`) and readiness of Lua tasks
+-- (ready = "notify" and ctx:ready(), TaskReady), dependencies that complete,
+-- fail or are missing, cycles and the validation of `after`.
+local H = require("helpers")
+local tv = H.tv
+
+local function run_tasks(specs, opts)
+  local sup = tv.supervisor(opts or {})
+  local events = H.collect(sup)
+  local r = table.pack(sup:run(specs))
+  return events, r, sup
+end
+
+-- Index of the event of `kind` about `task` with attempt `attempt`.
+local function at(events, kind, task, attempt)
+  for i, ev in ipairs(events) do
+    if ev.kind == kind and ev.task == task and (attempt == nil or ev.attempt == attempt) then return i end
+  end
+  return nil
+end
+
+describe("after + ready = notify", function()
+  it("the dependent's TaskStarting comes after the dependency's TaskReady, whatever the batch order", function()
+    for _, order in ipairs({ "dependent first", "dependency first" }) do
+      local db = tv.task{ name = "db", restart = "never", ready = "notify", run = function(ctx)
+        ctx:sleep(0.03)
+        ctx:ready()
+        ctx:sleep(0.03)
+      end }
+      local app = tv.task{ name = "app", restart = "never", after = { "db" }, run = function() end }
+      local events, r = run_tasks(order == "dependent first" and { app, db } or { db, app })
+      assert.is_true(r[1], r[2])
+      assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskReady#1", "TaskStopped#1",
+        "ActorExhausted#1", "TaskRemoved" }, H.trace(events, "db"), order)
+      assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskStopped#1",
+        "ActorExhausted#1", "TaskRemoved" }, H.trace(events, "app"), order)
+      assert.is_true(at(events, "TaskReady", "db", 1) < at(events, "TaskStarting", "app", 1), order)
+      assert.equal("completed", r[2].app.status)
+    end
+  end)
+
+  it("a dependent waits as long as the dependency is not ready (no TaskReady before ctx:ready())", function()
+    local app_started_at, ready_at
+    local events = run_tasks({
+      tv.task{ name = "db", restart = "never", ready = "notify", run = function(ctx)
+        ctx:sleep(0.06)
+        ready_at = tv.monotime()
+        ctx:ready()
+        ctx:sleep(0.02)
+      end },
+      tv.task{ name = "app", restart = "never", after = { "db" },
+        run = function() app_started_at = tv.monotime() end },
+    })
+    assert.is_true(app_started_at >= ready_at)
+    assert.equal(1, H.count(events, "TaskReady", "db"))
+  end)
+
+  it("ctx:ready() twice publishes one TaskReady", function()
+    local events = run_tasks({
+      tv.task{ name = "db", restart = "never", ready = "notify", run = function(ctx)
+        ctx:ready(); ctx:ready(); ctx:sleep(0.01)
+      end },
+    })
+    assert.equal(1, H.count(events, "TaskReady", "db"))
+  end)
+
+  it("a chain c -> b -> a starts in order a, b, c", function()
+    local function notify(name, after)
+      return tv.task{ name = name, restart = "never", ready = "notify", after = after, run = function(ctx)
+        ctx:sleep(0.01); ctx:ready(); ctx:sleep(0.05)
+      end }
+    end
+    local events = run_tasks({ notify("c", { "b" }), notify("b", { "a" }), notify("a") })
+    assert.is_true(at(events, "TaskReady", "a") < at(events, "TaskStarting", "b"))
+    assert.is_true(at(events, "TaskReady", "b") < at(events, "TaskStarting", "c"))
+  end)
+
+  it("waits for every dependency in its list", function()
+    local function notify(name, delay)
+      return tv.task{ name = name, restart = "never", ready = "notify", run = function(ctx)
+        ctx:sleep(delay); ctx:ready(); ctx:sleep(0.05)
+      end }
+    end
+    local events = run_tasks({
+      tv.task{ name = "app", restart = "never", after = { "x", "y" }, run = function() end },
+      notify("x", 0.01), notify("y", 0.04),
+    })
+    assert.is_true(at(events, "TaskReady", "x") < at(events, "TaskStarting", "app"))
+    assert.is_true(at(events, "TaskReady", "y") < at(events, "TaskStarting", "app"))
+  end)
+
+  it("a task without explicit readiness is ready at start and publishes no TaskReady", function()
+    local events, r = run_tasks({
+      tv.task{ name = "db", restart = "never", run = function(ctx) ctx:sleep(0.05) end },
+      tv.task{ name = "app", restart = "never", after = { "db" }, run = function() end },
+    })
+    assert.is_true(r[1], r[2])
+    assert.equal(0, H.count(events, "TaskReady"))
+    assert.is_true(at(events, "TaskStarting", "db") < at(events, "TaskStarting", "app"))
+    assert.equal("completed", r[2].app.status)
+  end)
+
+  it("a dependency added earlier with sup:add satisfies a later sup:add", function()
+    local sup = tv.supervisor{}
+    local events = H.collect(sup)
+    assert(sup:add(tv.task{ name = "db", restart = "never", ready = "notify", run = function(ctx)
+      ctx:sleep(0.02); ctx:ready(); ctx:sleep(0.03)
+    end }))
+    assert(sup:add(tv.task{ name = "app", restart = "never", after = { "db" }, run = function() end }))
+    assert.is_true(sup:run())
+    assert.is_true(at(events, "TaskReady", "db") < at(events, "TaskStarting", "app"))
+  end)
+end)
+
+describe("dependencies that end", function()
+  it("a long-running dependency ready at start satisfies its dependent", function()
+    local events, r = run_tasks({
+      tv.once("init", function(ctx) ctx:sleep(0.03) end),
+      tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
+    })
+    assert.equal("completed", r[2].app.status)
+    assert.equal(0, H.count(events, "ActorDead", "app"))
+  end)
+
+  -- BUG: see the report. after_success() tells the supervisor the one-shot is
+  -- ready (recheck_blocked moves the dependent out of BLOCKED and defers its
+  -- step), then the dependency ends and leaves the registry in the same pass;
+  -- tv_actor_dep_ended() ignores the dependent (no longer BLOCKED) so its
+  -- name stays in `after`, and the deferred deps_ready() finds no task of
+  -- that name: ActorDead "dependency 'init' is not running".
+  pending("BUG: a one-shot dependency that completes at once does not satisfy its dependent (ActorDead 'dependency ... is not running')", function()
+    for _, order in ipairs({ "dependency first", "dependent first" }) do
+      local init = tv.once("init", function() end)
+      local app = tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end }
+      local events, r = run_tasks(order == "dependency first" and { init, app } or { app, init })
+      assert.equal(0, H.count(events, "ActorDead", "app"), order)
+      assert.equal("completed", r[2].app.status, order)
+    end
+  end)
+
+  pending("BUG: a notify dependency that calls ctx:ready() and returns at once leaves its dependent ActorDead", function()
+    local events, r = run_tasks({
+      tv.once("init", function(ctx) ctx:sleep(0.02); ctx:ready() end, { ready = "notify" }),
+      tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
+    })
+    assert.equal(1, H.count(events, "TaskReady", "init"))
+    assert.equal(0, H.count(events, "ActorDead", "app"))
+    assert.equal("completed", r[2].app.status)
+  end)
+
+  pending("BUG: a notify one-shot that completes without calling ctx:ready() counts as ready", function()
+    local events, r = run_tasks({
+      tv.once("init", function(ctx) ctx:sleep(0.02) end, { ready = "notify" }),
+      tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
+    })
+    assert.equal(0, H.count(events, "ActorDead", "app"))
+    assert.equal("completed", r[2].app.status)
+  end)
+
+  it("a dependency that fails before it is ready ends the dependent: ActorDead 'dependency ... is not running'", function()
+    local events, r = run_tasks({
+      tv.once("init", function(ctx) ctx:sleep(0.02); error("x", 0) end, { ready = "notify" }),
+      tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
+    })
+    assert.same({ "TaskAddRequested", "TaskAdded", "ActorDead#0", "TaskRemoved" }, H.trace(events, "app"))
+    assert.matches("^dependency 'init' is not running", H.first(events, "ActorDead", "app").reason)
+    assert.same({ status = "dead", attempts = 0, reason = H.first(events, "ActorDead", "app").reason }, r[2].app)
+  end)
+
+  it("a dependency that is not registered ends the dependent at once; other tasks run on", function()
+    local events, r = run_tasks({
+      tv.task{ name = "app", restart = "never", after = { "nope" }, run = function() error("never") end },
+      tv.once("other", function(ctx) ctx:sleep(0.02) end),
+    })
+    assert.is_true(r[1], r[2])
+    assert.same({ "TaskAddRequested", "TaskAdded", "ActorDead#0", "TaskRemoved" }, H.trace(events, "app"))
+    assert.equal("dependency 'nope' is not running: no task of that name (it must be added before this one "
+      .. "starts, and not end before it is ready)", H.first(events, "ActorDead", "app").reason)
+    assert.equal("completed", r[2].other.status)
+  end)
+
+  it("a blocked dependent is cancelled cleanly by a shutdown (no attempt, outcome cancelled)", function()
+    local sup = tv.supervisor{}
+    local events = H.collect(sup)
+    local ok = sup:run({
+      tv.task{ name = "db", restart = "never", ready = "notify", run = function(ctx) ctx:sleep(5) end },
+      tv.task{ name = "app", restart = "never", after = { "db" }, run = function() error("never") end },
+      H.stopper(sup, 0.02),
+    })
+    assert.is_true(ok)
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskRemoved" }, H.trace(events, "app"))
+    assert.equal("cancelled", sup:outcomes().app.status)
+    assert.equal(0, sup:outcomes().app.attempts)
+  end)
+end)
+
+describe("validation of after and ready", function()
+  local function spec(after)
+    return { name = "a", run = function() end, after = after }
+  end
+
+  it("a cycle in one sup:run batch is an error naming it, and nothing is added", function()
+    local sup = tv.supervisor{}
+    local ok, err = pcall(sup.run, sup, {
+      tv.task{ name = "a", after = { "b" }, run = function() end },
+      tv.task{ name = "b", after = { "a" }, run = function() end },
+    })
+    assert.is_false(ok)
+    assert.matches("'after' makes a cycle: a %-> b %-> a", err)
+    assert.same({}, sup:list())
+  end)
+
+  it("a longer cycle is named in full", function()
+    local sup = tv.supervisor{}
+    local ok, err = pcall(sup.run, sup, {
+      tv.task{ name = "a", after = { "b" }, run = function() end },
+      tv.task{ name = "b", after = { "c" }, run = function() end },
+      tv.task{ name = "c", after = { "a" }, run = function() end },
+    })
+    assert.is_false(ok)
+    assert.matches("'after' makes a cycle: a %-> b %-> c %-> a %(none of them could start%)", err)
+  end)
+
+  it("self-dependency, a non-list, non-string names, duplicates and more than 64 names are refused", function()
+    assert.has_error(function() tv.task(spec({ "a" })) end, "tv.task: 'after' names the task itself ('a')")
+    assert.has_error(function() tv.task(spec("b")) end, "tv.task: 'after' must be a list of task names (got \"b\")")
+    assert.has_error(function() tv.task(spec({ x = "b" })) end,
+      "tv.task: 'after' must be a list of task names (it has key \"x\")")
+    assert.has_error(function() tv.task(spec({ 1 })) end, "tv.task: 'after[1]' must be a non-empty string (got 1)")
+    assert.has_error(function() tv.task(spec({ "b", "b" })) end, "tv.task: 'after' names 'b' twice")
+    local many = {}
+    for i = 1, 65 do many[i] = "t" .. i end
+    assert.has_error(function() tv.task(spec(many)) end, "tv.task: 'after' may name at most 64 tasks (got 65)")
+    many[65] = nil
+    assert.is_not_nil(tv.task(spec(many)))
+    assert.has_error(function() tv.task{ name = "a", run = function() end, ready = "bogus" } end,
+      "tv.task: 'ready' must be one of \"started\", \"notify\" (got \"bogus\")")
+  end)
+
+  it("sup:add validates a plain table the same way", function()
+    local sup = tv.supervisor{}
+    assert.has_error(function() sup:add(spec({ "a" })) end, "sup:add: 'after' names the task itself ('a')")
+  end)
+end)

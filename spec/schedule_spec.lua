@@ -1,0 +1,284 @@
+-- schedule_spec.lua: when the next attempt starts: fixed-rate schedules
+-- (every: slots, overruns, failures), and a task's own restart and backoff
+-- functions (decisions, the outcome they see, errors and wrong returns).
+local H = require("helpers")
+local tv = H.tv
+
+local function run_tasks(specs, opts)
+  local sup = tv.supervisor(opts or {})
+  local events = H.collect(sup)
+  local r = table.pack(sup:run(specs))
+  return events, r, sup
+end
+
+local function field_list(events, field)
+  local out = {}
+  for i, ev in ipairs(events) do out[i] = ev[field] end
+  return out
+end
+
+describe("every", function()
+  it("runs on a fixed schedule: BackoffScheduled source schedule without a reason, attempts near multiples of every", function()
+    local starts = {}
+    local sup = tv.supervisor{}
+    local events = H.collect(sup)
+    assert.is_true(sup:run({ tv.task{ name = "e", every = 0.04, run = function(ctx)
+      starts[ctx.attempt] = tv.monotime()
+      if ctx.attempt == 4 then sup:shutdown(); ctx:sleep(5) end
+    end } }))
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskStopped#1", "BackoffScheduled#1",
+      "TaskStarting#2", "TaskStopped#2", "BackoffScheduled#2", "TaskStarting#3", "TaskStopped#3",
+      "BackoffScheduled#3", "TaskStarting#4", "TaskStopped#4", "TaskRemoved" }, H.trace(events, "e"))
+    local b = H.only(events, "e", "BackoffScheduled")
+    assert.same({ "schedule", "schedule", "schedule" }, field_list(b, "backoff_source"))
+    for _, ev in ipairs(b) do
+      assert.is_nil(ev.reason)
+      assert.is_true(ev.delay_ms > 0 and ev.delay_ms <= 40)
+    end
+    -- attempt k starts no earlier than (k-1) * every after the first
+    for k = 2, 4 do
+      assert.is_true(starts[k] - starts[1] >= (k - 1) * 0.04 - 0.002, "attempt " .. k .. " early")
+    end
+  end)
+
+  it("does not drift: slot k is anchored to the first start, not to the previous run's end", function()
+    local starts = {}
+    local sup = tv.supervisor{}
+    assert.is_true(sup:run({ tv.task{ name = "e", every = 0.05, run = function(ctx)
+      starts[ctx.attempt] = tv.monotime()
+      ctx:sleep(0.03) -- a run taking most of the slot
+      if ctx.attempt == 4 then sup:shutdown() end
+    end } }))
+    -- with drift (a pause after each run) attempt 4 would start >= 3 * 0.08 after the first
+    assert.is_true(starts[4] - starts[1] < 3 * 0.08 - 0.01,
+      string.format("attempt 4 at +%.3fs: the schedule drifts", starts[4] - starts[1]))
+  end)
+
+  it("an overrun skips slots: reason 'schedule: 2 runs skipped (the last run overran)'", function()
+    local sup = tv.supervisor{}
+    local events = H.collect(sup)
+    assert.is_true(sup:run({ tv.task{ name = "e", every = 0.05, run = function(ctx)
+      if ctx.attempt == 2 then ctx:sleep(0.12) end -- from +0.05 to +0.17: slots +0.10 and +0.15 pass
+      if ctx.attempt == 3 then sup:shutdown(); ctx:sleep(5) end
+    end } }))
+    local b = H.only(events, "e", "BackoffScheduled")
+    assert.equal(2, #b)
+    assert.equal("schedule", b[2].backoff_source)
+    assert.equal("schedule: 2 runs skipped (the last run overran)", b[2].reason)
+    assert.is_true(b[2].delay_ms <= 50)
+  end)
+
+  it("a single skipped slot says 'run', not 'runs'", function()
+    local sup = tv.supervisor{}
+    local events = H.collect(sup)
+    assert.is_true(sup:run({ tv.task{ name = "e", every = 0.06, run = function(ctx)
+      if ctx.attempt == 1 then ctx:sleep(0.09) end -- from 0 to +0.09: slot +0.06 passes
+      if ctx.attempt == 2 then sup:shutdown(); ctx:sleep(5) end
+    end } }))
+    assert.equal("schedule: 1 run skipped (the last run overran)",
+      H.first(events, "BackoffScheduled", "e").reason)
+  end)
+
+  it("a failure waits for the next slot too (source schedule, the failure as reason), and restart defaults to always", function()
+    local starts = {}
+    local sup = tv.supervisor{}
+    local events = H.collect(sup)
+    assert.is_true(sup:run({ tv.task{ name = "e", every = 0.05, backoff = { first = 0.001 }, run = function(ctx)
+      starts[ctx.attempt] = tv.monotime()
+      if ctx.attempt == 1 then error("x", 0) end
+      if ctx.attempt == 3 then sup:shutdown(); ctx:sleep(5) end
+    end } }))
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "BackoffScheduled#1",
+      "TaskStarting#2", "TaskStopped#2", "BackoffScheduled#2", "TaskStarting#3", "TaskStopped#3", "TaskRemoved" },
+      H.trace(events, "e"))
+    local b = H.first(events, "BackoffScheduled", "e")
+    assert.equal("schedule", b.backoff_source)
+    assert.equal("execution failed: x", b.reason)
+    assert.is_true(b.delay_ms > 1, "the failure used the backoff, not the schedule")
+    assert.is_true(starts[2] - starts[1] >= 0.045)
+  end)
+
+  it("validation: every with interval, with a restart other than always, and non-positive values are refused", function()
+    local run = function() end
+    assert.has_error(function() tv.task{ name = "e", every = 1, interval = 1, run = run } end,
+      "tv.task: 'every' and 'interval' cannot both be set ('every' runs on a fixed schedule; 'interval' "
+      .. "pauses after each success)")
+    assert.has_error(function() tv.task{ name = "e", every = 1, restart = "on_failure", run = run } end,
+      "tv.task: 'every' needs restart = \"always\" (the default with 'every'; got \"on_failure\")")
+    assert.has_error(function() tv.task{ name = "e", every = 1, restart = "never", run = run } end)
+    assert.has_error(function() tv.task{ name = "e", every = 0, run = run } end)
+    assert.has_error(function() tv.task{ name = "e", every = -1, run = run } end)
+    assert.has_error(function() tv.task{ name = "e", every = "1", run = run } end)
+    assert.is_not_nil(tv.task{ name = "e", every = 1, restart = "always", run = run })
+  end)
+end)
+
+describe("a restart function", function()
+  it("decides: restart only when exit_code == 3 (a process exiting 3, 3, then 4)", function()
+    local counter = os.tmpname()
+    local seen = {}
+    local events, r = run_tasks({ tv.process{ name = "p",
+      cmd = { "/bin/sh", "-c", "n=$(( $(cat " .. counter .. " 2>/dev/null || echo 0) + 1 )); echo $n > "
+        .. counter .. "; [ $n -ge 3 ] && exit 4; exit 3" },
+      backoff = { first = 0.001 },
+      restart = function(o) seen[#seen + 1] = o; return o.exit_code == 3 end } })
+    os.remove(counter)
+    assert.is_true(r[1], r[2])
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "BackoffScheduled#1",
+      "TaskStarting#2", "TaskFailed#2", "BackoffScheduled#2", "TaskStarting#3", "TaskFailed#3",
+      "ActorExhausted#3", "TaskRemoved" }, H.trace(events, "p"))
+    assert.equal("execution failed: exited with code 4", H.first(events, "ActorExhausted", "p").reason)
+    assert.equal(3, #seen)
+    assert.same({ 3, 3, 4 }, field_list(seen, "exit_code"))
+    assert.same({ 1, 2, 3 }, field_list(seen, "attempt"))
+    for _, o in ipairs(seen) do
+      assert.is_false(o.ok)
+      assert.equal("execution failed: exited with code " .. o.exit_code, o.reason)
+      assert.is_number(o.ran_for)
+      assert.is_true(o.ran_for >= 0 and o.ran_for < 5)
+      assert.is_nil(o.signal)
+    end
+  end)
+
+  it("sees ok = true after a success and may stop an always-like loop", function()
+    local seen = {}
+    local events = run_tasks({ tv.task{ name = "t",
+      restart = function(o) seen[#seen + 1] = o; return o.attempt < 3 end,
+      run = function() end } })
+    assert.equal(3, H.count(events, "TaskStarting", "t"))
+    assert.same({ true, true, true }, field_list(seen, "ok"))
+    assert.is_nil(seen[1].reason)
+    assert.is_nil(seen[1].exit_code)
+    assert.equal("policy_exhausted_success", H.first(events, "ActorExhausted", "t").reason)
+  end)
+
+  it("sees the signal of a process killed by one", function()
+    local seen
+    run_tasks({ tv.process{ name = "p", cmd = { "/bin/sh", "-c", "kill -KILL $$" },
+      restart = function(o) seen = o; return false end } })
+    assert.equal("SIGKILL", seen.signal)
+    assert.equal("execution failed: killed by signal SIGKILL", seen.reason)
+  end)
+
+  it("still respects max_retries on top of its decision", function()
+    local events = run_tasks({ tv.task{ name = "t", max_retries = 2, backoff = { first = 0.001 },
+      restart = function() return true end, run = function() error("x", 0) end } })
+    assert.equal(3, H.count(events, "TaskStarting", "t"))
+    assert.equal("max_retries_exceeded(2/2): execution failed: x", H.first(events, "ActorExhausted", "t").reason)
+  end)
+
+  local function broken(restart, backoff)
+    local events, r = run_tasks({
+      tv.task{ name = "t", restart = restart, backoff = backoff, run = function() error("x", 0) end },
+      tv.once("other", function(ctx) ctx:sleep(0.03) end),
+    })
+    assert.is_true(r[1], r[2])
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "ActorDead#1",
+      "TaskRemoved" }, H.trace(events, "t"))
+    assert.equal("completed", r[2].other.status)
+    assert.equal("dead", r[2].t.status)
+    return H.first(events, "ActorDead", "t").reason
+  end
+
+  it("that raises ends the task: ActorDead 'restart function failed: ...'; other tasks keep running", function()
+    assert.equal("restart function failed: oops", broken(function() error("oops", 0) end))
+  end)
+
+  it("that returns something other than a boolean ends the task", function()
+    assert.equal("restart function failed: returned number; expected true or false", broken(function() return 1 end))
+    assert.equal("restart function failed: returned nil; expected true or false", broken(function() end))
+    assert.equal("restart function failed: returned string; expected true or false",
+      broken(function() return "yes" end))
+  end)
+end)
+
+describe("a backoff function", function()
+  it("sets the delay: streak * 0.01 + 0.01 gives delay_ms 10, 20, 30; it sees streak, last_delay and the outcome", function()
+    local calls = {}
+    local events = run_tasks({ tv.task{ name = "t", restart = "on_failure", max_retries = 3,
+      backoff = function(streak, last, o)
+        calls[#calls + 1] = { streak = streak, last = last, attempt = o.attempt, ok = o.ok, reason = o.reason }
+        return (streak + 1) * 0.01
+      end,
+      run = function() tv.fail("nope", 9) end } })
+    assert.same({ 10, 20, 30 }, field_list(H.only(events, "t", "BackoffScheduled"), "delay_ms"))
+    assert.same({ "failure", "failure", "failure" },
+      field_list(H.only(events, "t", "BackoffScheduled"), "backoff_source"))
+    assert.same({ 0, 1, 2 }, field_list(calls, "streak"))
+    assert.same({ 1, 2, 3 }, field_list(calls, "attempt"))
+    assert.equal(0, calls[1].last)
+    assert.is_false(calls[1].ok)
+    assert.equal("execution failed: nope", calls[1].reason)
+  end)
+
+  -- last_delay is kept in the actor's ext (restart_after: x->last_delay),
+  -- which tv_sup_add_ex allocates only when needs_ext() says so: a budget,
+  -- every, after, hooks or explicit readiness, but not a policy function.
+  local function last_delays(extra)
+    local lasts = {}
+    local spec = { name = "t", restart = "on_failure", max_retries = 3,
+      backoff = function(streak, last) lasts[#lasts + 1] = last; return (streak + 1) * 0.01 end,
+      run = function() error("x", 0) end }
+    for k, v in pairs(extra) do spec[k] = v end
+    run_tasks({ tv.task(spec) })
+    return lasts
+  end
+
+  it("sees last_delay = the previous delay (a task that also has a hook)", function()
+    local lasts = last_delays({ cleanup = function() end })
+    assert.equal(3, #lasts)
+    assert.equal(0, lasts[1])
+    assert.is_true(math.abs(lasts[2] - 0.01) < 1e-9, tostring(lasts[2]))
+    assert.is_true(math.abs(lasts[3] - 0.02) < 1e-9, tostring(lasts[3]))
+  end)
+
+  pending("BUG: a task whose only extra is the backoff function always sees last_delay = 0", function()
+    local lasts = last_delays({})
+    assert.equal(3, #lasts)
+    assert.is_true(math.abs(lasts[2] - 0.01) < 1e-9, tostring(lasts[2]))
+    assert.is_true(math.abs(lasts[3] - 0.02) < 1e-9, tostring(lasts[3]))
+  end)
+
+  it("is not called after a success", function()
+    local called = 0
+    run_tasks({ tv.task{ name = "t", restart = "on_failure",
+      backoff = function() called = called + 1; return 0 end, run = function() end } })
+    assert.equal(0, called)
+  end)
+
+  it("returning 0 restarts at once", function()
+    local events = run_tasks({ tv.task{ name = "t", restart = "on_failure", max_retries = 2,
+      backoff = function() return 0 end, run = function() error("x", 0) end } })
+    assert.same({ 0, 0 }, field_list(H.only(events, "t", "BackoffScheduled"), "delay_ms"))
+  end)
+
+  local function broken(backoff)
+    local events, r = run_tasks({
+      tv.task{ name = "t", restart = "on_failure", backoff = backoff, run = function() error("x", 0) end },
+      tv.once("other", function(ctx) ctx:sleep(0.03) end),
+    })
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "ActorDead#1",
+      "TaskRemoved" }, H.trace(events, "t"))
+    assert.equal("completed", r[2].other.status)
+    return H.first(events, "ActorDead", "t").reason
+  end
+
+  it("that raises or returns a bad value ends the task: ActorDead 'backoff function failed: ...'", function()
+    assert.equal("backoff function failed: oops", broken(function() error("oops", 0) end))
+    assert.equal("backoff function failed: returned string; expected a number of seconds between 0 and 1e9",
+      broken(function() return "1" end))
+    assert.equal("backoff function failed: returned nil; expected a number of seconds between 0 and 1e9",
+      broken(function() end))
+    assert.equal("backoff function failed: returned -1; expected a number of seconds between 0 and 1e9",
+      broken(function() return -1 end))
+    assert.equal("backoff function failed: returned inf; expected a number of seconds between 0 and 1e9",
+      broken(function() return math.huge end))
+    assert.matches("^backoff function failed: returned %-?nan; expected a number of seconds between 0 and 1e9$",
+      broken(function() return 0 / 0 end))
+  end)
+
+  it("a non-callable restart or backoff is refused by tv.task", function()
+    assert.has_error(function() tv.task{ name = "t", run = function() end, restart = 42 } end)
+    assert.has_error(function() tv.task{ name = "t", run = function() end, backoff = 42 } end)
+  end)
+end)
