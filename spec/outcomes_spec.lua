@@ -140,12 +140,7 @@ describe("sup:wait_any and sup:wait_all", function()
     assert.same({ status = "exhausted", attempts = 1, reason = "execution failed: b failed" }, got.all[1].b)
   end)
 
-  -- BUG: wait_all lists every registered task, the caller included, and
-  -- sup:wait on the caller itself with a timeout blocks for the whole
-  -- timeout (without one it returns at once with a misleading "ECANCELED:
-  -- the waiting task was cancelled before 'waiter' stopped"). So wait_all(t)
-  -- from a task always ends in ETIMEDOUT after t, though every other task ended.
-  pending("BUG: wait_all(timeout) from a task waits on the caller itself and times out", function()
+  it("wait_all(timeout) from a task leaves the caller out (it used to wait on itself and time out)", function()
     local sup = tv.supervisor{}
     local r, took
     assert.is_true(sup:run({
@@ -159,6 +154,13 @@ describe("sup:wait_any and sup:wait_all", function()
     assert.is_table(r[1], r[2])
     assert.equal("completed", r[1].a.status)
     assert.is_true(took < 1, "took " .. took .. "s")
+  end)
+
+  it("a task waiting for its own end gets EINVAL at once", function()
+    local sup = tv.supervisor{}
+    local r
+    assert.is_true(sup:run({ tv.once("self", function() r = { sup:wait("self", 5) } end) }))
+    assert.same({ nil, "EINVAL: task 'self' cannot wait for its own end" }, r)
   end)
 
   it("outside a coroutine: wait_any raises when something is registered, ENOENT when nothing is", function()

@@ -122,13 +122,7 @@ describe("dependencies that end", function()
     assert.equal(0, H.count(events, "ActorDead", "app"))
   end)
 
-  -- BUG: see the report. after_success() tells the supervisor the one-shot is
-  -- ready (recheck_blocked moves the dependent out of BLOCKED and defers its
-  -- step), then the dependency ends and leaves the registry in the same pass;
-  -- tv_actor_dep_ended() ignores the dependent (no longer BLOCKED) so its
-  -- name stays in `after`, and the deferred deps_ready() finds no task of
-  -- that name: ActorDead "dependency 'init' is not running".
-  pending("BUG: a one-shot dependency that completes at once does not satisfy its dependent (ActorDead 'dependency ... is not running')", function()
+  it("a one-shot dependency that completes at once satisfies its dependent, in either batch order", function()
     for _, order in ipairs({ "dependency first", "dependent first" }) do
       local init = tv.once("init", function() end)
       local app = tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end }
@@ -138,7 +132,7 @@ describe("dependencies that end", function()
     end
   end)
 
-  pending("BUG: a notify dependency that calls ctx:ready() and returns at once leaves its dependent ActorDead", function()
+  it("a notify dependency that calls ctx:ready() and returns at once satisfies its dependent", function()
     local events, r = run_tasks({
       tv.once("init", function(ctx) ctx:sleep(0.02); ctx:ready() end, { ready = "notify" }),
       tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
@@ -148,7 +142,7 @@ describe("dependencies that end", function()
     assert.equal("completed", r[2].app.status)
   end)
 
-  pending("BUG: a notify one-shot that completes without calling ctx:ready() counts as ready", function()
+  it("a notify one-shot that completes without calling ctx:ready() counts as ready", function()
     local events, r = run_tasks({
       tv.once("init", function(ctx) ctx:sleep(0.02) end, { ready = "notify" }),
       tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
@@ -234,7 +228,7 @@ describe("validation of after and ready", function()
     many[65] = nil
     assert.is_not_nil(tv.task(spec(many)))
     assert.has_error(function() tv.task{ name = "a", run = function() end, ready = "bogus" } end,
-      "tv.task: 'ready' must be one of \"started\", \"notify\" (got \"bogus\")")
+      "tv.task: 'ready' must be one of \"started\", \"notify\", \"completed\" (got \"bogus\")")
   end)
 
   it("sup:add validates a plain table the same way", function()

@@ -520,6 +520,9 @@ function Supervisor:wait(name, timeout)
   local c = self_check(self, "wait")
   name = name_arg("wait", name)
   if timeout ~= nil then timeout = check(V.seconds("sup:wait", "timeout", timeout, true)) end
+  if name == core.current_task() and c:contains(name) then
+    return nil, string.format("EINVAL: task '%s' cannot wait for its own end", name)
+  end
   if c:contains(name) then
     local ok, err = c:await(name, timeout)
     if not ok then return nil, (err:gsub("^ETIMEDOUT: .*", "ETIMEDOUT: task '" .. name
@@ -541,7 +544,8 @@ end
 function Supervisor:wait_any(timeout)
   local c = self_check(self, "wait_any")
   local deadline = wait_timeout("sup:wait_any", timeout)
-  local names = c:list()
+  local names, me = {}, core.current_task()
+  for _, n in ipairs(c:list()) do if n ~= me then names[#names + 1] = n end end
   if #names == 0 then return nil, "ENOENT: no task is registered" end
   local _, since = c:outcomes()
   if not core.supervised() then
@@ -569,13 +573,15 @@ end
 function Supervisor:wait_all(timeout)
   local c = self_check(self, "wait_all")
   local deadline = wait_timeout("sup:wait_all", timeout)
-  local out = {}
+  local out, me = {}, core.current_task()
   for _, name in ipairs(c:list()) do
+    if name == me then goto continue end
     local left = deadline - core.monotime()
     if left < 0 then left = 0 end
     local o, err = self:wait(name, left ~= math.huge and left or nil)
     if not o and err:find("^ETIMEDOUT") then return nil, "ETIMEDOUT: not every task ended in time", out end
     out[name] = o
+    ::continue::
   end
   return out
 end

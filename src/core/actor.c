@@ -725,11 +725,32 @@ int tv_actor_after(tv_actor_t *a, tv_str_t *const *names, uint32_t n) {
   return 0;
 }
 
-void tv_actor_recheck(tv_actor_t *a) {
-  if (a->state != TV_ACTOR_BLOCKED) return;
+
+/* Leaves the blocked list and, if it was waiting, takes its next step. */
+static void unblock(tv_actor_t *a) {
   tv_list_unlink(&a->ext->blocked);
+  if (a->state != TV_ACTOR_BLOCKED) return;
   a->state = TV_ACTOR_QUEUED;
   tv_work_defer(tv_actor_env(a)->sched, &a->work, TV_LANE_NEXT);
+}
+
+void tv_actor_recheck(tv_actor_t *a) {
+  tv_actor_ext_t *x = a->ext;
+  tv_actor_env_t *env = tv_actor_env(a);
+  int waiting = 0, missing = 0;
+  for (uint32_t i = 0; i < x->nafter; i++) {
+    if (!x->after[i]) continue;
+    int st = env->dep_state(env, x->after[i]);
+    if (st > 0) { /* count it now: it may complete and leave before our step */
+      tv_str_unref(x->after[i]);
+      x->after[i] = NULL;
+    } else if (st < 0) {
+      missing = 1;
+    } else {
+      waiting = 1;
+    }
+  }
+  if (missing || !waiting) unblock(a); /* the step ends it, or starts it */
 }
 
 void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
@@ -737,10 +758,12 @@ void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
   for (uint32_t i = 0; i < x->nafter; i++) {
     tv_str_t *n = x->after[i];
     if (!n || n->len != dep->name->len || memcmp(n->s, dep->name->s, n->len) != 0) continue;
-    if (dep->ever_ready) {
-      tv_str_unref(n);
-      x->after[i] = NULL;
+    if (!dep->ever_ready) { /* it ends without ever being ready: the step says so */
+      unblock(a);
+      return;
     }
+    tv_str_unref(n);
+    x->after[i] = NULL;
   }
   tv_actor_recheck(a);
 }

@@ -200,6 +200,11 @@ static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv
   return 1;
 }
 
+const tv_str_t *ltv_hook_task_name(ltv_fiber *f) {
+  tv_task_t *t = ltv_container_of(f, ltv_hookrun, fiber)->task;
+  return t ? t->actor.name : NULL;
+}
+
 void ltv_hook_finished(ltv_fiber *f, int status) {
   ltv_hookrun *h = ltv_container_of(f, ltv_hookrun, fiber);
   lua_State *L = f->ctx->L, *co = f->co;

@@ -84,6 +84,21 @@ static int l_supervised(lua_State *L) {
   return 1;
 }
 
+/* core.current_task(): the name of the task whose coroutine (or hook) is
+ * running, or nil. */
+static int l_current_task(lua_State *L) {
+  ltv_fiber *f = ltv_fiber_current(lua_touserdata(L, lua_upvalueindex(1)), L);
+  const tv_str_t *n = !f                          ? NULL
+                      : f->kind == LTV_FIBER_TASK ? ltv_task_name_of(f)
+                      : f->kind == LTV_FIBER_HOOK ? ltv_hook_task_name(f)
+                                                  : NULL;
+  if (n)
+    lua_pushlstring(L, n->s, n->len);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
 static int failure_tostring(lua_State *L) {
   lua_getfield(L, 1, "message");
   if (!lua_isstring(L, -1)) lua_pushliteral(L, "taskvisor failure");
@@ -122,6 +137,9 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_supervised, 1);
   lua_setfield(L, -2, "supervised");
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, l_current_task, 1);
+  lua_setfield(L, -2, "current_task");
   if (luaL_newmetatable(L, LTV_FAILURE)) { /* sets __name */
     lua_pushcfunction(L, failure_tostring);
     lua_setfield(L, -2, "__tostring");

@@ -220,6 +220,10 @@ static int ctx_ready(lua_State *L) {
   return 0;
 }
 
+const tv_str_t *ltv_task_name_of(ltv_fiber *f) {
+  return ltv_container_of(f, ltv_task, fiber)->base.actor.name;
+}
+
 static int ctx_cancelled(lua_State *L) {
   lua_pushboolean(L, check_ctx(L)->fiber.cancelled);
   return 1;

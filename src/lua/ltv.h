@@ -72,6 +72,9 @@ struct ltv_fiber {
 void ltv_task_finished(ltv_fiber *f, int status);
 void ltv_sub_finished(ltv_fiber *f, int status);
 void ltv_hook_finished(ltv_fiber *f, int status);
+/* The name of the task a task or hook fiber belongs to (NULL if none). */
+const tv_str_t *ltv_task_name_of(ltv_fiber *f);
+const tv_str_t *ltv_hook_task_name(ltv_fiber *f);
 
 /* lhooks.c: a task's Lua hooks and policy functions (core.set_extras). */
 void ltv_hooks_open(lua_State *L); /* adds core.set_extras to the module on top */
