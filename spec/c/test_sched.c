@@ -166,6 +166,37 @@ static void many_timers_stay_ordered(void) {
   tv_sched_close(&s);
 }
 
+/* On a real loop, a timer re-armed for "now" from its own callback (a zero
+ * backoff) still lets every loop iteration reach I/O: one uv_run(UV_RUN_ONCE)
+ * runs it once or twice, never spins in libuv's timer phase (where a uv timer
+ * re-armed with timeout 0 runs again at once). */
+static tv_sched_t ls;
+static int spins;
+static void on_spin(tv_timer_t *t) {
+  if (++spins < 100000) tv_timer_start(&ls, t, 0);
+}
+
+static void zero_rearm_on_a_real_loop_lets_io_run(void) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  tv_clock_t c;
+  tv_clock_init_uv(&c, &loop);
+  tv_sched_init(&ls, &c, &loop);
+  tv_timer_t t;
+  tv_timer_init(&t, on_spin);
+  spins = 0;
+  tv_timer_start(&ls, &t, 0);
+  uv_run(&loop, UV_RUN_ONCE);
+  CHECK(spins >= 1 && spins <= 3);
+  int before = spins;
+  uv_run(&loop, UV_RUN_ONCE);
+  CHECK(spins > before && spins <= before + 3);
+  tv_timer_stop(&ls, &t);
+  tv_sched_close(&ls);
+  uv_run(&loop, UV_RUN_DEFAULT); /* the handles' close callbacks */
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
 int main(void) {
   RUN(timers_fire_in_deadline_then_arming_order);
   RUN(stopped_and_rearmed_timers);
@@ -173,5 +204,6 @@ int main(void) {
   RUN(lanes_next_waits_urgent_runs_at_once);
   RUN(cancelled_work_does_not_run);
   RUN(many_timers_stay_ordered);
+  RUN(zero_rearm_on_a_real_loop_lets_io_run);
   return check_report();
 }
