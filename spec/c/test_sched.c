@@ -197,6 +197,37 @@ static void zero_rearm_on_a_real_loop_lets_io_run(void) {
   CHECK(uv_loop_close(&loop) == 0);
 }
 
+/* A timer due "now" that is stopped before the loop gets to it must not
+ * leave a later timer unarmed (it fires, late or not at all, otherwise). */
+static int later_fired;
+static void on_later(tv_timer_t *t) { later_fired++; }
+static void on_work_stop(tv_work_t *w);
+static tv_timer_t now_timer;
+static tv_work_t stopper;
+static void on_work_stop(tv_work_t *w) { tv_timer_stop(&ls, &now_timer); }
+
+static void a_stopped_due_timer_leaves_the_next_one_armed(void) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  tv_clock_t c;
+  tv_clock_init_uv(&c, &loop);
+  tv_sched_init(&ls, &c, &loop);
+  tv_timer_t later;
+  tv_timer_init(&later, on_later);
+  tv_timer_init(&now_timer, on_spin);
+  tv_work_init(&stopper, on_work_stop);
+  later_fired = 0;
+  tv_timer_start(&ls, &later, 20);     /* the uv timer is armed for this one */
+  tv_timer_start(&ls, &now_timer, 0);  /* due now: served by the idle pass */
+  tv_work_defer(&ls, &stopper, TV_LANE_URGENT); /* which first stops it */
+  uint64_t t0 = uv_hrtime();
+  while (!later_fired && uv_hrtime() - t0 < 2000000000ull) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_EQ_U(later_fired, 1);
+  tv_sched_close(&ls);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
 int main(void) {
   RUN(timers_fire_in_deadline_then_arming_order);
   RUN(stopped_and_rearmed_timers);
@@ -205,5 +236,6 @@ int main(void) {
   RUN(cancelled_work_does_not_run);
   RUN(many_timers_stay_ordered);
   RUN(zero_rearm_on_a_real_loop_lets_io_run);
+  RUN(a_stopped_due_timer_leaves_the_next_one_armed);
   return check_report();
 }

@@ -74,6 +74,7 @@ static void heap_remove(tv_sched_t *s, tv_timer_t *t) {
 
 static void drain_pass(tv_sched_t *s);
 static void run_timers(tv_sched_t *s);
+static void sync_uv_timer(tv_sched_t *s);
 
 static int timers_due(const tv_sched_t *s) {
   return s->nheap && s->heap[0]->due <= tv_sched_now(s);
@@ -83,6 +84,7 @@ static void on_uv_idle(uv_idle_t *h) {
   tv_sched_t *s = h->data;
   drain_pass(s);
   if (timers_due(s)) run_timers(s);
+  sync_uv_timer(s); /* the timer this pass served may have been stopped meanwhile */
   if (!tv_sched_has_work(s) && !timers_due(s)) uv_idle_stop(h);
 }
 
@@ -92,22 +94,25 @@ static void on_uv_timer(uv_timer_t *h) {
   run_timers(s);
 }
 
-/* Makes the uv timer fire for the earliest deadline (or stops it). A
+/* Makes the uv timer fire for the earliest deadline (or stops it). It may
+ * fire early (a stopped earliest timer does not re-arm it), never late. A
  * deadline already reached goes through the idle handle instead: a uv timer
  * armed with timeout 0 from a timer callback runs again in the same libuv
  * timer pass, so timers re-armed for "now" (zero backoff) would never let the
- * loop reach I/O or signals. */
+ * loop reach I/O or signals. The uv timer is left as it is meanwhile (the
+ * idle pass re-syncs it). */
 static void sync_uv_timer(tv_sched_t *s) {
   if (!s->uvtimer || s->closing) return;
-  uint64_t now = tv_sched_now(s);
-  if (s->nheap == 0 || s->heap[0]->due <= now) {
+  if (s->nheap == 0) {
     if (s->armed_due != UINT64_MAX) uv_timer_stop(s->uvtimer);
     s->armed_due = UINT64_MAX;
-    if (s->nheap && !uv_is_active((uv_handle_t *)s->uvidle))
-      uv_idle_start(s->uvidle, on_uv_idle);
     return;
   }
-  uint64_t due = s->heap[0]->due;
+  uint64_t due = s->heap[0]->due, now = tv_sched_now(s);
+  if (due <= now) {
+    if (!uv_is_active((uv_handle_t *)s->uvidle)) uv_idle_start(s->uvidle, on_uv_idle);
+    return;
+  }
   if (due == s->armed_due) return;
   uv_timer_start(s->uvtimer, on_uv_timer, due - now, 0);
   s->armed_due = due;
