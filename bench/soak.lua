@@ -168,7 +168,23 @@ proc_task("logger", { cmd = { "/bin/sh", "-c", "echo a line for the log" }, rest
 
 -- ---- sampling and the end of the run ---------------------------------------
 
-local samples = {} -- { progress, rss_kb, fds }
+-- Samples are folded as they come (a growing list would be growth of its own):
+-- warm-up = the first 25% of the Lua restarts.
+local S = { n = 0, base = 0, peak = 0, last = 0, fmin = math.huge, fmax = 0, shown = {}, stride = 1 }
+local function sample(progress, rss, fds)
+  S.n = S.n + 1
+  if progress <= 0.25 then S.base = math.max(S.base, rss) else S.peak = math.max(S.peak, rss) end
+  S.last = rss
+  S.fmin, S.fmax = math.min(S.fmin, fds), math.max(S.fmax, fds)
+  if (S.n - 1) % S.stride == 0 then -- keep at most 32, evenly spread, to print
+    S.shown[#S.shown + 1] = rss
+    if #S.shown == 32 then
+      for i = 1, 16 do S.shown[i] = S.shown[2 * i - 1] end
+      for i = 17, 32 do S.shown[i] = nil end
+      S.stride = S.stride * 2
+    end
+  end
+end
 local t0, t_lua, t_proc
 local lua_removed, proc_removed = false, false
 
@@ -189,7 +205,7 @@ assert(sup:add(tv.task({ name = "~monitor", restart = "never", run = function(ct
     if tv.monotime() - last_sample >= 0.1 and not lua_removed then
       last_sample = tv.monotime()
       local _, n = fd_set()
-      samples[#samples + 1] = { progress = tally.lua_starts / LUA_TARGET, rss = rss_kb(), fds = n }
+      sample(tally.lua_starts / LUA_TARGET, rss_kb(), n)
     end
   end
 end })))
@@ -218,25 +234,19 @@ print(string.format("events: published=%d tally=%d lossy=%d (dropped %d) panicky
   tally.overflow_about.lossy or 0, panicky.received, tally.overflow_about.panicky or 0, panicky.raised,
   tally.diag, tally.kinds.TaskOutput or 0))
 
--- memory: warm-up = the first 25% of the Lua restarts
-local base, peak, last = 0, 0, 0
-for _, s in ipairs(samples) do
-  if s.progress <= 0.25 then base = math.max(base, s.rss) else peak = math.max(peak, s.rss) end
-  last = s.rss
-end
+local base, peak = S.base, S.peak
 local growth = base > 0 and (peak - base) / base * 100 or 0
-local rss_list, step = {}, math.max(1, #samples // 16) -- about 16 of them, evenly spread
-for i = 1, #samples, step do rss_list[#rss_list + 1] = tostring(samples[i].rss) end
+local shown = {}
+for i, v in ipairs(S.shown) do shown[i] = tostring(v) end
 print(string.format("rss_kb: warm-up peak=%d later peak=%d last=%d growth=%.1f%% samples=%d [%s]", base, peak,
-  last, growth, #samples, table.concat(rss_list, " ")))
-local fmin, fmax = math.huge, 0
-for _, s in ipairs(samples) do fmin, fmax = math.min(fmin, s.fds), math.max(fmax, s.fds) end
-print(string.format("fds: before=%d during=%d..%d after=%d", fds_before, #samples > 0 and fmin or 0, fmax, fds_after))
+  S.last, growth, S.n, table.concat(shown, " ")))
+local fmin, fmax = S.fmin, S.fmax
+print(string.format("fds: before=%d during=%d..%d after=%d", fds_before, S.n > 0 and fmin or 0, fmax, fds_after))
 print(string.format("lua_heap_kb=%.0f", collectgarbage("count")))
 
 check(ok == true, "run returned true", tostring(err))
 check(tally.lua_starts >= LUA_TARGET and tally.proc_starts >= PROC_TARGET, "both targets reached")
-check(#samples >= 3, "enough samples", #samples .. " samples")
+check(S.n >= 3, "enough samples", S.n .. " samples")
 if SANITIZED then
   print("skip RSS growth bound: ASan's quarantine and shadow memory grow by design")
 else
@@ -255,7 +265,7 @@ check(same_fds, "the same fds open after the run as before",
   string.format("%d -> %d (%s -> %s)", fds_before, fds_after, fd_list(fds_before_set), fd_list(fds_after_set)))
 -- while running: the pipes and log files of the process tasks running at that
 -- moment (at most 2 each), never a growing number
-check(#samples == 0 or fmax <= fds_before + 8, "fds bounded while running",
+check(S.n == 0 or fmax <= fds_before + 8, "fds bounded while running",
   string.format("%d..%d with %d before", fmin, fmax, fds_before))
 check(#zombies == 0, "no zombie children", table.concat(zombies, ", "))
 check(#alive == 0, "no child left running", table.concat(alive, ", "))

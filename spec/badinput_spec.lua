@@ -73,6 +73,15 @@ local function values(fn, field, vals, make, extra)
   end
 end
 
+--- One row per value of `vals` passed as the whole of `what` (the spec, the
+--- options...): each must raise with `phrase`.
+local function whole(fn, what, vals, phrase, make)
+  for _, v in ipairs(vals) do
+    row({ fn = fn, case = what .. " is " .. v[1], raises = { phrase }, call = function(E) return make(E, v[2]) end })
+  end
+end
+local NOT_OPTIONS = { { "false", false }, table.unpack(NOT_TABLES) }
+
 -- A fresh good task spec table with fields set (key, value, key, value...;
 -- a nil value removes the field).
 local function set(s, ...)
@@ -91,10 +100,7 @@ local function given(vals)
 end
 
 -- tv.task --------------------------------------------------------------------------
-for _, v in ipairs(NOT_TABLES) do
-  row({ fn = "tv.task", case = "spec is " .. v[1], raises = { "expected a task spec table" },
-    call = function() return tv.task(v[2]) end })
-end
+whole("tv.task", "spec", NOT_TABLES, "expected a task spec table", function(_, v) return tv.task(v) end)
 row({ fn = "tv.task", case = "spec is missing", raises = { "expected a task spec table (got nil)" },
   call = function() return tv.task() end })
 values("tv.task", "name", BAD_NAMES, function(_, v) return tv.task(spec("name", v)) end)
@@ -137,10 +143,7 @@ for _, fn in ipairs({ "tv.once", "tv.restartable" }) do
   local f = fn == "tv.once" and tv.once or tv.restartable
   values(fn, "name", BAD_NAMES, function(_, v) return f(v, noop) end)
   values(fn, "run", NOT_CALLABLE, function(_, v) return f("t", v) end)
-  for _, v in ipairs(NOT_TABLES) do
-    row({ fn = fn, case = "options are " .. v[1], raises = { "options must be a table" },
-      call = function() return f("t", noop, v[2]) end })
-  end
+  whole(fn, "options", NOT_OPTIONS, "options must be a table", function(_, v) return f("t", noop, v) end)
   for _, k in ipairs({ "name", "run", "restart" }) do
     row({ fn = fn, case = "'" .. k .. "' in the options", raises = { "'" .. k .. "' is given positionally" },
       call = function() return f("t", noop, { [k] = "x" }) end })
@@ -203,12 +206,8 @@ row({ fn = "tv.process", case = "a 1 MB argument is accepted (the spawn reports 
   call = function() return tv.process(pspec("cmd", { "true", MB })) end })
 
 -- tv.supervisor --------------------------------------------------------------------------
-for _, v in ipairs(NOT_TABLES) do
-  row({ fn = "tv.supervisor", case = "options are " .. v[1], raises = { "expected an options table" },
-    call = function() return tv.supervisor(v[2]) end })
-end
-row({ fn = "tv.supervisor", case = "options are false", raises = { "expected an options table (got false)" },
-  call = function() return tv.supervisor(false) end })
+whole("tv.supervisor", "options", NOT_OPTIONS, "expected an options table",
+  function(_, v) return tv.supervisor(v) end)
 values("tv.supervisor", "grace", BAD_SECONDS, function(_, v) return tv.supervisor({ grace = v }) end)
 values("tv.supervisor", "max_concurrent", BAD_COUNTS, function(_, v) return tv.supervisor({ max_concurrent = v }) end)
 values("tv.supervisor", "bus_capacity", { { "0", 0 }, { "2^25", 2 ^ 25 }, table.unpack(BAD_COUNTS) },
@@ -249,12 +248,8 @@ end
 values("tv.sleep", "seconds", BAD_SECONDS, function(_, v) return tv.sleep(v) end)
 row({ fn = "tv.sleep", case = "outside a supervised coroutine", outside = true,
   raises = { "not inside a supervised coroutine" }, call = function() return tv.sleep(0.01) end })
-for _, v in ipairs(NOT_TABLES) do
-  row({ fn = "tv.log_writer", case = "options are " .. v[1], raises = { "expected an options table" },
-    call = function() return tv.log_writer(v[2]) end })
-end
-row({ fn = "tv.log_writer", case = "options are false", raises = { "expected an options table (got false)" },
-  call = function() return tv.log_writer(false) end })
+whole("tv.log_writer", "options", NOT_OPTIONS, "expected an options table",
+  function(_, v) return tv.log_writer(v) end)
 values("tv.log_writer", "output", { { "a string", "stdout" }, { "a number", 1 }, { "a table", {} },
   { "a closed file", closed_file() } }, function(_, v) return tv.log_writer({ output = v }) end)
 values("tv.log_writer", "name", given(BAD_NAMES), function(_, v) return tv.log_writer({ name = v }) end)
@@ -264,10 +259,7 @@ row({ fn = "tv.log_writer", case = "unknown option", raises = { "unknown option 
   call = function() return tv.log_writer({ outptu = io.stdout }) end })
 
 -- sup:add / remove / cancel / signal / is_alive / contains / slot -------------------------------
-for _, v in ipairs(NOT_TABLES) do
-  row({ fn = "sup:add", case = "spec is " .. v[1], raises = { "expected a task spec table" },
-    call = function(E) return E.sup:add(v[2]) end })
-end
+whole("sup:add", "spec", NOT_TABLES, "expected a task spec table", function(E, v) return E.sup:add(v) end)
 values("sup:add", "name", BAD_NAMES, function(E, v) return E.sup:add(spec("name", v)) end)
 values("sup:add", "timeout", { { "NaN", NAN } }, function(E, v) return E.sup:add(spec("timeout", v)) end)
 values("sup:add", "cmd", { { "a string", "true" } }, function(E, v) return E.sup:add(pspec("cmd", v)) end)
@@ -306,12 +298,9 @@ row({ fn = "sup:slot", case = "a non-UTF-8 slot name is accepted (idle)", call =
   accepts = function(_, view) assert.equal("idle", view.status) end })
 
 -- sup:subscribe -------------------------------------------------------------------------------
-for _, v in ipairs({ { "nil", nil }, { "a number", 3 }, { "a string", "x" }, { "a boolean", true },
-    { "a coroutine", coroutine.create(noop) } }) do
-  row({ fn = "sup:subscribe", case = "subscriber is " .. v[1],
-    raises = { "expected a function or a { name=, on_event=, queue= } table" },
-    call = function(E) return E.sup:subscribe(v[2]) end })
-end
+whole("sup:subscribe", "subscriber", { { "nil", nil }, { "a number", 3 }, { "a string", "x" },
+  { "a boolean", true }, { "a coroutine", coroutine.create(noop) } },
+  "expected a function or a { name=, on_event=, queue= } table", function(E, v) return E.sup:subscribe(v) end)
 values("sup:subscribe", "on_event", NOT_CALLABLE, function(E, v) return E.sup:subscribe({ on_event = v }) end)
 values("sup:subscribe", "queue", { { "0", 0 }, { "2^25", 2 ^ 25 }, table.unpack(BAD_COUNTS) },
   function(E, v) return E.sup:subscribe({ on_event = noop, queue = v }) end)
@@ -342,10 +331,8 @@ row({ fn = "sup:run", case = "a bad spec in the list", outside = true, where = "
   call = function() local s = tv.supervisor(); return s:run({ spec(), { name = "u", run = 1 } }) end })
 row({ fn = "sup:run", case = "from inside a task", raises = { "cannot be called from inside a task" },
   call = function(E) return E.sup:run() end })
-for _, v in ipairs({ { "nil", nil }, { "a number", 42 }, { "a string", "x" }, { "a boolean", true } }) do
-  row({ fn = "sup:submit", case = "request is " .. v[1], raises = { "expected a { slot=, admission=, task= } table" },
-    call = function(E) return E.sup:submit(v[2]) end })
-end
+whole("sup:submit", "request", { { "nil", nil }, { "a number", 42 }, { "a string", "x" }, { "a boolean", true } },
+  "expected a { slot=, admission=, task= } table", function(E, v) return E.sup:submit(v) end)
 row({ fn = "sup:submit", case = "no task", raises = { "'task' is required" },
   call = function(E) return E.sup:submit({ slot = "s" }) end })
 row({ fn = "sup:submit", case = "a task that is not a spec", where = "sup:submit: 'task'",

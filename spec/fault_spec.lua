@@ -10,6 +10,10 @@ local tv = H.tv
 
 local SH = "/bin/sh"
 local SANITIZED = os.getenv("TASKVISOR_SANITIZED") ~= nil
+-- TASKVISOR_FIGURES=1 prints what the host-level tests measured (RELIABILITY.md).
+local function figures(what, text)
+  if os.getenv("TASKVISOR_FIGURES") then io.stderr:write(what, ":\n", text, "\n") end
+end
 
 -- Runs `specs` on a fresh supervisor with a collector; `setup(sup)` may add
 -- drivers. Returns events, what run() returned, sup.
@@ -44,6 +48,16 @@ local function assert_no_gaps(events)
   for i = 2, #events do
     assert.equal(events[i - 1].seq + 1, events[i].seq, "gap after seq " .. events[i - 1].seq)
   end
+end
+
+-- The pids written to `pidfile` (which is removed): `n` of them, none alive,
+-- and no zombie of ours.
+local function assert_all_gone(pidfile, n)
+  local pids = P.pids(pidfile)
+  os.remove(pidfile)
+  assert.equal(n, #pids)
+  for _, pid in ipairs(pids) do assert.is_false(P.alive(pid), "pid " .. pid .. " is alive") end
+  assert.same({}, P.zombies())
 end
 
 -- Sleeps the calling task until fn() is true or `secs` (default 5) passed
@@ -237,17 +251,13 @@ describe("faults: child processes", function()
         await(ctx, function() return #P.pids(pidfile) >= 2 end)
         sup:shutdown()
       end))) end })
-    local pids = P.pids(pidfile)
-    os.remove(pidfile)
     assert.is_true(res[1])
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1",
       "BackoffScheduled#1", "TaskStarting#2", "TaskStopped#2", "TaskRemoved" }, H.trace(events, "victim"))
     local failed = H.first(events, "TaskFailed", "victim")
     assert.equal("execution failed: killed by signal SIGKILL", failed.reason)
     assert.equal("SIGKILL", failed.signal)
-    assert.equal(2, #pids)
-    for _, pid in ipairs(pids) do assert.is_false(P.alive(pid)) end
-    assert.same({}, P.zombies())
+    assert_all_gone(pidfile, 2)
   end)
 
   it("a child ignoring SIGTERM is SIGKILLed after stop_timeout when removed, and at the grace "
@@ -281,11 +291,7 @@ describe("faults: child processes", function()
     assert.same({ "deafer" }, res[3])
     assert.equal("force_stopped", H.first(events, "TaskRemoved", "deafer").reason)
     assert.equal(1, H.count(events, "GraceExceeded"))
-    local pids = P.pids(pidfile)
-    os.remove(pidfile)
-    assert.equal(2, #pids)
-    for _, pid in ipairs(pids) do assert.is_false(P.alive(pid)) end
-    assert.same({}, P.zombies())
+    assert_all_gone(pidfile, 2)
   end)
 
   it("a child that forks and exits leaves no grandchild in its group; one that escaped with "
@@ -354,6 +360,7 @@ print(string.format("FIGURES lines=%%d slow=%%d ticks=%%d max_gap=%%.3f rss0=%%d
     local env = SANITIZED and "ASAN_OPTIONS=${ASAN_OPTIONS}:quarantine_size_mb=8 " or ""
     local out, status = H.sh(string.format("%s%q %q", env, H.host(), path))
     os.remove(path)
+    figures("flood", out)
     assert.equal(0, status, out)
     assert.matches("RUN\ttrue", out)
     local lines, slow, ticks, gap, rss0, rss_max =
@@ -416,16 +423,27 @@ print(string.format("TALLY starting=%%d stopped=%%d failed=%%d added=%%d removed
 print("LIST", #sup:list())
 ]]
 
+-- Runs STORM in a host, sends it `sig` once the storm is going (40 children
+-- started), waits for it: output, exit status, the set of its children's
+-- pids (each led its own process group).
+local function storm(sig)
+  local pidfile = P.tmpname()
+  local h = host_start(string.format(STORM, pidfile))
+  finally(function() os.execute("kill -KILL " .. h.pid .. " 2>/dev/null") end)
+  assert(P.wait_until(function() return #P.pids(pidfile) >= 40 end, 10), "no storm")
+  os.execute("kill -" .. sig .. " " .. h.pid)
+  local out, status = h.wait()
+  local groups, n = {}, 0
+  for _, pid in ipairs(P.pids(pidfile)) do groups[pid] = true; n = n + 1 end
+  os.remove(pidfile)
+  figures(sig .. " during a storm (" .. n .. " children)", out .. "status " .. tostring(status))
+  return out, status, groups
+end
+
 describe("faults: the host", function()
   it("SIGTERM during a restart storm: clean shutdown, exit status 0, every task removed once, "
     .. "no child left in the process table", function()
-    local pidfile = P.tmpname()
-    local h = host_start(string.format(STORM, pidfile))
-    finally(function() os.execute("kill -KILL " .. h.pid .. " 2>/dev/null") end)
-    -- let the storm run: long children up and flapping ones restarted
-    assert(P.wait_until(function() return #P.pids(pidfile) >= 40 end, 10), "no storm")
-    os.execute("kill -TERM " .. h.pid)
-    local out, status = h.wait()
+    local out, status, groups = storm("TERM")
     assert.equal(0, status, out)
     assert.matches("SHUTDOWN\tsignal SIGTERM", out)
     assert.matches("RUN\ttrue\tnil", out)
@@ -439,24 +457,13 @@ describe("faults: the host", function()
     assert.equal("110", removed)
     assert.equal("0", unbalanced)
     assert.matches("LIST\t0", out)
-    local groups = {}
-    for _, pid in ipairs(P.pids(pidfile)) do groups[pid] = true end
-    os.remove(pidfile)
     assert.same({}, live_in_groups(groups))
     assert.same({}, P.zombies())
   end)
 
   it("kill -9 of the host during a restart storm: no child survives", function()
-    local pidfile = P.tmpname()
-    local h = host_start(string.format(STORM, pidfile))
-    finally(function() os.execute("kill -KILL " .. h.pid .. " 2>/dev/null") end)
-    assert(P.wait_until(function() return #P.pids(pidfile) >= 40 end, 10), "no storm")
-    os.execute("kill -KILL " .. h.pid)
-    local out, status = h.wait()
+    local out, status, groups = storm("KILL")
     assert.equal(137, status, out) -- 128 + SIGKILL, from the waiting shell
-    local groups = {}
-    for _, pid in ipairs(P.pids(pidfile)) do groups[pid] = true end
-    os.remove(pidfile)
     assert.is_true(P.wait_until(function() return #live_in_groups(groups) == 0 end, 5),
       "children survived: " .. table.concat(live_in_groups(groups), " "))
   end)

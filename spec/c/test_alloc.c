@@ -185,6 +185,29 @@ static int add_fake(const char *name, fake_t *f, const tv_policy_t *p) {
   return rc;
 }
 
+/* Registers fk[0..n) as "<prefix><i>" under ps[i % nps]. */
+static void add_fakes(const char *prefix, int n, const tv_policy_t *ps, int nps) {
+  for (int i = 0; i < n; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "%s%d", prefix, i);
+    add_fake(name, fk[i], &ps[i % nps]);
+  }
+}
+
+/* Runs to the end: nothing stalled (the supervisor closed, nothing is left
+ * registered) and every task the core accepted came back. */
+static void run_to_end(void) {
+  tv_sched_run_until(&sched, 60000);
+  expect_all_released();
+  EXPECT_T(sup->reg.count == 0);
+  EXPECT_T(tv_sup_closed(sup));
+}
+
+static void finish(void) {
+  stop_sup();
+  free_fakes();
+}
+
 /* The names list is NULL (out of memory) or exactly the registry. */
 static void expect_names_consistent(void) {
   uint32_t n = 0;
@@ -222,8 +245,7 @@ static void sc_add_run_complete(void) {
   fake_t *ok = make_fake(DO_OK), *fail = make_fake(DO_FAIL), *later = make_fake(DO_LATER),
          *slow = make_fake(DO_STUBBORN), *fatal = make_fake(DO_FATAL), *tick = make_fake(DO_OK);
   if (start_sup(1000, 0) != 0) {
-    stop_sup();
-    free_fakes();
+    finish();
     return;
   }
   tv_sup_subscribe(sup, "rec", 3, 64, &recorder_ops, NULL, &subs[0]);
@@ -245,12 +267,8 @@ static void sc_add_run_complete(void) {
   expect_names_consistent();
   int rc = tv_sup_remove(sup, "tick", 4, NULL);
   EXPECT_T(rc == 0 || (!held[5] && (rc == TV_ENOENT || rc == TV_ESHUTDOWN)));
-  tv_sched_run_until(&sched, 60000);
-  expect_all_released();
-  EXPECT_T(sup->reg.count == 0);
-  EXPECT_T(tv_sup_closed(sup)); /* nothing stalled: natural completion */
-  stop_sup();
-  free_fakes();
+  run_to_end(); /* natural completion */
+  finish();
 }
 
 /* 100 tasks failing together: 100 backoff timers armed at once (the heap
@@ -258,26 +276,17 @@ static void sc_add_run_complete(void) {
 static void sc_backoff_storm(void) {
   for (int i = 0; i < 100; i++) make_fake(i % 4 ? DO_FAIL : DO_LATER);
   if (start_sup(1000, 0) != 0) {
-    stop_sup();
-    free_fakes();
+    finish();
     return;
   }
   tv_policy_t p = policy(TV_RESTART_ON_FAILURE);
   p.max_retries = 2;
   p.backoff.first = 0.01;
   p.timeout_ns = 80 * 1000000ull; /* DO_LATER takes 100 ms: timed out, retried */
-  for (int i = 0; i < 100; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "f%d", i);
-    add_fake(name, fk[i], &p);
-  }
+  add_fakes("f", 100, &p, 1);
   tv_sup_run(sup);
-  tv_sched_run_until(&sched, 60000);
-  expect_all_released();
-  EXPECT_T(sup->reg.count == 0);
-  EXPECT_T(tv_sup_closed(sup));
-  stop_sup();
-  free_fakes();
+  run_to_end();
+  finish();
 }
 
 /* A shutdown with cooperative and stubborn tasks, some waiting for a permit:
@@ -285,26 +294,17 @@ static void sc_backoff_storm(void) {
 static void sc_shutdown(void) {
   for (int i = 0; i < 12; i++) make_fake(i % 3 == 0 ? DO_STUBBORN : DO_WAIT);
   if (start_sup(100, 8) != 0) {
-    stop_sup();
-    free_fakes();
+    finish();
     return;
   }
   tv_sup_subscribe(sup, "rec", 3, 4096, &recorder_ops, NULL, &subs[0]);
   tv_policy_t p = policy(TV_RESTART_ALWAYS);
-  for (int i = 0; i < 12; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "s%d", i);
-    add_fake(name, fk[i], &p);
-  }
+  add_fakes("s", 12, &p, 1);
   tv_sup_run(sup);
   tv_sched_run_until(&sched, 10);
   expect_shutdown();
-  tv_sched_run_until(&sched, 60000);
-  expect_all_released();
-  EXPECT_T(sup->reg.count == 0);
-  EXPECT_T(tv_sup_closed(sup));
-  stop_sup();
-  free_fakes();
+  run_to_end();
+  finish();
 }
 
 /* 300 tasks over three policies (registry and policy pool growth), half of
@@ -312,17 +312,12 @@ static void sc_shutdown(void) {
 static void sc_registry_growth(void) {
   for (int i = 0; i < 300; i++) make_fake(i % 2 ? DO_WAIT : DO_STUBBORN);
   if (start_sup(50, 0) != 0) {
-    stop_sup();
-    free_fakes();
+    finish();
     return;
   }
   tv_policy_t ps[3] = {policy(TV_RESTART_ALWAYS), policy(TV_RESTART_ON_FAILURE),
                        policy(TV_RESTART_NEVER)};
-  for (int i = 0; i < 300; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "t%d", i);
-    add_fake(name, fk[i], &ps[i % 3]);
-  }
+  add_fakes("t", 300, ps, 3);
   tv_sched_run_until(&sched, 5);
   expect_names_consistent();
   for (int i = 0; i < 300; i += 2) {
@@ -334,11 +329,8 @@ static void sc_registry_growth(void) {
   tv_sched_run_until(&sched, 20);
   tv_sup_run(sup);
   tv_sup_force(sup);
-  tv_sched_run_until(&sched, 60000);
-  expect_all_released();
-  EXPECT_T(tv_sup_closed(sup));
-  stop_sup();
-  free_fakes();
+  run_to_end();
+  finish();
 }
 
 /* Publishing to a consuming subscriber and to one that never consumes (its
@@ -379,16 +371,14 @@ static void sc_publish(void) {
 static void sc_controller(void) {
   for (int i = 0; i < 12; i++) make_fake(DO_LATER);
   if (start_sup(100, 0) != 0) {
-    stop_sup();
-    free_fakes();
+    finish();
     return;
   }
   tv_ctl_t *c = NULL;
   int rc = tv_ctl_new(&c, sup, 2);
   EXPECT_T(is_ok_or_nomem(rc));
   if (rc != 0) {
-    stop_sup();
-    free_fakes();
+    finish();
     return;
   }
   tv_sup_subscribe(sup, "rec", 3, 4096, &recorder_ops, NULL, &subs[0]);
@@ -419,8 +409,7 @@ static void sc_controller(void) {
   EXPECT_T(tv_sup_closed(sup));
   tv_ctl_destroy(c);
   expect_all_released();
-  stop_sup();
-  free_fakes();
+  finish();
 }
 
 /* ---- the runner ----------------------------------------------------------------- */

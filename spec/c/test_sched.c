@@ -171,17 +171,28 @@ static void many_timers_stay_ordered(void) {
  * runs it once or twice, never spins in libuv's timer phase (where a uv timer
  * re-armed with timeout 0 runs again at once). */
 static tv_sched_t ls;
+static uv_loop_t loop;
+static tv_clock_t uvclk;
 static int spins;
+
+/* `ls` on a real (private) libuv loop. */
+static void open_real_loop(void) {
+  uv_loop_init(&loop);
+  tv_clock_init_uv(&uvclk, &loop);
+  tv_sched_init(&ls, &uvclk, &loop);
+}
+
+static void close_real_loop(void) {
+  tv_sched_close(&ls);
+  uv_run(&loop, UV_RUN_DEFAULT); /* the handles' close callbacks */
+  CHECK(uv_loop_close(&loop) == 0);
+}
 static void on_spin(tv_timer_t *t) {
   if (++spins < 100000) tv_timer_start(&ls, t, 0);
 }
 
 static void zero_rearm_on_a_real_loop_lets_io_run(void) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  tv_clock_t c;
-  tv_clock_init_uv(&c, &loop);
-  tv_sched_init(&ls, &c, &loop);
+  open_real_loop();
   tv_timer_t t;
   tv_timer_init(&t, on_spin);
   spins = 0;
@@ -192,26 +203,19 @@ static void zero_rearm_on_a_real_loop_lets_io_run(void) {
   uv_run(&loop, UV_RUN_ONCE);
   CHECK(spins > before && spins <= before + 3);
   tv_timer_stop(&ls, &t);
-  tv_sched_close(&ls);
-  uv_run(&loop, UV_RUN_DEFAULT); /* the handles' close callbacks */
-  CHECK(uv_loop_close(&loop) == 0);
+  close_real_loop();
 }
 
 /* A timer due "now" that is stopped before the loop gets to it must not
  * leave a later timer unarmed (it fires, late or not at all, otherwise). */
 static int later_fired;
 static void on_later(tv_timer_t *t) { later_fired++; }
-static void on_work_stop(tv_work_t *w);
 static tv_timer_t now_timer;
 static tv_work_t stopper;
 static void on_work_stop(tv_work_t *w) { tv_timer_stop(&ls, &now_timer); }
 
 static void a_stopped_due_timer_leaves_the_next_one_armed(void) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  tv_clock_t c;
-  tv_clock_init_uv(&c, &loop);
-  tv_sched_init(&ls, &c, &loop);
+  open_real_loop();
   tv_timer_t later;
   tv_timer_init(&later, on_later);
   tv_timer_init(&now_timer, on_spin);
@@ -223,9 +227,7 @@ static void a_stopped_due_timer_leaves_the_next_one_armed(void) {
   uint64_t t0 = uv_hrtime();
   while (!later_fired && uv_hrtime() - t0 < 2000000000ull) uv_run(&loop, UV_RUN_NOWAIT);
   CHECK_EQ_U(later_fired, 1);
-  tv_sched_close(&ls);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);
+  close_real_loop();
 }
 
 int main(void) {
