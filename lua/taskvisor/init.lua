@@ -462,7 +462,7 @@ function Supervisor:run(specs)
   local runnable, why = c:runnable() -- refuse before adding anything
   if not runnable then return nil, why end
   if specs ~= nil then
-    check(V.table("sup:run", "specs", specs))
+    check(V.list("sup:run", "specs", specs, "task specs"))
     local batch, seen = {}, {}
     for i, s in ipairs(specs) do
       local spec = check(any_spec(string.format("sup:run: specs[%d]", i), s))

@@ -106,7 +106,7 @@ function M.format(e, verbose)
 end
 
 function M.new(opts)
-  opts = opts or {}
+  if opts == nil then opts = {} end
   if type(opts) ~= "table" then
     error(string.format("tv.log_writer: expected an options table (got %s)", V.show(opts)), 3)
   end
@@ -121,7 +121,10 @@ function M.new(opts)
     name, err = V.name("tv.log_writer", "name", opts.name)
     if not name then error(err, 3) end
   end
-  local verbose = opts.verbose and true or false
+  if opts.verbose ~= nil and type(opts.verbose) ~= "boolean" then
+    error(select(2, V.bad("tv.log_writer", "verbose", "a boolean", opts.verbose)), 3)
+  end
+  local verbose = opts.verbose == true
   return {
     name = name,
     on_event = function(e)

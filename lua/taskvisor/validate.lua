@@ -151,4 +151,22 @@ function M.table(where, field, v)
   return v
 end
 
+--- A plain list (keys 1..n only): a single item or a keyed table given where
+--- a list belongs would otherwise read as an empty list.
+function M.list(where, field, v, of)
+  local expected = "a list of " .. of
+  if type(v) ~= "table" then return bad(where, field, "a table", v) end
+  if getmetatable(v) ~= nil then
+    return nil, string.format("%s: '%s' must be %s (got one object, not a list: wrap it in { })",
+      where, field, expected)
+  end
+  local n = #v
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      return nil, string.format("%s: '%s' must be %s (found key %s)", where, field, expected, M.show(k))
+    end
+  end
+  return v
+end
+
 return M

@@ -166,6 +166,70 @@ static void many_timers_stay_ordered(void) {
   tv_sched_close(&s);
 }
 
+/* On a real loop, a timer re-armed for "now" from its own callback (a zero
+ * backoff) still lets every loop iteration reach I/O: one uv_run(UV_RUN_ONCE)
+ * runs it once or twice, never spins in libuv's timer phase (where a uv timer
+ * re-armed with timeout 0 runs again at once). */
+static tv_sched_t ls;
+static uv_loop_t loop;
+static tv_clock_t uvclk;
+static int spins;
+
+/* `ls` on a real (private) libuv loop. */
+static void open_real_loop(void) {
+  uv_loop_init(&loop);
+  tv_clock_init_uv(&uvclk, &loop);
+  tv_sched_init(&ls, &uvclk, &loop);
+}
+
+static void close_real_loop(void) {
+  tv_sched_close(&ls);
+  uv_run(&loop, UV_RUN_DEFAULT); /* the handles' close callbacks */
+  CHECK(uv_loop_close(&loop) == 0);
+}
+static void on_spin(tv_timer_t *t) {
+  if (++spins < 100000) tv_timer_start(&ls, t, 0);
+}
+
+static void zero_rearm_on_a_real_loop_lets_io_run(void) {
+  open_real_loop();
+  tv_timer_t t;
+  tv_timer_init(&t, on_spin);
+  spins = 0;
+  tv_timer_start(&ls, &t, 0);
+  uv_run(&loop, UV_RUN_ONCE);
+  CHECK(spins >= 1 && spins <= 3);
+  int before = spins;
+  uv_run(&loop, UV_RUN_ONCE);
+  CHECK(spins > before && spins <= before + 3);
+  tv_timer_stop(&ls, &t);
+  close_real_loop();
+}
+
+/* A timer due "now" that is stopped before the loop gets to it must not
+ * leave a later timer unarmed (it fires, late or not at all, otherwise). */
+static int later_fired;
+static void on_later(tv_timer_t *t) { later_fired++; }
+static tv_timer_t now_timer;
+static tv_work_t stopper;
+static void on_work_stop(tv_work_t *w) { tv_timer_stop(&ls, &now_timer); }
+
+static void a_stopped_due_timer_leaves_the_next_one_armed(void) {
+  open_real_loop();
+  tv_timer_t later;
+  tv_timer_init(&later, on_later);
+  tv_timer_init(&now_timer, on_spin);
+  tv_work_init(&stopper, on_work_stop);
+  later_fired = 0;
+  tv_timer_start(&ls, &later, 20);     /* the uv timer is armed for this one */
+  tv_timer_start(&ls, &now_timer, 0);  /* due now: served by the idle pass */
+  tv_work_defer(&ls, &stopper, TV_LANE_URGENT); /* which first stops it */
+  uint64_t t0 = uv_hrtime();
+  while (!later_fired && uv_hrtime() - t0 < 2000000000ull) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_EQ_U(later_fired, 1);
+  close_real_loop();
+}
+
 int main(void) {
   RUN(timers_fire_in_deadline_then_arming_order);
   RUN(stopped_and_rearmed_timers);
@@ -173,5 +237,7 @@ int main(void) {
   RUN(lanes_next_waits_urgent_runs_at_once);
   RUN(cancelled_work_does_not_run);
   RUN(many_timers_stay_ordered);
+  RUN(zero_rearm_on_a_real_loop_lets_io_run);
+  RUN(a_stopped_due_timer_leaves_the_next_one_armed);
   return check_report();
 }

@@ -95,7 +95,10 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   uint64_t seq = tv_event_next_seq();
   if (bus->nsubs == 0) return seq;
   tv_event_t *ev = event_alloc(bus);
-  if (!ev) return seq; /* best effort: dropped for everyone */
+  if (!ev) { /* best effort: dropped for everyone, and counted */
+    tv_list_each(l, &bus->subs) tv_bus_sub(l)->dropped++;
+    return seq;
+  }
   *ev = *tmpl;
   ev->seq = seq;
   ev->at = tv_clock_wall(bus->clock);

@@ -38,7 +38,7 @@ struct tv_sub {
   uint8_t parked;     /* consumer waits for tv_sub_ops.wake */
   uint8_t overflowed; /* scratch for one publish */
   uint16_t last_kind; /* kind of the event the consumer popped last */
-  uint64_t delivered, dropped;
+  uint64_t delivered, dropped; /* dropped: queue full, or no memory for the event */
   const tv_sub_ops_t *ops;
   void *data; /* the consumer's */
 };

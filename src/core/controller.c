@@ -123,6 +123,22 @@ static void advance(tv_ctl_t *c, tv_slot_t *sl) {
   slot_gc(c, sl);
 }
 
+/* Calls fn(slot, arg) on every kept slot pending(slot, arg) picks, in name
+ * order; without memory for the sorted list, in any order. fn may drop its
+ * slot. */
+static void each_slot(tv_ctl_t *c, int (*pending)(void *sl, void *arg),
+                      void (*fn)(void *sl, void *arg), void *arg) {
+  uint32_t n;
+  tv_slot_t **all = tv_ctl_slots(c, &n);
+  if (!all) {
+    tv_namemap_each(&c->slots, pending, fn, arg);
+    return;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (pending(all[i], arg)) fn(all[i], arg);
+  free(all);
+}
+
 /* ---- supervisor hooks ----------------------------------------------------- */
 
 static void on_removed(tv_sup_t *s, tv_actor_t *a) {
@@ -140,19 +156,29 @@ static void on_removed(tv_sup_t *s, tv_actor_t *a) {
   advance(c, sl);
 }
 
+typedef struct {
+  tv_ctl_t *c;
+  tv_str_t *why;
+  const char *name; /* tv_ctl_unqueue: the name to purge */
+  size_t len;
+  uint32_t removed;
+} slot_op_t;
+
+static int has_queue(void *sl, void *arg) { return ((tv_slot_t *)sl)->head != NULL; }
+
+static void drop_queue(void *x, void *arg) {
+  slot_op_t *op = arg;
+  tv_slot_t *sl = x;
+  tv_ctl_req_t *r;
+  while ((r = pop(sl))) drop(op->c, sl, r, op->why);
+  slot_gc(op->c, sl);
+}
+
 static void on_stopping(tv_sup_t *s) {
-  tv_ctl_t *c = s->upper;
-  uint32_t n;
-  tv_slot_t **all = tv_ctl_slots(c, &n);
-  if (!all) return;
-  tv_str_t *why = tv_str_printf("shutdown: queued work is not started once shutdown has begun");
-  for (uint32_t i = 0; i < n; i++) {
-    tv_ctl_req_t *r;
-    while ((r = pop(all[i]))) drop(c, all[i], r, why);
-    slot_gc(c, all[i]);
-  }
-  tv_str_unref(why);
-  free(all);
+  slot_op_t op = {s->upper, NULL, NULL, 0, 0};
+  op.why = tv_str_printf("shutdown: queued work is not started once shutdown has begun");
+  each_slot(op.c, has_queue, drop_queue, &op);
+  tv_str_unref(op.why);
 }
 
 /* ---- public ------------------------------------------------------------------- */
@@ -175,20 +201,24 @@ int tv_ctl_new(tv_ctl_t **out, tv_sup_t *sup, uint32_t max_slot_queue) {
   return 0;
 }
 
+static int kept(void *sl, void *arg) { return 1; }
+
+static void free_slot(void *x, void *arg) {
+  tv_ctl_t *c = arg;
+  tv_slot_t *sl = x;
+  tv_ctl_req_t *r;
+  while ((r = pop(sl))) req_free(r, 1);
+  tv_namemap_remove(&c->slots, sl);
+  tv_str_unref(sl->running);
+  tv_str_unref(sl->name);
+  free(sl);
+}
+
 void tv_ctl_destroy(tv_ctl_t *c) {
   c->sup->on_removed = NULL;
   c->sup->on_stopping = NULL;
   c->sup->upper = NULL;
-  uint32_t n;
-  tv_slot_t **all = (tv_slot_t **)tv_namemap_snapshot(&c->slots, &n);
-  for (uint32_t i = 0; all && i < n; i++) {
-    tv_ctl_req_t *r;
-    while ((r = pop(all[i]))) req_free(r, 1);
-    tv_str_unref(all[i]->running);
-    tv_str_unref(all[i]->name);
-    free(all[i]);
-  }
-  free(all);
+  tv_namemap_each(&c->slots, kept, free_slot, c);
   tv_namemap_free(&c->slots);
   tv_namemap_free(&c->running);
   free(c);
@@ -324,35 +354,45 @@ out:
   return rc;
 }
 
-uint32_t tv_ctl_unqueue(tv_ctl_t *c, const char *name, size_t len, const char *why) {
-  uint32_t n, removed = 0;
-  tv_slot_t **all = tv_ctl_slots(c, &n);
-  if (!all) return 0;
-  tv_str_t *reason = tv_str_printf("removed_from_queue: %s", why);
-  for (uint32_t i = 0; i < n; i++) {
-    tv_slot_t *sl = all[i];
-    tv_ctl_req_t *prev = NULL, *r = sl->head;
-    while (r) {
-      tv_ctl_req_t *next = r->next;
-      if (r->name->len == len && memcmp(r->name->s, name, len) == 0) {
-        if (prev)
-          prev->next = next;
-        else
-          sl->head = next;
-        if (sl->tail == r) sl->tail = prev;
-        sl->depth--;
-        drop(c, sl, r, reason);
-        removed++;
-      } else {
-        prev = r;
-      }
-      r = next;
+static int req_named(const tv_ctl_req_t *r, const slot_op_t *op) {
+  return r->name->len == op->len && memcmp(r->name->s, op->name, op->len) == 0;
+}
+
+static int queues_name(void *sl, void *arg) {
+  for (tv_ctl_req_t *r = ((tv_slot_t *)sl)->head; r; r = r->next)
+    if (req_named(r, arg)) return 1;
+  return 0;
+}
+
+static void purge_name(void *x, void *arg) {
+  slot_op_t *op = arg;
+  tv_slot_t *sl = x;
+  tv_ctl_req_t *prev = NULL, *r = sl->head;
+  while (r) {
+    tv_ctl_req_t *next = r->next;
+    if (req_named(r, op)) {
+      if (prev)
+        prev->next = next;
+      else
+        sl->head = next;
+      if (sl->tail == r) sl->tail = prev;
+      sl->depth--;
+      drop(op->c, sl, r, op->why);
+      op->removed++;
+    } else {
+      prev = r;
     }
-    slot_gc(c, sl);
+    r = next;
   }
-  tv_str_unref(reason);
-  free(all);
-  return removed;
+  slot_gc(op->c, sl);
+}
+
+uint32_t tv_ctl_unqueue(tv_ctl_t *c, const char *name, size_t len, const char *why) {
+  slot_op_t op = {c, NULL, name, len, 0};
+  op.why = tv_str_printf("removed_from_queue: %s", why);
+  each_slot(c, queues_name, purge_name, &op);
+  tv_str_unref(op.why);
+  return op.removed;
 }
 
 tv_slot_t *tv_ctl_slot(const tv_ctl_t *c, const char *name, size_t len) {

@@ -100,3 +100,23 @@ void **tv_namemap_snapshot(const tv_namemap_t *m, uint32_t *n) {
     for (void *it = m->buckets[i]; it; it = *next_of(m, it)) out[(*n)++] = it;
   return out;
 }
+
+void tv_namemap_each(tv_namemap_t *m, int (*pending)(void *item, void *arg),
+                     void (*fn)(void *item, void *arg), void *arg) {
+  uint32_t n;
+  void **all = tv_namemap_snapshot(m, &n);
+  if (all) {
+    for (uint32_t i = 0; i < n; i++)
+      if (pending(all[i], arg)) fn(all[i], arg);
+    free(all);
+    return;
+  }
+  for (;;) { /* O(n) per item, but only while memory is short */
+    void *next = NULL;
+    for (uint32_t i = 0; i < m->nbuckets && !next; i++)
+      for (void *it = m->buckets[i]; it && !next; it = *next_of(m, it))
+        if (pending(it, arg)) next = it;
+    if (!next) return;
+    fn(next, arg);
+  }
+}

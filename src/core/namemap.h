@@ -30,5 +30,11 @@ void tv_namemap_remove(tv_namemap_t *m, void *item);
 /* A malloc'd array of the items (caller frees), in no particular order;
  * NULL when out of memory. */
 void **tv_namemap_snapshot(const tv_namemap_t *m, uint32_t *n);
+/* Calls fn(item, arg) on every item that pending(item, arg) says still needs
+ * it; fn may change the map. Goes over a snapshot, or, when there is no
+ * memory for one, rescans the map after each call (fn must make its item no
+ * longer pending), so stopping everything never needs memory. */
+void tv_namemap_each(tv_namemap_t *m, int (*pending)(void *item, void *arg),
+                     void (*fn)(void *item, void *arg), void *arg);
 
 #endif

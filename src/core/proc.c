@@ -211,6 +211,7 @@ void tv_proc_release(tv_proc_t *p) {
   p->released = 1;
   p->bus = NULL;
   tv_timer_stop(p->sched, &p->timer);
+  tv_timer_unreserve(p->sched, &p->timer);
   if (p->child) {
     tv_child_disown(p->child);
     p->child = NULL;
@@ -244,6 +245,12 @@ int tv_proc_start(tv_proc_t **out, const tv_proc_cfg_t *cfg, int *stage) {
   *stage = TV_SPAWN_AT_SETUP;
   tv_proc_t *p = calloc(1, sizeof *p);
   if (!p) return -ENOMEM;
+  /* the stop escalation must always arm: room reserved before the spawn */
+  tv_timer_init(&p->timer, on_timer);
+  if (tv_timer_reserve(cfg->sched, &p->timer) != 0) {
+    free(p);
+    return -ENOMEM;
+  }
   int devnull = -1, pipes[2][2] = {{-1, -1}, {-1, -1}}, rc = 0;
   tv_spawn_t sp = cfg->spawn;
   int need_null = cfg->stdin_mode == TV_IO_NULL;
@@ -264,6 +271,7 @@ int tv_proc_start(tv_proc_t **out, const tv_proc_cfg_t *cfg, int *stage) {
   if (rc != 0) {
     for (int i = 0; i < 2; i++)
       if (pipes[i][0] >= 0) close(pipes[i][0]);
+    tv_timer_unreserve(cfg->sched, &p->timer);
     free(p);
     return rc;
   }
@@ -277,7 +285,6 @@ int tv_proc_start(tv_proc_t **out, const tv_proc_cfg_t *cfg, int *stage) {
   p->attempt = cfg->attempt;
   p->on_done = cfg->on_done;
   p->data = cfg->data;
-  tv_timer_init(&p->timer, on_timer);
   for (int i = 0; i < 2; i++) {
     p->pumps[i].p = p;
     p->pumps[i].stream = (uint8_t)(i + 1);

@@ -15,7 +15,21 @@ static int before(const tv_timer_t *a, const tv_timer_t *b) {
 
 static void heap_set(tv_sched_t *s, uint32_t i, tv_timer_t *t) {
   s->heap[i] = t;
-  t->slot = i + 1;
+  t->slot = (t->slot & TV_TIMER_RESERVED) | (i + 1);
+}
+
+/* Room for `more` timers beyond those armed and those reserved. */
+static int heap_room(tv_sched_t *s, uint32_t more) {
+  uint64_t need = (uint64_t)s->nheap + s->spare + more;
+  if (need <= s->capheap) return 0;
+  uint64_t cap = s->capheap ? (uint64_t)s->capheap * 2 : 64;
+  if (cap < need) cap = need;
+  if (cap > TV_TIMER_RESERVED - 1) return TV_ENOMEM;
+  tv_timer_t **heap = realloc(s->heap, cap * sizeof *heap);
+  if (!heap) return TV_ENOMEM;
+  s->heap = heap;
+  s->capheap = (uint32_t)cap;
+  return 0;
 }
 
 static void sift_up(tv_sched_t *s, uint32_t i) {
@@ -44,8 +58,9 @@ static void sift_down(tv_sched_t *s, uint32_t i) {
 }
 
 static void heap_remove(tv_sched_t *s, tv_timer_t *t) {
-  uint32_t i = t->slot - 1;
-  t->slot = 0;
+  uint32_t i = TV_TIMER_INDEX(t) - 1;
+  t->slot &= TV_TIMER_RESERVED;
+  if (t->slot) s->spare++; /* its room stays kept for it */
   tv_timer_t *last = s->heap[--s->nheap];
   if (last == t) return;
   heap_set(s, i, last);
@@ -59,11 +74,18 @@ static void heap_remove(tv_sched_t *s, tv_timer_t *t) {
 
 static void drain_pass(tv_sched_t *s);
 static void run_timers(tv_sched_t *s);
+static void sync_uv_timer(tv_sched_t *s);
+
+static int timers_due(const tv_sched_t *s) {
+  return s->nheap && s->heap[0]->due <= tv_sched_now(s);
+}
 
 static void on_uv_idle(uv_idle_t *h) {
   tv_sched_t *s = h->data;
   drain_pass(s);
-  if (!tv_sched_has_work(s)) uv_idle_stop(h);
+  if (timers_due(s)) run_timers(s);
+  sync_uv_timer(s); /* the timer this pass served may have been stopped meanwhile */
+  if (!tv_sched_has_work(s) && !timers_due(s)) uv_idle_stop(h);
 }
 
 static void on_uv_timer(uv_timer_t *h) {
@@ -72,7 +94,13 @@ static void on_uv_timer(uv_timer_t *h) {
   run_timers(s);
 }
 
-/* Makes the uv timer fire for the earliest deadline (or stops it). */
+/* Makes the uv timer fire for the earliest deadline (or stops it). It may
+ * fire early (a stopped earliest timer does not re-arm it), never late. A
+ * deadline already reached goes through the idle handle instead: a uv timer
+ * armed with timeout 0 from a timer callback runs again in the same libuv
+ * timer pass, so timers re-armed for "now" (zero backoff) would never let the
+ * loop reach I/O or signals. The uv timer is left as it is meanwhile (the
+ * idle pass re-syncs it). */
 static void sync_uv_timer(tv_sched_t *s) {
   if (!s->uvtimer || s->closing) return;
   if (s->nheap == 0) {
@@ -80,10 +108,13 @@ static void sync_uv_timer(tv_sched_t *s) {
     s->armed_due = UINT64_MAX;
     return;
   }
-  uint64_t due = s->heap[0]->due;
+  uint64_t due = s->heap[0]->due, now = tv_sched_now(s);
+  if (due <= now) {
+    if (!uv_is_active((uv_handle_t *)s->uvidle)) uv_idle_start(s->uvidle, on_uv_idle);
+    return;
+  }
   if (due == s->armed_due) return;
-  uint64_t now = tv_sched_now(s);
-  uv_timer_start(s->uvtimer, on_uv_timer, due > now ? due - now : 0, 0);
+  uv_timer_start(s->uvtimer, on_uv_timer, due - now, 0);
   s->armed_due = due;
 }
 
@@ -92,7 +123,7 @@ static void close_free(uv_handle_t *h) { free(h); }
 int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
   s->clock = clock;
   s->heap = NULL;
-  s->nheap = s->capheap = 0;
+  s->nheap = s->capheap = s->spare = 0;
   s->order = 0;
   tv_list_init(&s->lanes[0]);
   tv_list_init(&s->lanes[1]);
@@ -121,10 +152,10 @@ int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
 
 void tv_sched_close(tv_sched_t *s) {
   s->closing = 1;
-  for (uint32_t i = 0; i < s->nheap; i++) s->heap[i]->slot = 0;
+  for (uint32_t i = 0; i < s->nheap; i++) s->heap[i]->slot = 0; /* reservation too */
   free(s->heap);
   s->heap = NULL;
-  s->nheap = s->capheap = 0;
+  s->nheap = s->capheap = s->spare = 0;
   for (int lane = 0; lane < 2; lane++)
     while (!tv_list_empty(&s->lanes[lane])) tv_list_unlink(s->lanes[lane].next);
   if (s->uvtimer) uv_close((uv_handle_t *)s->uvtimer, close_free);
@@ -136,14 +167,11 @@ void tv_sched_close(tv_sched_t *s) {
 /* ---- timers --------------------------------------------------------------- */
 
 int tv_timer_start_at(tv_sched_t *s, tv_timer_t *t, uint64_t due) {
-  if (t->slot) heap_remove(s, t);
-  if (s->nheap == s->capheap) {
-    uint32_t cap = s->capheap ? s->capheap * 2 : 64;
-    tv_timer_t **heap = realloc(s->heap, cap * sizeof *heap);
-    if (!heap) return TV_ENOMEM;
-    s->heap = heap;
-    s->capheap = cap;
-  }
+  if (tv_timer_active(t)) heap_remove(s, t);
+  if (t->slot & TV_TIMER_RESERVED)
+    s->spare--; /* its own room: nothing to allocate */
+  else if (heap_room(s, 1) != 0)
+    return TV_ENOMEM;
   t->due = due;
   t->order = s->order++;
   heap_set(s, s->nheap++, t);
@@ -159,9 +187,25 @@ int tv_timer_start(tv_sched_t *s, tv_timer_t *t, uint64_t ms) {
 }
 
 void tv_timer_stop(tv_sched_t *s, tv_timer_t *t) {
-  if (!t->slot) return;
+  if (!tv_timer_active(t)) return;
   heap_remove(s, t);
   if (s->nheap == 0) sync_uv_timer(s);
+}
+
+int tv_timer_reserve(tv_sched_t *s, tv_timer_t *t) {
+  if (t->slot & TV_TIMER_RESERVED) return 0;
+  if (!tv_timer_active(t)) { /* an armed one already holds its room */
+    if (heap_room(s, 1) != 0) return TV_ENOMEM;
+    s->spare++;
+  }
+  t->slot |= TV_TIMER_RESERVED;
+  return 0;
+}
+
+void tv_timer_unreserve(tv_sched_t *s, tv_timer_t *t) {
+  if (!(t->slot & TV_TIMER_RESERVED)) return;
+  t->slot &= ~TV_TIMER_RESERVED;
+  if (!tv_timer_active(t) && s->spare) s->spare--;
 }
 
 uint64_t tv_sched_next_due(const tv_sched_t *s) {

@@ -8,10 +8,15 @@
  * steps); TV_LANE_URGENT runs as soon as the current callback returns
  * (subscriber deliveries), so event queues drain while publishers run.
  *
+ * The heap is an array of pointers, so arming may need it to grow. An owner
+ * that could not cope with a failed arming (a task's backoff, a shutdown's
+ * grace deadline) reserves room for its timer once, where it can still report
+ * TV_ENOMEM (tv_timer_reserve); arming a reserved timer never allocates.
+ *
  * Without a loop (tv_sched_init with loop NULL) nothing runs by itself: tests
  * call tv_sched_run_until with a manual clock. Owner: the embedding (binding
  * context or test); timers and work items are owned by the structs embedding
- * them and must be stopped/cancelled before those are freed. */
+ * them and must be stopped/cancelled (and unreserved) before those are freed. */
 #ifndef TV_SCHED_H
 #define TV_SCHED_H
 
@@ -30,9 +35,11 @@ typedef void (*tv_work_cb)(tv_work_t *w);
 struct tv_timer {
   uint64_t due;   /* clock milliseconds */
   tv_timer_cb cb;
-  uint32_t slot;  /* heap index + 1; 0 when not armed */
+  uint32_t slot;  /* heap index + 1 (0 when not armed), | TV_TIMER_RESERVED */
   uint32_t order; /* arming order: FIFO among equal deadlines */
 };
+#define TV_TIMER_RESERVED 0x80000000u
+#define TV_TIMER_INDEX(t) ((t)->slot & ~TV_TIMER_RESERVED)
 
 struct tv_work {
   tv_link_t link; /* in a lane (or a semaphore's waiters); self-linked when not */
@@ -45,6 +52,7 @@ struct tv_sched {
   tv_clock_t *clock;
   tv_timer_t **heap;
   uint32_t nheap, capheap;
+  uint32_t spare; /* reserved timers not armed: nheap + spare <= capheap */
   uint32_t order;
   tv_link_t lanes[2];
   uv_loop_t *loop;    /* NULL: manual driving */
@@ -82,12 +90,18 @@ static inline void tv_timer_init(tv_timer_t *t, tv_timer_cb cb) {
   t->slot = 0;
   t->order = 0;
 }
-static inline int tv_timer_active(const tv_timer_t *t) { return t->slot != 0; }
-/* (Re)arms t to fire `ms` milliseconds from now. Returns 0 or TV_ENOMEM. */
+static inline int tv_timer_active(const tv_timer_t *t) { return TV_TIMER_INDEX(t) != 0; }
+/* (Re)arms t to fire `ms` milliseconds from now. Returns 0, or TV_ENOMEM
+ * (t is left stopped) only for a timer that is not reserved. */
 int tv_timer_start(tv_sched_t *s, tv_timer_t *t, uint64_t ms);
 /* Arms t for an absolute clock deadline (already past fires next pass). */
 int tv_timer_start_at(tv_sched_t *s, tv_timer_t *t, uint64_t due);
 void tv_timer_stop(tv_sched_t *s, tv_timer_t *t);
+/* Keeps heap room for t from now on, so arming it cannot fail. 0 or
+ * TV_ENOMEM. Call after tv_timer_init (which forgets a reservation). */
+int tv_timer_reserve(tv_sched_t *s, tv_timer_t *t);
+/* Gives the room back (t keeps running if armed). Safe after tv_sched_close. */
+void tv_timer_unreserve(tv_sched_t *s, tv_timer_t *t);
 
 static inline void tv_work_init(tv_work_t *w, tv_work_cb cb) {
   tv_list_init(&w->link);

@@ -92,6 +92,7 @@ static void reap_all(tv_sup_t *s) {
     a->hnext = NULL;
     tv_policy_pool_put(&s->policies, a->policy);
     a->policy = NULL;
+    tv_timer_unreserve(s->sched, &a->timer);
     tv_task_t *t = container_of(a, tv_task_t, actor);
     t->ops->release(t);
   }
@@ -163,13 +164,24 @@ static void on_bus_park(tv_bus_t *bus) {
   if (s->state == TV_SUP_DRAINING) defer_check(s);
 }
 
-static void kill_all(tv_sup_t *s) {
-  uint32_t n;
-  tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
-  if (!all) return;
-  for (uint32_t i = 0; i < n; i++) tv_actor_kill(all[i]);
-  free(all);
+/* Per-task steps of a shutdown, for tv_namemap_each: they need no memory. */
+static int not_cancelled(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return !a->cancel_requested && !(a->ext && a->ext->parent);
 }
+static int unmarked(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return a->ext && !a->ext->shutdown;
+}
+static void mark_shutdown(void *x, void *arg) { ((tv_actor_t *)x)->ext->shutdown = 1; }
+static void cancel_one(void *a, void *arg) { tv_actor_cancel(a, UINT64_MAX); }
+static int not_killed(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return a->state != TV_ACTOR_RUNNING || a->killing != TV_KILL_FORCED;
+}
+static void kill_one(void *a, void *arg) { tv_actor_kill(a); }
+
+static void kill_all(tv_sup_t *s) { tv_namemap_each(&s->reg, not_killed, kill_one, NULL); }
 
 static void on_timer(tv_timer_t *t) {
   tv_sup_t *s = container_of(t, tv_sup_t, timer);
@@ -253,6 +265,10 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   s->queue_capacity = o->queue_capacity ? o->queue_capacity : 1024;
   s->state = TV_SUP_OPEN;
   tv_timer_init(&s->timer, on_timer);
+  if (tv_timer_reserve(sched, &s->timer) != 0) { /* the grace deadline must arm */
+    free(s);
+    return TV_ENOMEM;
+  }
   tv_work_init(&s->check_work, on_check);
   tv_work_init(&s->reap_work, on_reap);
   tv_list_init(&s->watches);
@@ -260,25 +276,26 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   return 0;
 }
 
+static int registered(void *a, void *arg) { return 1; }
+static void detach_one(void *x, void *arg) {
+  tv_actor_t *a = x;
+  tv_actor_kill(a);
+  if (a->state != TV_ACTOR_DONE) { /* a kill that completes later: detach */
+    tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
+    a->state = TV_ACTOR_DONE;
+    a->end = TV_END_FORCED;
+    on_actor_finish(a, &(tv_actor_result_t){NULL, 0, 0});
+  }
+}
+
 void tv_sup_destroy(tv_sup_t *s) {
   s->destroying = 1;
   tv_bus_close(&s->bus);
-  uint32_t n;
-  tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
-  for (uint32_t i = 0; all && i < n; i++) {
-    tv_actor_t *a = all[i];
-    tv_actor_kill(a);
-    if (a->state != TV_ACTOR_DONE) { /* a kill that completes later: detach */
-      tv_timer_stop(s->sched, &a->timer);
-      a->state = TV_ACTOR_DONE;
-      a->end = TV_END_FORCED;
-      on_actor_finish(a, &(tv_actor_result_t){NULL, 0, 0});
-    }
-  }
-  free(all);
+  tv_namemap_each(&s->reg, registered, detach_one, NULL);
   while (!tv_list_empty(&s->watches))
     tv_sup_unwatch(container_of(s->watches.next, tv_sup_watch_t, link));
   tv_timer_stop(s->sched, &s->timer);
+  tv_timer_unreserve(s->sched, &s->timer);
   tv_work_cancel(&s->check_work);
   tv_work_cancel(&s->reap_work);
   reap_all(s);
@@ -354,8 +371,11 @@ int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *
   tv_actor_t *a = &task->actor;
   tv_actor_init(a, nm, shared);
   tv_str_unref(nm);
-  int err = needs_ext(p, o) ? setup_ext(a, o) : 0;
+  /* its backoff and deadlines must always arm: room reserved now or never */
+  int err = tv_timer_reserve(s->sched, &a->timer) != 0 ? TV_ENOMEM : 0;
+  if (!err && needs_ext(p, o)) err = setup_ext(a, o);
   if (err || tv_registry_insert(&s->reg, a) != 0) {
+    tv_timer_unreserve(s->sched, &a->timer);
     tv_actor_ext_free(a);
     tv_policy_pool_put(&s->policies, shared);
     a->policy = NULL;
@@ -435,13 +455,9 @@ int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
   if (s->on_stopping) s->on_stopping(s);
   s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
   tv_timer_start_at(s->sched, &s->timer, s->deadline);
-  uint32_t n;
-  tv_actor_t **all = tv_registry_snapshot(&s->reg, &n);
-  for (uint32_t i = 0; all && i < n; i++) {
-    if (all[i]->ext) all[i]->ext->shutdown = 1;
-    if (!all[i]->ext || !all[i]->ext->parent) tv_actor_cancel(all[i], UINT64_MAX);
-  }
-  free(all);
+  tv_namemap_each(&s->reg, unmarked, mark_shutdown, NULL);
+  /* a group stops its own children, in reverse order */
+  tv_namemap_each(&s->reg, not_cancelled, cancel_one, NULL);
   defer_check(s);
   return 0;
 }

@@ -222,9 +222,10 @@ int ltv_fiber_sleep(lua_State *L, ltv_fiber *f, uint64_t ms, const char *what) {
   } else if (ms == 0) {
     wake_later(f, LTV_WAKE_OK);
   } else {
+    if (tv_timer_start(&f->ctx->sched, &f->timer, ms) != 0)
+      return luaL_error(L, "%s: not enough memory", what);
     f->result = LTV_WAKE_OK;
     f->wait = LTV_WAIT_SLEEP;
-    tv_timer_start(&f->ctx->sched, &f->timer, ms);
   }
   return lua_yieldk(L, 0, (lua_KContext)f, sleep_k);
 }
@@ -273,11 +274,14 @@ int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char
   if (tv_sup_watch(sup, name, len, &fw->w) != 0) { /* already gone */
     free(fw);
     wake_later(f, LTV_WAKE_OK);
+  } else if (tv_timer_start(&f->ctx->sched, &f->timer, timeout_ms) != 0) {
+    tv_sup_unwatch(&fw->w);
+    free(fw);
+    return luaL_error(L, "sup:cancel: not enough memory to wait");
   } else {
     fw->next = f->ctx->waiters;
     f->ctx->waiters = fw;
     f->wait = LTV_WAIT_REMOVED;
-    tv_timer_start(&f->ctx->sched, &f->timer, timeout_ms);
   }
   return lua_yieldk(L, 0, (lua_KContext)f, removed_k);
 }

@@ -322,7 +322,7 @@ static void settle_children(ltv_ctx *ctx) {
   tv_timer_t t;
   tv_timer_init(&t, settle_timeout);
   uint64_t until = tv_sched_now(&ctx->sched) + 2000;
-  tv_timer_start_at(&ctx->sched, &t, until);
+  if (tv_timer_start_at(&ctx->sched, &t, until) != 0) return; /* cannot bound it */
   while (ctx->reaper->disowned && tv_sched_now(&ctx->sched) < until)
     uv_run(ctx->loop, UV_RUN_ONCE);
   tv_timer_stop(&ctx->sched, &t);

@@ -247,6 +247,11 @@ static int ctx_index(lua_State *L) {
   return 1;
 }
 
+static int ctx_newindex(lua_State *L) {
+  return luaL_error(L, "ctx: '%s' is read-only (the task context cannot be changed)",
+                    luaL_tolstring(L, 2, NULL));
+}
+
 static int ctx_gc(lua_State *L) {
   ltv_task *t = check_ctx(L);
   if (t->base.actor.policy) /* still held: only possible while lua_close runs */
@@ -269,7 +274,8 @@ void ltv_task_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield},
       {"_exec", ctx_exec},  {"ready", ctx_ready},         {NULL, NULL}};
-  static const luaL_Reg meta[] = {{"__tostring", ctx_tostring}, {"__gc", ctx_gc}, {NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__tostring", ctx_tostring}, {"__gc", ctx_gc},
+                                  {"__newindex", ctx_newindex}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_TASK); /* sets __name */
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
