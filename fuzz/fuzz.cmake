@@ -19,7 +19,7 @@ foreach(src ${TV_FUZZ_SOURCES}) # one target per file
                    ${CMAKE_SOURCE_DIR}/fuzz/corpus/${name} ${CMAKE_BINARY_DIR}/fuzz/${name}
                    ${TV_FUZZ_SECONDS} fresh)
   math(EXPR timeout "${TV_FUZZ_SECONDS} + 120")
-  set_tests_properties(fuzz.${name} PROPERTIES TIMEOUT ${timeout} LABELS fuzz)
+  set_tests_properties(fuzz.${name} PROPERTIES TIMEOUT ${timeout})
 endforeach()
 
 # Targets on the Lua binding link it as the host does (its objects, static
