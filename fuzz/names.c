@@ -43,10 +43,8 @@ static void check_c_parsers(const char *s) {
   }
 }
 
-static lua_State *L;
-
 /* core.signum(v): nil, or the signal whose name v is (with or without SIG). */
-static void check_signum(const char *s, size_t len, lua_Integer n, int as_number) {
+static void check_signum(lua_State *L, const char *s, size_t len, lua_Integer n, int as_number) {
   lua_settop(L, 0);
   lua_pushcfunction(L, ltv_signum);
   if (as_number)
@@ -74,14 +72,17 @@ static void check_signum(const char *s, size_t len, lua_Integer n, int as_number
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!L) L = luaL_newstate();
   char *s = malloc(size + 1); /* the C parsers read up to the first NUL */
   memcpy(s, data, size);
   s[size] = '\0';
   check_c_parsers(s);
-  check_signum(s, size, 0, 0);
+  /* A state per input: one kept across inputs would free their strings
+   * during later ones, and libFuzzer would look for leaks after each. */
+  lua_State *L = luaL_newstate();
+  check_signum(L, s, size, 0, 0);
   fz_in in = {data, size};
-  check_signum(NULL, 0, (lua_Integer)fz_uint(&in, 8), 1);
+  check_signum(L, NULL, 0, (lua_Integer)fz_uint(&in, 8), 1);
+  lua_close(L);
   free(s);
   return 0;
 }
