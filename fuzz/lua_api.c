@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -49,7 +50,7 @@ static void line_hook(lua_State *L, lua_Debug *ar) {
 /* Process specs may name any log file; core.process opens it when one is
  * added. The path is checked as the C side gets it, then one scratch file is
  * opened instead, so no input creates files anywhere. */
-static char scratch[64];
+static char scratch[PATH_MAX];
 int __real_tv_outfile_open(tv_outfile_t *f, const char *path, uint64_t max, uint32_t backups);
 int __wrap_tv_outfile_open(tv_outfile_t *f, const char *path, uint64_t max, uint32_t backups) {
   FZ_CHECK(path && *path, "empty log file path");
@@ -484,8 +485,9 @@ static lua_State *open_state(void) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  snprintf(scratch, sizeof scratch, "%s/tv-fuzz-lua-XXXXXX",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  if (strlen(tmp) > sizeof scratch - 40) abort();
+  snprintf(scratch, sizeof scratch, "%s/tv-fuzz-lua-XXXXXX", tmp);
   if (!mkdtemp(scratch)) abort();
   strcat(scratch, "/out.log");
   atexit(remove_scratch);

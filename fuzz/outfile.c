@@ -8,18 +8,19 @@
  * appended past max_bytes. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/outfile.h"
 #include "fuzz.h"
 
-static char dir[64];
+static char dir[PATH_MAX];
 
 static void clear_dir(void) {
   DIR *d = opendir(dir);
   struct dirent *e;
-  char path[512];
+  char path[PATH_MAX + 512];
   while (d && (e = readdir(d)))
     if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
       snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -54,7 +55,9 @@ static long read_file(const char *path, char *buf, size_t *len, size_t cap) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!dir[0]) {
-    snprintf(dir, sizeof dir, "%s/tv-fuzz-outfile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if (strlen(tmp) > sizeof dir - 40) abort();
+    snprintf(dir, sizeof dir, "%s/tv-fuzz-outfile-XXXXXX", tmp);
     if (!mkdtemp(dir)) abort();
     atexit(remove_dir);
   }
@@ -68,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (np[i] != '/' && np[i] != '\0') name[k++] = (char)np[i];
   name[k] = '\0';
   if (k == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) strcpy(name, "log");
-  char path[512];
+  char path[PATH_MAX + 512];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   uint64_t max = fz_u8(&in) % 64;
   uint32_t backups = fz_u8(&in) % 6;
