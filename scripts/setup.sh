@@ -3,7 +3,9 @@
 # and test, if any is missing (apt-get; uses sudo when not root).
 set -eu
 
-PACKAGES="build-essential cmake liblua5.4-dev lua5.4 libuv1-dev lua-busted python3"
+# clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
+PACKAGES="build-essential cmake liblua5.4-dev lua5.4 libuv1-dev lua-busted python3 clang
+  libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -120,8 +120,12 @@ function M.known_keys(where, prefix, t, known)
       end
       local best, bestd = nil, 3
       for _, name in ipairs(known) do
-        local d = distance(k, name)
-        if d < bestd then best, bestd = name, d end
+        -- the distance is at least the length difference: skip hopeless
+        -- names (a long key took seconds: the table is O(#k * #name))
+        if math.abs(#k - #name) < bestd then
+          local d = distance(k, name)
+          if d < bestd then best, bestd = name, d end
+        end
       end
       local hint = best and string.format("; did you mean '%s%s'?", prefix, best) or
         string.format("; known: %s", table.concat(known, ", "))

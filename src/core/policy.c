@@ -155,7 +155,7 @@ uint64_t tv_secs_to_ns(double secs) {
   if (!(secs > 0)) return 0; /* negative, zero or NaN */
   double ns = secs * 1e9;
   if (ns >= 18446744073709549568.0) return UINT64_MAX;
-  return (uint64_t)llround(ns);
+  return (uint64_t)round(ns); /* not llround: a long long ends at 2^63 ns (292 years) */
 }
 
 uint64_t tv_backoff_base_ns(const tv_backoff_t *b, uint32_t attempt) {

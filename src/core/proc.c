@@ -37,9 +37,14 @@ static void check_done(tv_proc_t *p) {
 
 /* ---- output ----------------------------------------------------------------- */
 
+/* The "\r" of a "\r\n" is no part of the line: its last byte kept, or when
+ * the line was cut, the last byte cut (not counted as cut, then). */
 static void emit_line(tv_pump_t *pu, const char *s, size_t n, uint64_t dropped) {
   tv_proc_t *p = pu->p;
-  if (n > 0 && s[n - 1] == '\r') n--;
+  if (dropped && pu->dropcr)
+    dropped--;
+  else if (!dropped && n > 0 && s[n - 1] == '\r')
+    n--;
   tv_str_t *line;
   if (dropped) { /* built by length: the text may hold NUL bytes */
     char tail[48];
@@ -78,6 +83,7 @@ static void split_lines(tv_pump_t *pu, const char *buf, size_t n) {
       memcpy(pu->line + pu->linelen, buf, take);
       pu->linelen += (uint32_t)take;
       pu->linedrop += seg - take;
+      if (seg > take) pu->dropcr = buf[seg - 1] == '\r';
       if (nl) {
         emit_line(pu, pu->line, pu->linelen, pu->linedrop);
         pu->linelen = 0;

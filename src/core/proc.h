@@ -60,6 +60,7 @@ typedef struct tv_pump {
   char *line;        /* partial line (events), TV_LINE_MAX bytes while used */
   uint32_t linelen;
   uint64_t linedrop; /* bytes cut from the current line */
+  uint8_t dropcr;    /* the last byte cut from it was a '\r' */
   char *cap;         /* capture */
   size_t caplen, capsize;
   uint8_t truncated;

@@ -40,12 +40,16 @@ int ltv_signum(lua_State *L) {
       return 1;
     }
   } else if (lua_type(L, 1) == LUA_TSTRING) {
-    const char *s = lua_tostring(L, 1);
-    if (strncmp(s, "SIG", 3) == 0) s += 3;
-    for (int i = 1; i < 32; i++) {
-      if (strcmp(tv_signal_name(i) + 3, s) == 0) {
-        lua_pushinteger(L, i);
-        return 1;
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    if (strlen(s) == len) { /* the whole string: "TERM\0x" is no name */
+      if (strncmp(s, "SIG", 3) == 0) s += 3;
+      for (int i = 1; i < 32; i++) {
+        const char *name = tv_signal_name(i); /* "SIG?" for numbers without a name */
+        if (strcmp(name, "SIG?") != 0 && strcmp(name + 3, s) == 0) {
+          lua_pushinteger(L, i);
+          return 1;
+        }
       }
     }
   }
