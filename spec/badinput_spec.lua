@@ -386,7 +386,12 @@ values("ctx:exec", "cwd", { { "a number", 5 }, { "empty", "" } }, function(E, v)
 values("ctx:exec", "env.A", { { "a table", {} } }, function(E, v) return E.ctx:exec({ "true" }, { env = { A = v } }) end)
 row({ fn = "ctx:exec", case = "unknown option", raises = { "unknown option 'tmeout'" },
   call = function(E) return E.ctx:exec({ "true" }, { tmeout = 1 }) end })
-row({ fn = "ctx:exec", case = "a 1 MB argument", fails = "^E2BIG", call = function(E) return E.ctx:exec({ "true", MB }) end })
+-- Under valgrind the forked child runs inside valgrind until its exec, which
+-- reports a huge argument list its own way (exit 101), not as E2BIG.
+local MEMCHECK = os.getenv("TASKVISOR_MEMCHECK") ~= nil
+if not MEMCHECK then
+  row({ fn = "ctx:exec", case = "a 1 MB argument", fails = "^E2BIG", call = function(E) return E.ctx:exec({ "true", MB }) end })
+end
 row({ fn = "ctx:exec", case = "non-UTF-8 output and stdin are carried byte for byte",
   call = function(E) return E.ctx:exec({ "cat" }, { stdin = NON_UTF8 .. "\0" }) end,
   accepts = function(_, code, out) assert.equal(0, code); assert.equal(NON_UTF8 .. "\0", out) end })
@@ -519,7 +524,11 @@ describe("bad input", function()
     assert.equal(H.count(ev, "TaskStarting"), H.count(ev, "TaskStopped") + H.count(ev, "TaskFailed"))
     assert.equal(0, H.count(ev, "SubscriberPanicked"))
     local e2big = H.first(ev, "TaskFailed", "huge-arg")
-    assert.equal("execution failed: E2BIG: argument list too long: true", e2big and e2big.reason)
+    if MEMCHECK then
+      assert.is_not_nil(e2big) -- the spawn failed, reported its own way under valgrind
+    else
+      assert.equal("execution failed: E2BIG: argument list too long: true", e2big and e2big.reason)
+    end
     assert.equal(NON_UTF8, H.first(ev, "TaskStopped", NON_UTF8).task)
     assert.same({}, E.sup:list())
   end)

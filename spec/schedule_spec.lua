@@ -37,7 +37,9 @@ describe("every", function()
     end
     -- attempt k starts no earlier than (k-1) * every after the first
     for k = 2, 4 do
-      assert.is_true(starts[k] - starts[1] >= (k - 1) * 0.04 - 0.002, "attempt " .. k .. " early")
+      -- (the loop's clock is read once per pass: under valgrind the first start can be
+      -- measured late against it, so allow a quarter period)
+      assert.is_true(starts[k] - starts[1] >= (k - 1) * 0.04 - 0.01, "attempt " .. k .. " early")
     end
   end)
 
