@@ -144,7 +144,7 @@ function G.resolve(where, fields, d)
   own.restart = fields.restart or "on_failure"
   local policy, err = I.resolve(where, own, d)
   if not policy then return nil, err end
-  local tree = { policies = {}, nodes = {} }
+  local tree = { policies = {}, nodes = {}, defaults = d }
   for i, c in ipairs(inner[fields].children) do
     local p
     if G.is(c) then
@@ -168,7 +168,7 @@ local function make(fields, tree)
     if G.is(c) then
       task, err = make(c, tree.nodes[i])
     else
-      task, err = I.core_task(c)
+      task, err = I.core_task(c, tree.defaults)
     end
     if not task then return nil, err end
     return task, c.name, tree.policies[i], I.add_opts(c)

@@ -26,11 +26,14 @@ local function keys(...)
 end
 local SPEC_KEYS = keys({ "name", "slot", "restart", "interval", "backoff", "timeout", "max_retries" },
   L.KEYS)
-local TASK_KEYS = keys({ "run" }, SPEC_KEYS)
+local TASK_KEYS = keys({ "run", "max_instructions" }, SPEC_KEYS)
 local PROCESS_KEYS = keys(SPEC_KEYS, P.KEYS)
 local BACKOFF_KEYS = { "first", "max", "factor", "jitter" }
 local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
-  "controller", "intensity", "on_exhausted" }
+  "controller", "intensity", "on_exhausted", "max_instructions" }
+-- VM instructions a task or an on_event may run without yielding to the loop:
+-- the default (about 0.4 s of tight Lua), then the bounds; or false (none).
+local MAX_INSTRUCTIONS = { 100000000, 1000, 0xffffffff }
 local CONTROLLER_KEYS = { "max_slot_queue" }
 local SUBMIT_KEYS = { "slot", "admission", "task" }
 local ADMISSIONS = { "queue", "replace", "drop_if_running" }
@@ -157,6 +160,11 @@ local function task_spec(where, opts)
   end
   spec.run = opts.run
   spec.explicit_ready = (spec.ready == "notify" or spec.ready == "completed") or nil
+  if opts.max_instructions ~= nil then
+    spec.max_instructions, err = V.limit(where, "max_instructions", opts.max_instructions,
+      MAX_INSTRUCTIONS[2], MAX_INSTRUCTIONS[3])
+    if spec.max_instructions == nil then return nil, err end
+  end
   return spec
 end
 
@@ -199,8 +207,8 @@ function tv.process(opts)
 end
 
 --- tv.task{ name=, run=, restart=, interval=, backoff={first,max,factor,jitter},
---- timeout=, max_retries= }: a validated task spec. Unset fields take the
---- supervisor's `defaults`, then the built-in ones.
+--- timeout=, max_retries=, max_instructions= }: a validated task spec. Unset
+--- fields take the supervisor's `defaults`, then the built-in ones.
 -- (Public functions keep the result in a local before returning it: a tail
 -- call would drop their frame and misplace the caller's line in errors.)
 function tv.task(opts)
@@ -266,12 +274,19 @@ local function resolve(where, spec, d)
 end
 
 -- A fresh core task object for one add of a validated spec, or nil, err
--- (a process's log file cannot be opened).
-local function core_task(spec)
+-- (a process's log file cannot be opened). A Lua task's instruction budget:
+-- the spec's, else the supervisor's (`d`); false = 0, none.
+local function core_task(spec, d)
   if G.is(spec) then return G.core_task(spec) end
   local popts = process_opts[spec]
   local task, err
-  if popts then task, err = core.process(popts) else task = core.task(spec.run) end
+  if popts then
+    task, err = core.process(popts)
+  else
+    local budget = spec.max_instructions
+    if budget == nil and d then budget = d.max_instructions end
+    task = core.task(spec.run, budget or 0)
+  end
   local x = task and L.extras(spec)
   if x then core.set_extras(task, x) end
   return task, err
@@ -330,7 +345,7 @@ end
 
 --- tv.supervisor{ grace = 60, max_concurrent = 0, bus_capacity = 1024,
 --- defaults = { restart=, interval=, backoff=, timeout=, max_retries= }, seed = n,
---- controller = true | { max_slot_queue = 100 } }
+--- controller = true | { max_slot_queue = 100 }, max_instructions = 1e8 }
 function tv.supervisor(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
@@ -359,6 +374,9 @@ function tv.supervisor(opts)
   if budget.max_restarts and not budget.on_exhausted then budget.on_exhausted = "escalate" end
   local max_slot_queue, err = controller_opts(opts.controller)
   if err then error(err, 2) end
+  defaults.max_instructions = opts.max_instructions == nil and MAX_INSTRUCTIONS[1] or
+    check(V.limit("tv.supervisor", "max_instructions", opts.max_instructions,
+      MAX_INSTRUCTIONS[2], MAX_INSTRUCTIONS[3]))
   local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue, budget)
   return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0 }, Supervisor)
 end
@@ -369,7 +387,7 @@ function Supervisor:add(spec)
   local c = self_check(self, "add")
   spec = check(any_spec("sup:add", spec))
   local policy = check(resolve("sup:add", spec, self.defaults))
-  local task, err = core_task(spec)
+  local task, err = core_task(spec, self.defaults)
   if not task then return nil, err end
   return c:add(spec.name, task, policy, L.add_opts(spec))
 end
@@ -445,10 +463,11 @@ function Supervisor:subscribe(sub)
     error(string.format("sup:subscribe: expected a function or a { name=, on_event=, queue= } "
       .. "table (got %s)", V.show(sub)), 2)
   end
-  if name then return c:subscribe(name, fn, queue) end
+  local budget = self.defaults.max_instructions or 0
+  if name then return c:subscribe(name, fn, queue, budget) end
   for _ = 1, 1000 do -- the next "subscriber-N" not taken by an explicit name
     self.nsubs = self.nsubs + 1
-    local ok, err = c:subscribe("subscriber-" .. self.nsubs, fn, queue)
+    local ok, err = c:subscribe("subscriber-" .. self.nsubs, fn, queue, budget)
     if ok or not err:find("^EEXIST") then return ok, err end
   end
   return nil, "EEXIST: no free default subscriber name; give it a name"
@@ -479,7 +498,7 @@ function Supervisor:run(specs)
     local cyc = L.cycle("sup:run", specs_only)
     if cyc then error(cyc, 2) end
     for _, item in ipairs(batch) do -- every task object first: all or none
-      local task, err = core_task(item[1])
+      local task, err = core_task(item[1], self.defaults)
       if not task then return nil, err .. "; no task of this batch was added" end
       item[3] = task
     end
@@ -655,7 +674,7 @@ function Supervisor:submit(req)
     decision, why = decide(c, fn, slot, spec, spec_fields[req.task] and req.task or freeze(spec))
     label = "function(" .. decision .. ")"
   end
-  local task, err = core_task(spec)
+  local task, err = core_task(spec, self.defaults)
   if not task then return nil, err end
   return c:_submit(slot, decision, label, why, spec.name, task, policy)
 end

@@ -56,6 +56,15 @@ function M.integer(where, field, v, min, max)
   return v
 end
 
+--- An integer between min and max, or false (meaning "no limit").
+function M.limit(where, field, v, min, max)
+  if v == false then return v end
+  if type(v) ~= "number" or v ~= v or v ~= math.floor(v) or v < min or v > max then
+    return bad(where, field, string.format("an integer between %d and %d, or false", min, max), v)
+  end
+  return math.tointeger(v)
+end
+
 function M.number(where, field, v, min)
   if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge or v < min then
     return bad(where, field, string.format("a finite number >= %g", min), v)

@@ -3,6 +3,7 @@
  * for and yields as its last statement; any wake-up is a deferred resume from a
  * loop callback, through our own thread (never a stored coroutine state). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -69,6 +70,7 @@ void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind) {
   f->wait = LTV_WAIT_NONE;
   f->result = LTV_WAKE_OK;
   f->cancelled = f->resuming = f->kill_pending = f->orphaned = 0;
+  f->max_instructions = 0;
 }
 
 ltv_fiber *ltv_fiber_current(ltv_ctx *ctx, lua_State *L) {
@@ -113,6 +115,97 @@ static void finished(ltv_fiber *f, int status) {
     ltv_sub_finished(f, status);
 }
 
+/* ---- instruction budget ----------------------------------------------------
+ * A count hook fires every HOOK_CHUNK VM instructions of a fiber's coroutine
+ * (and of coroutines it creates, which inherit the hook) and adds them up in
+ * ctx->ran. Past the fiber's budget it yields the fiber's own coroutine
+ * straight back to ltv_fiber_resume, past any pcall, which then stops it for
+ * good. Where Lua cannot yield (inside a C call such as table.sort, or in a
+ * coroutine the fiber resumed) it raises instead, and again at every
+ * instruction, until the fiber's coroutine is reached at a point that can. */
+#define HOOK_CHUNK 1000000
+
+static int hook_chunk(const ltv_fiber *f) {
+  return f->max_instructions < HOOK_CHUNK ? (int)f->max_instructions : HOOK_CHUNK;
+}
+
+static void runaway_reason(char *buf, size_t n, const ltv_fiber *f) {
+  snprintf(buf, n, "runaway: ran %llu instructions without yielding (max_instructions = %lu)",
+           (unsigned long long)f->ctx->ran, (unsigned long)f->max_instructions);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  ltv_ctx *ctx = ltv_ctx_get(L);
+  ltv_fiber *f = ctx ? ctx->current : NULL;
+  if (!f || !f->max_instructions) { /* not run by the loop, or unbounded: nothing to count */
+    if (lua_gethookcount(L) < HOOK_CHUNK) /* e.g. left at 1 by a runaway */
+      lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_CHUNK);
+    return;
+  }
+  ctx->ran += (uint64_t)lua_gethookcount(L);
+  if (ctx->ran < f->max_instructions) {
+    if (lua_gethookcount(L) != hook_chunk(f)) /* left at 1 by an earlier runaway */
+      lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_chunk(f));
+    return;
+  }
+  if (L == f->co && lua_isyieldable(L)) {
+    ctx->runaway = 1;
+    lua_yield(L, 0); /* hooks yield no values and must return right after */
+    return;
+  }
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+  if (L != f->co && lua_gethook(f->co) == count_hook)
+    lua_sethook(f->co, count_hook, LUA_MASKCOUNT, 1);
+  char msg[128];
+  runaway_reason(msg, sizeof msg, f);
+  lua_pushstring(L, msg);
+  lua_error(L);
+}
+
+/* A coroutine carrying a hook of its own (a debugger, a coverage tool) is
+ * left alone: it is not bounded. */
+void ltv_fiber_rearm(ltv_fiber *f) {
+  lua_State *co = f->co;
+  lua_Hook h = lua_gethook(co);
+  f->ctx->ran = 0;
+  if (f->max_instructions && (!h || h == count_hook))
+    lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_chunk(f)); /* also restarts the count */
+  else if (!f->max_instructions && h == count_hook) /* inherited from a bounded fiber */
+    lua_sethook(co, NULL, 0, 0);
+}
+
+uint32_t ltv_opt_budget(lua_State *L, int arg) {
+  lua_Integer n = luaL_optinteger(L, arg, 0);
+  luaL_argcheck(L, n >= 0 && n <= UINT32_MAX, arg, "max_instructions out of range");
+  return (uint32_t)n;
+}
+
+/* Protected on our thread: pushes the string at light userdata 1. */
+static int push_reason(lua_State *L) {
+  lua_pushstring(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* f's coroutine ran out of budget and the hook yielded it: it is never resumed
+ * again. Its owner gets the reason as the coroutine's error (a task fails,
+ * with a traceback of where it was; its coroutine is closed); a subscriber
+ * reports it and goes on with a fresh worker. */
+static void stop_runaway(ltv_fiber *f) {
+  lua_State *co = f->co, *L = f->ctx->L;
+  char msg[128];
+  runaway_reason(msg, sizeof msg, f);
+  lua_pushcfunction(L, push_reason);
+  lua_pushlightuserdata(L, msg);
+  lua_pcall(L, 1, 1, 0); /* the reason, or the memory error */
+  lua_checkstack(co, 1); /* never raises; the hook's frame left room anyway */
+  lua_xmove(L, co, 1);
+  if (f->kind == LTV_FIBER_SUB)
+    ltv_sub_runaway(f);
+  else
+    finished(f, LUA_ERRRUN);
+}
+
 /* The coroutine is not where we left it: someone else resumed it (a task can
  * hand its coroutine to coroutine.resume). Report it as its own failure. */
 static void report_hijack(ltv_fiber *f, int status) {
@@ -141,7 +234,10 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor);
   ltv_fiber *outer = f->ctx->current; /* NULL: resumes are never nested */
   f->ctx->current = f;
+  ltv_fiber_rearm(f);
   int status = lua_resume(co, L, nargs, &nres);
+  int runaway = f->ctx->runaway;
+  f->ctx->runaway = 0;
   f->ctx->current = outer;
   f->resuming = 0;
   if (f->kill_pending) { /* killed while it ran: finish the job now */
@@ -151,6 +247,10 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
     return;
   }
   lua_pop(L, 1);
+  if (status == LUA_YIELD && runaway) {
+    stop_runaway(f);
+    return;
+  }
   if (status == LUA_YIELD) {
     if (nres > 0) lua_pop(co, nres);
     /* A bare coroutine.yield() from a supervised coroutine: treat it as a

@@ -93,6 +93,7 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
     lua_pushvalue(L, 2);
     ltv_push_event(L, KEYS_BASE, ev);
     tv_bus_event_unref(s->sub->bus, ev);
+    if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
     if (lua_pcallk(L, 1, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
     lua_settop(L, top);
     if (++n >= DELIVERY_BUDGET) return yield_budget(L, s, k, worker_loop);
@@ -107,6 +108,47 @@ static int worker_body(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(2));
   s->nkeys = ltv_event_keys(L);
   return worker_loop(L, LUA_OK, (lua_KContext)s);
+}
+
+/* Pushes a worker for s: a function to start a coroutine with. */
+static void push_worker(lua_State *L, ltv_sub *s, int fn_idx) {
+  fn_idx = lua_absindex(L, fn_idx);
+  lua_pushlightuserdata(L, s);
+  lua_pushvalue(L, fn_idx);
+  lua_pushcclosure(L, worker_body, 2);
+}
+
+/* Protected on our thread: [sub userdata] -> reports the runaway on_event (the
+ * reason on top of the stopped worker) and starts a fresh worker on the same
+ * coroutine, which goes on with the next event. */
+static int restart_worker(lua_State *L) {
+  ltv_sub *s = lua_touserdata(L, 1);
+  lua_State *co = s->fiber.co;
+  lua_createtable(L, 2, 0); /* as msgh makes it: {message, traceback} */
+  lua_xmove(co, L, 1);
+  lua_rawseti(L, -2, 1);
+  luaL_traceback(L, co, NULL, 0);
+  lua_rawseti(L, -2, 2);
+  report(s, L);
+  ltv_closethread(co, L); /* its <close> variables run */
+  lua_settop(co, 0);
+  lua_getiuservalue(L, 1, 1); /* on_event */
+  push_worker(L, s, -1);
+  lua_xmove(L, co, 1);
+  return 0;
+}
+
+void ltv_sub_runaway(ltv_fiber *f) {
+  ltv_sub *s = ltv_container_of(f, ltv_sub, fiber);
+  lua_State *L = f->ctx->L;
+  lua_pushcfunction(L, restart_worker);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor);
+  if (lua_pcall(L, 1, 0, 0) == LUA_OK) {
+    ltv_fiber_wake(f, LTV_WAKE_OK);
+    return;
+  }
+  lua_pop(L, 1); /* out of memory: the subscriber ends, as if its worker died */
+  if (s->sub) ltv_sub_close(s->sub);
 }
 
 void ltv_sub_finished(ltv_fiber *f, int status) {
@@ -128,19 +170,18 @@ static void sub_wake(tv_sub_t *sub) {
 static const tv_sub_ops_t sub_ops = {sub_wake};
 
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
-                int fn_idx, uint32_t queue) {
+                int fn_idx, uint32_t queue, uint32_t max_instructions) {
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
   ltv_fiber_init(&s->fiber, ctx, LTV_FIBER_SUB);
+  s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);
   lua_pushvalue(L, fn_idx);
   lua_setiuservalue(L, -2, 1);
   lua_State *co = lua_newthread(L);
-  lua_pushlightuserdata(co, s);
-  lua_pushvalue(L, fn_idx);
+  push_worker(L, s, fn_idx);
   lua_xmove(L, co, 1);
-  lua_pushcclosure(co, worker_body, 2);
   lua_setiuservalue(L, -2, 2);
   int rc = tv_sup_subscribe(sup, name, len, queue, &sub_ops, s, &s->sub);
   if (rc == 0) s->fiber.co = co;

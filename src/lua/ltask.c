@@ -172,14 +172,16 @@ static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_releas
 
 const ltv_task_kind ltv_kind_lua = {LTV_TASK, offsetof(ltv_task, fiber.anchor)};
 
-/* core.task(run) */
+/* core.task(run [, max_instructions]) */
 int ltv_task_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checkany(L, 1);
+  uint32_t budget = ltv_opt_budget(L, 2);
   ltv_task *t = lua_newuserdatauv(L, sizeof *t, 2);
   memset(t, 0, sizeof *t);
   tv_task_init(&t->base, &task_ops);
   ltv_fiber_init(&t->fiber, ctx, LTV_FIBER_TASK);
+  t->fiber.max_instructions = budget;
   luaL_setmetatable(L, LTV_TASK);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);

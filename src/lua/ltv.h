@@ -37,6 +37,8 @@ typedef struct ltv_ctx {
    * ltv_fiber_resume, so this is how tv.sleep finds its caller's fiber (no
    * per-thread storage; Lua leaves a thread's extra space uninitialized). */
   struct ltv_fiber *current;
+  uint64_t ran; /* VM instructions `current` has run since its budget was armed */
+  int runaway;  /* the count hook yielded `current`: it is out of budget */
   struct ltv_waiter *waiters; /* fibers waiting in sup:cancel (a short list) */
   struct ltv_exec *execs;     /* fibers waiting in ctx:exec (a short list) */
   struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
@@ -65,6 +67,7 @@ struct ltv_fiber {
   uint8_t resuming;     /* inside lua_resume */
   uint8_t kill_pending; /* killed while resuming: close once it yields */
   uint8_t orphaned;     /* owner-defined (tasks: finalized while still held) */
+  uint32_t max_instructions; /* VM instructions allowed per resume; 0: no limit */
 };
 
 /* The coroutine of a fiber of that kind returned (LUA_OK, results on its
@@ -72,6 +75,9 @@ struct ltv_fiber {
 void ltv_task_finished(ltv_fiber *f, int status);
 void ltv_sub_finished(ltv_fiber *f, int status);
 void ltv_hook_finished(ltv_fiber *f, int status);
+/* A subscriber's on_event ran out of instructions and its worker was stopped
+ * mid-event (suspended, the reason on top of its stack). */
+void ltv_sub_runaway(ltv_fiber *f);
 /* The name of the task a task or hook fiber belongs to (NULL if none). */
 const tv_str_t *ltv_task_name_of(ltv_fiber *f);
 const tv_str_t *ltv_hook_task_name(ltv_fiber *f);
@@ -107,6 +113,12 @@ void ltv_fiber_abort(ltv_fiber *f);
 int ltv_fiber_close(ltv_fiber *f);
 /* Releases the owner's registry anchor (after ltv_fiber_close). */
 void ltv_fiber_unanchor(ltv_fiber *f);
+/* Restarts the count of f's budget (at each resume; per event for subscribers).
+ * f is running, or about to be resumed. */
+void ltv_fiber_rearm(ltv_fiber *f);
+/* Optional argument `arg`: a max_instructions budget (validated by init.lua;
+ * nil or 0: no limit). */
+uint32_t ltv_opt_budget(lua_State *L, int arg);
 /* Seconds argument -> milliseconds (rounded up), raising on bad values. */
 uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what);
 
@@ -197,7 +209,7 @@ void ltv_group_open(lua_State *L);
 
 /* lsub.c */
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
-                int fn_idx, uint32_t queue);
+                int fn_idx, uint32_t queue, uint32_t max_instructions);
 void ltv_sub_close(tv_sub_t *sub);
 void ltv_sub_open(lua_State *L);
 
