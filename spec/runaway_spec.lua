@@ -318,6 +318,34 @@ print("RUN", sup:run())
     assert.same({}, sup:list())
   end)
 
+  it("lifecycle hooks and policy functions have the task's budget (a process's: the "
+    .. "supervisor's)", function()
+    local sup = tv.supervisor({ grace = 2, max_instructions = 1e6 })
+    local events = H.collect(sup)
+    local swallow = function() forever(function() pcall(spin) end) end
+    assert(sup:add(tv.task({ name = "setup", run = function() end, setup = swallow })))
+    assert(sup:add(tv.task({ name = "on_error", max_retries = 1, backoff = { first = 0.01 },
+      run = function() error("boom") end, on_error = function() spin() end })))
+    assert(sup:add(tv.task({ name = "restart_fn", run = function() error("boom") end,
+      restart = swallow })))
+    assert(sup:add(tv.task({ name = "backoff_fn", run = function() error("boom") end,
+      backoff = function() crunch() end })))
+    assert(sup:add(tv.task({ name = "roomy", run = function() end, max_instructions = false,
+      setup = function() for i = 1, 1e6 do local _ = i end end })))
+    assert(sup:add(tv.process({ name = "proc", cmd = { "true" }, restart = "never",
+      setup = function() spin() end })))
+    assert.is_true(sup:run())
+    local tail = "runaway: ran %d+ instructions without yielding %(max_instructions = 1000000%)$"
+    local function reason(kind, task) return (H.first(events, kind, task) or {}).reason or "" end
+    assert.truthy(reason("ActorDead", "setup"):find("^setup failed: " .. tail))
+    assert.truthy(reason("ActorDead", "proc"):find("^setup failed: " .. tail))
+    assert.truthy(reason("HookFailed", "on_error"):find("^on_error hook failed: " .. tail))
+    assert.equal(2, H.count(events, "TaskStarting", "on_error")) -- the task went on
+    assert.truthy(reason("ActorDead", "restart_fn"):find("^restart function failed: " .. tail))
+    assert.truthy(reason("ActorDead", "backoff_fn"):find("^backoff function failed: " .. tail))
+    assert.equal(1, H.count(events, "TaskStopped", "roomy"))
+  end)
+
   it("an admission function runs in the submitting task and counts against its budget", function()
     local sup = tv.supervisor({ grace = 2, max_instructions = 1e6, controller = true })
     local events = H.collect(sup)

@@ -274,21 +274,22 @@ local function resolve(where, spec, d)
 end
 
 -- A fresh core task object for one add of a validated spec, or nil, err
--- (a process's log file cannot be opened). A Lua task's instruction budget:
--- the spec's, else the supervisor's (`d`); false = 0, none.
+-- (a process's log file cannot be opened). Its instruction budget (for a Lua
+-- task's attempts, hooks and policy functions): the spec's, else the
+-- supervisor's (`d`); false = 0, none.
 local function core_task(spec, d)
   if G.is(spec) then return G.core_task(spec) end
   local popts = process_opts[spec]
+  local budget = spec.max_instructions
+  if budget == nil and d then budget = d.max_instructions end
+  budget = budget or 0
   local task, err
-  if popts then
-    task, err = core.process(popts)
-  else
-    local budget = spec.max_instructions
-    if budget == nil and d then budget = d.max_instructions end
-    task = core.task(spec.run, budget or 0)
-  end
+  if popts then task, err = core.process(popts) else task = core.task(spec.run, budget) end
   local x = task and L.extras(spec)
-  if x then core.set_extras(task, x) end
+  if x then
+    x.max_instructions = budget -- its hooks' and policy functions' (lhooks.c)
+    core.set_extras(task, x)
+  end
   return task, err
 end
 

@@ -122,43 +122,46 @@ static void finished(ltv_fiber *f, int status) {
  * straight back to ltv_fiber_resume, past any pcall, which then stops it for
  * good. Where Lua cannot yield (inside a C call such as table.sort, or in a
  * coroutine the fiber resumed) it raises instead, and again at every
- * instruction, until the fiber's coroutine is reached at a point that can. */
+ * instruction, until the fiber's coroutine is reached at a point that can.
+ * Lua the loop calls on our own thread (policy functions) is bounded the same
+ * way, raising, by ltv_pcall_bounded. */
 #define HOOK_CHUNK 1000000
 
-static int hook_chunk(const ltv_fiber *f) {
-  return f->max_instructions < HOOK_CHUNK ? (int)f->max_instructions : HOOK_CHUNK;
-}
+static int hook_chunk(uint32_t max) { return max < HOOK_CHUNK ? (int)max : HOOK_CHUNK; }
 
-static void runaway_reason(char *buf, size_t n, const ltv_fiber *f) {
+static void runaway_reason(char *buf, size_t n, uint64_t ran, uint32_t max) {
   snprintf(buf, n, "runaway: ran %llu instructions without yielding (max_instructions = %lu)",
-           (unsigned long long)f->ctx->ran, (unsigned long)f->max_instructions);
+           (unsigned long long)ran, (unsigned long)max);
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   ltv_ctx *ctx = ltv_ctx_get(L);
   ltv_fiber *f = ctx ? ctx->current : NULL;
-  if (!f || !f->max_instructions) { /* not run by the loop, or unbounded: nothing to count */
+  /* the running fiber's budget, or that of a bounded call on our thread */
+  uint32_t max = f ? f->max_instructions : ctx ? ctx->sync_max : 0;
+  if (!max) { /* not run by the loop, or unbounded: nothing to count */
     if (lua_gethookcount(L) < HOOK_CHUNK) /* e.g. left at 1 by a runaway */
       lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_CHUNK);
     return;
   }
   ctx->ran += (uint64_t)lua_gethookcount(L);
-  if (ctx->ran < f->max_instructions) {
-    if (lua_gethookcount(L) != hook_chunk(f)) /* left at 1 by an earlier runaway */
-      lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_chunk(f));
+  if (ctx->ran < max) {
+    if (lua_gethookcount(L) != hook_chunk(max)) /* left at 1 by an earlier runaway */
+      lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_chunk(max));
     return;
   }
-  if (L == f->co && lua_isyieldable(L)) {
+  lua_State *home = f ? f->co : ctx->L;
+  if (f && L == home && lua_isyieldable(L)) {
     ctx->runaway = 1;
     lua_yield(L, 0); /* hooks yield no values and must return right after */
     return;
   }
   lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-  if (L != f->co && lua_gethook(f->co) == count_hook)
-    lua_sethook(f->co, count_hook, LUA_MASKCOUNT, 1);
+  if (L != home && lua_gethook(home) == count_hook)
+    lua_sethook(home, count_hook, LUA_MASKCOUNT, 1);
   char msg[128];
-  runaway_reason(msg, sizeof msg, f);
+  runaway_reason(msg, sizeof msg, ctx->ran, max);
   lua_pushstring(L, msg);
   lua_error(L);
 }
@@ -170,9 +173,21 @@ void ltv_fiber_rearm(ltv_fiber *f) {
   lua_Hook h = lua_gethook(co);
   f->ctx->ran = 0;
   if (f->max_instructions && (!h || h == count_hook))
-    lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_chunk(f)); /* also restarts the count */
+    lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_chunk(f->max_instructions)); /* restarts it */
   else if (!f->max_instructions && h == count_hook) /* inherited from a bounded fiber */
     lua_sethook(co, NULL, 0, 0);
+}
+
+int ltv_pcall_bounded(ltv_ctx *ctx, int nargs, int nres, uint32_t max) {
+  lua_State *L = ctx->L;
+  if (!max || ctx->current || lua_gethook(L)) return lua_pcall(L, nargs, nres, 0);
+  ctx->ran = 0;
+  ctx->sync_max = max;
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_chunk(max));
+  int status = lua_pcall(L, nargs, nres, 0);
+  lua_sethook(L, NULL, 0, 0);
+  ctx->sync_max = 0;
+  return status;
 }
 
 uint32_t ltv_opt_budget(lua_State *L, int arg) {
@@ -194,7 +209,7 @@ static int push_reason(lua_State *L) {
 static void stop_runaway(ltv_fiber *f) {
   lua_State *co = f->co, *L = f->ctx->L;
   char msg[128];
-  runaway_reason(msg, sizeof msg, f);
+  runaway_reason(msg, sizeof msg, f->ctx->ran, f->max_instructions);
   lua_pushcfunction(L, push_reason);
   lua_pushlightuserdata(L, msg);
   lua_pcall(L, 1, 1, 0); /* the reason, or the memory error */

@@ -95,11 +95,20 @@ static int decide_fail(lua_State *L, tv_decision_t *d, const char *what, int top
   return -1;
 }
 
+/* The task's max_instructions (set by init.lua) from its extras at `ext`. */
+static uint32_t extras_budget(lua_State *L, int ext) {
+  uint32_t max = lua_getfield(L, ext, "max_instructions") == LUA_TNUMBER
+                     ? (uint32_t)lua_tointeger(L, -1) : 0;
+  lua_pop(L, 1);
+  return max;
+}
+
 /* restart(outcome) -> boolean; backoff(streak, last_delay, outcome) -> seconds. */
 static int extras_decide(tv_task_t *t, tv_decision_t *d) {
   lua_State *L = ctx_of(t)->L;
   int top = lua_gettop(L);
   if (!push_extras(L, t)) return 0;
+  uint32_t budget = extras_budget(L, top + 1);
   const char *what = d->what == TV_DECIDE_RESTART ? "restart" : "backoff";
   if (lua_getfield(L, -1, what) == LUA_TNIL) {
     lua_settop(L, top);
@@ -112,7 +121,8 @@ static int extras_decide(tv_task_t *t, tv_decision_t *d) {
     nargs = 3;
   }
   push_outcome(L, d);
-  if (lua_pcall(L, nargs, 1, 0) != LUA_OK) return decide_fail(L, d, what, top);
+  if (ltv_pcall_bounded(ctx_of(t), nargs, 1, budget) != LUA_OK)
+    return decide_fail(L, d, what, top);
   if (d->what == TV_DECIDE_RESTART) {
     if (!lua_isboolean(L, -1)) {
       lua_pushfstring(L, "returned %s; expected true or false", luaL_typename(L, -1));
@@ -174,6 +184,7 @@ static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv
   ltv_hookrun *h = lua_newuserdatauv(L, sizeof *h, 1);
   memset(h, 0, sizeof *h);
   ltv_fiber_init(&h->fiber, ctx, LTV_FIBER_HOOK);
+  h->fiber.max_instructions = extras_budget(L, ext);
   tv_work_init(&h->start, hook_start);
   h->task = t;
   luaL_setmetatable(L, LTV_HOOKRUN);

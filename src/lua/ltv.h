@@ -37,8 +37,9 @@ typedef struct ltv_ctx {
    * ltv_fiber_resume, so this is how tv.sleep finds its caller's fiber (no
    * per-thread storage; Lua leaves a thread's extra space uninitialized). */
   struct ltv_fiber *current;
-  uint64_t ran; /* VM instructions `current` has run since its budget was armed */
-  int runaway;  /* the count hook yielded `current`: it is out of budget */
+  uint64_t ran;      /* VM instructions `current` (or a bounded call) ran since armed */
+  uint32_t sync_max; /* the budget of a ltv_pcall_bounded call running now, or 0 */
+  int runaway;       /* the count hook yielded `current`: it is out of budget */
   struct ltv_waiter *waiters; /* fibers waiting in sup:cancel (a short list) */
   struct ltv_exec *execs;     /* fibers waiting in ctx:exec (a short list) */
   struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
@@ -116,6 +117,10 @@ void ltv_fiber_unanchor(ltv_fiber *f);
 /* Restarts the count of f's budget (at each resume; per event for subscribers).
  * f is running, or about to be resumed. */
 void ltv_fiber_rearm(ltv_fiber *f);
+/* lua_pcall(ctx->L, nargs, nres, 0) of Lua the loop calls outside any fiber
+ * (a policy function), at most `max` instructions (0: no limit): past them it
+ * raises "runaway: ..." (Lua cannot yield there). */
+int ltv_pcall_bounded(ltv_ctx *ctx, int nargs, int nres, uint32_t max);
 /* Optional argument `arg`: a max_instructions budget (validated by init.lua;
  * nil or 0: no limit). */
 uint32_t ltv_opt_budget(lua_State *L, int arg);
