@@ -172,10 +172,8 @@ void ltv_fiber_rearm(ltv_fiber *f) {
   lua_State *co = f->co;
   lua_Hook h = lua_gethook(co);
   f->ctx->ran = 0;
-  if (f->max_instructions && (!h || h == count_hook))
-    lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_chunk(f->max_instructions)); /* restarts it */
-  else if (!f->max_instructions && h == count_hook) /* inherited from a bounded fiber */
-    lua_sethook(co, NULL, 0, 0);
+  if (!h || h == count_hook) /* (re)setting it also restarts its count */
+    lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_chunk(f->max_instructions));
 }
 
 int ltv_pcall_bounded(ltv_ctx *ctx, int nargs, int nres, uint32_t max) {
@@ -249,7 +247,7 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor);
   ltv_fiber *outer = f->ctx->current; /* NULL: resumes are never nested */
   f->ctx->current = f;
-  ltv_fiber_rearm(f);
+  if (f->max_instructions) ltv_fiber_rearm(f); /* unbounded: no hook, no cost */
   int status = lua_resume(co, L, nargs, &nres);
   int runaway = f->ctx->runaway;
   f->ctx->runaway = 0;

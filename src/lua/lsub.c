@@ -180,6 +180,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   lua_pushvalue(L, fn_idx);
   lua_setiuservalue(L, -2, 1);
   lua_State *co = lua_newthread(L);
+  lua_sethook(co, NULL, 0, 0); /* not a bounded caller's: it is armed only with a budget */
   push_worker(L, s, fn_idx);
   lua_xmove(L, co, 1);
   lua_setiuservalue(L, -2, 2);

@@ -115,7 +115,7 @@ int ltv_fiber_close(ltv_fiber *f);
 /* Releases the owner's registry anchor (after ltv_fiber_close). */
 void ltv_fiber_unanchor(ltv_fiber *f);
 /* Restarts the count of f's budget (at each resume; per event for subscribers).
- * f is running, or about to be resumed. */
+ * f has a budget, and is running or about to be resumed. */
 void ltv_fiber_rearm(ltv_fiber *f);
 /* lua_pcall(ctx->L, nargs, nres, 0) of Lua the loop calls outside any fiber
  * (a policy function), at most `max` instructions (0: no limit): past them it
