@@ -239,6 +239,20 @@ describe("runaway tasks", function()
     assert.truthy(runaway_reason(H.first(events2, "TaskFailed", "bounded")))
   end)
 
+  it("deep recursion is a plain failure (Lua's stack limits), the loop unaffected", function()
+    local sup = tv.supervisor({ grace = 2 })
+    local events = H.collect(sup)
+    local function deep(n) return 1 + deep(n + 1) end
+    local function through_c()
+      table.sort({ 3, 2, 1 }, function(a, b) through_c(); return a < b end)
+    end
+    assert(sup:add(tv.once("deep", function() deep(1) end)))
+    assert(sup:add(tv.once("through_c", through_c)))
+    assert.is_true(sup:run())
+    assert.truthy(H.first(events, "TaskFailed", "deep").reason:find("stack overflow$"))
+    assert.truthy(H.first(events, "TaskFailed", "through_c").reason:find("stack overflow$"))
+  end)
+
   it("group children have the supervisor's budget, or their own", function()
     local sup = tv.supervisor({ grace = 2, max_instructions = 1e6 })
     local events = H.collect(sup)
