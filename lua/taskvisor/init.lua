@@ -124,8 +124,17 @@ end
 -- of the spec's users.
 local process_opts = setmetatable({}, { __mode = "k" })
 
+local resolve
+
 local function freeze(fields, type_name)
   if type(fields.backoff) == "table" then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
+  if fields.run ~= nil or process_opts[fields] then
+    -- what every add needs, worked out once (submissions stay cheap)
+    fields.has_extras = L.extras(fields) ~= nil
+    fields.add_opts = L.add_opts(fields) or false
+    local policy = resolve("tv.task", fields, {})
+    if policy then fields.policy_ud = core.policy(policy) end
+  end
   local spec = read_only(fields, "a task spec (make a new one with tv.task{...})",
     type_name or "taskvisor.task")
   spec_fields[spec] = fields
@@ -246,8 +255,10 @@ function tv.restartable(name, fn, opts)
 end
 
 -- The policy the core receives: the spec, then the supervisor's defaults.
-local function resolve(where, spec, d)
+function resolve(where, spec, d)
   if G.is(spec) then return G.resolve(where, spec, d) end
+  -- a made spec under a supervisor without defaults: converted once, when made
+  if spec.policy_ud and next(d) == nil then return spec.policy_ud end
   local restart = spec.restart or (spec.restart_fn and "on_failure") or
     (spec.every and "always") or d.restart or "on_failure"
   if spec.interval and restart ~= "always" then
@@ -285,7 +296,7 @@ local function core_task(spec, d)
   budget = budget or 0
   local task, err
   if popts then task, err = core.process(popts) else task = core.task(spec.run, budget) end
-  local x = task and L.extras(spec)
+  local x = task and spec.has_extras ~= false and L.extras(spec)
   if x then
     x.max_instructions = budget -- its hooks' and policy functions' (lhooks.c)
     core.set_extras(task, x)
@@ -390,7 +401,7 @@ function Supervisor:add(spec)
   local policy = check(resolve("sup:add", spec, self.defaults))
   local task, err = core_task(spec, self.defaults)
   if not task then return nil, err end
-  return c:add(spec.name, task, policy, L.add_opts(spec))
+  return c:add(spec.name, task, policy, (spec.add_opts or (spec.add_opts == nil and L.add_opts(spec)) or nil))
 end
 
 local function name_arg(method, name)
@@ -504,7 +515,7 @@ function Supervisor:run(specs)
       item[3] = task
     end
     for _, item in ipairs(batch) do
-      local ok, err = c:add(item[1].name, item[3], item[2], L.add_opts(item[1]))
+      local ok, err = c:add(item[1].name, item[3], item[2], (item[1].add_opts or (item[1].add_opts == nil and L.add_opts(item[1])) or nil))
       if not ok then return nil, err end
     end
   end
@@ -525,9 +536,7 @@ end
 
 --- sup:outcomes(): name -> the outcome of the last task of that name that ended.
 function Supervisor:outcomes()
-  local live = self_check(self, "outcomes"):outcomes()
-  local out = {}
-  for name, o in pairs(live) do out[name] = copy_outcome(o) end
+  local out = self_check(self, "outcomes"):outcomes() -- fresh tables, without seq
   return out
 end
 
@@ -548,7 +557,7 @@ function Supervisor:wait(name, timeout)
     if not ok then return nil, (err:gsub("^ETIMEDOUT: .*", "ETIMEDOUT: task '" .. name
       .. "' still running after " .. tostring(timeout) .. "s")) end
   end
-  local o = copy_outcome(c:outcomes()[name])
+  local o = copy_outcome((c:outcome(name)))
   if o then return o end
   return nil, string.format("ENOENT: no task named '%s' is running or has ended", name)
 end
@@ -567,20 +576,21 @@ function Supervisor:wait_any(timeout)
   local names, me = {}, core.current_task()
   for _, n in ipairs(c:list()) do if n ~= me then names[#names + 1] = n end end
   if #names == 0 then return nil, "ENOENT: no task is registered" end
-  local _, since = c:outcomes()
+  local _, since = c:outcome(names[1])
   if not core.supervised() then
     error("sup:wait_any: call it from a task or a subscriber (it waits by yielding that "
       .. "coroutine); outside, sup:run() returns every outcome", 2)
   end
   while true do
-    local live, n = c:outcomes()
+    local _, n = c:outcome(names[1])
     if n > since then
-      local best
+      local best, bo
       for _, name in ipairs(names) do
-        local o = live[name]
-        if o and o.seq > since and (not best or o.seq < live[best].seq) then best = name end
+        local o = c:outcome(name)
+        if o and o.seq > since and (not bo or o.seq < bo.seq) then best, bo = name, o end
       end
-      if best then return best, copy_outcome(live[best]) end
+      if best then return best, copy_outcome(bo) end
+      since = n
     end
     if core.monotime() >= deadline then return nil, "ETIMEDOUT: no task ended in time" end
     if core.sleep(0.005) == false then return nil, "ECANCELED: the waiting task was cancelled" end

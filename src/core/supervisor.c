@@ -65,7 +65,9 @@ static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
   if (!s->destroying && !tv_list_empty(&s->blocked)) recheck_blocked(s, a);
   tv_registry_remove(&s->reg, a);
   if (!s->destroying) {
-    if (s->on_outcome) s->on_outcome(s, a, r);
+    /* out of memory: the previous record of the name stays (noted nowhere else) */
+    (void)tv_outcomes_record(&s->outcomes, a->name, a->end, a->attempt, r->reason,
+                             r->has_exit_code, r->exit_code);
     publish_simple(s, TV_EV_TASK_REMOVED, a->name,
                    a->end == TV_END_FORCED ? "force_stopped" : NULL);
     /* stuck: force-stopped by the shutdown's shared deadline (not by the
@@ -259,6 +261,7 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   s->parent.cfg = o->budget;
   tv_budget_init(&s->parent.budget);
   tv_list_init(&s->blocked);
+  tv_outcomes_init(&s->outcomes);
   tv_registry_init(&s->reg);
   tv_policy_pool_init(&s->policies, &s->env);
   s->grace_ns = o->grace_ns;
@@ -304,6 +307,7 @@ void tv_sup_destroy(tv_sup_t *s) {
   tv_str_unref(s->verdict);
   tv_str_unref(s->escalated);
   tv_budget_free(&s->parent.budget);
+  tv_outcomes_free(&s->outcomes);
   tv_registry_free(&s->reg);
   tv_policy_pool_free(&s->policies);
   free(s);

@@ -19,6 +19,7 @@
 #include "actor.h"
 #include "bus.h"
 #include "policy.h"
+#include "outcomes.h"
 #include "registry.h"
 #include "rng.h"
 #include "sched.h"
@@ -84,6 +85,7 @@ struct tv_sup {
   tv_str_t *escalated; /* why the supervisor failed (a budget escalated) */
   tv_parent_t parent;  /* of top-level tasks: the supervisor's budget */
   tv_link_t blocked;   /* actors waiting for `after` dependencies */
+  tv_outcomes_t outcomes; /* how every task ended (the last per name) */
   /* The supervisor reached CLOSED: the embedding closes its consumers. */
   void (*on_closed)(tv_sup_t *s);
   void *data;
@@ -92,10 +94,6 @@ struct tv_sup {
    * destroying), and a shutdown began (after ShutdownRequested, before any
    * task is cancelled). */
   void (*on_removed)(tv_sup_t *s, tv_actor_t *a);
-  /* The binding's reliable outcome record: every task that ends, before its
-   * TaskRemoved is published (not while destroying). */
-  void (*on_outcome)(tv_sup_t *s, tv_actor_t *a, const tv_actor_result_t *r);
-  void *outcome_data;
   void (*on_stopping)(tv_sup_t *s);
   void *upper;
 };

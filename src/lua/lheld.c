@@ -108,7 +108,29 @@ void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action) 
   b->action = (uint8_t)field_enum(L, idx, "on_exhausted", exhaust_parse, def_action);
 }
 
+#define LTV_POLICY "taskvisor.policy"
+
+/* core.policy(table): the policy converted once (a userdata sup:add takes
+ * in place of the table). */
+int ltv_policy_new(lua_State *L) {
+  tv_policy_t p;
+  ltv_policy_read(L, 1, &p);
+  tv_policy_t *u = lua_newuserdatauv(L, sizeof *u, 0);
+  *u = p;
+  if (luaL_newmetatable(L, LTV_POLICY)) { /* sets __name */
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+  }
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
 void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p) {
+  const tv_policy_t *u = luaL_testudata(L, idx, LTV_POLICY);
+  if (u) {
+    *p = *u;
+    return;
+  }
   luaL_checktype(L, idx, LUA_TTABLE);
   tv_policy_default(p);
   p->restart = field_enum(L, idx, "restart", tv_restart_parse, p->restart);

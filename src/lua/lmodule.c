@@ -127,6 +127,8 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, ltv_group_new, 1);
   lua_setfield(L, -2, "group");
+  lua_pushcfunction(L, ltv_policy_new);
+  lua_setfield(L, -2, "policy");
   lua_pushcfunction(L, ltv_signum);
   lua_setfield(L, -2, "signum");
   lua_pushlightuserdata(L, ctx);

@@ -42,15 +42,11 @@ static void on_closed(tv_sup_t *sup) {
 
 /* ---- reliable outcomes --------------------------------------------------- */
 
-static void on_outcome(tv_sup_t *sup, tv_actor_t *a, const tv_actor_result_t *r) {
-  ltv_sup *s = sup->data;
-  lua_State *L = s->ctx->L;
-  if (!lua_checkstack(L, 4)) return;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->outcomes);
-  lua_createtable(L, 0, 6);
-  lua_pushstring(L, tv_actor_end_status(a->end));
+static void push_outcome(lua_State *L, const tv_outcome_rec_t *r, int with_seq) {
+  lua_createtable(L, 0, 4 + with_seq);
+  lua_pushstring(L, tv_actor_end_status(r->end));
   lua_setfield(L, -2, "status");
-  lua_pushinteger(L, a->attempt);
+  lua_pushinteger(L, r->attempts);
   lua_setfield(L, -2, "attempts");
   if (r->reason) {
     lua_pushlstring(L, r->reason->s, r->reason->len);
@@ -60,21 +56,41 @@ static void on_outcome(tv_sup_t *sup, tv_actor_t *a, const tv_actor_result_t *r)
     lua_pushinteger(L, r->exit_code);
     lua_setfield(L, -2, "exit_code");
   }
-  lua_pushinteger(L, ++s->nended);
+  if (!with_seq) return;
+  lua_pushinteger(L, (lua_Integer)r->seq);
   lua_setfield(L, -2, "seq");
-  lua_pushlstring(L, a->name->s, a->name->len);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "name");
-  lua_insert(L, -2);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
 }
 
-/* sup:outcomes(): the live table name -> outcome (init.lua copies it). */
+/* sup:outcomes(): name -> outcome of every task that ended (fresh tables);
+ * and how many ended. */
 static int sup_outcomes(lua_State *L) {
-  ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->outcomes);
-  lua_pushinteger(L, s->nended);
+  ltv_sup *s = check_sup(L);
+  uint32_t n;
+  tv_outcome_rec_t **all = (tv_outcome_rec_t **)tv_namemap_snapshot(&s->sup->outcomes.map, &n);
+  if (!all && s->sup->outcomes.map.count) return luaL_error(L, "not enough memory");
+  lua_createtable(L, 0, (int)n);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_pushlstring(L, all[i]->name->s, all[i]->name->len);
+    push_outcome(L, all[i], 0);
+    lua_rawset(L, -3);
+  }
+  free(all);
+  lua_pushinteger(L, (lua_Integer)s->sup->outcomes.ended);
+  return 2;
+}
+
+/* sup:outcome(name): that task's last outcome with its seq (the order it
+ * ended in), or nil; and how many ended. */
+static int sup_outcome(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  const tv_outcome_rec_t *r = tv_outcomes_find(&s->sup->outcomes, name, len);
+  if (r)
+    push_outcome(L, r, 1);
+  else
+    lua_pushnil(L);
+  lua_pushinteger(L, (lua_Integer)s->sup->outcomes.ended);
   return 2;
 }
 
@@ -115,12 +131,9 @@ int ltv_sup_new(lua_State *L) {
   memset(s, 0, sizeof *s);
   s->ctx = ctx;
   s->anchor = LUA_NOREF;
-  lua_newtable(L);
-  s->outcomes = luaL_ref(L, LUA_REGISTRYINDEX);
   luaL_setmetatable(L, LTV_SUP);
   if (tv_sup_new(&s->sup, &ctx->sched, &o) != 0) return luaL_error(L, "not enough memory");
   s->sup->on_closed = on_closed;
-  s->sup->on_outcome = on_outcome;
   s->sup->data = s;
   if (!lua_isnoneornil(L, 5)) { /* max_slot_queue: a controller */
     lua_Integer q = luaL_checkinteger(L, 5);
@@ -404,8 +417,6 @@ static int sup_gc(lua_State *L) {
   if (s->ctl) tv_ctl_destroy(s->ctl);
   s->ctl = NULL;
   tv_sup_destroy(sup);
-  luaL_unref(L, LUA_REGISTRYINDEX, s->outcomes);
-  s->outcomes = LUA_NOREF;
   return 0;
 }
 
@@ -423,7 +434,7 @@ void ltv_sup_open(lua_State *L) {
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
-      {"outcomes", sup_outcomes}, {"await", sup_await},
+      {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
       {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP); /* sets __name */

@@ -182,6 +182,7 @@ uint64_t ltv_opt_ms(lua_State *L, int t, const char *k, double def_secs);
 /* A policy table {restart=, interval=, first=, max=, factor=, jitter=,
  * timeout=, max_retries=} (seconds; validated by init.lua) into p. */
 void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p);
+int ltv_policy_new(lua_State *L); /* core.policy(table) */
 /* A budget from fields max_restarts, within, cooldown (seconds) and
  * on_exhausted ("give_up" | "escalate" | "cooldown"). */
 void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action);
@@ -227,8 +228,6 @@ typedef struct ltv_sup {
   int anchor;
   tv_signals_t sig;
   int sig_on;
-  int outcomes;       /* registry ref: name -> the outcome of its last run */
-  lua_Integer nended; /* outcomes recorded so far */
 } ltv_sup;
 void ltv_sup_open(lua_State *L);
 int ltv_sup_new(lua_State *L);
