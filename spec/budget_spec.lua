@@ -5,20 +5,9 @@
 local H = require("helpers")
 local tv = H.tv
 
--- Runs `specs` on a fresh supervisor (options `opts`) to completion: the
--- collected events and every value run returned.
-local function run_tasks(specs, opts)
-  local sup = tv.supervisor(opts or {})
-  local events = H.collect(sup)
-  local r = table.pack(sup:run(specs))
-  return events, r, sup
-end
+local run_tasks = H.run
 
-local function field_list(events, field)
-  local out = {}
-  for i, ev in ipairs(events) do out[i] = ev[field] end
-  return out
-end
+local field_list = H.field_list
 
 -- A task failing on every attempt, restarted at once (1 ms), with extra fields.
 local function failing(name, extra)

@@ -46,6 +46,22 @@ function H.first(events, kind, task)
   return H.only(events, task, kind)[1]
 end
 
+-- Runs `specs` on a fresh supervisor (options `opts`) to completion: the
+-- collected events, every value run returned (packed), and the supervisor.
+function H.run(specs, opts)
+  local sup = tv.supervisor(opts or {})
+  local events = H.collect(sup)
+  local r = table.pack(sup:run(specs))
+  return events, r, sup
+end
+
+-- The value of `field` in each of `events`, in order.
+function H.field_list(events, field)
+  local out = {}
+  for i, ev in ipairs(events) do out[i] = ev[field] end
+  return out
+end
+
 --- The kinds of `events`, in order.
 function H.kinds(events)
   local out = {}

@@ -13,11 +13,7 @@ local function run_tasks(specs, opts)
   return events, r[1], r[2], r[3], sup
 end
 
-local function field_list(events, field)
-  local out = {}
-  for i, ev in ipairs(events) do out[i] = ev[field] end
-  return out
-end
+local field_list = H.field_list
 
 -- The deterministic base of A5 in whole ms: min(first * factor^k, max).
 local function base_ms(first, factor, max, k)

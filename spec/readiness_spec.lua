@@ -4,12 +4,7 @@
 local H = require("helpers")
 local tv = H.tv
 
-local function run_tasks(specs, opts)
-  local sup = tv.supervisor(opts or {})
-  local events = H.collect(sup)
-  local r = table.pack(sup:run(specs))
-  return events, r, sup
-end
+local run_tasks = H.run
 
 -- Index of the event of `kind` about `task` with attempt `attempt`.
 local function at(events, kind, task, attempt)

@@ -4,18 +4,9 @@
 local H = require("helpers")
 local tv = H.tv
 
-local function run_tasks(specs, opts)
-  local sup = tv.supervisor(opts or {})
-  local events = H.collect(sup)
-  local r = table.pack(sup:run(specs))
-  return events, r, sup
-end
+local run_tasks = H.run
 
-local function field_list(events, field)
-  local out = {}
-  for i, ev in ipairs(events) do out[i] = ev[field] end
-  return out
-end
+local field_list = H.field_list
 
 describe("every", function()
   it("runs on a fixed schedule: BackoffScheduled source schedule without a reason, attempts near multiples of every", function()
