@@ -713,3 +713,27 @@ describe("bad input", function()
     assert.truthy(err:find("sup:slot: 'name' must be a non%-empty string"))
   end)
 end)
+
+describe("tasks the controller cannot take yet", function()
+  it("after, ready, hooks and restart/backoff functions are refused with ENOTSUP; nothing is started", function()
+    local sup = tv.supervisor({ controller = true })
+    local events = H.collect(sup)
+    local noop = function() end
+    local refused = {
+      tv.task({ name = "a", run = noop, after = { "x" } }),
+      tv.task({ name = "b", run = noop, ready = "notify" }),
+      tv.task({ name = "c", run = noop, cleanup = noop }),
+      tv.task({ name = "d", run = noop, restart = function() return false end }),
+      tv.task({ name = "e", run = noop, backoff = function() return 0 end }),
+    }
+    for _, spec in ipairs(refused) do
+      local ok, err = sup:submit({ task = spec })
+      assert.is_nil(ok, spec.name)
+      assert.matches("^ENOTSUP: tasks with 'after', 'ready', lifecycle hooks or restart/backoff "
+        .. "functions cannot be submitted", err)
+    end
+    assert.is_true(sup:submit({ task = tv.once("plain", noop) }))
+    assert.is_true(sup:run())
+    assert.same({ "plain" }, H.field_list(H.only(events, nil, "TaskAdded"), "task"))
+  end)
+end)

@@ -672,9 +672,9 @@ function Supervisor:submit(req)
       .. "\"drop_if_running\" or a function(slot, request) (got %s)", V.show(adm)), 2)
   end
   local policy = check(resolve("sup:submit", spec, self.defaults))
-  if spec.after or spec.has_hooks or spec.explicit_ready then
-    return nil, "ENOTSUP: tasks with 'after', 'ready' or lifecycle hooks cannot be submitted "
-      .. "through the controller yet; add them with sup:add"
+  if spec.after or spec.has_hooks or spec.explicit_ready or spec.restart_fn or spec.backoff_fn then
+    return nil, "ENOTSUP: tasks with 'after', 'ready', lifecycle hooks or restart/backoff "
+      .. "functions cannot be submitted through the controller yet; add them with sup:add"
   end
   if not c:has_controller() then
     return nil, "ENOTSUP: this supervisor has no controller; create it with "

@@ -150,9 +150,7 @@ function M.extras(spec)
   for _, h in ipairs(M.HOOKS) do
     if spec[h] then x = x or {}; x[h] = spec[h] end
   end
-  if type(spec.restart_fn) == "function" or V.callable(spec.restart_fn) then
-    x = x or {}; x.restart = spec.restart_fn
-  end
+  if spec.restart_fn then x = x or {}; x.restart = spec.restart_fn end
   if spec.backoff_fn then x = x or {}; x.backoff = spec.backoff_fn end
   return x
 end
@@ -161,8 +159,8 @@ end
 function M.add_opts(spec)
   local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil
   if not (spec.after or spec.has_hooks or spec.explicit_ready or fns) then return nil end
-  -- `hooks` also gives policy functions the per-task state they need (ran_for)
-  return { after = spec.after, hooks = spec.has_hooks or fns, explicit_ready = spec.explicit_ready }
+  return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready,
+    decide = fns or nil }
 end
 
 --- Cycles among `after` in one batch: nil, or an error naming the cycle.

@@ -17,7 +17,7 @@
 enum { TV_THEN_STEP, TV_THEN_DELAY, TV_THEN_END };
 /* ext->hook_flags */
 enum { HF_SETUP_DONE = 1, HF_SHUTDOWN_RAN = 2, HF_CLEANUP_RAN = 4, HF_HOOKS = 8,
-       HF_EXPLICIT_READY = 16, HF_RESTART_HOOK_RAN = 32 };
+       HF_EXPLICIT_READY = 16, HF_RESTART_HOOK_RAN = 32, HF_DECIDE = 64 };
 
 static tv_task_t *task_of(tv_actor_t *a) { return container_of(a, tv_task_t, actor); }
 
@@ -258,12 +258,9 @@ static void arm_running_timer(tv_actor_t *a) {
 static void mark_ready(tv_actor_t *a) {
   if (a->ready) return;
   a->ready = a->ever_ready = 1;
-  tv_parent_t *p = tv_actor_parent(a);
-  if (p && p->ops->ready) p->ops->ready(p, a);
-  if (p != tv_actor_env(a)->parent) {
-    p = tv_actor_env(a)->parent; /* dependents anywhere in the supervisor */
-    if (p && p->ops->ready) p->ops->ready(p, a);
-  }
+  tv_parent_t *sp = tv_actor_env(a)->parent, *p = tv_actor_parent(a);
+  if (p != sp && p->ops->ready) p->ops->ready(p, a); /* its group */
+  if (sp->ops->ready) sp->ops->ready(sp, a); /* dependents anywhere in the supervisor */
 }
 
 static void run_attempt(tv_actor_t *a) {
@@ -449,8 +446,8 @@ static uint64_t ran_for_ns(const tv_actor_t *a) {
  * the actor ended. */
 static int ask(tv_actor_t *a, tv_decision_t *d, int *answered) {
   tv_task_t *t = task_of(a);
-  *answered = 0;
-  if (!t->ops->decide) return 0;
+  *answered = 0; /* only tasks that have their own functions are asked: not a hot-path call */
+  if (!a->ext || !(a->ext->hook_flags & HF_DECIDE) || !t->ops->decide) return 0;
   d->attempt = a->attempt;
   d->streak = a->streak;
   d->ran_for_ns = ran_for_ns(a);
@@ -513,12 +510,13 @@ static int over_budget(tv_actor_t *a, const tv_budget_cfg_t *cfg, tv_budget_t *b
 /* Counts the restart in the task's and its parent's budgets: 1 within both,
  * else what over_budget said. */
 static int take_budgets(tv_actor_t *a, uint64_t *delay, const failure_t *f) {
-  uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
   const tv_budget_cfg_t *own = &a->policy->budget;
+  tv_parent_t *p = tv_actor_parent(a);
+  if (!own->max && !p->cfg.max) return 1; /* the common case: no budget at all */
+  uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
   if (own->max && a->ext && tv_budget_take(&a->ext->budget, own, now) == 0)
     return over_budget(a, own, &a->ext->budget, "the task's budget", delay, f);
-  tv_parent_t *p = tv_actor_parent(a);
-  if (p && p->cfg.max && tv_budget_take(&p->budget, &p->cfg, now) == 0) {
+  if (p->cfg.max && tv_budget_take(&p->budget, &p->cfg, now) == 0) {
     char whose[160];
     snprintf(whose, sizeof whose, "the %s's budget", p->what);
     return over_budget(a, &p->cfg, &p->budget, whose, delay, f);
@@ -535,14 +533,18 @@ static void restart_after(tv_actor_t *a, uint64_t delay, int source, tv_str_t *w
   if (r == 0) return;
   if (r == 1 && (source != TV_BACKOFF_SUCCESS || delay)) publish_backoff(a, delay, source, why);
   tv_actor_ext_t *x = a->ext;
-  if (x) x->last_delay = delay;
+  if (!x) { /* a plain task: no group, no hooks */
+    schedule_next(a, delay);
+    return;
+  }
+  x->last_delay = delay;
   tv_parent_t *p = tv_actor_parent(a);
-  if (x && p->ops->restart && p->ops->restart(p, a, delay)) x->hold = 1;
-  if (f && x) {
+  if (p->ops->restart && p->ops->restart(p, a, delay)) x->hold = 1;
+  if (f) {
     x->then_delay = delay;
     if (start_hook(a, TV_HOOK_ERROR, f->display, TV_THEN_DELAY)) return;
   }
-  if (x && x->hold)
+  if (x->hold)
     go_held(a);
   else
     schedule_next(a, delay);
@@ -768,11 +770,12 @@ void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
   tv_actor_recheck(a);
 }
 
-void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready) {
+void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int decide) {
   tv_actor_ext_t *x = a->ext;
   if (!x) return;
   if (hooks) x->hook_flags |= HF_HOOKS;
   if (explicit_ready) x->hook_flags |= HF_EXPLICIT_READY;
+  if (decide) x->hook_flags |= HF_DECIDE;
 }
 
 void tv_actor_init(tv_actor_t *a, tv_str_t *name, const tv_policy_t *policy) {

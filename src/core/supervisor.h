@@ -43,6 +43,7 @@ typedef struct tv_add_opts {
   uint32_t nafter;
   int hooks;          /* the task has lifecycle hooks (task ops->hook) */
   int explicit_ready; /* the task reports readiness itself (tv_task_ready) */
+  int decide;         /* the task answers restart/backoff itself (ops->decide) */
   tv_parent_t *parent; /* a group; NULL: the supervisor */
   void *parent_data;   /* stored in the actor's ext->data */
   uint32_t index;      /* in the group */

@@ -48,7 +48,8 @@ int ltv_add_opts_read(lua_State *L, int idx, tv_add_opts_t *o) {
   if (lua_type(L, idx) != LUA_TTABLE) return 0;
   o->hooks = lua_getfield(L, idx, "hooks") != LUA_TNIL && lua_toboolean(L, -1);
   o->explicit_ready = lua_getfield(L, idx, "explicit_ready") != LUA_TNIL && lua_toboolean(L, -1);
-  lua_pop(L, 2);
+  o->decide = lua_getfield(L, idx, "decide") != LUA_TNIL && lua_toboolean(L, -1);
+  lua_pop(L, 3);
   int rc = 0;
   if (lua_getfield(L, idx, "after") == LUA_TTABLE) {
     size_t n = lua_rawlen(L, -1);

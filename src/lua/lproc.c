@@ -253,6 +253,7 @@ static int process_gc(lua_State *L) {
     u->orphaned = 1;
   else
     tv_process_fini(&u->p);
+  ltv_extras_drop(L, &u->p.base); /* before the address can be reused */
   return 0;
 }
 

@@ -260,6 +260,7 @@ static int ctx_gc(lua_State *L) {
     t->fiber.orphaned = 1;
   else
     tv_task_fini(&t->base);
+  ltv_extras_drop(L, &t->base); /* before the address can be reused */
   return 0;
 }
 

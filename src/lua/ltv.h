@@ -174,7 +174,7 @@ void ltv_task_unhold(lua_State *L, int idx);
  * it is not one; seconds as whole milliseconds, rounded up. */
 double ltv_opt_number(lua_State *L, int t, const char *k, double def);
 /* sup:add's options table at idx { after = {names}, hooks = bool,
- * explicit_ready = bool } into o (after: a malloc'd array of new references,
+ * explicit_ready = bool, decide = bool } into o (after: a malloc'd array of new references,
  * freed by ltv_add_opts_free). 0, or -1 when out of memory. */
 int ltv_add_opts_read(lua_State *L, int idx, tv_add_opts_t *o);
 void ltv_add_opts_free(tv_add_opts_t *o);
