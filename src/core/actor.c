@@ -502,7 +502,7 @@ static int over_budget(tv_actor_t *a, const tv_budget_cfg_t *cfg, tv_budget_t *b
                                    escalate ? p->what : "");
   publish_end_event(a, TV_EV_ACTOR_EXHAUSTED, reason, f);
   end_actor(a, escalate ? TV_END_ESCALATED : TV_END_EXHAUSTED, reason, f);
-  if (escalate && p->ops->escalate) p->ops->escalate(p, a, reason);
+  if (escalate && p->ops->escalate) p->ops->escalate(p, a, reason, cfg == &a->policy->budget);
   tv_str_unref(reason);
   return 0;
 }

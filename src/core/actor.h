@@ -54,8 +54,9 @@ typedef struct tv_parent_ops {
    * published): 1 when the parent takes it over (the child is then HELD until
    * tv_actor_resume), 0 to let it restart by itself. */
   int (*restart)(tv_parent_t *p, tv_actor_t *child, uint64_t delay_ns);
-  /* A child's budget says escalate: the parent fails (`reason` borrowed). */
-  void (*escalate)(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason);
+  /* A budget says escalate: the parent fails (`reason` borrowed). `own`: it
+   * was the child's own budget, not the parent's. */
+  void (*escalate)(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason, int own);
   /* A child's attempt became ready, or it completed without saying so. */
   void (*ready)(tv_parent_t *p, tv_actor_t *child);
   /* A child stopped by tv_actor_hold is HELD now. */

@@ -24,6 +24,12 @@ typedef struct tv_budget_cfg {
   uint64_t cooldown_ns;
 } tv_budget_cfg_t;
 
+/* No budget; `action` applies once one is set. */
+static inline tv_budget_cfg_t tv_budget_none(int action) {
+  tv_budget_cfg_t c = {0, (uint8_t)action, 0, 0};
+  return c;
+}
+
 typedef struct tv_budget {
   uint64_t *ring; /* restart times, clock ms */
   uint32_t head, count;

@@ -241,11 +241,12 @@ static int on_restart(tv_parent_t *p, tv_actor_t *child, uint64_t delay_ns) {
   return 1;
 }
 
-static void on_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason) {
+static void on_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason, int own) {
   tv_group_t *g = of_parent(p);
   tv_str_t *why;
-  if (reason && strstr(reason->s, "(the task's budget)")) {
-    why = tv_str_printf("child '%s' escalated: %s; children stopped", child->name->s, reason->s);
+  if (own) {
+    why = tv_str_printf("child '%s' escalated: %s; children stopped", child->name->s,
+                        reason ? reason->s : "its budget was exceeded");
   } else {
     char win[48];
     tv_fmt_duration(p->cfg.within_ns, win, sizeof win);

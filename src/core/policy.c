@@ -18,10 +18,7 @@ void tv_policy_default(tv_policy_t *p) {
   p->restart = TV_RESTART_ON_FAILURE;
   p->reset_after_ns = 0;
   p->every_ns = 0;
-  p->budget.max = 0;
-  p->budget.action = TV_EXHAUST_GIVE_UP;
-  p->budget.within_ns = 0;
-  p->budget.cooldown_ns = 0;
+  p->budget = tv_budget_none(TV_EXHAUST_GIVE_UP);
 }
 
 int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {

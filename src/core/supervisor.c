@@ -203,10 +203,7 @@ void tv_sup_opts_default(tv_sup_opts_t *o) {
   o->queue_capacity = 1024;
   o->seed = 0;
   o->seeded = 0;
-  o->budget.max = 0;
-  o->budget.action = TV_EXHAUST_ESCALATE;
-  o->budget.within_ns = 0;
-  o->budget.cooldown_ns = 0;
+  o->budget = tv_budget_none(TV_EXHAUST_ESCALATE);
 }
 
 /* ---- the supervisor as its top-level tasks' parent ------------------------ */
@@ -217,7 +214,8 @@ static void sup_ready(tv_parent_t *p, tv_actor_t *child) {
   if (!tv_list_empty(&s->blocked)) recheck_blocked(s, NULL);
 }
 
-static void sup_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason) {
+static void sup_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason, int own) {
+  (void)own; /* either way the reason names the budget */
   tv_sup_t *s = container_of(p, tv_sup_t, parent);
   if (s->escalated || s->destroying) return;
   s->escalated = tv_str_printf("task '%s': %s", child->name->s, reason ? reason->s : "");
