@@ -226,3 +226,70 @@ describe("no outcome is lost", function()
     for i = 1, 20 do assert.equal("completed", all["t" .. i].status) end
   end)
 end)
+
+describe("keep_outcomes bounds the record", function()
+  local function names(t)
+    local out = {}
+    for k in pairs(t) do out[#out + 1] = k end
+    table.sort(out)
+    return out
+  end
+  -- one-shots that end in name order: n1 first, n5 last
+  local function in_order(n)
+    local specs = {}
+    for i = 1, n do
+      specs[i] = tv.once("n" .. i, function(ctx) ctx:sleep(0.002 * i) end)
+    end
+    return specs
+  end
+
+  it("keeps the names that ended last; a wait for a dropped one says why", function()
+    local sup = tv.supervisor{ keep_outcomes = 3 }
+    local specs = in_order(5)
+    local seen = {}
+    specs[#specs + 1] = tv.once("driver", function()
+      assert(sup:wait("n5"))
+      seen.after_five = names(sup:outcomes())
+      -- a later run of a kept name refreshes it: n3 becomes the newest, n4 the oldest
+      assert(sup:add(tv.once("n3", function() end)))
+      assert(sup:wait("n3"))
+      seen.after_n3 = names(sup:outcomes())
+      seen.wait = table.pack(sup:wait("n1"))
+    end)
+    local ok, outcomes = sup:run(specs)
+    assert.is_true(ok)
+    assert.same({ "n3", "n4", "n5" }, seen.after_five)
+    assert.same({ "n3", "n4", "n5" }, seen.after_n3)
+    assert.is_nil(seen.wait[1])
+    assert.matches("^ENOENT: no outcome kept for task 'n1' %(it is not running; only the last "
+      .. "keep_outcomes = 3 are kept, 2 dropped so far%)$", seen.wait[2])
+    -- the driver's own end pushed out n4, the oldest
+    assert.same({ "driver", "n3", "n5" }, names(outcomes))
+  end)
+
+  it("keep_outcomes = 0 keeps none: run returns {} and a wait on an ended task says so", function()
+    local sup = tv.supervisor{ keep_outcomes = 0 }
+    local got
+    local ok, outcomes = sup:run({
+      tv.once("quick", function() end),
+      tv.once("w", function() got = table.pack(sup:wait("quick")) end),
+    })
+    assert.is_true(ok)
+    assert.same({}, outcomes)
+    assert.is_nil(got[1])
+    assert.matches("^ENOENT: no outcome kept for task 'quick'", got[2])
+  end)
+
+  it("defaults to 10,000 and refuses what is not a count", function()
+    local specs = {}
+    for i = 1, 10001 do specs[i] = tv.once("t" .. i, function() end) end
+    local ok, outcomes = tv.supervisor{}:run(specs)
+    assert.is_true(ok)
+    assert.equal(10000, #names(outcomes))
+    for _, bad in ipairs({ -1, 1.5, 0 / 0, math.huge, (1 << 24) + 1, "10" }) do
+      local ok, err = pcall(tv.supervisor, { keep_outcomes = bad })
+      assert.is_false(ok)
+      assert.matches("tv.supervisor: 'keep_outcomes' must be", err)
+    end
+  end)
+end)

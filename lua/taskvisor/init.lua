@@ -30,13 +30,16 @@ local TASK_KEYS = keys({ "run", "max_instructions" }, SPEC_KEYS)
 local PROCESS_KEYS = keys(SPEC_KEYS, P.KEYS)
 local BACKOFF_KEYS = { "first", "max", "factor", "jitter" }
 local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
-  "controller", "intensity", "on_exhausted", "max_instructions" }
+  "controller", "intensity", "on_exhausted", "max_instructions", "keep_outcomes" }
+local KEEP_OUTCOMES = { 10000, 1 << 24 } -- default, max (outcomes.h)
 -- VM instructions a task or an on_event may run without yielding to the loop:
 -- the default (about 0.4 s of tight Lua), then the bounds; or false (none).
 local MAX_INSTRUCTIONS = { 100000000, 1000, 0xffffffff }
 local CONTROLLER_KEYS = { "max_slot_queue" }
 local SUBMIT_KEYS = { "slot", "admission", "task" }
+local SUBMIT_SET = { slot = true, admission = true, task = true }
 local ADMISSIONS = { "queue", "replace", "drop_if_running" }
+local ADMISSION_SET = { queue = true, replace = true, drop_if_running = true }
 local DECISIONS = { start = true, queue = true, replace = true, reject = true }
 local SUBSCRIBER_KEYS = { "name", "on_event", "queue" }
 local MAX_QUEUE = 1 << 24
@@ -125,14 +128,18 @@ end
 local process_opts = setmetatable({}, { __mode = "k" })
 
 local resolve
+local NONE = {}
+local NONE_DEFAULTS = { none = true }
+local scratch_policy = {}
 
 local function freeze(fields, type_name)
   if type(fields.backoff) == "table" then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
   if fields.run ~= nil or process_opts[fields] then
     -- what every add needs, worked out once (submissions stay cheap)
-    fields.has_extras = L.extras(fields) ~= nil
     fields.add_opts = L.add_opts(fields) or false
-    local policy = resolve("tv.task", fields, {})
+    -- (into a scratch table: a table per spec made was garbage that spread
+    -- the live specs over twice the memory, and every collection paid for it)
+    local policy = resolve("tv.task", fields, NONE_DEFAULTS, scratch_policy)
     if policy then fields.policy_ud = core.policy(policy) end
   end
   local spec = read_only(fields, "a task spec (make a new one with tv.task{...})",
@@ -254,34 +261,38 @@ function tv.restartable(name, fn, opts)
   return spec
 end
 
--- The policy the core receives: the spec, then the supervisor's defaults.
-function resolve(where, spec, d)
-  if G.is(spec) then return G.resolve(where, spec, d) end
-  -- a made spec under a supervisor without defaults: converted once, when made
-  if spec.policy_ud and next(d) == nil then return spec.policy_ud end
+-- The policy the core receives: the spec, then the supervisor's defaults;
+-- into `out` when given (every key is set, so one table can be reused).
+function resolve(where, spec, d, out)
+  -- a made spec under a supervisor without policy defaults: converted once,
+  -- when made (the hot path of sup:submit)
+  local ud = spec.policy_ud
+  if ud and d.none then return ud end
+  if spec.run == nil and G.is(spec) then return G.resolve(where, spec, d) end
   local restart = spec.restart or (spec.restart_fn and "on_failure") or
     (spec.every and "always") or d.restart or "on_failure"
   if spec.interval and restart ~= "always" then
     return nil, string.format("%s: task '%s' sets 'interval' but its restart is %q "
       .. "('interval' only applies to restart = \"always\")", where, spec.name, restart)
   end
-  local b, db = spec.backoff or {}, d.backoff or {}
-  return {
-    restart = restart,
-    interval = restart == "always" and (spec.interval or d.interval) or nil,
-    first = b.first or db.first,
-    max = b.max or db.max,
-    factor = b.factor or db.factor,
-    jitter = b.jitter or db.jitter,
-    timeout = spec.timeout or d.timeout,
-    max_retries = spec.max_retries or d.max_retries,
-    reset_after = spec.reset_after or d.reset_after,
-    every = spec.every,
-    max_restarts = spec.max_restarts or (spec.max_restarts == nil and d.max_restarts) or nil,
-    within = spec.within or (spec.max_restarts == nil and d.within) or nil,
-    on_exhausted = spec.on_exhausted or (spec.max_restarts == nil and d.on_exhausted) or nil,
-    cooldown = spec.cooldown or (spec.max_restarts == nil and d.cooldown) or nil,
-  }
+  local b, db = spec.backoff or NONE, d.backoff or NONE
+  local p = out or {}
+  p.restart = restart
+  p.interval = restart == "always" and (spec.interval or d.interval) or nil
+  p.first = b.first or db.first
+  p.max = b.max or db.max
+  p.factor = b.factor or db.factor
+  p.jitter = b.jitter or db.jitter
+  p.timeout = spec.timeout or d.timeout
+  p.max_retries = spec.max_retries or d.max_retries
+  p.reset_after = spec.reset_after or d.reset_after
+  p.every = spec.every
+  local own_budget = spec.max_restarts ~= nil -- the spec's budget, or all of the defaults'
+  p.max_restarts = spec.max_restarts or (not own_budget and d.max_restarts) or nil
+  p.within = spec.within or (not own_budget and d.within) or nil
+  p.on_exhausted = spec.on_exhausted or (not own_budget and d.on_exhausted) or nil
+  p.cooldown = spec.cooldown or (not own_budget and d.cooldown) or nil
+  return p
 end
 
 -- A fresh core task object for one add of a validated spec, or nil, err
@@ -289,14 +300,14 @@ end
 -- task's attempts, hooks and policy functions): the spec's, else the
 -- supervisor's (`d`); false = 0, none.
 local function core_task(spec, d)
-  if G.is(spec) then return G.core_task(spec) end
-  local popts = process_opts[spec]
+  local popts = spec.run == nil and process_opts[spec]
+  if spec.run == nil and not popts then return G.core_task(spec) end
   local budget = spec.max_instructions
   if budget == nil and d then budget = d.max_instructions end
   budget = budget or 0
   local task, err
   if popts then task, err = core.process(popts) else task = core.task(spec.run, budget) end
-  local x = task and spec.has_extras ~= false and L.extras(spec)
+  local x = task and spec.add_opts ~= false and L.extras(spec) -- made without options: none
   if x then
     x.max_instructions = budget -- its hooks' and policy functions' (lhooks.c)
     core.set_extras(task, x)
@@ -357,7 +368,8 @@ end
 
 --- tv.supervisor{ grace = 60, max_concurrent = 0, bus_capacity = 1024,
 --- defaults = { restart=, interval=, backoff=, timeout=, max_retries= }, seed = n,
---- controller = true | { max_slot_queue = 100 }, max_instructions = 1e8 }
+--- controller = true | { max_slot_queue = 100 }, max_instructions = 1e8,
+--- keep_outcomes = 10000 }
 function tv.supervisor(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
@@ -386,11 +398,15 @@ function tv.supervisor(opts)
   if budget.max_restarts and not budget.on_exhausted then budget.on_exhausted = "escalate" end
   local max_slot_queue, err = controller_opts(opts.controller)
   if err then error(err, 2) end
+  defaults.none = next(defaults) == nil -- no policy defaults: made specs' policies serve as they are
   defaults.max_instructions = opts.max_instructions == nil and MAX_INSTRUCTIONS[1] or
     check(V.limit("tv.supervisor", "max_instructions", opts.max_instructions,
       MAX_INSTRUCTIONS[2], MAX_INSTRUCTIONS[3]))
-  local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue, budget)
-  return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0 }, Supervisor)
+  local keep = opts.keep_outcomes == nil and KEEP_OUTCOMES[1] or
+    check(V.integer("tv.supervisor", "keep_outcomes", opts.keep_outcomes, 0, KEEP_OUTCOMES[2]))
+  local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue, budget, keep)
+  return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0, keep = keep,
+    controller = max_slot_queue ~= nil }, Supervisor)
 end
 
 --- sup:add(spec): registers and starts a task. true, or nil + "EEXIST: ..." /
@@ -552,13 +568,20 @@ function Supervisor:wait(name, timeout)
   if name == core.current_task() and c:contains(name) then
     return nil, string.format("EINVAL: task '%s' cannot wait for its own end", name)
   end
-  if c:contains(name) then
+  local waited = c:contains(name)
+  if waited then
     local ok, err = c:await(name, timeout)
     if not ok then return nil, (err:gsub("^ETIMEDOUT: .*", "ETIMEDOUT: task '" .. name
       .. "' still running after " .. tostring(timeout) .. "s")) end
   end
   local o = copy_outcome((c:outcome(name)))
   if o then return o end
+  local _, _, dropped = c:outcome(name)
+  if waited or dropped > 0 then
+    return nil, string.format("ENOENT: no outcome kept for task '%s' (%s; only the last "
+      .. "keep_outcomes = %d are kept, %d dropped so far)", name, waited and "it has ended"
+      or "it is not running", self.keep, dropped)
+  end
   return nil, string.format("ENOENT: no task named '%s' is running or has ended", name)
 end
 
@@ -653,17 +676,21 @@ function Supervisor:submit(req)
     error(string.format("sup:submit: expected a { slot=, admission=, task= } table (got %s)",
       V.show(req)), 2)
   end
-  check(V.known_keys("sup:submit", "", req, SUBMIT_KEYS))
+  for k in next, req do -- (the hot path: V.known_keys only to word the error)
+    if not SUBMIT_SET[k] then check(V.known_keys("sup:submit", "", req, SUBMIT_KEYS)) end
+  end
   if req.task == nil then
     error("sup:submit: 'task' is required (a task spec such as tv.task{...})", 2)
   end
-  local spec = check(any_spec("sup:submit: 'task'", req.task))
+  local spec = spec_fields[req.task] or check(any_spec("sup:submit: 'task'", req.task))
   local slot = spec.slot or spec.name
   if req.slot ~= nil then slot = check(V.name("sup:submit", "slot", req.slot)) end
   local adm = req.admission
   if adm == nil then adm = "queue" end
   local fn
-  if type(adm) == "string" then
+  if ADMISSION_SET[adm] then
+    fn = nil
+  elseif type(adm) == "string" then
     check(V.one_of("sup:submit", "admission", adm, ADMISSIONS))
   elseif V.callable(adm) then
     fn = adm
@@ -671,12 +698,14 @@ function Supervisor:submit(req)
     error(string.format("sup:submit: 'admission' must be \"queue\", \"replace\", "
       .. "\"drop_if_running\" or a function(slot, request) (got %s)", V.show(adm)), 2)
   end
-  local policy = check(resolve("sup:submit", spec, self.defaults))
-  if spec.after or spec.has_hooks or spec.explicit_ready or spec.restart_fn or spec.backoff_fn then
+  local policy = spec.policy_ud -- made, and no defaults to apply: converted already
+  if not (policy and self.defaults.none) then policy = check(resolve("sup:submit", spec, self.defaults)) end
+  local add_opts = spec.add_opts -- false: made, and none; nil: not made
+  if add_opts or (add_opts == nil and L.add_opts(spec)) then
     return nil, "ENOTSUP: tasks with 'after', 'ready', lifecycle hooks or restart/backoff "
       .. "functions cannot be submitted through the controller yet; add them with sup:add"
   end
-  if not c:has_controller() then
+  if not self.controller then
     return nil, "ENOTSUP: this supervisor has no controller; create it with "
       .. "tv.supervisor{ controller = { max_slot_queue = ... } }"
   end

@@ -204,6 +204,7 @@ void tv_sup_opts_default(tv_sup_opts_t *o) {
   o->seed = 0;
   o->seeded = 0;
   o->budget = tv_budget_none(TV_EXHAUST_ESCALATE);
+  o->keep_outcomes = TV_OUTCOMES_DEFAULT;
 }
 
 /* ---- the supervisor as its top-level tasks' parent ------------------------ */
@@ -259,7 +260,7 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   s->parent.cfg = o->budget;
   tv_budget_init(&s->parent.budget);
   tv_list_init(&s->blocked);
-  tv_outcomes_init(&s->outcomes);
+  tv_outcomes_init(&s->outcomes, o->keep_outcomes);
   tv_registry_init(&s->reg);
   tv_policy_pool_init(&s->policies, &s->env);
   s->grace_ns = o->grace_ns;

@@ -35,6 +35,7 @@ typedef struct tv_sup_opts {
   uint64_t seed;           /* jitter seed when `seeded` */
   int seeded;
   tv_budget_cfg_t budget;  /* restarts of its top-level tasks; max 0 = none */
+  uint32_t keep_outcomes;  /* outcomes kept (names); TV_OUTCOMES_DEFAULT */
 } tv_sup_opts_t;
 
 /* Optional parts of an add (tv_sup_add_ex). */

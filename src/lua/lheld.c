@@ -110,12 +110,54 @@ void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action) 
 }
 
 #define LTV_POLICY "taskvisor.policy"
+#define LTV_POLICIES "taskvisor.policies"
 
-/* core.policy(table): the policy converted once (a userdata sup:add takes
- * in place of the table). */
+/* `p` with its padding zeroed: equal policies, equal bytes. */
+static void canonical(tv_policy_t *out, const tv_policy_t *p) {
+  memset(out, 0, sizeof *out);
+  out->backoff.first = p->backoff.first;
+  out->backoff.max = p->backoff.max;
+  out->backoff.factor = p->backoff.factor;
+  out->backoff.jitter = p->backoff.jitter;
+  out->interval_ns = p->interval_ns;
+  out->timeout_ns = p->timeout_ns;
+  out->max_retries = p->max_retries;
+  out->restart = p->restart;
+  out->reset_after_ns = p->reset_after_ns;
+  out->every_ns = p->every_ns;
+  out->budget.max = p->budget.max;
+  out->budget.action = p->budget.action;
+  out->budget.within_ns = p->budget.within_ns;
+  out->budget.cooldown_ns = p->budget.cooldown_ns;
+}
+
+/* core.policy(table): the policy converted once (a userdata sup:add takes in
+ * place of the table). Equal policies share one userdata, kept in a table
+ * with weak values keyed by the policy's bytes: specs made by the hundred
+ * thousand hold a handful of policies, not one object each (a userdata per
+ * spec doubled the garbage collector's work in bench/controller.lua). */
 int ltv_policy_new(lua_State *L) {
-  tv_policy_t p;
+  tv_policy_t p, key;
   ltv_policy_read(L, 1, &p);
+  canonical(&key, &p);
+  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, LTV_POLICIES) == 0) { /* made now */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  /* [1] is the last one made: specs made in a loop share it, and finding
+   * it makes no garbage (the key string below is some) */
+  const tv_policy_t *last = lua_rawgeti(L, -1, 1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+  if (last && tv_policy_equal(last, &p)) return 1;
+  lua_pop(L, 1);
+  lua_pushlstring(L, (const char *)&key, sizeof key);
+  if (lua_rawget(L, -2) == LUA_TUSERDATA) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, 1);
+    return 1;
+  }
+  lua_pop(L, 1);
   tv_policy_t *u = lua_newuserdatauv(L, sizeof *u, 0);
   *u = p;
   if (luaL_newmetatable(L, LTV_POLICY)) { /* sets __name */
@@ -123,6 +165,11 @@ int ltv_policy_new(lua_State *L) {
     lua_setfield(L, -2, "__metatable");
   }
   lua_setmetatable(L, -2);
+  lua_pushlstring(L, (const char *)&key, sizeof key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, 1);
   return 1;
 }
 

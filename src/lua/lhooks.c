@@ -43,6 +43,7 @@ static int push_extras(lua_State *L, tv_task_t *t) {
 /* core.set_extras(task, table | nil) */
 static int set_extras(lua_State *L) {
   tv_task_t *t = ltv_task_check(L, 1, "core.set_extras");
+  ltv_ctx_get(L)->extras_used = 1;
   if (lua_getfield(L, LUA_REGISTRYINDEX, LTV_EXTRAS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -54,7 +55,8 @@ static int set_extras(lua_State *L) {
   return 0;
 }
 
-void ltv_extras_drop(lua_State *L, tv_task_t *t) {
+void ltv_extras_drop(lua_State *L, ltv_ctx *ctx, tv_task_t *t) {
+  if (!ctx->extras_used) return; /* no spec had any: nothing to look up */
   if (lua_getfield(L, LUA_REGISTRYINDEX, LTV_EXTRAS) == LUA_TTABLE) {
     lua_pushnil(L);
     lua_rawsetp(L, -2, t);

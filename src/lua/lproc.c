@@ -111,7 +111,7 @@ static tv_task_ops_t proc_ops;
 
 static void on_release(tv_process_t *tp) {
   ltv_process *u = (ltv_process *)tp;
-  ltv_extras_drop(u->ctx->L, &tp->base);
+  ltv_extras_drop(u->ctx->L, u->ctx, &tp->base);
   luaL_unref(u->ctx->L, LUA_REGISTRYINDEX, u->anchor);
   u->anchor = LUA_NOREF;
   if (u->orphaned) tv_process_fini(tp);
@@ -253,7 +253,7 @@ static int process_gc(lua_State *L) {
     u->orphaned = 1;
   else
     tv_process_fini(&u->p);
-  ltv_extras_drop(L, &u->p.base); /* before the address can be reused */
+  ltv_extras_drop(L, u->ctx, &u->p.base); /* before the address can be reused */
   return 0;
 }
 

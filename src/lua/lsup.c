@@ -80,7 +80,8 @@ static int sup_outcomes(lua_State *L) {
 }
 
 /* sup:outcome(name): that task's last outcome with its seq (the order it
- * ended in), or nil; and how many ended. */
+ * ended in), or nil; how many ended; how many records were dropped (to keep
+ * within keep_outcomes). */
 static int sup_outcome(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
@@ -91,7 +92,8 @@ static int sup_outcome(lua_State *L) {
   else
     lua_pushnil(L);
   lua_pushinteger(L, (lua_Integer)s->sup->outcomes.ended);
-  return 2;
+  lua_pushinteger(L, (lua_Integer)s->sup->outcomes.dropped);
+  return 3;
 }
 
 /* sup:await(name, seconds): from a task or subscriber, waits until that task
@@ -127,6 +129,11 @@ int ltv_sup_new(lua_State *L) {
   }
   if (lua_type(L, 6) == LUA_TTABLE) /* the supervisor's budget, as policies give it */
     ltv_budget_read(L, 6, &o.budget, TV_EXHAUST_ESCALATE);
+  if (!lua_isnoneornil(L, 7)) {
+    lua_Integer keep = luaL_checkinteger(L, 7);
+    luaL_argcheck(L, keep >= 0 && keep <= TV_OUTCOMES_MAX, 7, "keep_outcomes out of range");
+    o.keep_outcomes = (uint32_t)keep;
+  }
   ltv_sup *s = lua_newuserdatauv(L, sizeof *s, 0);
   memset(s, 0, sizeof *s);
   s->ctx = ctx;

@@ -161,7 +161,7 @@ static void task_kill(tv_task_t *base) {
 
 static void task_release(tv_task_t *base) {
   ltv_task *t = (ltv_task *)base;
-  ltv_extras_drop(t->fiber.ctx->L, base);
+  ltv_extras_drop(t->fiber.ctx->L, t->fiber.ctx, base);
   ltv_fiber_close(&t->fiber);
   ltv_fiber_unanchor(&t->fiber);
   if (t->fiber.orphaned) tv_task_fini(base);
@@ -260,7 +260,7 @@ static int ctx_gc(lua_State *L) {
     t->fiber.orphaned = 1;
   else
     tv_task_fini(&t->base);
-  ltv_extras_drop(L, &t->base); /* before the address can be reused */
+  ltv_extras_drop(L, t->fiber.ctx, &t->base); /* before the address can be reused */
   return 0;
 }
 

@@ -44,6 +44,7 @@ typedef struct ltv_ctx {
   struct ltv_exec *execs;     /* fibers waiting in ctx:exec (a short list) */
   struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
   int running; /* a sup:run() is driving the loop */
+  int extras_used; /* core.set_extras was called: releases look for extras to drop */
 } ltv_ctx;
 
 /* A supervised coroutine: a task's attempt or a subscriber's worker. */
@@ -88,7 +89,7 @@ void ltv_hooks_open(lua_State *L); /* adds core.set_extras to the module on top 
 /* Sets the optional task ops (decide, hook, hook_kill) the extras provide. */
 void ltv_extras_ops(tv_task_ops_t *ops);
 /* Forgets t's extras (at release). */
-void ltv_extras_drop(lua_State *L, tv_task_t *t);
+void ltv_extras_drop(lua_State *L, ltv_ctx *ctx, tv_task_t *t);
 
 void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
