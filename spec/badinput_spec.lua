@@ -532,6 +532,25 @@ row({ fn = "sup:add", case = "a group whose child's name is taken: added, its at
     return E.sup:add(tv.group({ name = "g-taken", restart = "never", children = { tv.once("victim", noop) } }))
   end })
 
+-- a list where a table of named options belongs: the error names the table and its keys
+for _, c in ipairs({
+  { "tv.task", "intensity", "max_restarts, within", function() return tv.task(spec("intensity", { 3, 5 })) end },
+  { "tv.task", "on_exhausted", "cooldown",
+    function() return tv.task(spec("intensity", budget(3, 5), "on_exhausted", { 10 })) end },
+  { "tv.task", "backoff", "first, max, factor, jitter", function() return tv.task(spec("backoff", { 0.1, 5 })) end },
+  { "tv.group", "intensity", "max_restarts, within", function() return tv.group(gspec("intensity", { 3, 5 })) end },
+  { "tv.group", "on_exhausted", "cooldown", function() return tv.group(gspec("on_exhausted", { 10 })) end },
+  { "tv.process", "ready", "notify, check, every, timeout", function() return tv.process(pspec("ready", { "notify" })) end },
+  { "tv.process", "stdout", "file, max_bytes", function() return tv.process(pspec("stdout", { "out.log" })) end },
+  { "tv.supervisor", "defaults", "restart, interval", function() return tv.supervisor({ defaults = { "always" } }) end },
+  { "tv.supervisor", "controller", "max_slot_queue", function() return tv.supervisor({ controller = { 10 } }) end },
+  { "tv.supervisor", "intensity", "max_restarts, within", function() return tv.supervisor({ intensity = { 3, 5 } }) end },
+}) do
+  row({ fn = c[1], case = "'" .. c[2] .. "' a list, not named options",
+    raises = { "'" .. c[2] .. "' must be a table of named options (got number key 1; known: " .. c[3] },
+    call = c[4] })
+end
+
 -- tv.fail / tv.fatal --------------------------------------------------------------------------
 for _, fn in ipairs({ "tv.fail", "tv.fatal" }) do
   local f = fn == "tv.fail" and tv.fail or tv.fatal

@@ -125,7 +125,12 @@ function M.known_keys(where, prefix, t, known)
   for k in pairs(t) do
     if not set[k] then
       if type(k) ~= "string" then
-        return nil, string.format("%s: option keys must be strings (got %s key)", where, type(k))
+        if prefix == "" then
+          return nil, string.format("%s: option keys must be strings (got %s key)", where, type(k))
+        end
+        -- a nested table ({3, 5} for intensity): name it and its keys
+        return nil, string.format("%s: '%s' must be a table of named options (got %s key %s; "
+          .. "known: %s)", where, prefix:sub(1, -2), type(k), M.show(k), table.concat(known, ", "))
       end
       local best, bestd = nil, 3
       for _, name in ipairs(known) do
