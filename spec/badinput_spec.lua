@@ -551,6 +551,19 @@ for _, c in ipairs({
     call = c[4] })
 end
 
+-- lists with a hole: ipairs would stop at it and drop what follows
+row({ fn = "tv.task", case = "'after' with a hole", raises = { "'after' must be a list of task names (nothing at [2])" },
+  call = function() return tv.task(spec("after", { "a", nil, "b" })) end })
+row({ fn = "tv.process", case = "'after' with a hole", raises = { "'after' must be a list of task names (nothing at [2])" },
+  call = function() return tv.process(pspec("after", { "a", nil, "b" })) end })
+row({ fn = "tv.group", case = "'after' with a hole", raises = { "'after' must be a list of task names (nothing at [2])" },
+  call = function() return tv.group(gspec("after", { "a", nil, "b" })) end })
+row({ fn = "tv.group", case = "'children' with a hole", raises = { "'children' must be a list (nothing at [2])" },
+  call = function() return tv.group(gspec("children", { tv.once("c1", noop), nil, tv.once("c3", noop) })) end })
+row({ fn = "sup:run", case = "'specs' with a hole", outside = true,
+  raises = { "'specs' must be a list of task specs (nothing at [2])" },
+  call = function() local s = tv.supervisor(); return s:run({ spec("name", "h1"), nil, spec("name", "h3") }) end })
+
 -- tv.fail / tv.fatal --------------------------------------------------------------------------
 for _, fn in ipairs({ "tv.fail", "tv.fatal" }) do
   local f = fn == "tv.fail" and tv.fail or tv.fatal

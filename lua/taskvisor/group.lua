@@ -108,6 +108,11 @@ function G.spec(where, opts)
         V.show(k))
     end
   end
+  for i = 1, #list do -- a hole would end ipairs early and drop the children after it
+    if list[i] == nil then
+      return nil, string.format("%s: 'children' must be a list (nothing at [%d])", where, i)
+    end
+  end
   local kids, names, shown = {}, { [fields.name] = true }, {}
   for i, c in ipairs(list) do
     local field = string.format("children[%d]", i)

@@ -184,6 +184,11 @@ function M.list(where, field, v, of)
       return nil, string.format("%s: '%s' must be %s (found key %s)", where, field, expected, M.show(k))
     end
   end
+  for i = 1, n do -- a hole would end ipairs early and drop the items after it
+    if v[i] == nil then
+      return nil, string.format("%s: '%s' must be %s (nothing at [%d])", where, field, expected, i)
+    end
+  end
   return v
 end
 
