@@ -564,6 +564,14 @@ row({ fn = "sup:run", case = "'specs' with a hole", outside = true,
   raises = { "'specs' must be a list of task specs (nothing at [2])" },
   call = function() local s = tv.supervisor(); return s:run({ spec("name", "h1"), nil, spec("name", "h3") }) end })
 
+-- a group's own policy is the core group's: functions would be ignored
+values("tv.group", "restart", { { "a function", noop }, { "a callable table", setmetatable({}, { __call = noop }) } },
+  function(_, v) return tv.group(gspec("restart", v)) end, "a group takes no restart function")
+values("tv.group", "backoff", { { "a function", noop } },
+  function(_, v) return tv.group(gspec("backoff", v)) end, "a group takes no backoff function")
+row({ fn = "sup:add", case = "a plain group table with a restart function", raises = { "'restart'", "a group takes no restart function" },
+  call = function(E) return E.sup:add(gspec("restart", noop)) end })
+
 -- tv.fail / tv.fatal --------------------------------------------------------------------------
 for _, fn in ipairs({ "tv.fail", "tv.fatal" }) do
   local f = fn == "tv.fail" and tv.fail or tv.fatal

@@ -90,6 +90,15 @@ end
 function G.spec(where, opts)
   local fields, err = I.spec_common(where, "group", opts, KEYS)
   if not fields then return nil, err end
+  -- a group's attempt is decided by the core group, which never asks Lua
+  if fields.restart_fn then
+    return V.bad(where, "restart", 'one of "never", "on_failure", "always" (a group takes no '
+      .. "restart function)", opts.restart)
+  end
+  if fields.backoff_fn then
+    return V.bad(where, "backoff", "a table { first, max, factor, jitter } (a group takes no "
+      .. "backoff function)", opts.backoff)
+  end
   local v, b
   fields.strategy = "one_for_one"
   if opts.strategy ~= nil then
