@@ -572,6 +572,32 @@ values("tv.group", "backoff", { { "a function", noop } },
 row({ fn = "sup:add", case = "a plain group table with a restart function", raises = { "'restart'", "a group takes no restart function" },
   call = function(E) return E.sup:add(gspec("restart", noop)) end })
 
+-- 'after' that could never be satisfied inside a group tree (it waited forever)
+row({ fn = "tv.group", case = "a child's 'after' naming its group", raises = { "'children[1].after' names its own group 'g'",
+  "wait forever" }, call = function() return tv.group(gspec("children", { tv.once("c1", noop, { after = { "g" } }) })) end })
+row({ fn = "tv.group", case = "a nested child's 'after' naming the outer group",
+  raises = { "'children[2].children[1].after' names its own group 'g'" }, call = function()
+    return tv.group(gspec("children", { tv.once("c1", noop),
+      tv.group({ name = "h", children = { tv.once("c2", noop, { after = { "g" } }) } }) }))
+  end })
+row({ fn = "tv.group", case = "a nested group's 'after' naming the outer group", raises = { "'children[1].after' names its own group 'g'" },
+  call = function()
+    return tv.group(gspec("children", { { name = "h", after = { "g" }, children = { tv.once("c2", noop) } } }))
+  end })
+row({ fn = "tv.group", case = "'after' naming one of its own tasks", raises = { "'after' names 'c2', a task of this group" },
+  call = function()
+    return tv.group(gspec("after", { "c2" }, "children", { { name = "h", children = { tv.once("c2", noop) } } }))
+  end })
+row({ fn = "sup:run", case = "an 'after' cycle through a group's tree", outside = true,
+  raises = { "'after' makes a cycle: x -> g -> c1 -> x" }, call = function()
+    local s = tv.supervisor()
+    return s:run({ tv.once("x", noop, { after = { "g" } }), gspec("children", { tv.once("c1", noop, { after = { "x" } }) }) })
+  end })
+row({ fn = "tv.group", case = "a child after an earlier sibling, or after a task outside the group, is accepted", accepts = true,
+  call = function()
+    return tv.group(gspec("after", { "x" }, "children", { tv.once("c1", noop), tv.once("c2", noop, { after = { "c1", "x" } }) }))
+  end })
+
 -- tv.fail / tv.fatal --------------------------------------------------------------------------
 for _, fn in ipairs({ "tv.fail", "tv.fatal" }) do
   local f = fn == "tv.fail" and tv.fail or tv.fatal

@@ -123,6 +123,9 @@ function G.spec(where, opts)
     end
   end
   local kids, names, shown = {}, { [fields.name] = true }, {}
+  -- deps: each name an 'after' in the tree names -> where; nodes: the tree for cycle checks
+  local deps, nodes = {}, { { name = fields.name, after = {} } }
+  for _, n in ipairs(fields.after or {}) do table.insert(nodes[1].after, n) end
   for i, c in ipairs(list) do
     local field = string.format("children[%d]", i)
     local kf
@@ -134,8 +137,23 @@ function G.spec(where, opts)
       v, err = claim(where, names, n, field .. " (a nested group)")
       if not v then return nil, err end
     end
+    for _, n in ipairs(kf.after or {}) do deps[n] = deps[n] or field .. ".after" end
+    for n, path in pairs(inner[kf] and inner[kf].deps or {}) do deps[n] = deps[n] or field .. "." .. path end
+    table.insert(nodes[1].after, kf.name) -- a group is ready once all its children are
+    local sub = inner[kf] and inner[kf].nodes or { kf }
+    table.move(sub, 1, #sub, #nodes + 1, nodes)
     kids[i] = kf
     shown[i] = I.spec_fields[c] and c or I.read_only(kf, "a group's child spec")
+  end
+  if deps[fields.name] then
+    return nil, string.format("%s: '%s' names its own group '%s' (a group is ready only once all its "
+      .. "children are: it would wait forever)", where, deps[fields.name], fields.name)
+  end
+  for _, n in ipairs(fields.after or {}) do
+    if names[n] then
+      return nil, string.format("%s: 'after' names '%s', a task of this group (the group starts it, "
+        .. "so it cannot wait for it)", where, n)
+    end
   end
   names[fields.name] = nil
   fields.children = I.read_only(shown, "a group spec's children")
@@ -143,8 +161,23 @@ function G.spec(where, opts)
     "a group spec's intensity")
   fields.on_exhausted = b.action == "cooldown" and I.read_only({ cooldown = b.cooldown },
     "a group spec's on_exhausted") or b.action
-  inner[fields] = { strategy = fields.strategy, children = kids, budget = b, names = names }
+  inner[fields] = { strategy = fields.strategy, children = kids, budget = b, names = names,
+    deps = deps, nodes = nodes }
   return fields
+end
+
+--- `specs` with each group replaced by the nodes of its tree ({ name, after }; a group's
+--- after also names its children), for L.cycle over a batch.
+function G.expand(specs)
+  local out = {}
+  for _, s in ipairs(specs) do
+    if inner[s] then
+      table.move(inner[s].nodes, 1, #inner[s].nodes, #out + 1, out)
+    else
+      out[#out + 1] = s
+    end
+  end
+  return out
 end
 
 --- The group's own policy (restart default "on_failure", whatever the

@@ -507,7 +507,7 @@ function Supervisor:run(specs)
     end
     local specs_only = {}
     for i, item in ipairs(batch) do specs_only[i] = item[1] end
-    local cyc = L.cycle("sup:run", specs_only)
+    local cyc = L.cycle("sup:run", G.expand(specs_only)) -- through group trees too
     if cyc then error(cyc, 2) end
     for _, item in ipairs(batch) do -- every task object first: all or none
       local task, err = core_task(item[1], self.defaults)
