@@ -786,6 +786,10 @@ row({ fn = "sup:wait_all", case = "timeout 0", fails = "^ETIMEDOUT: not every ta
   call = function(E) return E.sup:wait_all(0) end })
 row({ fn = "sup:wait_all", case = "on a supervisor whose run returned", accepts = function(_, all) assert.same({}, all) end,
   call = function(E) return E.done:wait_all(1) end })
+row({ fn = "sup:wait_all", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
+  call = function(E) return in_own_coroutine(function() return E.sup:wait_all(0.01) end) end })
+row({ fn = "sup:wait_all", case = "outside the loop", outside = true, raises = { "call it from a task or a subscriber" },
+  call = function(E) return E.sup:wait_all() end })
 for _, m in ipairs({ "wait", "wait_any", "wait_all", "outcomes" }) do
   row({ fn = "sup:" .. m, case = "called with a dot", raises = { "call it as a method, sup:" .. m .. "(...)" },
     call = function(E) return E.sup[m]("victim") end })

@@ -606,6 +606,10 @@ function Supervisor:wait_all(timeout)
   local out, me = {}, core.current_task()
   for _, name in ipairs(c:list()) do
     if name == me then goto continue end
+    if not core.supervised() then -- (sup:wait would raise naming itself)
+      error("sup:wait_all: call it from a task or a subscriber (it waits by yielding that "
+        .. "coroutine); outside, sup:run() returns every outcome", 2)
+    end
     local left = deadline - core.monotime()
     if left < 0 then left = 0 end
     local o, err = self:wait(name, left ~= math.huge and left or nil)
