@@ -831,6 +831,10 @@ row({ fn = "ctx:ready", case = "in a task with ready = \"completed\": ready at o
   call = function(E)
     return E.sup:add(tv.once("early", function(ctx) ctx:ready(); ctx:sleep(0.01) end, { ready = "completed" }))
   end })
+for _, m in ipairs({ "ready", "sleep", "yield", "cancelled" }) do
+  row({ fn = "ctx:" .. m, case = "called with a dot", raises = { "call it as a method, ctx:" .. m .. "(...) (got number" },
+    call = function(E) return E.ctx[m](0.01) end })
+end
 for _, k in ipairs({ "name", "attempt", "sleep", "foo" }) do
   row({ fn = "ctx", case = "writing ctx." .. k, raises = { "'" .. k .. "' is read-only" },
     call = function(E) E.ctx[k] = 1 end })
