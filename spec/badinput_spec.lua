@@ -598,6 +598,12 @@ row({ fn = "tv.group", case = "a child after an earlier sibling, or after a task
     return tv.group(gspec("after", { "x" }, "children", { tv.once("c1", noop), tv.once("c2", noop, { after = { "c1", "x" } }) }))
   end })
 
+row({ fn = "tv.process", case = "a group spec made by tv.group", raises = { "expected a process spec, got a group spec (made by tv.group)" },
+  call = function() return tv.process(tv.group(gspec())) end })
+row({ fn = "tv.task", case = "a group spec made by tv.group is returned as it is (a group is a task spec)",
+  accepts = function(_, g, same) assert.equal(g, same) end,
+  call = function() local g = tv.group(gspec()); return g, tv.task(g) end })
+
 -- tv.fail / tv.fatal --------------------------------------------------------------------------
 for _, fn in ipairs({ "tv.fail", "tv.fatal" }) do
   local f = fn == "tv.fail" and tv.fail or tv.fatal

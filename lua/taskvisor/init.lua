@@ -210,7 +210,10 @@ end
 function tv.process(opts)
   local made = spec_fields[opts]
   if made and process_opts[made] then return opts end -- already one
-  if made then error("tv.process: expected a process spec, got a task spec (made by tv.task)", 2) end
+  if made then
+    error("tv.process: expected a process spec, got " .. (G.is(made) and "a group spec (made by tv.group)"
+      or "a task spec (made by tv.task)"), 2)
+  end
   local spec = freeze(check(process_spec("tv.process", opts)), "taskvisor.process")
   return spec
 end
