@@ -401,7 +401,8 @@ row({ fn = "tv.process", case = "'ready' an empty table", raises = { "'ready' ne
   call = function() return tv.process(pspec("ready", {})) end })
 row({ fn = "tv.process", case = "'ready' with notify = false", raises = { "'ready' needs notify = true or check" },
   call = function() return tv.process(pspec("ready", { notify = false })) end })
-row({ fn = "tv.process", case = "'ready' with both notify and check", raises = { "'ready' takes notify = true or a check, not both" },
+row({ fn = "tv.process", case = "'ready' with both notify and check",
+  raises = { "'ready' takes notify = true or a check, not both" },
   call = function() return tv.process(pspec("ready", { notify = true, check = "true" })) end })
 values("tv.process", "ready.notify", { { "a string", "yes" }, { "a number", 1 } },
   function(_, v) return tv.process(pspec("ready", { notify = v })) end, "a boolean")
@@ -444,7 +445,8 @@ row({ fn = "tv.group", case = "spec is missing", raises = { "expected a group sp
   call = function() return tv.group() end })
 row({ fn = "tv.group", case = "a task spec made by tv.task", raises = { "expected a group spec table, got a task" },
   call = function() return tv.group(tv.task(spec())) end })
-row({ fn = "tv.group", case = "a process spec made by tv.process", raises = { "expected a group spec table, got a task or process spec" },
+row({ fn = "tv.group", case = "a process spec made by tv.process",
+  raises = { "expected a group spec table, got a task or process spec" },
   call = function() return tv.group(tv.process(pspec())) end })
 values("tv.group", "name", BAD_NAMES, function(_, v) return tv.group(gspec("name", v)) end)
 values("tv.group", "slot", given(BAD_NAMES), function(_, v) return tv.group(gspec("slot", v)) end)
@@ -469,7 +471,8 @@ row({ fn = "tv.group", case = "one made spec twice", raises = { "duplicate task 
   call = function() local c = tv.once("c1", noop); return tv.group(gspec("children", { c, c })) end })
 row({ fn = "tv.group", case = "a child named like the group", raises = { "duplicate task name 'g' (children[1].name)" },
   call = function() return tv.group(gspec("children", { tv.once("g", noop) })) end })
-row({ fn = "tv.group", case = "a name taken in a nested group", raises = { "duplicate task name 'c1' (children[2] (a nested group))" },
+row({ fn = "tv.group", case = "a name taken in a nested group",
+  raises = { "duplicate task name 'c1' (children[2] (a nested group))" },
   call = function()
     return tv.group(gspec("children", { tv.once("c1", noop), tv.group({ name = "h", children = { tv.once("c1", noop) } }) }))
   end })
@@ -485,7 +488,8 @@ values("tv.group", "intensity.max_restarts", { { "-1", -1, "between 0 and 100000
   { "1.5", 1.5, "(got 1.5)" }, { "NaN", NAN }, { "inf", INF }, { "a string", "3" }, { "a boolean", true } },
   function(_, v) return tv.group(gspec("intensity", { max_restarts = v })) end)
 values("tv.group", "intensity.within", SECONDS_NOT_ZERO, function(_, v) return tv.group(gspec("intensity", { within = v })) end)
-row({ fn = "tv.group", case = "unknown intensity key (near miss)", raises = { "unknown option 'intensity.whithin'", "'intensity.within'" },
+row({ fn = "tv.group", case = "unknown intensity key (near miss)",
+  raises = { "unknown option 'intensity.whithin'", "'intensity.within'" },
   call = function() return tv.group(gspec("intensity", { whithin = 5 })) end })
 values("tv.group", "on_exhausted", { { "unknown", "restart" }, { "in capitals", "ESCALATE" }, { "a number", 1 },
   { "a boolean", false }, { "a function", noop } },
@@ -569,7 +573,8 @@ values("tv.group", "restart", { { "a function", noop }, { "a callable table", se
   function(_, v) return tv.group(gspec("restart", v)) end, "a group takes no restart function")
 values("tv.group", "backoff", { { "a function", noop } },
   function(_, v) return tv.group(gspec("backoff", v)) end, "a group takes no backoff function")
-row({ fn = "sup:add", case = "a plain group table with a restart function", raises = { "'restart'", "a group takes no restart function" },
+row({ fn = "sup:add", case = "a plain group table with a restart function",
+  raises = { "'restart'", "a group takes no restart function" },
   call = function(E) return E.sup:add(gspec("restart", noop)) end })
 
 -- 'after' that could never be satisfied inside a group tree (it waited forever)
@@ -580,7 +585,8 @@ row({ fn = "tv.group", case = "a nested child's 'after' naming the outer group",
     return tv.group(gspec("children", { tv.once("c1", noop),
       tv.group({ name = "h", children = { tv.once("c2", noop, { after = { "g" } }) } }) }))
   end })
-row({ fn = "tv.group", case = "a nested group's 'after' naming the outer group", raises = { "'children[1].after' names its own group 'g'" },
+row({ fn = "tv.group", case = "a nested group's 'after' naming the outer group",
+  raises = { "'children[1].after' names its own group 'g'" },
   call = function()
     return tv.group(gspec("children", { { name = "h", after = { "g" }, children = { tv.once("c2", noop) } } }))
   end })
@@ -598,7 +604,8 @@ row({ fn = "tv.group", case = "a child after an earlier sibling, or after a task
     return tv.group(gspec("after", { "x" }, "children", { tv.once("c1", noop), tv.once("c2", noop, { after = { "c1", "x" } }) }))
   end })
 
-row({ fn = "tv.process", case = "a group spec made by tv.group", raises = { "expected a process spec, got a group spec (made by tv.group)" },
+row({ fn = "tv.process", case = "a group spec made by tv.group",
+  raises = { "expected a process spec, got a group spec (made by tv.group)" },
   call = function() return tv.process(tv.group(gspec())) end })
 row({ fn = "tv.task", case = "a group spec made by tv.group is returned as it is (a group is a task spec)",
   accepts = function(_, g, same) assert.equal(g, same) end,
