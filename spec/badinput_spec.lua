@@ -236,6 +236,381 @@ row({ fn = "tv.supervisor", case = "boundary values are accepted", accepts = tru
       seed = math.mininteger, controller = { max_slot_queue = 0 } })
   end })
 
+-- lifecycle fields of tv.task / tv.process (lifecycle.lua) -------------------------------------
+local INTENSITY_EXPECTED = "a table { max_restarts = n, within = seconds }"
+local EXHAUST_EXPECTED = '"give_up", "escalate" or { cooldown = seconds }'
+local HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
+local function budget(n, s) return { max_restarts = n, within = s } end
+local GIVEN_NOT_TABLES = given(NOT_TABLES)
+local MAX_RESTARTS_BAD = { { "0", 0, "between 1 and 100000" }, { "100001", 100001, "between 1 and 100000" },
+  { "1e300", 1e300 }, table.unpack(BAD_COUNTS) }
+local SECONDS_NOT_ZERO = { { "0", 0, "> 0" }, table.unpack(BAD_SECONDS) }
+
+values("tv.task", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.task(spec("intensity", v)) end,
+  INTENSITY_EXPECTED)
+values("tv.task", "intensity.max_restarts", MAX_RESTARTS_BAD,
+  function(_, v) return tv.task(spec("intensity", budget(v, 5))) end)
+values("tv.task", "intensity.within", SECONDS_NOT_ZERO,
+  function(_, v) return tv.task(spec("intensity", budget(3, v))) end)
+row({ fn = "tv.task", case = "'intensity' without within", raises = { "'intensity' needs both max_restarts and within",
+  "(got no within)" }, call = function() return tv.task(spec("intensity", { max_restarts = 3 })) end })
+row({ fn = "tv.task", case = "'intensity' without max_restarts", raises = { "'intensity' needs both", "(got no max_restarts)" },
+  call = function() return tv.task(spec("intensity", { within = 5 })) end })
+row({ fn = "tv.task", case = "'intensity' empty", raises = { "'intensity' needs both" },
+  call = function() return tv.task(spec("intensity", {})) end })
+row({ fn = "tv.task", case = "unknown intensity key (near miss)",
+  raises = { "unknown option 'intensity.max_restart'", "did you mean 'intensity.max_restarts'" },
+  call = function() return tv.task(spec("intensity", { max_restart = 3, within = 5 })) end })
+values("tv.task", "on_exhausted", { { "unknown", "retry" }, { "empty", "" }, { "in capitals", "GIVE_UP" },
+  { "a number", 1 }, { "a boolean", true }, { "a function", noop }, { "a coroutine", coroutine.create(noop) } },
+  function(_, v) return tv.task(spec("intensity", budget(3, 5), "on_exhausted", v)) end, EXHAUST_EXPECTED)
+row({ fn = "tv.task", case = "'on_exhausted' without an intensity", raises = { "'on_exhausted' needs an 'intensity'" },
+  call = function() return tv.task(spec("on_exhausted", "give_up")) end })
+values("tv.task", "on_exhausted.cooldown", { { "missing", nil, "(got nil)" }, table.unpack(SECONDS_NOT_ZERO) },
+  function(_, v) return tv.task(spec("intensity", budget(3, 5), "on_exhausted", { cooldown = v })) end)
+row({ fn = "tv.task", case = "unknown on_exhausted key (near miss)",
+  raises = { "unknown option 'on_exhausted.coldown'", "'on_exhausted.cooldown'" },
+  call = function() return tv.task(spec("intensity", budget(3, 5), "on_exhausted", { coldown = 1 })) end })
+row({ fn = "tv.task", case = "budget boundaries and every on_exhausted form are accepted", accepts = true,
+  call = function()
+    return tv.task(spec("intensity", budget(1, 1e-3))), tv.task(spec("intensity", budget(100000, 1e9))),
+      tv.task(spec("intensity", budget(3.0, 5), "on_exhausted", "give_up")),
+      tv.task(spec("intensity", budget(3, 5), "on_exhausted", "escalate")),
+      tv.task(spec("intensity", budget(3, 5), "on_exhausted", { cooldown = 1e9 }))
+  end })
+values("tv.task", "reset_after", SECONDS_NOT_ZERO, function(_, v) return tv.task(spec("reset_after", v)) end)
+values("tv.task", "every", SECONDS_NOT_ZERO, function(_, v) return tv.task(spec("every", v)) end)
+row({ fn = "tv.task", case = "'every' with 'interval'", raises = { "'every' and 'interval' cannot both be set" },
+  call = function() return tv.task(spec("every", 1, "restart", "always", "interval", 1)) end })
+for _, r in ipairs({ { "\"on_failure\"", "on_failure" }, { "\"never\"", "never" }, { "function", noop } }) do
+  row({ fn = "tv.task", case = "'every' with restart = " .. r[1],
+    raises = { "'every' needs restart = \"always\"", "got " .. r[1] },
+    call = function() return tv.task(spec("every", 1, "restart", r[2])) end })
+end
+row({ fn = "tv.task", case = "'every' alone and with restart = \"always\" are accepted",
+  accepts = function(_, a, b) assert.equal(1, a.every); assert.equal("always", b.restart) end,
+  call = function() return tv.task(spec("every", 1)), tv.task(spec("every", 1, "restart", "always")) end })
+values("tv.task", "after", GIVEN_NOT_TABLES, function(_, v) return tv.task(spec("after", v)) end,
+  "a list of task names")
+row({ fn = "tv.task", case = "'after' a keyed table", raises = { "'after' must be a list of task names", "key \"db\"" },
+  call = function() return tv.task(spec("after", { db = true })) end })
+values("tv.task", "after[1]", given(BAD_NAMES), function(_, v) return tv.task(spec("after", { v })) end)
+values("tv.task", "after[2]", { { "a table", {} } }, function(_, v) return tv.task(spec("after", { "db", v })) end)
+row({ fn = "tv.task", case = "'after' naming a task twice", raises = { "'after' names 'db' twice" },
+  call = function() return tv.task(spec("after", { "db", "db" })) end })
+row({ fn = "tv.task", case = "'after' naming the task itself", raises = { "'after' names the task itself ('t')" },
+  call = function() return tv.task(spec("after", { "t" })) end })
+local function names(n)
+  local out = {}
+  for i = 1, n do out[i] = "d" .. i end
+  return out
+end
+row({ fn = "tv.task", case = "'after' naming 65 tasks", raises = { "'after' may name at most 64 tasks (got 65)" },
+  call = function() return tv.task(spec("after", names(65))) end })
+row({ fn = "tv.task", case = "'after' with 64 names, none, or a non-UTF-8 name is accepted", accepts = true,
+  call = function()
+    return tv.task(spec("after", names(64))), tv.task(spec("after", {})), tv.task(spec("after", { NON_UTF8 }))
+  end })
+values("tv.task", "ready", { { "unknown", "up" }, { "empty", "" }, { "in capitals", "NOTIFY" },
+  { "a process's table form", { notify = true } }, { "a number", 1 }, { "a boolean", true }, { "a function", noop } },
+  function(_, v) return tv.task(spec("ready", v)) end, 'one of "started", "notify", "completed"')
+row({ fn = "tv.task", case = "every ready of a Lua task is accepted", accepts = true,
+  call = function()
+    return tv.task(spec("ready", "started")), tv.task(spec("ready", "notify")), tv.task(spec("ready", "completed"))
+  end })
+for _, h in ipairs(HOOKS) do
+  values("tv.task", h, given(NOT_CALLABLE), function(_, v) return tv.task(spec(h, v)) end, "a function or a callable")
+end
+row({ fn = "tv.task", case = "a near miss of a hook name", raises = { "unknown option 'on_start'", "'on_restart'" },
+  call = function() return tv.task(spec("on_start", noop)) end })
+row({ fn = "tv.task", case = "hooks, restart and backoff as functions or callables are accepted", accepts = true,
+  call = function()
+    local callable = setmetatable({}, { __call = noop })
+    local s = spec("restart", noop, "backoff", callable)
+    for _, h in ipairs(HOOKS) do s[h] = callable end
+    return tv.task(s)
+  end })
+values("tv.task", "restart", { { "a table whose __call is not a function", setmetatable({}, { __call = 42 }) } },
+  function(_, v) return tv.task(spec("restart", v)) end, "or a function(outcome)")
+values("tv.task", "backoff", { { "a number", 42 } }, function(_, v) return tv.task(spec("backoff", v)) end,
+  "or a function(streak, last_delay, outcome)")
+-- the supervisor's defaults take no policy functions
+values("tv.supervisor", "restart", { { "a function", noop } },
+  function(_, v) return tv.supervisor({ defaults = { restart = v } }) end, '"never", "on_failure", "always" (got function)')
+values("tv.supervisor", "backoff", { { "a function", noop } },
+  function(_, v) return tv.supervisor({ defaults = { backoff = v } }) end, "a table (got function)")
+
+-- max_instructions (tasks and the supervisor) ----------------------------------------------------
+local LIMIT_EXPECTED = "an integer between 1000 and 4294967295, or false"
+local BAD_LIMITS = {
+  { "NaN", NAN, "(got nan)" }, { "inf", INF, "(got inf)" }, { "-inf", -INF, "(got -inf)" }, { "-1", -1, "(got -1)" },
+  { "0", 0, "(got 0)" }, { "999", 999 }, { "1.5", 1.5, "(got 1.5)" }, { "1000.5", 1000.5 }, { "2^32", 2 ^ 32 },
+  { "1e300", 1e300 }, { "math.mininteger", math.mininteger }, { "math.maxinteger", math.maxinteger },
+  { "a numeric string", "1000", "(got \"1000\")" }, { "true", true, "(got true)" }, { "a table", {} }, { "a function", noop },
+}
+values("tv.task", "max_instructions", BAD_LIMITS, function(_, v) return tv.task(spec("max_instructions", v)) end,
+  LIMIT_EXPECTED)
+values("tv.once", "max_instructions", { { "-1", -1 }, { "true", true } },
+  function(_, v) return tv.once("t", noop, { max_instructions = v }) end, LIMIT_EXPECTED)
+values("tv.supervisor", "max_instructions", BAD_LIMITS,
+  function(_, v) return tv.supervisor({ max_instructions = v }) end, LIMIT_EXPECTED)
+row({ fn = "tv.task", case = "max_instructions false (off) and the bounds are accepted",
+  accepts = function(_, off, lo, hi, float)
+    assert.is_false(off.max_instructions); assert.equal(1000, lo.max_instructions)
+    assert.equal(0xffffffff, hi.max_instructions); assert.equal(math.tointeger(5000), float.max_instructions)
+  end,
+  call = function()
+    return tv.task(spec("max_instructions", false)), tv.task(spec("max_instructions", 1000)),
+      tv.task(spec("max_instructions", 0xffffffff)), tv.task(spec("max_instructions", 5000.0))
+  end })
+row({ fn = "tv.supervisor", case = "max_instructions false (off) and the bounds are accepted", accepts = true,
+  call = function()
+    return tv.supervisor({ max_instructions = false }), tv.supervisor({ max_instructions = 1000 }),
+      tv.supervisor({ max_instructions = 0xffffffff })
+  end })
+row({ fn = "tv.process", case = "max_instructions (a Lua task's field)", raises = { "unknown option 'max_instructions'" },
+  call = function() return tv.process(pspec("max_instructions", 1000)) end })
+row({ fn = "tv.supervisor", case = "max_instructions in defaults", raises = { "unknown option 'defaults.max_instructions'" },
+  call = function() return tv.supervisor({ defaults = { max_instructions = 1000 } }) end })
+
+-- the supervisor's budget, and budgets in defaults ---------------------------------------------------
+values("tv.supervisor", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.supervisor({ intensity = v }) end,
+  INTENSITY_EXPECTED)
+values("tv.supervisor", "intensity.max_restarts", { { "0", 0, "between 1 and 100000" }, { "NaN", NAN } },
+  function(_, v) return tv.supervisor({ intensity = budget(v, 5) }) end)
+values("tv.supervisor", "intensity.within", { { "0", 0 }, { "inf", INF } },
+  function(_, v) return tv.supervisor({ intensity = budget(3, v) }) end)
+row({ fn = "tv.supervisor", case = "'on_exhausted' without an intensity", raises = { "'on_exhausted' needs an 'intensity'" },
+  call = function() return tv.supervisor({ on_exhausted = "give_up" }) end })
+values("tv.supervisor", "on_exhausted", { { "unknown", "stop" } },
+  function(_, v) return tv.supervisor({ intensity = budget(3, 5), on_exhausted = v }) end, EXHAUST_EXPECTED)
+values("tv.supervisor", "on_exhausted.cooldown", { { "-1", -1 } },
+  function(_, v) return tv.supervisor({ intensity = budget(3, 5), on_exhausted = { cooldown = v } }) end)
+values("tv.supervisor", "intensity", { { "a number", 42 } },
+  function(_, v) return tv.supervisor({ defaults = { intensity = v } }) end, INTENSITY_EXPECTED)
+values("tv.supervisor", "reset_after", { { "0", 0 }, { "NaN", NAN } },
+  function(_, v) return tv.supervisor({ defaults = { reset_after = v } }) end)
+row({ fn = "tv.supervisor", case = "'every' in defaults", raises = { "unknown option 'defaults.every'" },
+  call = function() return tv.supervisor({ defaults = { every = 1 } }) end })
+
+-- tv.process: ready, hooks, budget -------------------------------------------------------------------
+values("tv.process", "ready", { { "unknown", "up" }, { "\"completed\" (Lua tasks only)", "completed" },
+  { "a number", 1 }, { "a boolean", true }, { "a function", noop } },
+  function(_, v) return tv.process(pspec("ready", v)) end, '"started", "notify", or a table')
+row({ fn = "tv.process", case = "'ready' an empty table", raises = { "'ready' needs notify = true or check" },
+  call = function() return tv.process(pspec("ready", {})) end })
+row({ fn = "tv.process", case = "'ready' with notify = false", raises = { "'ready' needs notify = true or check" },
+  call = function() return tv.process(pspec("ready", { notify = false })) end })
+row({ fn = "tv.process", case = "'ready' with both notify and check",
+  raises = { "'ready' takes notify = true or a check, not both" },
+  call = function() return tv.process(pspec("ready", { notify = true, check = "true" })) end })
+values("tv.process", "ready.notify", { { "a string", "yes" }, { "a number", 1 } },
+  function(_, v) return tv.process(pspec("ready", { notify = v })) end, "a boolean")
+row({ fn = "tv.process", case = "'ready.every' with notify", raises = { "'ready.every' only applies to 'ready.check'" },
+  call = function() return tv.process(pspec("ready", { notify = true, every = 1 })) end })
+values("tv.process", "ready.check", { { "an empty string", "" }, { "an empty list", {} }, { "a number", 1 },
+  { "a boolean", true }, { "a keyed table", { "true", x = 1 } } },
+  function(_, v) return tv.process(pspec("ready", { check = v })) end)
+values("tv.process", "ready.check[1]", { { "with a NUL byte", "a\0b" }, { "a number", 1 }, { "empty", "" } },
+  function(_, v) return tv.process(pspec("ready", { check = { v } })) end)
+values("tv.process", "ready.every", SECONDS_NOT_ZERO,
+  function(_, v) return tv.process(pspec("ready", { check = "true", every = v })) end)
+values("tv.process", "ready.timeout", BAD_SECONDS,
+  function(_, v) return tv.process(pspec("ready", { notify = true, timeout = v })) end)
+row({ fn = "tv.process", case = "unknown ready key (near miss)", raises = { "unknown option 'ready.notfy'", "'ready.notify'" },
+  call = function() return tv.process(pspec("ready", { notfy = true })) end })
+row({ fn = "tv.process", case = "ready = \"notify\" with env.NOTIFY_SOCKET", raises = { "'env.NOTIFY_SOCKET' cannot be set" },
+  call = function() return tv.process(pspec("ready", "notify", "env", { NOTIFY_SOCKET = "x" })) end })
+row({ fn = "tv.process", case = "every ready form is accepted", accepts = true,
+  call = function()
+    return tv.process(pspec("ready", "started")), tv.process(pspec("ready", "notify")),
+      tv.process(pspec("ready", { notify = true, timeout = 0 })),
+      tv.process(pspec("ready", { check = { "true" }, every = 1e-3, timeout = 1e9 })),
+      tv.process(pspec("ready", { check = "exit 0" }))
+  end })
+for _, h in ipairs(HOOKS) do
+  values("tv.process", h, { { "a string", "echo" }, { "a table", {} } }, function(_, v) return tv.process(pspec(h, v)) end,
+    "a function or a callable")
+end
+values("tv.process", "intensity.within", { { "NaN", NAN } },
+  function(_, v) return tv.process(pspec("intensity", budget(3, v))) end)
+values("tv.process", "after[1]", { { "empty", "" } }, function(_, v) return tv.process(pspec("after", { v })) end)
+values("tv.process", "every", { { "-1", -1 } }, function(_, v) return tv.process(pspec("every", v)) end)
+
+-- tv.group ---------------------------------------------------------------------------------------
+-- A fresh good group spec table with fields set (children made afresh).
+local function gspec(...) return set({ name = "g", children = { tv.once("c1", noop) } }, ...) end
+whole("tv.group", "spec", NOT_TABLES, "expected a group spec table", function(_, v) return tv.group(v) end)
+row({ fn = "tv.group", case = "spec is missing", raises = { "expected a group spec table (got nil)" },
+  call = function() return tv.group() end })
+row({ fn = "tv.group", case = "a task spec made by tv.task", raises = { "expected a group spec table, got a task" },
+  call = function() return tv.group(tv.task(spec())) end })
+row({ fn = "tv.group", case = "a process spec made by tv.process",
+  raises = { "expected a group spec table, got a task or process spec" },
+  call = function() return tv.group(tv.process(pspec())) end })
+values("tv.group", "name", BAD_NAMES, function(_, v) return tv.group(gspec("name", v)) end)
+values("tv.group", "slot", given(BAD_NAMES), function(_, v) return tv.group(gspec("slot", v)) end)
+values("tv.group", "children", { { "nil", nil }, { "an empty list", {} }, { "a number", 42 }, { "a string", "c1" },
+  { "a boolean", true }, { "a function", noop }, { "a keyed table", { c1 = tv.once("c1", noop) } },
+  { "one spec, not a list", tv.once("c1", noop) } },
+  function(_, v) return tv.group(gspec("children", v)) end, "a non-empty list of task, process or group specs")
+row({ fn = "tv.group", case = "'children' a list with a key", raises = { "'children' must be a list", "the key \"x\"" },
+  call = function() return tv.group(gspec("children", { tv.once("c1", noop), x = tv.once("c2", noop) })) end })
+for _, c in ipairs({ { "a number", 42, "expected a task spec table (got 42)" },
+    { "a string", "c1", "expected a task spec table (got \"c1\")" }, { "a boolean", true, "expected a task spec table" },
+    { "a table without run", { name = "c2" }, "'run' must be a function or a callable (got nil)" },
+    { "a task with a bad field", { name = "c2", run = noop, timeout = NAN }, "'timeout'" },
+    { "a process with a bad field", { name = "c2", cmd = "true" }, "'cmd'" },
+    { "a group with no children", { name = "h", children = {} }, "'children'" } }) do
+  row({ fn = "tv.group", case = "children[2] " .. c[1], where = "tv.group: children[2]: ", raises = { c[3] },
+    call = function() return tv.group(gspec("children", { tv.once("c1", noop), c[2] })) end })
+end
+row({ fn = "tv.group", case = "two children of one name", raises = { "duplicate task name 'c1' (children[2].name)" },
+  call = function() return tv.group(gspec("children", { tv.once("c1", noop), tv.once("c1", noop) })) end })
+row({ fn = "tv.group", case = "one made spec twice", raises = { "duplicate task name 'c1' (children[2].name)" },
+  call = function() local c = tv.once("c1", noop); return tv.group(gspec("children", { c, c })) end })
+row({ fn = "tv.group", case = "a child named like the group", raises = { "duplicate task name 'g' (children[1].name)" },
+  call = function() return tv.group(gspec("children", { tv.once("g", noop) })) end })
+row({ fn = "tv.group", case = "a name taken in a nested group",
+  raises = { "duplicate task name 'c1' (children[2] (a nested group))" },
+  call = function()
+    return tv.group(gspec("children", { tv.once("c1", noop), tv.group({ name = "h", children = { tv.once("c1", noop) } }) }))
+  end })
+row({ fn = "tv.group", case = "a nested group named like a sibling", raises = { "duplicate task name 'h'" },
+  call = function()
+    return tv.group(gspec("children", { tv.once("h", noop), { name = "h", children = { tv.once("c2", noop) } } }))
+  end })
+values("tv.group", "strategy", { { "unknown", "one_for_rest" }, { "empty", "" }, { "in capitals", "ONE_FOR_ONE" },
+  { "a number", 1 }, { "a table", {} }, { "a function", noop } },
+  function(_, v) return tv.group(gspec("strategy", v)) end, 'one of "one_for_one", "one_for_all", "rest_for_one"')
+values("tv.group", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.group(gspec("intensity", v)) end, "a table")
+values("tv.group", "intensity.max_restarts", { { "-1", -1, "between 0 and 100000" }, { "100001", 100001 },
+  { "1.5", 1.5, "(got 1.5)" }, { "NaN", NAN }, { "inf", INF }, { "a string", "3" }, { "a boolean", true } },
+  function(_, v) return tv.group(gspec("intensity", { max_restarts = v })) end)
+values("tv.group", "intensity.within", SECONDS_NOT_ZERO, function(_, v) return tv.group(gspec("intensity", { within = v })) end)
+row({ fn = "tv.group", case = "unknown intensity key (near miss)",
+  raises = { "unknown option 'intensity.whithin'", "'intensity.within'" },
+  call = function() return tv.group(gspec("intensity", { whithin = 5 })) end })
+values("tv.group", "on_exhausted", { { "unknown", "restart" }, { "in capitals", "ESCALATE" }, { "a number", 1 },
+  { "a boolean", false }, { "a function", noop } },
+  function(_, v) return tv.group(gspec("on_exhausted", v)) end, '"escalate", "give_up" or { cooldown = seconds }')
+values("tv.group", "on_exhausted.cooldown", { { "missing", nil, "(got nil)" }, table.unpack(SECONDS_NOT_ZERO) },
+  function(_, v) return tv.group(gspec("on_exhausted", { cooldown = v })) end)
+row({ fn = "tv.group", case = "unknown on_exhausted key", raises = { "unknown option 'on_exhausted.cooldwn'" },
+  call = function() return tv.group(gspec("on_exhausted", { cooldwn = 1 })) end })
+values("tv.group", "restart", { { "unknown", "sometimes" } }, function(_, v) return tv.group(gspec("restart", v)) end)
+values("tv.group", "timeout", { { "NaN", NAN }, { "-1", -1 } }, function(_, v) return tv.group(gspec("timeout", v)) end)
+values("tv.group", "max_retries", { { "-1", -1 }, { "1.5", 1.5 } }, function(_, v) return tv.group(gspec("max_retries", v)) end)
+values("tv.group", "backoff.factor", { { "NaN", NAN } }, function(_, v) return tv.group(gspec("backoff", { factor = v })) end)
+values("tv.group", "after", { { "a string", "db" } }, function(_, v) return tv.group(gspec("after", v)) end,
+  "a list of task names")
+values("tv.group", "after[1]", { { "empty", "" } }, function(_, v) return tv.group(gspec("after", { v })) end)
+row({ fn = "tv.group", case = "'after' naming the group itself", raises = { "'after' names the task itself ('g')" },
+  call = function() return tv.group(gspec("after", { "g" })) end })
+for _, k in ipairs({ "run", "cmd", "ready", "every", "reset_after", "setup", "cleanup", "max_instructions", "strategie" }) do
+  row({ fn = "tv.group", case = "'" .. k .. "' (not a group's field)", raises = { "unknown option '" .. k .. "'" },
+    call = function() return tv.group(gspec(k, k == "cmd" and { "true" } or noop)) end })
+end
+row({ fn = "sup:add", case = "a plain group table with a bad child", where = "sup:add: children[1]: ", raises = { "'run'" },
+  call = function(E) return E.sup:add({ name = "g", children = { { name = "c1", run = 1 } } }) end })
+row({ fn = "sup:add", case = "a group's interval (its restart is \"on_failure\")", raises = { "'interval'", "on_failure" },
+  call = function(E) return E.sup:add(gspec("interval", 1)) end })
+row({ fn = "tv.group", case = "boundaries, every strategy and on_exhausted, nesting and a made spec are accepted",
+  accepts = function(_, g, same)
+    assert.equal(g, same); assert.equal(0, g.intensity.max_restarts); assert.equal("rest_for_one", g.strategy)
+  end,
+  call = function()
+    local g = tv.group(gspec("strategy", "rest_for_one", "intensity", { max_restarts = 0, within = 1e9 },
+      "on_exhausted", { cooldown = 1e-3 }, "name", NON_UTF8,
+      "children", { tv.once("c1", noop), tv.process(pspec()), { name = "h", children = { { name = "c2", run = noop } } } }))
+    tv.group(gspec("strategy", "one_for_all", "on_exhausted", "give_up", "intensity", { max_restarts = 100000 }))
+    return g, tv.group(g)
+  end })
+row({ fn = "sup:add", case = "a group whose child's name is taken: added, its attempt fails",
+  accepts = function(E, ok)
+    assert.is_true(ok)
+    local failed = H.first(E.events, "TaskFailed", "g-taken")
+    assert.matches("cannot start child 'victim': EEXIST", failed and failed.reason)
+  end,
+  call = function(E)
+    return E.sup:add(tv.group({ name = "g-taken", restart = "never", children = { tv.once("victim", noop) } }))
+  end })
+
+-- a list where a table of named options belongs: the error names the table and its keys
+for _, c in ipairs({
+  { "tv.task", "intensity", "max_restarts, within", function() return tv.task(spec("intensity", { 3, 5 })) end },
+  { "tv.task", "on_exhausted", "cooldown",
+    function() return tv.task(spec("intensity", budget(3, 5), "on_exhausted", { 10 })) end },
+  { "tv.task", "backoff", "first, max, factor, jitter", function() return tv.task(spec("backoff", { 0.1, 5 })) end },
+  { "tv.group", "intensity", "max_restarts, within", function() return tv.group(gspec("intensity", { 3, 5 })) end },
+  { "tv.group", "on_exhausted", "cooldown", function() return tv.group(gspec("on_exhausted", { 10 })) end },
+  { "tv.process", "ready", "notify, check, every, timeout", function() return tv.process(pspec("ready", { "notify" })) end },
+  { "tv.process", "stdout", "file, max_bytes", function() return tv.process(pspec("stdout", { "out.log" })) end },
+  { "tv.supervisor", "defaults", "restart, interval", function() return tv.supervisor({ defaults = { "always" } }) end },
+  { "tv.supervisor", "controller", "max_slot_queue", function() return tv.supervisor({ controller = { 10 } }) end },
+  { "tv.supervisor", "intensity", "max_restarts, within", function() return tv.supervisor({ intensity = { 3, 5 } }) end },
+}) do
+  row({ fn = c[1], case = "'" .. c[2] .. "' a list, not named options",
+    raises = { "'" .. c[2] .. "' must be a table of named options (got number key 1; known: " .. c[3] },
+    call = c[4] })
+end
+
+-- lists with a hole: ipairs would stop at it and drop what follows
+row({ fn = "tv.task", case = "'after' with a hole", raises = { "'after' must be a list of task names (nothing at [2])" },
+  call = function() return tv.task(spec("after", { "a", nil, "b" })) end })
+row({ fn = "tv.process", case = "'after' with a hole", raises = { "'after' must be a list of task names (nothing at [2])" },
+  call = function() return tv.process(pspec("after", { "a", nil, "b" })) end })
+row({ fn = "tv.group", case = "'after' with a hole", raises = { "'after' must be a list of task names (nothing at [2])" },
+  call = function() return tv.group(gspec("after", { "a", nil, "b" })) end })
+row({ fn = "tv.group", case = "'children' with a hole", raises = { "'children' must be a list (nothing at [2])" },
+  call = function() return tv.group(gspec("children", { tv.once("c1", noop), nil, tv.once("c3", noop) })) end })
+row({ fn = "sup:run", case = "'specs' with a hole", outside = true,
+  raises = { "'specs' must be a list of task specs (nothing at [2])" },
+  call = function() local s = tv.supervisor(); return s:run({ spec("name", "h1"), nil, spec("name", "h3") }) end })
+
+-- a group's own policy is the core group's: functions would be ignored
+values("tv.group", "restart", { { "a function", noop }, { "a callable table", setmetatable({}, { __call = noop }) } },
+  function(_, v) return tv.group(gspec("restart", v)) end, "a group takes no restart function")
+values("tv.group", "backoff", { { "a function", noop } },
+  function(_, v) return tv.group(gspec("backoff", v)) end, "a group takes no backoff function")
+row({ fn = "sup:add", case = "a plain group table with a restart function",
+  raises = { "'restart'", "a group takes no restart function" },
+  call = function(E) return E.sup:add(gspec("restart", noop)) end })
+
+-- 'after' that could never be satisfied inside a group tree (it waited forever)
+row({ fn = "tv.group", case = "a child's 'after' naming its group", raises = { "'children[1].after' names its own group 'g'",
+  "wait forever" }, call = function() return tv.group(gspec("children", { tv.once("c1", noop, { after = { "g" } }) })) end })
+row({ fn = "tv.group", case = "a nested child's 'after' naming the outer group",
+  raises = { "'children[2].children[1].after' names its own group 'g'" }, call = function()
+    return tv.group(gspec("children", { tv.once("c1", noop),
+      tv.group({ name = "h", children = { tv.once("c2", noop, { after = { "g" } }) } }) }))
+  end })
+row({ fn = "tv.group", case = "a nested group's 'after' naming the outer group",
+  raises = { "'children[1].after' names its own group 'g'" },
+  call = function()
+    return tv.group(gspec("children", { { name = "h", after = { "g" }, children = { tv.once("c2", noop) } } }))
+  end })
+row({ fn = "tv.group", case = "'after' naming one of its own tasks", raises = { "'after' names 'c2', a task of this group" },
+  call = function()
+    return tv.group(gspec("after", { "c2" }, "children", { { name = "h", children = { tv.once("c2", noop) } } }))
+  end })
+row({ fn = "sup:run", case = "an 'after' cycle through a group's tree", outside = true,
+  raises = { "'after' makes a cycle: x -> g -> c1 -> x" }, call = function()
+    local s = tv.supervisor()
+    return s:run({ tv.once("x", noop, { after = { "g" } }), gspec("children", { tv.once("c1", noop, { after = { "x" } }) }) })
+  end })
+row({ fn = "tv.group", case = "a child after an earlier sibling, or after a task outside the group, is accepted", accepts = true,
+  call = function()
+    return tv.group(gspec("after", { "x" }, "children", { tv.once("c1", noop), tv.once("c2", noop, { after = { "c1", "x" } }) }))
+  end })
+
+row({ fn = "tv.process", case = "a group spec made by tv.group",
+  raises = { "expected a process spec, got a group spec (made by tv.group)" },
+  call = function() return tv.process(tv.group(gspec())) end })
+row({ fn = "tv.task", case = "a group spec made by tv.group is returned as it is (a group is a task spec)",
+  accepts = function(_, g, same) assert.equal(g, same) end,
+  call = function() local g = tv.group(gspec()); return g, tv.task(g) end })
+
 -- tv.fail / tv.fatal --------------------------------------------------------------------------
 for _, fn in ipairs({ "tv.fail", "tv.fatal" }) do
   local f = fn == "tv.fail" and tv.fail or tv.fatal
@@ -350,8 +725,95 @@ row({ fn = "sup:submit", case = "unknown option", raises = { "unknown option 'ad
 row({ fn = "sup:submit", case = "a name registered outside the controller", fails = "^EEXIST: name_taken",
   call = function(E) return E.sup:submit({ task = tv.task(spec("name", "victim")) }) end })
 
+-- sup:submit: lifecycle fields the controller does not take ----------------------------------------
+-- (refused with ENOTSUP after validation; nothing is added)
+for _, s in ipairs({
+  { "'after'", function() return tv.task(spec("name", "s-after", "after", { "victim" })) end },
+  { "ready = \"notify\"", function() return tv.task(spec("name", "s-notify", "ready", "notify")) end },
+  { "ready = \"completed\"", function() return tv.task(spec("name", "s-completed", "ready", "completed")) end },
+  { "a process's ready check", function() return tv.process(pspec("name", "s-check", "ready", { check = "true" })) end },
+  { "a restart function", function() return tv.task(spec("name", "s-restart", "restart", noop)) end },
+  { "a backoff function", function() return tv.task(spec("name", "s-backoff", "backoff", noop)) end },
+  { "a group with 'after'", function() return tv.group(gspec("name", "s-group", "after", { "victim" })) end },
+  { "a plain table with a hook", function() return { name = "s-plain", run = noop, cleanup = noop } end },
+}) do
+  row({ fn = "sup:submit", case = "a task with " .. s[1], call = function(E) return E.sup:submit({ task = s[2]() }) end,
+    fails = "^ENOTSUP: tasks with 'after', 'ready', lifecycle hooks or restart/backoff functions cannot be submitted" })
+end
+for _, h in ipairs(HOOKS) do
+  row({ fn = "sup:submit", case = "a task with a '" .. h .. "' hook", fails = "^ENOTSUP",
+    call = function(E) return E.sup:submit({ task = tv.task(spec("name", "s-" .. h, h, noop)) }) end })
+end
+row({ fn = "sup:submit", case = "a bad lifecycle field is raised like tv.task's", where = "sup:submit: 'task': ",
+  raises = { "'intensity' must be " .. INTENSITY_EXPECTED }, call = function(E)
+    return E.sup:submit({ task = { name = "s-bad", run = noop, intensity = 42 } })
+  end })
+row({ fn = "sup:submit", case = "every, a budget, reset_after, max_instructions = false, ready = \"started\" and "
+  .. "a group with hooked children are accepted",
+  accepts = function(_, ...) assert.same({ true, true, true, true, true, true }, { ... }) end,
+  call = function(E)
+    local function sub(s) return (E.sup:submit({ task = s })) end
+    return sub(tv.task(spec("name", "s-every", "every", 1))),
+      sub(tv.task(spec("name", "s-budget", "intensity", budget(3, 5), "on_exhausted", "escalate", "reset_after", 1))),
+      sub(tv.task(spec("name", "s-off", "max_instructions", false))),
+      sub(tv.process(pspec("name", "s-started", "ready", "started"))),
+      sub(tv.group(gspec("name", "s-g", "children", { tv.once("s-g1", noop, { cleanup = noop }) }))),
+      sub(tv.task(spec("name", "s-ready", "ready", "started")))
+  end })
+
+-- sup:wait / wait_any / wait_all / outcomes ---------------------------------------------------------
+local function in_own_coroutine(f)
+  local ok, a, b = coroutine.resume(coroutine.create(f))
+  if not ok then error(a, 0) end
+  return a, b
+end
+values("sup:wait", "name", BAD_NAMES, function(E, v) return E.sup:wait(v) end)
+values("sup:wait", "timeout", BAD_SECONDS, function(E, v) return E.sup:wait("victim", v) end)
+row({ fn = "sup:wait", case = "the waiting task itself", fails = "^EINVAL: task 'driver' cannot wait for its own end",
+  call = function(E) return E.sup:wait("driver") end })
+row({ fn = "sup:wait", case = "an unknown name", fails = "^ENOENT: no task named 'ghost'",
+  call = function(E) return E.sup:wait("ghost", 1e9) end })
+row({ fn = "sup:wait", case = "a non-UTF-8 unknown name", fails = "^ENOENT",
+  call = function(E) return E.sup:wait(NON_UTF8 .. "x") end })
+row({ fn = "sup:wait", case = "timeout 0 on a running task", fails = "^ETIMEDOUT: task 'victim' still running after 0s",
+  call = function(E) return E.sup:wait("victim", 0) end })
+row({ fn = "sup:wait", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
+  call = function(E) return in_own_coroutine(function() return E.sup:wait("victim", 0.01) end) end })
+row({ fn = "sup:wait", case = "outside the loop, on a registered task", outside = true,
+  raises = { "call it from a task or a subscriber" }, call = function(E) return E.sup:wait("victim") end })
+row({ fn = "sup:wait", case = "outside the loop, on an unknown name", outside = true, fails = "^ENOENT",
+  call = function(E) return E.sup:wait("ghost") end })
+row({ fn = "sup:wait", case = "on a supervisor whose run returned", fails = "^ENOENT",
+  call = function(E) return E.done:wait("victim") end })
+values("sup:wait_any", "timeout", BAD_SECONDS, function(E, v) return E.sup:wait_any(v) end)
+row({ fn = "sup:wait_any", case = "timeout 0", fails = "^ETIMEDOUT: no task ended in time",
+  call = function(E) return E.sup:wait_any(0) end })
+row({ fn = "sup:wait_any", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
+  call = function(E) return in_own_coroutine(function() return E.sup:wait_any(0.01) end) end })
+row({ fn = "sup:wait_any", case = "outside the loop", outside = true, raises = { "call it from a task or a subscriber" },
+  call = function(E) return E.sup:wait_any() end })
+row({ fn = "sup:wait_any", case = "on a supervisor whose run returned", fails = "^ENOENT: no task is registered",
+  call = function(E) return E.done:wait_any(1) end })
+values("sup:wait_all", "timeout", BAD_SECONDS, function(E, v) return E.sup:wait_all(v) end)
+row({ fn = "sup:wait_all", case = "timeout 0", fails = "^ETIMEDOUT: not every task ended in time",
+  call = function(E) return E.sup:wait_all(0) end })
+row({ fn = "sup:wait_all", case = "on a supervisor whose run returned", accepts = function(_, all) assert.same({}, all) end,
+  call = function(E) return E.done:wait_all(1) end })
+row({ fn = "sup:wait_all", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
+  call = function(E) return in_own_coroutine(function() return E.sup:wait_all(0.01) end) end })
+row({ fn = "sup:wait_all", case = "outside the loop", outside = true, raises = { "call it from a task or a subscriber" },
+  call = function(E) return E.sup:wait_all() end })
+for _, m in ipairs({ "wait", "wait_any", "wait_all", "outcomes" }) do
+  row({ fn = "sup:" .. m, case = "called with a dot", raises = { "call it as a method, sup:" .. m .. "(...)" },
+    call = function(E) return E.sup[m]("victim") end })
+end
+row({ fn = "sup:outcomes", case = "on a supervisor whose run returned", accepts = function(_, o) assert.same({}, o) end,
+  call = function(E) return E.done:outcomes() end })
+row({ fn = "sup:outcome", case = "is not a public method", accepts = function(_, f) assert.is_nil(f) end,
+  call = function(E) return E.sup.outcome end })
+
 -- methods without arguments ignore extra ones ------------------------------------------------------
-for _, m in ipairs({ "list", "snapshot", "state", "slots" }) do
+for _, m in ipairs({ "list", "snapshot", "state", "slots", "outcomes" }) do
   row({ fn = "sup:" .. m, case = "extra arguments are ignored", accepts = true,
     call = function(E) return E.sup[m](E.sup, 42, {}, NAN) end })
 end
@@ -365,6 +827,27 @@ row({ fn = "ctx:sleep", case = "from a coroutine the task made", raises = { "mus
   end })
 row({ fn = "ctx:yield", case = "extra arguments are ignored", accepts = function(_, ok) assert.is_true(ok) end,
   call = function(E) return E.ctx:yield(42, NAN) end })
+row({ fn = "ctx:ready", case = "in a task with the default ready (already ready): a no-op",
+  accepts = function(_, ...) assert.equal(0, select("#", ...)) end, call = function(E) return E.ctx:ready() end })
+row({ fn = "ctx:ready", case = "again: a no-op, no TaskReady", accepts = function(E, ...)
+    assert.equal(0, select("#", ...)); assert.equal(0, H.count(E.events, "TaskReady", "driver"))
+  end, call = function(E) return E.ctx:ready() end })
+row({ fn = "ctx:ready", case = "from a coroutine the task made", raises = { "must be called from the task's own coroutine" },
+  call = function(E) return in_own_coroutine(function() return E.ctx:ready() end) end })
+for _, m in ipairs({ "ready", "sleep", "yield" }) do
+  row({ fn = "ctx:" .. m, case = "on the ctx of an ended attempt", raises = { "must be called from the task's own coroutine" },
+    call = function(E) return E.old_ctx[m](E.old_ctx, 0.01) end })
+end
+-- (ready = "completed" is ready when the task completes; ctx:ready() makes it ready at once)
+row({ fn = "ctx:ready", case = "in a task with ready = \"completed\": ready at once (TaskReady)",
+  accepts = function(E, ok) assert.is_true(ok); assert.equal(1, H.count(E.events, "TaskReady", "early")) end,
+  call = function(E)
+    return E.sup:add(tv.once("early", function(ctx) ctx:ready(); ctx:sleep(0.01) end, { ready = "completed" }))
+  end })
+for _, m in ipairs({ "ready", "sleep", "yield", "cancelled" }) do
+  row({ fn = "ctx:" .. m, case = "called with a dot", raises = { "call it as a method, ctx:" .. m .. "(...) (got number" },
+    call = function(E) return E.ctx[m](0.01) end })
+end
 for _, k in ipairs({ "name", "attempt", "sleep", "foo" }) do
   row({ fn = "ctx", case = "writing ctx." .. k, raises = { "'" .. k .. "' is read-only" },
     call = function(E) E.ctx[k] = 1 end })
@@ -422,6 +905,16 @@ row({ fn = "sup:list", case = "after run returned: empty", after = true, call = 
   accepts = function(_, list) assert.same({}, list) end })
 row({ fn = "sup:state", case = "after run returned: closed", after = true, call = function(E) return E.sup:state() end,
   accepts = function(_, state) assert.equal("closed", state) end })
+row({ fn = "sup:wait", case = "after run returned: the outcome", after = true, call = function(E) return E.sup:wait("victim") end,
+  accepts = function(_, o) assert.equal("cancelled", o.status); assert.equal(1, o.attempts) end })
+row({ fn = "sup:wait", case = "after run returned: a bad timeout still raises", after = true, raises = { "'timeout'", "(got nan)" },
+  call = function(E) return E.sup:wait("victim", NAN) end })
+row({ fn = "sup:wait_any", case = "after run returned", after = true, fails = "^ENOENT",
+  call = function(E) return E.sup:wait_any() end })
+row({ fn = "sup:wait_all", case = "after run returned: nothing to wait for", after = true,
+  call = function(E) return E.sup:wait_all() end, accepts = function(_, all) assert.same({}, all) end })
+row({ fn = "sup:outcomes", case = "after run returned", after = true, call = function(E) return E.sup:outcomes() end,
+  accepts = function(_, o) assert.equal("cancelled", o.victim.status); assert.equal("completed", o.early.status) end })
 
 -- ---- running the table -----------------------------------------------------------------------------
 
@@ -455,6 +948,7 @@ local function run_all()
   assert(sup:add(tv.task({ name = "beat", restart = "always", interval = 0.002,
     run = function() beats = beats + 1 end })))
   run_rows(function(r) return r.outside end)
+  assert(sup:add(tv.once("ctx-keeper", function(ctx) E.old_ctx = ctx end))) -- a ctx whose attempt ended
   assert(sup:add(tv.once("driver", function(ctx)
     E.ctx = ctx
     ctx:sleep(0.02) -- the victim and the heartbeat are running

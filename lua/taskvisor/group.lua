@@ -90,6 +90,15 @@ end
 function G.spec(where, opts)
   local fields, err = I.spec_common(where, "group", opts, KEYS)
   if not fields then return nil, err end
+  -- a group's attempt is decided by the core group, which never asks Lua
+  if fields.restart_fn then
+    return V.bad(where, "restart", 'one of "never", "on_failure", "always" (a group takes no '
+      .. "restart function)", opts.restart)
+  end
+  if fields.backoff_fn then
+    return V.bad(where, "backoff", "a table { first, max, factor, jitter } (a group takes no "
+      .. "backoff function)", opts.backoff)
+  end
   local v, b
   fields.strategy = "one_for_one"
   if opts.strategy ~= nil then
@@ -108,7 +117,15 @@ function G.spec(where, opts)
         V.show(k))
     end
   end
+  for i = 1, #list do -- a hole would end ipairs early and drop the children after it
+    if list[i] == nil then
+      return nil, string.format("%s: 'children' must be a list (nothing at [%d])", where, i)
+    end
+  end
   local kids, names, shown = {}, { [fields.name] = true }, {}
+  -- deps: each name an 'after' in the tree names -> where; nodes: the tree for cycle checks
+  local deps, nodes = {}, { { name = fields.name, after = {} } }
+  for _, n in ipairs(fields.after or {}) do table.insert(nodes[1].after, n) end
   for i, c in ipairs(list) do
     local field = string.format("children[%d]", i)
     local kf
@@ -120,8 +137,23 @@ function G.spec(where, opts)
       v, err = claim(where, names, n, field .. " (a nested group)")
       if not v then return nil, err end
     end
+    for _, n in ipairs(kf.after or {}) do deps[n] = deps[n] or field .. ".after" end
+    for n, path in pairs(inner[kf] and inner[kf].deps or {}) do deps[n] = deps[n] or field .. "." .. path end
+    table.insert(nodes[1].after, kf.name) -- a group is ready once all its children are
+    local sub = inner[kf] and inner[kf].nodes or { kf }
+    table.move(sub, 1, #sub, #nodes + 1, nodes)
     kids[i] = kf
     shown[i] = I.spec_fields[c] and c or I.read_only(kf, "a group's child spec")
+  end
+  if deps[fields.name] then
+    return nil, string.format("%s: '%s' names its own group '%s' (a group is ready only once all its "
+      .. "children are: it would wait forever)", where, deps[fields.name], fields.name)
+  end
+  for _, n in ipairs(fields.after or {}) do
+    if names[n] then
+      return nil, string.format("%s: 'after' names '%s', a task of this group (the group starts it, "
+        .. "so it cannot wait for it)", where, n)
+    end
   end
   names[fields.name] = nil
   fields.children = I.read_only(shown, "a group spec's children")
@@ -129,8 +161,23 @@ function G.spec(where, opts)
     "a group spec's intensity")
   fields.on_exhausted = b.action == "cooldown" and I.read_only({ cooldown = b.cooldown },
     "a group spec's on_exhausted") or b.action
-  inner[fields] = { strategy = fields.strategy, children = kids, budget = b, names = names }
+  inner[fields] = { strategy = fields.strategy, children = kids, budget = b, names = names,
+    deps = deps, nodes = nodes }
   return fields
+end
+
+--- `specs` with each group replaced by the nodes of its tree ({ name, after }; a group's
+--- after also names its children), for L.cycle over a batch.
+function G.expand(specs)
+  local out = {}
+  for _, s in ipairs(specs) do
+    if inner[s] then
+      table.move(inner[s].nodes, 1, #inner[s].nodes, #out + 1, out)
+    else
+      out[#out + 1] = s
+    end
+  end
+  return out
 end
 
 --- The group's own policy (restart default "on_failure", whatever the

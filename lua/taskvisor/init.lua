@@ -217,7 +217,10 @@ end
 function tv.process(opts)
   local made = spec_fields[opts]
   if made and process_opts[made] then return opts end -- already one
-  if made then error("tv.process: expected a process spec, got a task spec (made by tv.task)", 2) end
+  if made then
+    error("tv.process: expected a process spec, got " .. (G.is(made) and "a group spec (made by tv.group)"
+      or "a task spec (made by tv.task)"), 2)
+  end
   local spec = freeze(check(process_spec("tv.process", opts)), "taskvisor.process")
   return spec
 end
@@ -523,7 +526,7 @@ function Supervisor:run(specs)
     end
     local specs_only = {}
     for i, item in ipairs(batch) do specs_only[i] = item[1] end
-    local cyc = L.cycle("sup:run", specs_only)
+    local cyc = L.cycle("sup:run", G.expand(specs_only)) -- through group trees too
     if cyc then error(cyc, 2) end
     for _, item in ipairs(batch) do -- every task object first: all or none
       local task, err = core_task(item[1], self.defaults)
@@ -629,6 +632,10 @@ function Supervisor:wait_all(timeout)
   local out, me = {}, core.current_task()
   for _, name in ipairs(c:list()) do
     if name == me then goto continue end
+    if not core.supervised() then -- (sup:wait would raise naming itself)
+      error("sup:wait_all: call it from a task or a subscriber (it waits by yielding that "
+        .. "coroutine); outside, sup:run() returns every outcome", 2)
+    end
     local left = deadline - core.monotime()
     if left < 0 then left = 0 end
     local o, err = self:wait(name, left ~= math.huge and left or nil)

@@ -82,6 +82,11 @@ local function names_list(where, field, v, max)
   if #v > max then
     return nil, string.format("%s: '%s' may name at most %d tasks (got %d)", where, field, max, #v)
   end
+  for i = 1, #v do -- a hole would end ipairs early and drop the names after it
+    if v[i] == nil then
+      return nil, string.format("%s: '%s' must be a list of task names (nothing at [%d])", where, field, i)
+    end
+  end
   for i, n in ipairs(v) do
     local name, err = V.name(where, string.format("%s[%d]", field, i), n)
     if not name then return nil, err end

@@ -132,7 +132,12 @@ function M.known_keys(where, prefix, t, known)
   for k in pairs(t) do
     if not set[k] then
       if type(k) ~= "string" then
-        return nil, string.format("%s: option keys must be strings (got %s key)", where, type(k))
+        if prefix == "" then
+          return nil, string.format("%s: option keys must be strings (got %s key)", where, type(k))
+        end
+        -- a nested table ({3, 5} for intensity): name it and its keys
+        return nil, string.format("%s: '%s' must be a table of named options (got %s key %s; "
+          .. "known: %s)", where, prefix:sub(1, -2), type(k), M.show(k), table.concat(known, ", "))
       end
       local best, bestd = nil, 3
       for _, name in ipairs(known) do
@@ -184,6 +189,11 @@ function M.list(where, field, v, of)
   for k in pairs(v) do
     if math.type(k) ~= "integer" or k < 1 or k > n then
       return nil, string.format("%s: '%s' must be %s (found key %s)", where, field, expected, M.show(k))
+    end
+  end
+  for i = 1, n do -- a hole would end ipairs early and drop the items after it
+    if v[i] == nil then
+      return nil, string.format("%s: '%s' must be %s (nothing at [%d])", where, field, expected, i)
     end
   end
   return v

@@ -19,6 +19,15 @@ static ltv_task *check_ctx(lua_State *L) {
   return (ltv_task *)luaL_checkudata(L, 1, LTV_TASK);
 }
 
+/* The ctx a method was called on: ctx.sleep(1) (a dot) names the method. */
+static ltv_task *check_self(lua_State *L, const char *what) {
+  ltv_task *t = (ltv_task *)luaL_testudata(L, 1, LTV_TASK);
+  if (!t)
+    luaL_error(L, "%s: call it as a method, %s(...) (got %s, not the task context)", what, what,
+               luaL_typename(L, 1));
+  return t;
+}
+
 /* ---- turning a Lua error into an outcome ---------------------------------- */
 
 /* Runs protected on our thread: [error object, coroutine] -> pushes
@@ -197,26 +206,26 @@ static ltv_fiber *own_fiber(lua_State *L, ltv_task *t, const char *what) {
 }
 
 static int ctx_sleep(lua_State *L) {
-  ltv_task *t = check_ctx(L);
+  ltv_task *t = check_self(L, "ctx:sleep");
   uint64_t ms = ltv_check_seconds(L, 2, "ctx:sleep: 'seconds'");
   return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:sleep"), ms, "ctx:sleep");
 }
 
 /* Lets the loop run; true unless the task was cancelled. */
 static int ctx_yield(lua_State *L) {
-  ltv_task *t = check_ctx(L);
+  ltv_task *t = check_self(L, "ctx:yield");
   return ltv_fiber_sleep(L, own_fiber(L, t, "ctx:yield"), 0, "ctx:yield");
 }
 
 /* ctx:exec(cmd, opts): cmd and opts validated by init.lua. */
 static int ctx_exec(lua_State *L) {
-  ltv_task *t = check_ctx(L);
+  ltv_task *t = check_self(L, "ctx:exec");
   return ltv_exec(L, own_fiber(L, t, "ctx:exec"));
 }
 
 /* ctx:ready(): this attempt is ready (tasks with ready = "notify"). */
 static int ctx_ready(lua_State *L) {
-  ltv_task *t = check_ctx(L);
+  ltv_task *t = check_self(L, "ctx:ready");
   own_fiber(L, t, "ctx:ready");
   tv_task_ready(&t->base);
   return 0;
@@ -227,7 +236,7 @@ const tv_str_t *ltv_task_name_of(ltv_fiber *f) {
 }
 
 static int ctx_cancelled(lua_State *L) {
-  lua_pushboolean(L, check_ctx(L)->fiber.cancelled);
+  lua_pushboolean(L, check_self(L, "ctx:cancelled")->fiber.cancelled);
   return 1;
 }
 
