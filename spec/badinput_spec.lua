@@ -228,6 +228,10 @@ values("tv.supervisor", "controller", { { "a number", 1 }, { "a string", "yes" }
   function(_, v) return tv.supervisor({ controller = v }) end)
 values("tv.supervisor", "controller.max_slot_queue", { { "-1", -1 }, { "NaN", NAN }, { "1.5", 1.5 } },
   function(_, v) return tv.supervisor({ controller = { max_slot_queue = v } }) end)
+values("tv.supervisor", "keep_outcomes", { { "2^24 + 1", (1 << 24) + 1, "between 0 and 16777216" },
+  table.unpack(BAD_COUNTS) }, function(_, v) return tv.supervisor({ keep_outcomes = v }) end)
+row({ fn = "tv.supervisor", case = "keep_outcomes 0 (none) and 2^24 are accepted", accepts = true,
+  call = function() return tv.supervisor({ keep_outcomes = 0 }), tv.supervisor({ keep_outcomes = 1 << 24 }) end })
 row({ fn = "tv.supervisor", case = "unknown option (near miss)", raises = { "unknown option 'gracee'", "'grace'" },
   call = function() return tv.supervisor({ gracee = 1 }) end })
 row({ fn = "tv.supervisor", case = "boundary values are accepted", accepts = true,
