@@ -305,6 +305,12 @@ static void sc_shutdown(void) {
   tv_sched_run_until(&sched, 10);
   expect_shutdown();
   run_to_end();
+  /* whatever the deadline killed is stuck, named or not: the verdict is
+   * GraceExceeded even when the list of names could not grow */
+  uint32_t killed = 0;
+  for (int i = 0; i < nfk; i++) killed += held[i] && fk[i]->kills > 0;
+  EXPECT_T(sup->nstuck + sup->stuck_unnamed == killed);
+  EXPECT_T(sup->grace_exceeded == (killed > 0));
   finish();
 }
 

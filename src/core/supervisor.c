@@ -1,6 +1,7 @@
 /* supervisor.c - registry operations, shutdown and drain, natural completion. */
 #include "supervisor.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,10 @@ static void add_stuck(tv_sup_t *s, tv_str_t *name) {
   if (s->nstuck == s->capstuck) {
     uint32_t cap = s->capstuck ? s->capstuck * 2 : 8;
     tv_str_t **a = realloc(s->stuck, cap * sizeof *a);
-    if (!a) return;
+    if (!a) {
+      s->stuck_unnamed++; /* still counts: the verdict stays GraceExceeded */
+      return;
+    }
     s->stuck = a;
     s->capstuck = cap;
   }
@@ -115,10 +119,11 @@ static int cmp_str(const void *x, const void *y) {
 }
 
 static void publish_verdict(tv_sup_t *s) {
-  if (!s->nstuck) {
+  if (!s->nstuck && !s->stuck_unnamed) {
     publish_simple(s, TV_EV_ALL_STOPPED_WITHIN_GRACE, NULL, NULL);
     return;
   }
+  s->grace_exceeded = 1;
   qsort(s->stuck, s->nstuck, sizeof *s->stuck, cmp_str);
   size_t len = 0;
   for (uint32_t i = 0; i < s->nstuck; i++) len += s->stuck[i]->len + 2;
@@ -131,10 +136,13 @@ static void publish_verdict(tv_sup_t *s) {
     }
     *p = '\0';
   }
-  char buf[48];
-  s->verdict = tv_str_printf("shutdown timeout %s exceeded; stuck: %s",
+  char buf[48], more[64] = "";
+  if (s->stuck_unnamed)
+    snprintf(more, sizeof more, "%s%u more (no memory to name them)", s->nstuck ? " and " : "",
+             (unsigned)s->stuck_unnamed);
+  s->verdict = tv_str_printf("shutdown timeout %s exceeded; stuck: %s%s",
                              tv_fmt_duration(s->grace_ns, buf, sizeof buf),
-                             list ? list : "?");
+                             list ? list : s->nstuck ? "?" : "", more);
   free(list);
   tv_event_t ev = tv_event_make(TV_EV_GRACE_EXCEEDED);
   if (s->verdict) ev.reason = s->verdict, ev.fields |= TV_F_REASON;
@@ -218,7 +226,8 @@ static void sup_ready(tv_parent_t *p, tv_actor_t *child) {
 static void sup_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason, int own) {
   (void)own; /* either way the reason names the budget */
   tv_sup_t *s = container_of(p, tv_sup_t, parent);
-  if (s->escalated || s->destroying) return;
+  if (s->did_escalate || s->destroying) return;
+  s->did_escalate = 1;
   s->escalated = tv_str_printf("task '%s': %s", child->name->s, reason ? reason->s : "");
   tv_event_t ev = tv_event_make(TV_EV_ESCALATED);
   ev.task = child->name;

@@ -367,18 +367,21 @@ static int sup_run(lua_State *L) {
   s->sig_on = 0;
   /* The host's exit status follows the last run that returned. */
   tv_sup_t *sup = s->sup;
-  lua_pushinteger(L, sup->escalated ? 3 : sup->verdict ? 2 : 0);
+  lua_pushinteger(L, sup->did_escalate ? 3 : sup->grace_exceeded ? 2 : 0);
   lua_setfield(L, LUA_REGISTRYINDEX, LTV_GRACE_EXCEEDED);
-  if (!sup->verdict && !sup->escalated) {
+  if (!sup->grace_exceeded && !sup->did_escalate) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  /* (either text may be missing: it could not be allocated) */
+  const char *verdict = sup->verdict ? sup->verdict->s : "shutdown timeout exceeded (no memory to say more)";
   lua_pushnil(L);
-  if (sup->escalated)
-    lua_pushfstring(L, "ESCALATED: %s%s%s", sup->escalated->s, sup->verdict ? "; then " : "",
-                    sup->verdict ? sup->verdict->s : "");
+  if (sup->did_escalate)
+    lua_pushfstring(L, "ESCALATED: %s%s%s",
+                    sup->escalated ? sup->escalated->s : "a restart budget escalated (no memory to say more)",
+                    sup->grace_exceeded ? "; then " : "", sup->grace_exceeded ? verdict : "");
   else
-    lua_pushfstring(L, "GraceExceeded: %s", sup->verdict->s);
+    lua_pushfstring(L, "GraceExceeded: %s", verdict);
   lua_createtable(L, (int)s->sup->nstuck, 0);
   for (uint32_t i = 0; i < s->sup->nstuck; i++) {
     lua_pushlstring(L, s->sup->stuck[i]->s, s->sup->stuck[i]->len);
