@@ -125,14 +125,18 @@ static const char *const options[] = {
     "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "file", "max_bytes",
     "backups", "events", "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
     "controller", "max_slot_queue", "task", "admission", "on_event", "queue", "output",
-    "verbose", "max_output", "process", "mode"};
+    "verbose", "max_output", "process", "mode", "intensity", "max_restarts", "within",
+    "on_exhausted", "cooldown", "reset_after", "every", "after", "ready", "check", "setup",
+    "on_restart", "on_error", "cleanup", "on_shutdown", "max_instructions", "keep_outcomes",
+    "children", "strategy"};
 /* option values, near misses, paths, odd bytes (raw strings add the rest) */
 static const char *const values[] = {
     "never", "on_failure", "always", "none", "full", "equal", "decorrelated", "inherit", "null",
     "pipe", "replace", "drop_if_running", "start", "reject", "TERM", "SIGTERM", "KILL", "SIGHUP",
     "SIG", "USR1", "x.log", "/dev/null", "logs/out.log", "/bin/sh", "true", "sh", "-c", "PATH",
     "HOME", "", "a", "t", "made", "made-p", ".", "..", "=", "A=B", "restrat", "max_retry",
-    "subscriber-1", "\xff\xfe", "caf\xc3\xa9", "tab\there"};
+    "subscriber-1", "\xff\xfe", "caf\xc3\xa9", "tab\there", "give_up", "escalate",
+    "notify", "completed", "started", "one_for_one", "one_for_all", "rest_for_one"};
 #define NOPTIONS (sizeof options / sizeof *options)
 #define NVALUES (sizeof values / sizeof *values)
 
@@ -218,6 +222,21 @@ static chunk templates[] = {
     TEMPLATE("return { name = 'sub', on_event = function() end, queue = 4 }"),
     TEMPLATE("return { cwd = '/', env = { X = '1' }, inherit_env = false, stdin = 'in', "
              "timeout = 1, max_output = 10, stop_timeout = 1 }"),
+    /* 8..: restart budgets, schedules, start order, readiness, hooks, policy
+     * functions, groups and the supervisor's newer options */
+    TEMPLATE("return { name = 't', run = function() end, intensity = { max_restarts = 3, "
+             "within = 5 }, on_exhausted = { cooldown = 1 }, reset_after = 2, after = { 'a' }, "
+             "ready = 'notify', setup = function() end, on_error = function() end, "
+             "max_instructions = 5000 }"),
+    TEMPLATE("return { name = 't', run = function() end, every = 1, "
+             "restart = function() return true end, backoff = function() return 1 end }"),
+    TEMPLATE("return { name = 'p', cmd = { 'true' }, ready = { check = { 'true' }, every = 0.1, "
+             "timeout = 1 }, cleanup = function() end }"),
+    TEMPLATE("return { name = 'g', strategy = 'rest_for_one', intensity = { max_restarts = 1, "
+             "within = 1 }, children = { { name = 'c1', run = function() end }, "
+             "{ name = 'c2', cmd = { 'true' }, after = { 'c1' } } } }"),
+    TEMPLATE("return { intensity = { max_restarts = 2, within = 1 }, on_exhausted = 'give_up', "
+             "max_instructions = false, keep_outcomes = 5 }"),
 };
 #define NTEMPLATES (sizeof templates / sizeof *templates)
 
@@ -346,11 +365,17 @@ static const call calls[] = {
     {"signum", 1, NONE},     {":shutdown", 0, NONE},    {":state", 0, NONE},
     {":list", 0, NONE},      {":slots", 0, NONE},       {"fresh", 0, NONE},
     {"self", 2, NONE}, /* a method (chosen by the input) called on a bad self */
+    {"task", 1, 0, 8, 2},    {"process", 1, 0, 10, 1},  {"group", 1, 0, 11, 1},
+    {"supervisor", 1, 0, 12, 1}, {":add", 1, 0, 8, 4},
+    {":wait", 2, NONE},      {":wait_any", 1, NONE},    {":wait_all", 1, NONE},
+    {":outcomes", 0, NONE},
 };
 #define NCALLS (sizeof calls / sizeof *calls)
 
-static const char *const methods[] = {"add", "submit", "subscribe", "remove", "cancel", "signal",
-                                      "slot", "state", "shutdown", "list", "snapshot", "slots"};
+static const char *const methods[] = {"add",  "submit",   "subscribe", "remove",   "cancel",
+                                      "signal", "slot",   "state",     "shutdown", "list",
+                                      "snapshot", "slots", "wait",     "wait_any", "wait_all",
+                                      "outcomes"};
 
 static int is_code_message(const char *s) { /* "ECODE: ..." */
   if (!s || s[0] != 'E') return 0;

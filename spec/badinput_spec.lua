@@ -976,6 +976,9 @@ local function check_row(r, res)
     assert.is_string(res[2], "the error is not a message")
     local body, where = body_of(res[2]), r.where or r.fn
     assert(body:sub(1, #where) == where, string.format("should start with %q: %s", where, res[2]))
+    -- a position, if any, is the caller's: never a line of the library itself
+    assert(not res[2]:find("^[^\n]-taskvisor/[%w_]+%.lua:%d+: "),
+      string.format("points inside the library: %s", res[2]))
     for _, p in ipairs(r.raises) do
       assert(body:find(p, 1, true), string.format("lacks %q: %s", p, res[2]))
     end

@@ -105,7 +105,7 @@ describe("sup:wait", function()
     local ok, err = pcall(sup.wait, sup, "q")
     assert.is_false(ok)
     assert.matches("sup:wait: call it from a task or a subscriber %(it waits by yielding that coroutine%); "
-      .. "outside, sup:run%(%) returns every outcome", err)
+      .. "outside, sup:run%(%) returns the outcomes", err)
     assert.is_true(sup:run())
   end)
 

@@ -509,7 +509,8 @@ end
 --- SIGQUIT or sup:shutdown(). true, or nil, "GraceExceeded: ...", stuck_names.
 function Supervisor:run(specs)
   local c = self_check(self, "run")
-  local runnable, why = c:runnable() -- refuse before adding anything
+  local runnable, why, never = c:runnable() -- refuse before adding anything
+  if never then error(why, 2) end -- (called where it never can run)
   if not runnable then return nil, why end
   if specs ~= nil then
     check(V.list("sup:run", "specs", specs, "task specs"))
@@ -553,10 +554,17 @@ local function copy_outcome(o)
   return { status = o.status, attempts = o.attempts, reason = o.reason, exit_code = o.exit_code }
 end
 
---- sup:outcomes(): name -> the outcome of the last task of that name that ended.
+--- sup:outcomes(): name -> the outcome of the last task of that name that ended
+--- (for the last `keep_outcomes` names to end).
 function Supervisor:outcomes()
   local out = self_check(self, "outcomes"):outcomes() -- fresh tables, without seq
   return out
+end
+
+-- The error of a wait called where it cannot wait.
+local function outside(method)
+  return string.format("sup:%s: call it from a task or a subscriber (it waits by yielding that "
+    .. "coroutine); outside, sup:run() returns the outcomes", method)
 end
 
 --- sup:wait(name [, timeout]): from a task or subscriber, waits until the task
@@ -572,6 +580,7 @@ function Supervisor:wait(name, timeout)
     return nil, string.format("EINVAL: task '%s' cannot wait for its own end", name)
   end
   local waited = c:contains(name)
+  if waited and not core.supervised() then error(outside("wait"), 2) end
   if waited then
     local ok, err = c:await(name, timeout)
     if not ok then return nil, (err:gsub("^ETIMEDOUT: .*", "ETIMEDOUT: task '" .. name
@@ -588,9 +597,13 @@ function Supervisor:wait(name, timeout)
   return nil, string.format("ENOENT: no task named '%s' is running or has ended", name)
 end
 
+-- The deadline of a wait, or nil + error (the caller raises it, so that the
+-- error points at its own caller).
 local function wait_timeout(where, timeout)
   if timeout == nil then return math.huge end
-  return core.monotime() + check(V.seconds(where, "timeout", timeout, true))
+  local secs, err = V.seconds(where, "timeout", timeout, true)
+  if not secs then return nil, err end
+  return core.monotime() + secs
 end
 
 --- sup:wait_any([timeout]): from a task or subscriber, waits until one of the
@@ -598,15 +611,12 @@ end
 --- none is registered; nil, "ETIMEDOUT: ..." after `timeout` seconds.
 function Supervisor:wait_any(timeout)
   local c = self_check(self, "wait_any")
-  local deadline = wait_timeout("sup:wait_any", timeout)
+  local deadline = check(wait_timeout("sup:wait_any", timeout))
   local names, me = {}, core.current_task()
   for _, n in ipairs(c:list()) do if n ~= me then names[#names + 1] = n end end
   if #names == 0 then return nil, "ENOENT: no task is registered" end
   local _, since = c:outcome(names[1])
-  if not core.supervised() then
-    error("sup:wait_any: call it from a task or a subscriber (it waits by yielding that "
-      .. "coroutine); outside, sup:run() returns every outcome", 2)
-  end
+  if not core.supervised() then error(outside("wait_any"), 2) end
   while true do
     local _, n = c:outcome(names[1])
     if n > since then
@@ -628,14 +638,11 @@ end
 --- `timeout` seconds (the outcomes so far as the third value).
 function Supervisor:wait_all(timeout)
   local c = self_check(self, "wait_all")
-  local deadline = wait_timeout("sup:wait_all", timeout)
+  local deadline = check(wait_timeout("sup:wait_all", timeout))
   local out, me = {}, core.current_task()
   for _, name in ipairs(c:list()) do
     if name == me then goto continue end
-    if not core.supervised() then -- (sup:wait would raise naming itself)
-      error("sup:wait_all: call it from a task or a subscriber (it waits by yielding that "
-        .. "coroutine); outside, sup:run() returns every outcome", 2)
-    end
+    if not core.supervised() then error(outside("wait_all"), 2) end -- (not as sup:wait)
     local left = deadline - core.monotime()
     if left < 0 then left = 0 end
     local o, err = self:wait(name, left ~= math.huge and left or nil)

@@ -108,7 +108,7 @@ static int sup_await(lua_State *L) {
   ltv_fiber *f = ltv_fiber_current(s->ctx, L);
   if (!f || !lua_isyieldable(L))
     return luaL_error(L, "sup:wait: call it from a task or a subscriber (it waits by "
-                         "yielding that coroutine); outside, sup:run() returns every outcome");
+                         "yielding that coroutine); outside, sup:run() returns the outcomes");
   if (!tv_sup_find(s->sup, name, len)) {
     lua_pushboolean(L, 1);
     return 1;
@@ -308,23 +308,38 @@ static void on_signal(tv_signals_t *sig, int signum) {
   if (tv_sup_shutdown(s->sup, reason) != 0) tv_sup_force(s->sup); /* asked twice */
 }
 
-/* Whether sup:run() may start: raises where it never can (inside the loop),
- * returns nil, "ESHUTDOWN: ..." for a supervisor that already ran, else
- * pushes nothing and returns 0. */
-static int run_checks(lua_State *L, ltv_sup *s) {
+/* Why sup:run() can never start here (inside the loop), or NULL. */
+static const char *never_runs(const ltv_sup *s) {
   if (s->ctx->current) /* in a task or subscriber, or a coroutine one of them resumed */
-    return luaL_error(L, "sup:run: cannot be called from inside a task or a subscriber "
-                         "(the loop is already running; use sup:add)");
-  if (s->ctx->running)
-    return luaL_error(L, "sup:run: another sup:run() is already running the loop");
+    return "sup:run: cannot be called from inside a task or a subscriber "
+           "(the loop is already running; use sup:add)";
+  if (s->ctx->running) return "sup:run: another sup:run() is already running the loop";
+  return NULL;
+}
+
+/* Whether sup:run() may start: raises where it never can, returns nil,
+ * "ESHUTDOWN: ..." for a supervisor that already ran, else pushes nothing
+ * and returns 0. */
+static int run_checks(lua_State *L, ltv_sup *s) {
+  const char *never = never_runs(s);
+  if (never) return luaL_error(L, "%s", never);
   if (tv_sup_closed(s->sup))
     return ltv_push_error(L, TV_ESHUTDOWN, "this supervisor has already stopped");
   return 0;
 }
 
-/* sup:runnable(): true, or the reason sup:run() would refuse (see run_checks). */
+/* sup:runnable(): true; or nil, why, true where sup:run() can never start
+ * (the caller raises it at its own caller); or nil, "ESHUTDOWN: ...". */
 static int sup_runnable(lua_State *L) {
-  int n = run_checks(L, check_sup(L));
+  ltv_sup *s = check_sup(L);
+  const char *never = never_runs(s);
+  if (never) {
+    lua_pushnil(L);
+    lua_pushstring(L, never);
+    lua_pushboolean(L, 1);
+    return 3;
+  }
+  int n = run_checks(L, s);
   if (n) return n;
   lua_pushboolean(L, 1);
   return 1;
