@@ -127,6 +127,8 @@ values("tv.task", "backoff.jitter", { { "unknown", "random" }, { "a number", 1 }
   function(_, v) return tv.task(spec("backoff", { jitter = v })) end)
 row({ fn = "tv.task", case = "unknown key (near miss)", raises = { "unknown option 'nmae'", "'name'" },
   call = function() return tv.task(spec("nmae", "x")) end })
+row({ fn = "tv.task", case = "a 1 MB unknown key (its 'did you mean' took 25 s once)", raises = { "unknown option 'nnnn" },
+  call = function() return tv.task(spec(MB, 1)) end })
 row({ fn = "tv.task", case = "unknown backoff key", raises = { "unknown option 'backoff.fist'" },
   call = function() return tv.task(spec("backoff", { fist = 1 })) end })
 row({ fn = "tv.task", case = "a positional value", raises = { "option keys must be strings" },
