@@ -203,6 +203,82 @@ describe("faults: hooks that raise", function()
     assert_balanced(events)
   end)
 
+  it("lifecycle hooks and policy functions raising awkward values (tables, nil, a raising or "
+    .. "non-string __tostring, runtime errors): one HookFailed per failed hook call, ActorDead for "
+    .. "setup and policy functions; other tasks and the supervisor go on", function()
+    local raisers = {
+      function() error("plain boom", 0) end,
+      function() error({ message = "structured boom" }) end,
+      function() error({ 1, 2, 3 }) end,
+      function() error(nil) end,
+      function() error(setmetatable({}, { __tostring = function() error("tostring boom") end })) end,
+      function() error(setmetatable({}, { __tostring = function() return 42 end })) end,
+      function() local t = nil; return t.field end,
+    }
+    local calls, beats, specs = {}, 0, {}
+    local function counted(name, raise)
+      return function()
+        calls[name] = (calls[name] or 0) + 1
+        raise()
+      end
+    end
+    for i, raise in ipairs(raisers) do
+      -- failing attempts with every hook raising: on_error, on_restart, cleanup
+      specs[#specs + 1] = tv.task({ name = "hooks" .. i, restart = "on_failure", max_retries = 2,
+        backoff = { first = 0.001 }, on_error = counted("hooks" .. i, raise),
+        on_restart = counted("hooks" .. i, raise), cleanup = counted("hooks" .. i, raise),
+        run = function() tv.fail("attempt failed") end })
+      specs[#specs + 1] = tv.task({ name = "setup" .. i, setup = raise, run = function() end })
+      specs[#specs + 1] = tv.task({ name = "restartfn" .. i, restart = raise, run = function() tv.fail("x") end })
+      specs[#specs + 1] = tv.task({ name = "backofffn" .. i, backoff = raise, run = function() tv.fail("x") end })
+      specs[#specs + 1] = tv.once("task" .. i, raise)
+    end
+    specs[#specs + 1] = tv.process({ name = "proc", cmd = { "/bin/false" }, max_retries = 1,
+      backoff = { first = 0.001 }, on_error = counted("proc", raisers[2]), cleanup = counted("proc", raisers[4]) })
+    specs[#specs + 1] = tv.once("heartbeat", function(ctx)
+      for _ = 1, 20 do ctx:sleep(0.002); beats = beats + 1 end
+    end)
+    local sup = tv.supervisor({ grace = 5 })
+    local events = H.collect(sup, { queue = 65536 })
+    local ok, outcomes = sup:run(specs)
+    assert.is_true(ok, outcomes)
+    assert.equal(20, beats)
+    -- the same text for the same value wherever it was raised
+    local texts = { "plain boom", "structured boom", "(error object is a table value)",
+      "(error object is a nil value)", "(error object is a table value)",
+      "42", "attempt to index a nil value (local 't')" } -- (a number from __tostring is shown)
+    local function text_is(i, got, prefix)
+      if i == 7 then -- a runtime error carries its position
+        assert.matches("^" .. prefix:gsub("%p", "%%%0") .. ".-:%d+: attempt to index a nil value %(local 't'%)$", got)
+      else
+        assert.equal(prefix .. texts[i], got)
+      end
+    end
+    for i = 1, #raisers do
+      local n = "hooks" .. i
+      -- three attempts; each raising hook call published exactly one HookFailed
+      assert.equal(3, H.count(events, "TaskStarting", n))
+      assert.equal(2 + 2 + 1, calls[n]) -- on_error after failures 1, 2; on_restart before 2, 3; cleanup
+      assert.equal(calls[n], H.count(events, "HookFailed", n))
+      text_is(i, H.first(events, "HookFailed", n).reason, "on_error hook failed: ")
+      assert.same({ "exhausted", 3 }, { outcomes[n].status, outcomes[n].attempts })
+      assert.equal("setup_failed", outcomes["setup" .. i].status)
+      text_is(i, outcomes["setup" .. i].reason, "setup failed: ")
+      assert.equal("dead", outcomes["restartfn" .. i].status)
+      text_is(i, outcomes["restartfn" .. i].reason, "restart function failed: ")
+      assert.equal("dead", outcomes["backofffn" .. i].status)
+      text_is(i, outcomes["backofffn" .. i].reason, "backoff function failed: ")
+      text_is(i, H.first(events, "TaskFailed", "task" .. i).reason, "execution failed: ")
+    end
+    assert.equal(2, calls.proc) -- on_error after the first run; cleanup after the last
+    assert.equal(2, H.count(events, "HookFailed", "proc"))
+    assert.same({ "on_error hook failed: structured boom", "cleanup hook failed: (error object is a nil value)" },
+      H.field_list(H.only(events, "proc", "HookFailed"), "reason"))
+    assert.equal("exhausted", outcomes.proc.status)
+    assert.equal("completed", outcomes.heartbeat.status)
+    assert_balanced(events)
+  end)
+
   it("a task and a subscriber hitting Lua memory errors (a host under ulimit -v) fail with "
     .. "'not enough memory' and are retried; the supervisor carries on", function()
     if SANITIZED then
@@ -371,7 +447,9 @@ print(string.format("FIGURES lines=%%d slow=%%d ticks=%%d max_gap=%%.3f rss0=%%d
     assert.is_true(lines > 10000, "only " .. lines .. " lines: did it flood?")
     assert.is_true(slow < lines, "the slow subscriber must have dropped some")
     assert.is_true(ticks >= 30, ticks .. " ticks of 10 ms in 3 s: the loop starved")
-    assert.is_true(gap < 1, "a tick waited " .. gap .. " s")
+    -- starved, the loop would wait out the whole 3 s flood; a loaded 2-core CI
+    -- machine (memcheck runs alongside) has stalled one tick for 1.3 s
+    assert.is_true(gap < 2.5, "a tick waited " .. gap .. " s")
     -- bounded: queues (1024 + 64 events) and 4 KiB partial lines, not the flood
     local bound = SANITIZED and 128 * 1024 or 64 * 1024
     assert.is_true(rss_max - rss0 < bound, string.format("RSS grew %d KiB", rss_max - rss0))

@@ -91,8 +91,8 @@ static void push_outcome(lua_State *L, const tv_decision_t *d) {
 }
 
 static int decide_fail(lua_State *L, tv_decision_t *d, const char *what, int top) {
-  const char *msg = lua_tostring(L, -1);
-  d->error = tv_str_printf("%s function failed: %s", what, msg ? msg : "(error object is not a string)");
+  const char *msg = ltv_error_text(L, -1, NULL);
+  d->error = tv_str_printf("%s function failed: %s", what, msg);
   lua_settop(L, top);
   return -1;
 }
@@ -136,7 +136,7 @@ static int extras_decide(tv_task_t *t, tv_decision_t *d) {
     double secs = isnum ? lua_tonumber(L, -1) : -1;
     if (!isnum || !isfinite(secs) || secs < 0 || secs > 1e9) {
       lua_pushfstring(L, "returned %s; expected a number of seconds between 0 and 1e9",
-                      isnum ? lua_tostring(L, -1) : luaL_typename(L, -1));
+                      !isnum ? luaL_typename(L, -1) : isnan(secs) ? "nan" : lua_tostring(L, -1));
       return decide_fail(L, d, what, top);
     }
     d->delay_ns = tv_secs_to_ns(secs);
@@ -229,9 +229,7 @@ void ltv_hook_finished(ltv_fiber *f, int status) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor); /* h and co live until we are done */
   if (status != LUA_OK) {
     lua_xmove(co, L, 1);
-    msg = lua_tolstring(L, -1, &len);
-    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
-    len = strlen(msg);
+    msg = ltv_error_text(L, -1, &len);
   }
   hook_clear(L, h);
   ltv_closethread(co, L);

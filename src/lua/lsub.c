@@ -42,13 +42,8 @@ static int yield_budget(lua_State *L, ltv_sub *s, lua_KContext k, lua_KFunction 
 /* Message handler: {message, traceback}. */
 static int msgh(lua_State *L) {
   lua_createtable(L, 2, 0);
-  if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "message") == LUA_TSTRING) {
-    lua_rawseti(L, -2, 1);
-  } else {
-    if (lua_type(L, 1) == LUA_TTABLE) lua_pop(L, 1);
-    luaL_tolstring(L, 1, NULL);
-    lua_rawseti(L, -2, 1);
-  }
+  ltv_error_text(L, 1, NULL);
+  lua_rawseti(L, -2, 1);
   luaL_traceback(L, L, NULL, 1);
   lua_rawseti(L, -2, 2);
   return 1;

@@ -49,13 +49,7 @@ static int describe_error(lua_State *L) {
       lua_replace(L, 1);
     }
   }
-  const char *msg;
-  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
-    msg = lua_tostring(L, 1);
-  else if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL)
-    lua_pop(L, 1), msg = luaL_tolstring(L, 1, NULL);
-  else
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  const char *msg = ltv_error_text(L, 1, NULL);
   lua_pushstring(L, kind);
   lua_pushstring(L, msg);
   lua_pushvalue(L, 3);

@@ -84,6 +84,10 @@ void ltv_sub_runaway(ltv_fiber *f);
 const tv_str_t *ltv_task_name_of(ltv_fiber *f);
 const tv_str_t *ltv_hook_task_name(ltv_fiber *f);
 
+/* lerror.c: pushes the text of the error value at idx (see there) and
+ * returns it; *len (optional) gets its length. */
+const char *ltv_error_text(lua_State *L, int idx, size_t *len);
+
 /* lhooks.c: a task's Lua hooks and policy functions (core.set_extras). */
 void ltv_hooks_open(lua_State *L); /* adds core.set_extras to the module on top */
 /* Sets the optional task ops (decide, hook, hook_kill) the extras provide. */
