@@ -85,7 +85,7 @@ describe("sup:wait", function()
     assert.same({ n = 2, nil, "ETIMEDOUT: task 'slow' still running after 0.01s" }, got.timeout)
     assert.same({ status = "completed", attempts = 1, reason = "policy_exhausted_success" }, got.quick[1])
     assert.same(got.quick[1], got.again[1])
-    assert.is_true(got.again_took < 0.5)
+    assert.is_true(got.again_took < 2) -- at once: it does not wait (bound loose for valgrind)
     assert.same({ status = "exhausted", attempts = 1, reason = "execution failed: late", exit_code = 2 }, got.slow[1])
   end)
 

@@ -298,7 +298,7 @@ describe("registry", function()
     local alive_in_backoff
     assert(sup:add(tv.task({
       name = "b",
-      backoff = { first = 0.5 },
+      backoff = { first = 30 },
       run = function()
         runs = runs + 1
         error("boom")
@@ -311,7 +311,7 @@ describe("registry", function()
     end)))
     local t0 = tv.monotime()
     assert.is_true(sup:run())
-    assert.is_true(tv.monotime() - t0 < 0.45) -- did not wait for the backoff
+    assert.is_true(tv.monotime() - t0 < 10) -- did not wait out the 30 s backoff
     assert.equal(1, runs)
     assert.is_false(alive_in_backoff)
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1",
@@ -353,7 +353,8 @@ describe("registry", function()
   end)
 
   it("sup:cancel(name, 0.1) on a stubborn task returns nil, 'ETIMEDOUT: ...'; removal completes later (force_stopped)", function()
-    local sup = tv.supervisor({ grace = 0.5 })
+    -- (bounds far apart: valgrind on a loaded machine stretches every wait)
+    local sup = tv.supervisor({ grace = 3 })
     local events = H.collect(sup)
     local res, waited, contains_after, second, second_waited
     assert(sup:add(stubborn("mule")))
@@ -373,11 +374,11 @@ describe("registry", function()
     assert.is_nil(res[1])
     assert.is_string(res[2])
     assert.matches("^ETIMEDOUT: ", res[2])
-    assert.is_true(waited >= 0.08 and waited < 0.4, "waited " .. waited)
+    assert.is_true(waited >= 0.08 and waited < 2, "waited " .. waited) -- not the grace
     assert.is_true(contains_after)
     assert.same({ true }, second)
-    assert.is_true(second_waited >= 0.2 and second_waited < 1.5, "second waited " .. second_waited)
-    assert.is_true(total < 2.5)
+    assert.is_true(second_waited >= 2 and second_waited < 10, "second waited " .. second_waited)
+    assert.is_true(total < 15)
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskRemoveRequested",
       "TaskStopped#1", "TaskRemoved" }, H.trace(events, "mule"))
     assert.equal(1, H.count(events, "TaskRemoveRequested", "mule")) -- the second cancel adds none
@@ -558,7 +559,7 @@ describe("registry", function()
     assert(sup:add(tv.once("early", function() ran = true end)))
     local t0 = tv.monotime()
     local res = { sup:cancel("early") }
-    assert.is_true(tv.monotime() - t0 < 0.1)
+    assert.is_true(tv.monotime() - t0 < 1) -- at once, not after the 2 s grace
     assert.same({ true }, res)
     assert.is_true(sup:run())
     assert.is_false(ran)
