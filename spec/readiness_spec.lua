@@ -231,3 +231,37 @@ describe("validation of after and ready", function()
     assert.has_error(function() sup:add(spec({ "a" })) end, "sup:add: 'after' names the task itself ('a')")
   end)
 end)
+
+describe("ctx:ready() and the task's readiness", function()
+  it("ready = \"completed\": ctx:ready() raises, naming the mode; the task is ready when it completes", function()
+    local err
+    local events, r = run_tasks({
+      tv.once("init", function(ctx)
+        err = select(2, pcall(ctx.ready, ctx))
+        ctx:sleep(0.02)
+      end, { ready = "completed" }),
+      tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
+    })
+    assert.equal("ctx:ready: task 'init' is ready when it completes (ready = \"completed\"); "
+      .. "ctx:ready() is for ready = \"notify\"", err)
+    assert.equal(0, H.count(events, "TaskReady"))
+    assert.is_true(at(events, "ActorExhausted", "init") < at(events, "TaskStarting", "app"))
+    assert.equal("completed", r[2].app.status)
+  end)
+
+  it("ready = \"completed\": an uncaught ctx:ready() fails the attempt with that message", function()
+    local events = run_tasks({ tv.once("init", function(ctx) ctx:ready() end, { ready = "completed" }) })
+    assert.matches("ctx:ready: task 'init' is ready when it completes", H.first(events, "TaskFailed", "init").reason,
+      1, true)
+  end)
+
+  it("the default (ready at start): ctx:ready() is a no-op, even before the first yield (no TaskReady)", function()
+    local n
+    local events, r = run_tasks({
+      tv.once("plain", function(ctx) n = select("#", ctx:ready()); ctx:sleep(0.01); ctx:ready() end),
+    })
+    assert.equal(0, n)
+    assert.equal(0, H.count(events, "TaskReady"))
+    assert.equal("completed", r[2].plain.status)
+  end)
+end)

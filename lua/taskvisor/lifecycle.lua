@@ -165,7 +165,7 @@ function M.add_opts(spec)
   local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil
   if not (spec.after or spec.has_hooks or spec.explicit_ready or fns) then return nil end
   return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready,
-    decide = fns or nil }
+    completed_ready = spec.ready == "completed" or nil, decide = fns or nil }
 end
 
 --- Cycles among `after` in one batch: nil, or an error naming the cycle.

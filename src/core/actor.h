@@ -150,9 +150,11 @@ void tv_actor_ext_free(tv_actor_t *a);
 /* Start only once tasks `names` are ready (before tv_actor_start). 0 or
  * TV_ENOMEM. */
 int tv_actor_after(tv_actor_t *a, tv_str_t *const *names, uint32_t n);
-/* The task has lifecycle hooks / says itself when it is ready / takes policy
- * decisions itself (ops->decide is asked only then). Needs ext. */
-void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int decide);
+/* The task has lifecycle hooks / says itself when it is ready / is ready only
+ * once it completes (tv_task_ready refused) / takes policy decisions itself
+ * (ops->decide is asked only then). Needs ext. */
+void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int completed_ready,
+                        int decide);
 /* A BLOCKED actor's dependency `dep` is ending: counts if it was ready. */
 void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep);
 /* Re-examines a BLOCKED actor's dependencies (one became ready or ended). */

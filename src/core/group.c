@@ -301,7 +301,7 @@ static void group_start(tv_task_t *t, uint32_t attempt) {
   tv_actor_ext_t *x = tv_actor_ext(a); /* a group says itself when it is up */
   if (x) {
     x->self = a;
-    tv_actor_set_hooks(a, 0, 1, 0);
+    tv_actor_set_hooks(a, 0, 1, 0, 0);
   }
   snprintf(g->what, sizeof g->what, "group '%s'", a->name->s);
   tv_budget_reset(&g->parent.budget); /* a restarted group starts afresh (OTP) */

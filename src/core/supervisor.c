@@ -328,7 +328,8 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
 
 static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o) {
   return p->budget.max || p->every_ns || p->timeout_ns || p->reset_after_ns ||
-         (o && (o->nafter || o->hooks || o->explicit_ready || o->decide || o->parent));
+         (o && (o->nafter || o->hooks || o->explicit_ready || o->completed_ready || o->decide ||
+                o->parent));
 }
 
 static tv_sup_t *s_of(tv_actor_t *a) { return tv_actor_env(a)->data; }
@@ -356,7 +357,7 @@ static int setup_ext(tv_actor_t *a, const tv_add_opts_t *o) {
     }
   }
   if (waiting) tv_list_push(&s_of(a)->blocked, &x->blocked);
-  tv_actor_set_hooks(a, o->hooks, o->explicit_ready, o->decide);
+  tv_actor_set_hooks(a, o->hooks, o->explicit_ready, o->completed_ready, o->decide);
   x->parent = o->parent;
   x->data = o->parent_data;
   x->index = o->index;

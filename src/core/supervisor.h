@@ -44,6 +44,8 @@ typedef struct tv_add_opts {
   uint32_t nafter;
   int hooks;          /* the task has lifecycle hooks (task ops->hook) */
   int explicit_ready; /* the task reports readiness itself (tv_task_ready) */
+  int completed_ready; /* with explicit_ready: it is ready only once it completes
+                          (ready = "completed"); tv_task_ready refuses it */
   int decide;         /* the task answers restart/backoff itself (ops->decide) */
   tv_parent_t *parent; /* a group; NULL: the supervisor */
   void *parent_data;   /* stored in the actor's ext->data */

@@ -92,8 +92,11 @@ static inline void tv_task_init(tv_task_t *t, const tv_task_ops_t *ops) {
 /* Reports the outcome of the running attempt. */
 void tv_task_done(tv_task_t *t, const tv_outcome_t *o);
 /* The running attempt is ready (TaskReady, once per attempt): what tasks that
- * start `after` it wait for. Ignored outside an attempt. */
-void tv_task_ready(tv_task_t *t);
+ * start `after` it wait for. 0 (also when ignored: outside an attempt, ready
+ * already, or a task without explicit readiness, ready at start), or
+ * TV_EINVAL for a task that is ready only once it completes
+ * (tv_add_opts_t.completed_ready). */
+int tv_task_ready(tv_task_t *t);
 /* The running hook ended: ok, or failed with a message (borrowed). */
 void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len);
 static inline const char *tv_hook_name(int h) {
