@@ -68,6 +68,7 @@ typedef struct tv_parent_ops {
 struct tv_parent {
   const tv_parent_ops_t *ops;
   const char *what; /* "supervisor" or "group 'name'", for reasons */
+  tv_actor_t *owner; /* the group's own task; NULL: the supervisor */
   tv_budget_cfg_t cfg;
   tv_budget_t budget;
 };
@@ -115,10 +116,16 @@ typedef struct tv_actor_ext {
   uint8_t hook_flags;    /* hooks that ran / are known to be absent */
   uint8_t shutdown;      /* ended by the supervisor's shutdown */
   uint8_t hold;          /* the parent asked it to stop and wait */
+  uint8_t walk;          /* the supervisor's `after` cycle check: seen / a target */
   uint32_t index;        /* in its group */
   tv_link_t blocked;     /* in the supervisor's blocked list */
   tv_actor_t *self;
   void *data;            /* the parent's */
+  /* The cycle check's breadth-first walk (only during tv_sup_add_ex): its
+   * queue, the task it was reached from (NULL: the one being added) and the
+   * path inside that group by which it was (NULL: none). */
+  tv_actor_t *walk_next, *walk_from;
+  const tv_str_t *walk_via;
 } tv_actor_ext_t;
 
 /* Every byte here is part of each idle task's memory. */
