@@ -124,7 +124,7 @@ static void publish_verdict(tv_sup_t *s) {
     return;
   }
   s->grace_exceeded = 1;
-  qsort(s->stuck, s->nstuck, sizeof *s->stuck, cmp_str);
+  if (s->nstuck) qsort(s->stuck, s->nstuck, sizeof *s->stuck, cmp_str); /* stuck may be NULL */
   size_t len = 0;
   for (uint32_t i = 0; i < s->nstuck; i++) len += s->stuck[i]->len + 2;
   char *list = malloc(len + 1), *p = list;
