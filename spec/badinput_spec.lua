@@ -844,11 +844,20 @@ for _, m in ipairs({ "ready", "sleep", "yield" }) do
   row({ fn = "ctx:" .. m, case = "on the ctx of an ended attempt", raises = { "must be called from the task's own coroutine" },
     call = function(E) return E.old_ctx[m](E.old_ctx, 0.01) end })
 end
--- (ready = "completed" is ready when the task completes; ctx:ready() makes it ready at once)
-row({ fn = "ctx:ready", case = "in a task with ready = \"completed\": ready at once (TaskReady)",
-  accepts = function(E, ok) assert.is_true(ok); assert.equal(1, H.count(E.events, "TaskReady", "early")) end,
+-- (ready = "completed" is ready when the task completes: ctx:ready() there raises, naming the
+-- mode; the task, catching it, goes on and completes)
+row({ fn = "ctx:ready", case = "in a task with ready = \"completed\": raises, naming the mode (no TaskReady)",
+  accepts = function(E, ok)
+    assert.is_true(ok)
+    assert.same({ false, "ctx:ready: task 'early' is ready when it completes (ready = \"completed\"); "
+      .. "ctx:ready() is for ready = \"notify\"" }, E.early_ready)
+    assert.equal(0, H.count(E.events, "TaskReady", "early"))
+  end,
   call = function(E)
-    return E.sup:add(tv.once("early", function(ctx) ctx:ready(); ctx:sleep(0.01) end, { ready = "completed" }))
+    return E.sup:add(tv.once("early", function(ctx)
+      E.early_ready = { pcall(ctx.ready, ctx) }
+      ctx:sleep(0.01)
+    end, { ready = "completed" }))
   end })
 for _, m in ipairs({ "ready", "sleep", "yield", "cancelled" }) do
   row({ fn = "ctx:" .. m, case = "called with a dot", raises = { "call it as a method, ctx:" .. m .. "(...) (got number" },

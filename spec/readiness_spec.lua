@@ -231,3 +231,177 @@ describe("validation of after and ready", function()
     assert.has_error(function() sup:add(spec({ "a" })) end, "sup:add: 'after' names the task itself ('a')")
   end)
 end)
+
+-- A cycle made across separate adds (each add alone is fine) used to leave its tasks waiting for
+-- each other forever; now the add that would close it is refused. Every run here is bounded by a
+-- watchdog, so the old behaviour fails the test instead of hanging it.
+describe("after cycles across separate adds", function()
+  local function noop() end
+  local function after(name, deps, opts)
+    local o = { name = name, restart = "never", after = deps, run = noop }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return tv.task(o)
+  end
+
+  -- A supervisor with a watchdog: it shuts the supervisor down (hung = true) if anything else
+  -- is still registered after `secs`, and otherwise ends with the rest.
+  local function guarded(secs)
+    local sup = tv.supervisor{ grace = 1 }
+    local events = H.collect(sup)
+    local state = { hung = false }
+    assert(sup:add(tv.task{ name = "watchdog", restart = "never", run = function(ctx)
+      local t0 = tv.monotime()
+      ctx:sleep(0.01)
+      while #sup:list() > 1 do
+        if tv.monotime() - t0 > secs then
+          state.hung = true
+          state.left = sup:list()
+          sup:shutdown()
+          return
+        end
+        ctx:sleep(0.01)
+      end
+    end }))
+    return sup, events, state
+  end
+
+  it("a after b, then b after a: the second add fails with EINVAL naming the cycle; a ends", function()
+    local sup, events, state = guarded(2)
+    assert(sup:add(after("a", { "b" })))
+    local ok, err = sup:add(after("b", { "a" }))
+    assert.is_nil(ok)
+    assert.equal("EINVAL: 'after' would make a cycle: b -> a -> b (none of them could start); "
+      .. "task 'b' not added", err)
+    assert.same({ "a", "watchdog" }, sup:list())
+    assert.is_true(sup:run())
+    assert.is_false(state.hung, "hung: " .. table.concat(state.left or {}, ","))
+    assert.equal("after_cycle: b -> a -> b", H.first(events, "TaskAddFailed", "b").reason)
+    assert.matches("^dependency 'b' is not running", H.first(events, "ActorDead", "a").reason)
+    assert.equal(0, H.count(events, "TaskAdded", "b"))
+  end)
+
+  it("b after c, a after b, then c after a (from a running task): refused; a task already running is unharmed", function()
+    local sup, events, state = guarded(2)
+    local got = {}
+    assert(sup:add(tv.task{ name = "other", restart = "never", run = function(ctx) ctx:sleep(0.3) end }))
+    assert(sup:add(tv.task{ name = "adder", restart = "never", run = function(ctx)
+      ctx:sleep(0.02)
+      got.b = { sup:add(after("b", { "c" })) }
+      got.a = { sup:add(after("a", { "b" })) }
+      got.c = { sup:add(after("c", { "a" })) }
+    end }))
+    local ok, outcomes = sup:run()
+    assert.is_true(ok)
+    assert.is_false(state.hung, "hung: " .. table.concat(state.left or {}, ","))
+    assert.same({ true }, got.b)
+    assert.same({ true }, got.a)
+    assert.same({ nil, "EINVAL: 'after' would make a cycle: c -> a -> b -> c (none of them could start); "
+      .. "task 'c' not added", n = 2 }, table.pack(table.unpack(got.c, 1, 2)))
+    assert.equal("completed", outcomes.other.status)
+    assert.equal("dead", outcomes.a.status)
+    assert.equal("dead", outcomes.b.status)
+    assert.is_nil(outcomes.c)
+  end)
+
+  it("through a group's child: x after g, then g{ c1 after x } is refused, and the other way round", function()
+    local sup, _, state = guarded(2)
+    assert(sup:add(after("x", { "g" })))
+    local ok, err = sup:add(tv.group{ name = "g", children = { tv.once("c1", noop, { after = { "x" } }) } })
+    assert.is_nil(ok)
+    assert.equal("EINVAL: 'after' would make a cycle: g -> c1 -> x -> g (none of them could start); "
+      .. "task 'g' not added", err)
+    assert.is_true(sup:run())
+    assert.is_false(state.hung)
+
+    sup, _, state = guarded(2)
+    assert(sup:add(tv.group{ name = "g", children = { tv.once("c1", noop, { after = { "x" } }) } }))
+    ok, err = sup:add(after("x", { "g" }))
+    assert.is_nil(ok)
+    assert.equal("EINVAL: 'after' would make a cycle: x -> g -> c1 -> x (none of them could start); "
+      .. "task 'x' not added", err)
+    assert.is_true(sup:run())
+    assert.is_false(state.hung)
+  end)
+
+  it("through a nested group, while the outer group is bringing up its children", function()
+    local sup, events, state = guarded(3)
+    local slow = tv.task{ name = "slow", restart = "never", ready = "notify", run = function(ctx)
+      ctx:sleep(0.2); ctx:ready(); ctx:sleep(0.01)
+    end }
+    assert(sup:add(tv.group{ name = "g", children = {
+      slow, tv.group{ name = "h", children = { tv.once("c2", noop, { after = { "x" } }) } } } }))
+    local got
+    assert(sup:add(tv.once("adder", function(ctx)
+      ctx:sleep(0.05) -- g is up to 'slow', which is not ready yet
+      got = { sup:add(after("x", { "g" })) }
+    end)))
+    assert.is_true(sup:run())
+    assert.is_false(state.hung, "hung: " .. table.concat(state.left or {}, ","))
+    assert.equal("EINVAL: 'after' would make a cycle: x -> g -> h -> c2 -> x (none of them could "
+      .. "start); task 'x' not added", got[2])
+    assert.equal(1, H.count(events, "TaskReady", "g")) -- the group came up (c2 ended: no x)
+  end)
+
+  it("sup:run refuses a batch closing a cycle through a task already added, and adds none of it", function()
+    local sup, _, state = guarded(2)
+    assert(sup:add(after("worker", { "db" })))
+    local ok, err = sup:run({ after("db", { "migrate" }), after("migrate", { "worker" }), after("free", {}) })
+    assert.is_nil(ok)
+    assert.equal("EINVAL: 'after' would make a cycle: db -> migrate -> worker -> db (none of them "
+      .. "could start); no task of this batch was added", err)
+    assert.same({ "watchdog", "worker" }, sup:list())
+    assert.is_true(sup:run())
+    assert.is_false(state.hung)
+  end)
+
+  it("what is no cycle is accepted: a diamond over separate adds, and a task after a running one", function()
+    local sup, events, state = guarded(2)
+    assert(sup:add(after("top", { "left", "right" })))
+    assert(sup:add(after("left", { "base" })))
+    assert(sup:add(after("right", { "base" })))
+    assert(sup:add(tv.once("base", function(ctx) ctx:sleep(0.02) end)))
+    assert(sup:add(tv.group{ name = "g", after = { "base" }, children = { after("c", { "top" }) } }))
+    assert(sup:add(after("late", { "g", "top" })))
+    local ok, outcomes = sup:run()
+    assert.is_true(ok)
+    assert.is_false(state.hung)
+    assert.equal(0, H.count(events, "TaskAddFailed"))
+    for _, n in ipairs({ "top", "left", "right", "base", "g", "c", "late" }) do
+      assert.equal("completed", outcomes[n].status, n)
+    end
+  end)
+end)
+
+describe("ctx:ready() and the task's readiness", function()
+  it("ready = \"completed\": ctx:ready() raises, naming the mode; the task is ready when it completes", function()
+    local err
+    local events, r = run_tasks({
+      tv.once("init", function(ctx)
+        err = select(2, pcall(ctx.ready, ctx))
+        ctx:sleep(0.02)
+      end, { ready = "completed" }),
+      tv.task{ name = "app", restart = "never", after = { "init" }, run = function() end },
+    })
+    assert.equal("ctx:ready: task 'init' is ready when it completes (ready = \"completed\"); "
+      .. "ctx:ready() is for ready = \"notify\"", err)
+    assert.equal(0, H.count(events, "TaskReady"))
+    assert.is_true(at(events, "ActorExhausted", "init") < at(events, "TaskStarting", "app"))
+    assert.equal("completed", r[2].app.status)
+  end)
+
+  it("ready = \"completed\": an uncaught ctx:ready() fails the attempt with that message", function()
+    local events = run_tasks({ tv.once("init", function(ctx) ctx:ready() end, { ready = "completed" }) })
+    assert.matches("ctx:ready: task 'init' is ready when it completes", H.first(events, "TaskFailed", "init").reason,
+      1, true)
+  end)
+
+  it("the default (ready at start): ctx:ready() is a no-op, even before the first yield (no TaskReady)", function()
+    local n
+    local events, r = run_tasks({
+      tv.once("plain", function(ctx) n = select("#", ctx:ready()); ctx:sleep(0.01); ctx:ready() end),
+    })
+    assert.equal(0, n)
+    assert.equal(0, H.count(events, "TaskReady"))
+    assert.equal("completed", r[2].plain.status)
+  end)
+end)

@@ -155,6 +155,17 @@ function G.spec(where, opts)
         .. "so it cannot wait for it)", where, n)
     end
   end
+  -- what each child's tree starts after outside this group: { child, via, name }, for the
+  -- core's cycle check at sup:add (the children are added only as the group starts them)
+  local waits = {}
+  for i, kf in ipairs(kids) do
+    for _, n in ipairs(kf.after or {}) do
+      if not names[n] then waits[#waits + 1] = { i, kf.name, n } end
+    end
+    for _, w in ipairs(inner[kf] and inner[kf].waits or {}) do
+      if not names[w[3]] then waits[#waits + 1] = { i, kf.name .. " -> " .. w[2], w[3] } end
+    end
+  end
   names[fields.name] = nil
   fields.children = I.read_only(shown, "a group spec's children")
   fields.intensity = I.read_only({ max_restarts = b.max, within = b.within },
@@ -162,7 +173,7 @@ function G.spec(where, opts)
   fields.on_exhausted = b.action == "cooldown" and I.read_only({ cooldown = b.cooldown },
     "a group spec's on_exhausted") or b.action
   inner[fields] = { strategy = fields.strategy, children = kids, budget = b, names = names,
-    deps = deps, nodes = nodes }
+    deps = deps, nodes = nodes, waits = waits }
   return fields
 end
 
@@ -221,7 +232,8 @@ local function make(fields, tree)
     return task, c.name, tree.policies[i], I.add_opts(c)
   end
   local b = g.budget
-  return I.core.group(g.strategy, #g.children, factory, b.max, b.within, b.action, b.cooldown)
+  return I.core.group(g.strategy, #g.children, factory, b.max, b.within, b.action, b.cooldown,
+    g.waits)
 end
 
 --- A fresh core group object for one add of a resolved group spec.

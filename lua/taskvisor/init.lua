@@ -527,8 +527,14 @@ function Supervisor:run(specs)
     end
     local specs_only = {}
     for i, item in ipairs(batch) do specs_only[i] = item[1] end
-    local cyc = L.cycle("sup:run", G.expand(specs_only)) -- through group trees too
+    local nodes = G.expand(specs_only)
+    local cyc = L.cycle("sup:run", nodes) -- through group trees too
     if cyc then error(cyc, 2) end
+    cyc = L.cross_cycle(nodes, function(n, as_child) return c:waits(n, as_child) end)
+    if cyc then
+      return nil, string.format("EINVAL: 'after' would make a cycle: %s (none of them could start); "
+        .. "no task of this batch was added", cyc)
+    end
     for _, item in ipairs(batch) do -- every task object first: all or none
       local task, err = core_task(item[1], self.defaults)
       if not task then return nil, err .. "; no task of this batch was added" end

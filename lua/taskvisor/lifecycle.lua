@@ -165,7 +165,7 @@ function M.add_opts(spec)
   local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil
   if not (spec.after or spec.has_hooks or spec.explicit_ready or fns) then return nil end
   return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready,
-    decide = fns or nil }
+    completed_ready = spec.ready == "completed" or nil, decide = fns or nil }
 end
 
 --- Cycles among `after` in one batch: nil, or an error naming the cycle.
@@ -198,6 +198,69 @@ function M.cycle(where, specs)
   for _, s in ipairs(specs) do
     local err = visit(s.name, {})
     if err then return err end
+  end
+  return nil
+end
+
+--- A cycle the batch `specs` (as M.cycle takes them, with no cycle among themselves) would
+--- close through the tasks already registered: `waits(name, as_child)` says what a registered
+--- task waits for (the core's sup:waits). nil, or the cycle "a -> x -> b -> a". The core
+--- refuses such an add too, but only at the add that closes the cycle: checking first keeps
+--- sup:run all or none. Iterative (a registered chain may be as long as the registry).
+function M.cross_cycle(specs, waits)
+  local after_of, outside = {}, false
+  for _, s in ipairs(specs) do after_of[s.name] = s.after or {} end
+  for _, s in ipairs(specs) do
+    for _, d in ipairs(s.after or {}) do
+      if after_of[d] == nil then outside = true end
+    end
+  end
+  if not outside then return nil end -- every path stays in the batch, which has no cycle
+  local edges, state = {}, {} -- state: 1 on the current path, 2 done
+  local function edges_of(n, as_child)
+    if after_of[n] then
+      local out = edges[n]
+      if not out then
+        out = {}
+        for i, d in ipairs(after_of[n]) do out[i] = { d } end
+        edges[n] = out
+      end
+      return out
+    end
+    if edges[n] == nil then edges[n] = waits(n, as_child) or false end
+    return edges[n] or nil
+  end
+  for _, root in ipairs(specs) do
+    if not state[root.name] then
+      state[root.name] = 1
+      local stack = { { name = root.name, edges = edges_of(root.name), i = 0 } }
+      while #stack > 0 do
+        local top = stack[#stack]
+        top.i = top.i + 1
+        local e = top.edges[top.i]
+        if not e then
+          state[top.name] = 2
+          stack[#stack] = nil
+        elseif state[e[1]] == 1 then
+          local k = #stack
+          while stack[k].name ~= e[1] do k = k - 1 end
+          local parts = { stack[k].name }
+          local function step(via, name)
+            if via then parts[#parts + 1] = via end
+            parts[#parts + 1] = name
+          end
+          for j = k + 1, #stack do step(stack[j].via, stack[j].name) end
+          step(e[2], e[1])
+          return table.concat(parts, " -> ")
+        elseif state[e[1]] == nil then
+          local out = edges_of(e[1], e[3])
+          if out then
+            state[e[1]] = 1
+            stack[#stack + 1] = { name = e[1], edges = out, i = 0, via = e[2] }
+          end
+        end
+      end
+    end
   end
   return nil
 end

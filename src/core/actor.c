@@ -17,7 +17,8 @@
 enum { TV_THEN_STEP, TV_THEN_DELAY, TV_THEN_END };
 /* ext->hook_flags */
 enum { HF_SETUP_DONE = 1, HF_SHUTDOWN_RAN = 2, HF_CLEANUP_RAN = 4, HF_HOOKS = 8,
-       HF_EXPLICIT_READY = 16, HF_RESTART_HOOK_RAN = 32, HF_DECIDE = 64 };
+       HF_EXPLICIT_READY = 16, HF_RESTART_HOOK_RAN = 32, HF_DECIDE = 64,
+       HF_COMPLETED_READY = 128 };
 
 static tv_task_t *task_of(tv_actor_t *a) { return container_of(a, tv_task_t, actor); }
 
@@ -282,12 +283,17 @@ static void run_attempt(tv_actor_t *a) {
     mark_ready(a);
 }
 
-void tv_task_ready(tv_task_t *t) {
+int tv_task_ready(tv_task_t *t) {
   tv_actor_t *a = &t->actor;
-  if (a->state != TV_ACTOR_RUNNING || a->ready) return;
+  if (a->ext && (a->ext->hook_flags & HF_COMPLETED_READY)) return TV_EINVAL;
+  /* ready at start: nothing to say (not even from inside start, before the
+   * actor marks it ready without an event) */
+  if (!a->ext || !(a->ext->hook_flags & HF_EXPLICIT_READY)) return 0;
+  if (a->state != TV_ACTOR_RUNNING || a->ready) return 0;
   tv_event_t ev = attempt_event(a, TV_EV_TASK_READY);
   publish(a, &ev);
   mark_ready(a);
+  return 0;
 }
 
 /* Dependencies: 1 all ready, 0 wait (BLOCKED), -1 ended (the actor ended). */
@@ -770,11 +776,13 @@ void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
   tv_actor_recheck(a);
 }
 
-void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int decide) {
+void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int completed_ready,
+                        int decide) {
   tv_actor_ext_t *x = a->ext;
   if (!x) return;
   if (hooks) x->hook_flags |= HF_HOOKS;
   if (explicit_ready) x->hook_flags |= HF_EXPLICIT_READY;
+  if (explicit_ready && completed_ready) x->hook_flags |= HF_COMPLETED_READY;
   if (decide) x->hook_flags |= HF_DECIDE;
 }
 

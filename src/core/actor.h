@@ -68,6 +68,7 @@ typedef struct tv_parent_ops {
 struct tv_parent {
   const tv_parent_ops_t *ops;
   const char *what; /* "supervisor" or "group 'name'", for reasons */
+  tv_actor_t *owner; /* the group's own task; NULL: the supervisor */
   tv_budget_cfg_t cfg;
   tv_budget_t budget;
 };
@@ -115,10 +116,16 @@ typedef struct tv_actor_ext {
   uint8_t hook_flags;    /* hooks that ran / are known to be absent */
   uint8_t shutdown;      /* ended by the supervisor's shutdown */
   uint8_t hold;          /* the parent asked it to stop and wait */
+  uint8_t walk;          /* the supervisor's `after` cycle check: seen / a target */
   uint32_t index;        /* in its group */
   tv_link_t blocked;     /* in the supervisor's blocked list */
   tv_actor_t *self;
   void *data;            /* the parent's */
+  /* The cycle check's breadth-first walk (only during tv_sup_add_ex): its
+   * queue, the task it was reached from (NULL: the one being added) and the
+   * path inside that group by which it was (NULL: none). */
+  tv_actor_t *walk_next, *walk_from;
+  const tv_str_t *walk_via;
 } tv_actor_ext_t;
 
 /* Every byte here is part of each idle task's memory. */
@@ -150,9 +157,11 @@ void tv_actor_ext_free(tv_actor_t *a);
 /* Start only once tasks `names` are ready (before tv_actor_start). 0 or
  * TV_ENOMEM. */
 int tv_actor_after(tv_actor_t *a, tv_str_t *const *names, uint32_t n);
-/* The task has lifecycle hooks / says itself when it is ready / takes policy
- * decisions itself (ops->decide is asked only then). Needs ext. */
-void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int decide);
+/* The task has lifecycle hooks / says itself when it is ready / is ready only
+ * once it completes (tv_task_ready refused) / takes policy decisions itself
+ * (ops->decide is asked only then). Needs ext. */
+void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int completed_ready,
+                        int decide);
 /* A BLOCKED actor's dependency `dep` is ending: counts if it was ready. */
 void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep);
 /* Re-examines a BLOCKED actor's dependencies (one became ready or ended). */

@@ -77,9 +77,12 @@ static int add_child(tv_group_t *g, uint32_t i) {
     return -1;
   }
   tv_add_opts_t o = c.opts;
+  char cycle[256] = "";
   o.parent = &g->parent;
   o.parent_data = g;
   o.index = i;
+  o.cycle = cycle;
+  o.cycle_cap = sizeof cycle;
   int rc = tv_sup_add_ex(sup_of(g), c.name->s, c.name->len, &c.policy, c.task, &o);
   for (uint32_t k = 0; k < c.opts.nafter; k++) tv_str_unref((tv_str_t *)c.opts.after[k]);
   free((void *)c.opts.after);
@@ -89,6 +92,9 @@ static int add_child(tv_group_t *g, uint32_t i) {
     if (rc == TV_EEXIST)
       why = tv_str_printf("cannot start child '%s': EEXIST: a task of that name already exists "
                           "in the supervisor; children stopped", c.name->s);
+    else if (rc == TV_EINVAL && cycle[0])
+      why = tv_str_printf("cannot start child '%s': EINVAL: 'after' would make a cycle: %s; "
+                          "children stopped", c.name->s, cycle);
     else if (rc != TV_ESHUTDOWN)
       why = tv_str_printf("cannot start child '%s': %s; children stopped", c.name->s,
                           tv_err_name(rc));
@@ -301,7 +307,7 @@ static void group_start(tv_task_t *t, uint32_t attempt) {
   tv_actor_ext_t *x = tv_actor_ext(a); /* a group says itself when it is up */
   if (x) {
     x->self = a;
-    tv_actor_set_hooks(a, 0, 1, 0);
+    tv_actor_set_hooks(a, 0, 1, 0, 0);
   }
   snprintf(g->what, sizeof g->what, "group '%s'", a->name->s);
   tv_budget_reset(&g->parent.budget); /* a restarted group starts afresh (OTP) */
@@ -342,8 +348,30 @@ static void group_release(tv_task_t *t) {
   g->ops->release(g);
 }
 
+/* For the supervisor's `after` cycle check: a group not ready yet waits for
+ * its children from the one it is bringing up on (all of them when it has not
+ * started, or is ending an attempt: the next starts them afresh). */
+static void group_awaits(tv_task_t *t, tv_await_fn fn, void *arg) {
+  tv_group_t *g = (tv_group_t *)t;
+  uint32_t from = g->phase == P_UP ? g->cursor : g->phase == P_HOLDING ? g->lo : 0;
+  int live = g->phase == P_UP || g->phase == P_HOLDING;
+  if (g->phase == P_RUNNING || t->actor.ready) return;
+  uint32_t k = 0;
+  for (uint32_t i = from; i < g->n; i++) {
+    const tv_group_slot_t *s = &g->slots[i];
+    if (live && (s->st == C_GONE || s->st == C_UP)) continue;
+    if (live && s->st != C_NONE && s->actor) {
+      fn(arg, s->actor, NULL, NULL);
+      continue;
+    }
+    while (k < g->nwaits && g->waits[k].child < i) k++;
+    for (uint32_t j = k; j < g->nwaits && g->waits[j].child == i; j++)
+      fn(arg, NULL, g->waits[j].name, g->waits[j].via);
+  }
+}
+
 static const tv_task_ops_t group_task_ops = {group_start, group_cancel, group_kill, group_release,
-                                             NULL,        NULL,         NULL};
+                                             NULL,        NULL,         NULL,      group_awaits};
 
 int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strategy, uint32_t n,
                   const tv_budget_cfg_t *budget) {
@@ -358,12 +386,45 @@ int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strate
   g->parent.cfg = *budget;
   strcpy(g->what, "group");
   g->parent.what = g->what;
+  g->parent.owner = &g->base.actor;
   tv_budget_init(&g->parent.budget);
   tv_work_init(&g->report, on_report);
   return 0;
 }
 
+static void drop_waits(tv_group_t *g) {
+  for (uint32_t i = 0; i < g->nwaits; i++) {
+    tv_str_unref(g->waits[i].via);
+    tv_str_unref(g->waits[i].name);
+  }
+  free(g->waits);
+  g->waits = NULL;
+  g->nwaits = 0;
+}
+
+static int by_child(const void *x, const void *y) {
+  const tv_group_wait_t *a = x, *b = y;
+  return a->child < b->child ? -1 : a->child > b->child;
+}
+
+int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n) {
+  drop_waits(g);
+  if (!n) return 0;
+  tv_group_wait_t *copy = malloc(n * sizeof *copy);
+  if (!copy) return TV_ENOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    copy[i].child = w[i].child;
+    copy[i].via = tv_str_ref(w[i].via);
+    copy[i].name = tv_str_ref(w[i].name);
+  }
+  qsort(copy, n, sizeof *copy, by_child); /* not stable: the order within a child is any */
+  g->waits = copy;
+  g->nwaits = n;
+  return 0;
+}
+
 void tv_group_fini(tv_group_t *g) {
+  drop_waits(g);
   tv_work_cancel(&g->report);
   tv_budget_free(&g->parent.budget);
   free(g->slots);

@@ -40,6 +40,14 @@ typedef struct tv_group_ops {
   void (*release)(tv_group_t *g);
 } tv_group_ops_t;
 
+/* What a child's tree waits for outside the group: the task `name` (for the
+ * supervisor's `after` cycle check, while that child is not added yet). */
+typedef struct tv_group_wait {
+  uint32_t child; /* its index */
+  tv_str_t *via;  /* the path from the child to the task that waits: "c1", "h -> c2" */
+  tv_str_t *name;
+} tv_group_wait_t;
+
 /* One child slot of the current attempt (C_* states in group.c). */
 typedef struct tv_group_slot {
   tv_actor_t *actor; /* registered, or NULL */
@@ -59,6 +67,8 @@ struct tv_group {
   tv_work_t report; /* reports the attempt's outcome from the loop */
   char what[300];   /* "group 'name'" */
   void *data;       /* the embedding's */
+  tv_group_wait_t *waits; /* tv_group_set_waits; by child */
+  uint32_t nwaits;
 };
 
 /* Prepares a group of `n` children (the supervisor's tv_sup_add_ex takes it
@@ -67,6 +77,11 @@ struct tv_group {
  * 0 or TV_ENOMEM. */
 int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strategy, uint32_t n,
                   const tv_budget_cfg_t *budget);
+/* What the children's trees wait for outside the group (copied: new
+ * references; any earlier ones are dropped), sorted by child. Without it
+ * the supervisor's cycle check sees only children already added. 0 or
+ * TV_ENOMEM (the group keeps none). */
+int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n);
 /* Frees what tv_group_init allocated (after release, or when never added);
  * calls tv_task_fini. */
 void tv_group_fini(tv_group_t *g);

@@ -44,10 +44,16 @@ typedef struct tv_add_opts {
   uint32_t nafter;
   int hooks;          /* the task has lifecycle hooks (task ops->hook) */
   int explicit_ready; /* the task reports readiness itself (tv_task_ready) */
+  int completed_ready; /* with explicit_ready: it is ready only once it completes
+                          (ready = "completed"); tv_task_ready refuses it */
   int decide;         /* the task answers restart/backoff itself (ops->decide) */
   tv_parent_t *parent; /* a group; NULL: the supervisor */
   void *parent_data;   /* stored in the actor's ext->data */
   uint32_t index;      /* in the group */
+  /* Optional: when the add is refused because `after` would close a cycle
+   * (TV_EINVAL), the cycle ("a -> b -> a", cut short with "..." to fit). */
+  char *cycle;
+  size_t cycle_cap;
 } tv_add_opts_t;
 
 typedef enum tv_sup_state {
@@ -117,13 +123,23 @@ void tv_sup_destroy(tv_sup_t *s);
 int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                tv_task_t *task);
 /* tv_sup_add with dependencies, hooks, readiness or a group (o may be NULL).
- * Also TV_EINVAL: `after` names the task itself. */
+ * Also TV_EINVAL: `after` names the task itself, or would close a cycle of
+ * tasks each waiting for the next to be ready: through the `after` of
+ * registered tasks that have not started yet, groups bringing up their
+ * children (what their children not added yet start after, as
+ * tv_task_ops_t.awaits says), and the new task's enclosing groups, which wait
+ * for it (TaskAddFailed, reason "after_cycle: a -> b -> a"; the cycle also
+ * into o->cycle). Nothing registered is touched. */
 int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
                   tv_task_t *task, const tv_add_opts_t *o);
 /* Cancels a task, force-stopping it after the grace period. `reason` (may be
  * NULL) goes on TaskRemoveRequested. 0, TV_ENOENT or TV_ESHUTDOWN. */
 int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason);
 tv_actor_t *tv_sup_find(const tv_sup_t *s, const char *name, size_t len);
+/* What registered task `a` waits for before it can be ready, as the cycle
+ * check sees it: the `after` names it still waits for (it has not started),
+ * then what ops->awaits says. Unfiltered: fn decides what still blocks. */
+void tv_sup_each_wait(tv_actor_t *a, tv_await_fn fn, void *arg);
 /* Calls w->removed once the task is gone. 0 or TV_ENOENT. */
 int tv_sup_watch(tv_sup_t *s, const char *name, size_t len, tv_sup_watch_t *w);
 static inline void tv_sup_watch_init(tv_sup_watch_t *w, void (*removed)(tv_sup_watch_t *)) {

@@ -55,6 +55,12 @@ typedef enum tv_hook {
   TV_HOOK_CLEANUP   /* after the last attempt */
 } tv_hook_t;
 
+/* One thing a task's readiness waits for (tv_task_ops_t.awaits): a
+ * registered task (`child`), or else a task `name` that a part of it not
+ * made yet will wait for, `via` the path to that part ("c1", "h -> c2"). */
+typedef void (*tv_await_fn)(void *arg, tv_actor_t *child, const tv_str_t *name,
+                            const tv_str_t *via);
+
 typedef struct tv_task_ops {
   /* Begin attempt number `attempt` (1-based). */
   void (*start)(tv_task_t *t, uint32_t attempt);
@@ -76,6 +82,12 @@ typedef struct tv_task_ops {
   /* Stops the running hook now (grace exceeded); it must still be reported
    * done, synchronously or later. Required with `hook`. */
   void (*hook_kill)(tv_task_t *t);
+  /* Optional: what this task's readiness waits for besides its own `after`,
+   * for the supervisor's `after` cycle check: a group not ready yet calls
+   * fn for each child it still waits for, or for a child not added yet,
+   * for each task outside the group that child's tree starts after. Must
+   * not change anything. */
+  void (*awaits)(tv_task_t *t, tv_await_fn fn, void *arg);
 } tv_task_ops_t;
 
 struct tv_task {
@@ -92,8 +104,11 @@ static inline void tv_task_init(tv_task_t *t, const tv_task_ops_t *ops) {
 /* Reports the outcome of the running attempt. */
 void tv_task_done(tv_task_t *t, const tv_outcome_t *o);
 /* The running attempt is ready (TaskReady, once per attempt): what tasks that
- * start `after` it wait for. Ignored outside an attempt. */
-void tv_task_ready(tv_task_t *t);
+ * start `after` it wait for. 0 (also when ignored: outside an attempt, ready
+ * already, or a task without explicit readiness, ready at start), or
+ * TV_EINVAL for a task that is ready only once it completes
+ * (tv_add_opts_t.completed_ready). */
+int tv_task_ready(tv_task_t *t);
 /* The running hook ended: ok, or failed with a message (borrowed). */
 void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len);
 static inline const char *tv_hook_name(int h) {

@@ -5,6 +5,7 @@
  * (lheld.c), until release(). User value 1 = the factory. Each child object
  * is held like any task the supervisor takes, and released its own way. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -100,8 +101,51 @@ static void group_release(tv_group_t *g) {
 
 static const tv_group_ops_t group_ops = {group_make, group_unmake, group_release};
 
-/* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown):
- * arguments validated by group.lua; factory(i) -> task, name, policy. */
+/* Reads waits = { { child, via, name }, ... } (child 1-based) into the group.
+ * Nothing here can raise (strings only, no conversions; a few stack slots
+ * within LUA_MINSTACK), so the array cannot leak. */
+static int read_waits(lua_State *L, int idx, tv_group_t *g) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  size_t n = lua_rawlen(L, idx);
+  if (!n) return 0;
+  if (n > UINT32_MAX / sizeof(tv_group_wait_t)) return TV_ENOMEM;
+  tv_group_wait_t *w = calloc(n, sizeof *w);
+  if (!w) return TV_ENOMEM;
+  int rc = 0;
+  uint32_t k = 0;
+  for (size_t i = 1; i <= n && !rc; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_rawgeti(L, -1, 1);
+      lua_rawgeti(L, -2, 2);
+      lua_rawgeti(L, -3, 3);
+      lua_Integer child = lua_isinteger(L, -3) ? lua_tointeger(L, -3) : 0;
+      size_t vl = 0, nl = 0;
+      const char *via = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &vl) : NULL;
+      const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &nl) : NULL;
+      if (child >= 1 && child <= (lua_Integer)g->n && via && name) {
+        w[k].child = (uint32_t)(child - 1);
+        w[k].via = tv_str_new(via, vl);
+        w[k].name = tv_str_new(name, nl);
+        if (!w[k].via || !w[k].name) rc = TV_ENOMEM;
+        k++;
+      }
+      lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+  }
+  if (!rc) rc = tv_group_set_waits(g, w, k);
+  for (uint32_t i = 0; i < k; i++) {
+    tv_str_unref(w[i].via);
+    tv_str_unref(w[i].name);
+  }
+  free(w);
+  return rc;
+}
+
+/* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown
+ * [, waits]): arguments validated by group.lua; factory(i) -> task, name,
+ * policy; waits: what the children's trees start after outside the group. */
 int ltv_group_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   int strategy = tv_strategy_parse(luaL_checkstring(L, 1));
@@ -121,7 +165,8 @@ int ltv_group_new(lua_State *L) {
   lg->anchor = lg->pending = LUA_NOREF;
   if (tv_group_init(&lg->g, &group_ops, (tv_strategy_t)strategy, (uint32_t)n, &b) != 0)
     return luaL_error(L, "not enough memory");
-  luaL_setmetatable(L, LTV_GROUP);
+  luaL_setmetatable(L, LTV_GROUP); /* from here __gc frees what init allocated */
+  if (read_waits(L, 8, &lg->g) != 0) return luaL_error(L, "not enough memory");
   lua_pushvalue(L, 3);
   lua_setiuservalue(L, -2, 1);
   return 1;

@@ -163,17 +163,73 @@ static int sup_add(lua_State *L) {
   if (ltv_add_opts_read(L, 5, &o) != 0) return luaL_error(L, "not enough memory");
   ltv_task_hold(L, 3);
   o.explicit_ready |= ltv_process_explicit_ready(t);
+  char cycle[400] = "";
+  o.cycle = cycle;
+  o.cycle_cap = sizeof cycle;
   int rc = tv_sup_add_ex(s->sup, name, len, &p, t, &o);
   ltv_add_opts_free(&o);
   if (rc != 0) {
     ltv_task_unhold(L, 3);
     if (rc == TV_EEXIST) return ltv_push_error(L, rc, "task '%s' already exists", name);
+    if (rc == TV_EINVAL && cycle[0])
+      return ltv_push_error(L, rc, "'after' would make a cycle: %s (none of them could start); "
+                            "task '%s' not added", cycle, name);
     if (rc == TV_EINVAL) return ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
     if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
     return ltv_push_error(L, rc, "cannot add task '%s'", name);
   }
   ltv_sup_anchor(L, s);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+typedef struct waits_arg {
+  lua_State *L;
+  tv_sup_t *sup;
+  lua_Integer n;
+} waits_arg;
+
+static void push_wait(void *arg, tv_actor_t *child, const tv_str_t *name, const tv_str_t *via) {
+  waits_arg *w = arg;
+  lua_State *L = w->L;
+  if (child) {
+    if (child->ready) return;
+    name = child->name;
+  } else {
+    tv_actor_t *d = tv_sup_find(w->sup, name->s, name->len);
+    if (d && d->ever_ready) return;
+  }
+  lua_createtable(L, 3, 0);
+  lua_pushlstring(L, name->s, name->len);
+  lua_rawseti(L, -2, 1);
+  if (via) {
+    lua_pushlstring(L, via->s, via->len);
+    lua_rawseti(L, -2, 2);
+  }
+  lua_pushboolean(L, child != NULL);
+  lua_rawseti(L, -2, 3);
+  lua_rawseti(L, -2, ++w->n);
+}
+
+/* sup:waits(name, as_child): what a registered task waits for before it can
+ * be ready, for sup:run's check of a batch against the registered tasks: nil
+ * (no such task), false (it does not hold up a dependent: ready once already,
+ * or, as a group's child, ready now), or a list of { name, via | nil,
+ * child }: the tasks that still hold it up (registered or not). */
+static int sup_waits(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  int as_child = lua_toboolean(L, 3);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  if (!a) return 0;
+  if (as_child ? a->ready : a->ever_ready) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_newtable(L);
+  waits_arg w = {L, s->sup, 0};
+  tv_sup_each_wait(a, push_wait, &w);
   return 1;
 }
 
@@ -460,6 +516,7 @@ void ltv_sup_open(lua_State *L) {
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
       {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
+      {"waits", sup_waits},
       {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP); /* sets __name */

@@ -171,7 +171,7 @@ static void task_release(tv_task_t *base) {
 }
 
 static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release,
-                                 NULL,       NULL,        NULL};
+                                 NULL,       NULL,        NULL,      NULL};
 
 const ltv_task_kind ltv_kind_lua = {LTV_TASK, offsetof(ltv_task, fiber.anchor)};
 
@@ -217,11 +217,16 @@ static int ctx_exec(lua_State *L) {
   return ltv_exec(L, own_fiber(L, t, "ctx:exec"));
 }
 
-/* ctx:ready(): this attempt is ready (tasks with ready = "notify"). */
+/* ctx:ready(): this attempt is ready (tasks with ready = "notify"; a no-op
+ * for the default, ready at start; an error for ready = "completed"). */
 static int ctx_ready(lua_State *L) {
   ltv_task *t = check_self(L, "ctx:ready");
   own_fiber(L, t, "ctx:ready");
-  tv_task_ready(&t->base);
+  if (tv_task_ready(&t->base) == TV_EINVAL)
+    return luaL_error(L,
+                      "ctx:ready: task '%s' is ready when it completes (ready = \"completed\"); "
+                      "ctx:ready() is for ready = \"notify\"",
+                      t->base.actor.name ? t->base.actor.name->s : "?");
   return 0;
 }
 
