@@ -18,64 +18,10 @@ local tv = require("taskvisor")
 
 local LUA_TARGET = math.tointeger(tonumber(arg[1]) or 1000000)
 local PROC_TARGET = math.tointeger(tonumber(arg[2]) or 10000)
-local SANITIZED = os.getenv("TASKVISOR_SANITIZED") ~= nil
 io.stdout:setvbuf("line")
+local U = dofile(arg[0]:match("^(.-)[^/]*$") .. "soak_util.lua")
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local PID = tonumber(read("/proc/self/stat"):match("^(%d+)"))
-local function rss_kb() return tonumber(read("/proc/self/status"):match("VmRSS:%s*(%d+)")) end
-
--- The host's open fds (0..4095), as a set and a count. /proc/self/fdinfo/N
--- exists only for an open fd N (a listing by a child would race with the
--- pipe it is read through).
-local function fd_set()
-  local set, n = {}, 0
-  for fd = 0, 4095 do
-    local f = io.open("/proc/self/fdinfo/" .. fd)
-    if f then
-      f:close()
-      set[fd] = true
-      n = n + 1
-    end
-  end
-  return set, n
-end
-
--- Children of the host: zombies, and anything still alive.
-local function children()
-  local zombies, alive = {}, {}
-  local p = io.popen("ls /proc")
-  local listing = p:read("a")
-  p:close() -- (reaps the listing's own shell before looking)
-  for name in listing:gmatch("%d+") do
-    local stat = read("/proc/" .. name .. "/stat")
-    local state, ppid, pgrp
-    if stat then state, ppid, pgrp = stat:match(".*%) (%a) (%d+) (%d+)") end
-    if tonumber(ppid) == PID then
-      local list = state == "Z" and zombies or alive
-      list[#list + 1] = string.format("%s (%s, group %s)", name,
-        (read("/proc/" .. name .. "/comm") or "?"):gsub("\n", ""), pgrp)
-    end
-  end
-  return zombies, alive
-end
-
--- One-time descriptors exist before the baseline is taken (libuv's loop and
--- signal pipes, and the spare fd libuv opens on /dev/null with its first
--- stream, for EMFILE): a short run with one process whose output is read.
-do
-  local s = tv.supervisor()
-  assert(s:add(tv.process({ name = "prime", cmd = { "true" }, restart = "never", stdout = "events" })))
-  assert(s:run())
-end
-local fds_before_set, fds_before = fd_set()
+local before = U.baseline(tv)
 
 -- ---- the supervisor and what watches it --------------------------------------
 
@@ -168,23 +114,8 @@ proc_task("logger", { cmd = { "/bin/sh", "-c", "echo a line for the log" }, rest
 
 -- ---- sampling and the end of the run ---------------------------------------
 
--- Samples are folded as they come (a growing list would be growth of its own):
--- warm-up = the first 25% of the Lua restarts.
-local S = { n = 0, base = 0, peak = 0, last = 0, fmin = math.huge, fmax = 0, shown = {}, stride = 1 }
-local function sample(progress, rss, fds)
-  S.n = S.n + 1
-  if progress <= 0.25 then S.base = math.max(S.base, rss) else S.peak = math.max(S.peak, rss) end
-  S.last = rss
-  S.fmin, S.fmax = math.min(S.fmin, fds), math.max(S.fmax, fds)
-  if (S.n - 1) % S.stride == 0 then -- keep at most 32, evenly spread, to print
-    S.shown[#S.shown + 1] = rss
-    if #S.shown == 32 then
-      for i = 1, 16 do S.shown[i] = S.shown[2 * i - 1] end
-      for i = 17, 32 do S.shown[i] = nil end
-      S.stride = S.stride * 2
-    end
-  end
-end
+-- warm-up = the first 25% of the Lua restarts
+local S = U.sampler()
 local t0, t_lua, t_proc
 local lua_removed, proc_removed = false, false
 
@@ -204,8 +135,7 @@ assert(sup:add(tv.task({ name = "~monitor", restart = "never", run = function(ct
     end
     if tv.monotime() - last_sample >= 0.1 and not lua_removed then
       last_sample = tv.monotime()
-      local _, n = fd_set()
-      sample(tally.lua_starts / LUA_TARGET, rss_kb(), n)
+      S.take(tally.lua_starts / LUA_TARGET)
     end
   end
 end })))
@@ -213,17 +143,13 @@ end })))
 t0 = tv.monotime()
 local ok, err = sup:run()
 local elapsed = tv.monotime() - t0
-local fds_after_set, fds_after = fd_set()
-local zombies, alive = children()
+local after = U.after_run()
 os.execute("rm -rf " .. logdir)
 
 -- ---- figures and checks --------------------------------------------------------------
 
-local failures = 0
-local function check(cond, what, detail)
-  print(string.format("%s %s%s", cond and "ok  " or "FAIL", what, detail and (": " .. detail) or ""))
-  if not cond then failures = failures + 1 end
-end
+local C = U.checks()
+local check = C.check
 
 print(string.format("soak: lua_restarts=%d (target %d, %.1f s, %.0f/s) proc_restarts=%d (target %d, %.1f s, %.0f/s) "
   .. "run=%.1f s", tally.lua_starts, LUA_TARGET, t_lua or -1, tally.lua_starts / (t_lua or elapsed),
@@ -234,41 +160,14 @@ print(string.format("events: published=%d tally=%d lossy=%d (dropped %d) panicky
   tally.overflow_about.lossy or 0, panicky.received, tally.overflow_about.panicky or 0, panicky.raised,
   tally.diag, tally.kinds.TaskOutput or 0))
 
-local base, peak = S.base, S.peak
-local growth = base > 0 and (peak - base) / base * 100 or 0
-local shown = {}
-for i, v in ipairs(S.shown) do shown[i] = tostring(v) end
-print(string.format("rss_kb: warm-up peak=%d later peak=%d last=%d growth=%.1f%% samples=%d [%s]", base, peak,
-  S.last, growth, S.n, table.concat(shown, " ")))
-local fmin, fmax = S.fmin, S.fmax
-print(string.format("fds: before=%d during=%d..%d after=%d", fds_before, S.n > 0 and fmin or 0, fmax, fds_after))
+U.print_resources(S, before, after)
 print(string.format("lua_heap_kb=%.0f", collectgarbage("count")))
 
 check(ok == true, "run returned true", tostring(err))
 check(tally.lua_starts >= LUA_TARGET and tally.proc_starts >= PROC_TARGET, "both targets reached")
-check(S.n >= 3, "enough samples", S.n .. " samples")
-if SANITIZED then
-  print("skip RSS growth bound: ASan's quarantine and shadow memory grow by design")
-else
-  check(peak <= base * 1.05, "RSS after warm-up within 5% of the warm-up peak",
-    string.format("%.1f%%", growth))
-end
-local same_fds = fds_after == fds_before
-for fd in pairs(fds_after_set) do same_fds = same_fds and fds_before_set[fd] == true end
-local function fd_list(set)
-  local l = {}
-  for fd in pairs(set) do l[#l + 1] = fd end
-  table.sort(l)
-  return table.concat(l, ",")
-end
-check(same_fds, "the same fds open after the run as before",
-  string.format("%d -> %d (%s -> %s)", fds_before, fds_after, fd_list(fds_before_set), fd_list(fds_after_set)))
 -- while running: the pipes and log files of the process tasks running at that
 -- moment (at most 2 each), never a growing number
-check(S.n == 0 or fmax <= fds_before + 8, "fds bounded while running",
-  string.format("%d..%d with %d before", fmin, fmax, fds_before))
-check(#zombies == 0, "no zombie children", table.concat(zombies, ", "))
-check(#alive == 0, "no child left running", table.concat(alive, ", "))
+C.resources(S, before, after, 8)
 check(tally.gaps == 0 and published == tally.received, "the counting subscriber saw every seq in order",
   string.format("%d gaps, %d of %d", tally.gaps, tally.received, published))
 check((tally.overflow_about.tally or 0) == 0, "the counting subscriber never overflowed")
@@ -297,5 +196,4 @@ check(#bad_regs == 0, "every TaskAdded has one TaskRemoved", table.concat(bad_re
 check(tally.kinds.TaskAdded == #lua_names + #proc_names + 1, "every task was added",
   tostring(tally.kinds.TaskAdded))
 check(#sup:list() == 0, "nothing left registered")
-print(failures == 0 and "soak: PASS" or ("soak: FAIL (" .. failures .. " checks)"))
-os.exit(failures == 0 and 0 or 1)
+C.finish("soak")
