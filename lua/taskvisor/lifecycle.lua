@@ -168,36 +168,47 @@ function M.add_opts(spec)
     completed_ready = spec.ready == "completed" or nil, decide = fns or nil }
 end
 
+--- A cycle's names joined by " -> ": a long one shows its first and last ten.
+function M.show_cycle(names)
+  if #names <= 21 then return table.concat(names, " -> ") end
+  return string.format("%s -> ... (%d more) -> %s", table.concat(names, " -> ", 1, 10), #names - 20,
+    table.concat(names, " -> ", #names - 9))
+end
+
 --- Cycles among `after` in one batch: nil, or an error naming the cycle.
 function M.cycle(where, specs)
   local after_of = {}
   for _, s in ipairs(specs) do after_of[s.name] = s.after end
-  local state = {}
-  local function visit(n, path)
-    if state[n] == "done" then return nil end
-    if state[n] == "open" then
-      local from
-      for i, p in ipairs(path) do if p == n then from = i end end
-      local cyc = table.move(path, from, #path, 1, {})
-      cyc[#cyc + 1] = n
-      return string.format("%s: 'after' makes a cycle: %s (none of them could start)", where,
-        table.concat(cyc, " -> "))
-    end
-    state[n] = "open"
-    path[#path + 1] = n
-    for _, d in ipairs(after_of[n] or {}) do
-      if after_of[d] ~= nil or state[d] then
-        local err = visit(d, path)
-        if err then return err end
+  -- depth-first, iterative (a batch may be one chain of any length): `path`
+  -- holds the open names, `next_dep[i]` the next dependency of path[i] to try
+  local state, path, next_dep = {}, {}, {}
+  for _, s in ipairs(specs) do
+    if not state[s.name] then
+      state[s.name] = "open"
+      path[1], next_dep[1] = s.name, 1
+      while #path > 0 do
+        local top = #path
+        local deps = after_of[path[top]]
+        local d = deps and deps[next_dep[top]]
+        if d == nil then -- every dependency of path[top] is done
+          state[path[top]] = "done"
+          path[top], next_dep[top] = nil, nil
+        else
+          next_dep[top] = next_dep[top] + 1
+          if state[d] == "open" then
+            local from
+            for i = top, 1, -1 do if path[i] == d then from = i; break end end
+            local cyc = table.move(path, from, top, 1, {})
+            cyc[#cyc + 1] = d
+            return string.format("%s: 'after' makes a cycle: %s (none of them could start)", where,
+              M.show_cycle(cyc))
+          elseif state[d] == nil and after_of[d] ~= nil then -- a batch member not visited yet
+            state[d] = "open"
+            path[top + 1], next_dep[top + 1] = d, 1
+          end
+        end
       end
     end
-    path[#path] = nil
-    state[n] = "done"
-    return nil
-  end
-  for _, s in ipairs(specs) do
-    local err = visit(s.name, {})
-    if err then return err end
   end
   return nil
 end
@@ -251,7 +262,7 @@ function M.cross_cycle(specs, waits)
           end
           for j = k + 1, #stack do step(stack[j].via, stack[j].name) end
           step(e[2], e[1])
-          return table.concat(parts, " -> ")
+          return M.show_cycle(parts)
         elseif state[e[1]] == nil then
           local out = edges_of(e[1], e[3])
           if out then
