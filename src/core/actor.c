@@ -761,6 +761,15 @@ void tv_actor_recheck(tv_actor_t *a) {
   if (missing || !waiting) unblock(a); /* the step ends it, or starts it */
 }
 
+int tv_actor_waits_for(const tv_actor_t *a, const tv_str_t *name) {
+  const tv_actor_ext_t *x = a->ext;
+  for (uint32_t i = 0; i < x->nafter; i++) {
+    const tv_str_t *n = x->after[i];
+    if (n && (n == name || (n->len == name->len && memcmp(n->s, name->s, n->len) == 0))) return 1;
+  }
+  return 0;
+}
+
 void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
   tv_actor_ext_t *x = a->ext;
   for (uint32_t i = 0; i < x->nafter; i++) {

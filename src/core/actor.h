@@ -166,6 +166,8 @@ void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int comple
 void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep);
 /* Re-examines a BLOCKED actor's dependencies (one became ready or ended). */
 void tv_actor_recheck(tv_actor_t *a);
+/* Whether a BLOCKED actor still waits for a task named `name`. */
+int tv_actor_waits_for(const tv_actor_t *a, const tv_str_t *name);
 /* Schedules the first attempt on the loop. */
 void tv_actor_start(tv_actor_t *a);
 /* Group strategies: stop the task (its running attempt is cancelled, a
