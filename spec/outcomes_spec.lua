@@ -267,17 +267,22 @@ describe("keep_outcomes bounds the record", function()
     assert.same({ "driver", "n3", "n5" }, names(outcomes))
   end)
 
-  it("keep_outcomes = 0 keeps none: run returns {} and a wait on an ended task says so", function()
+  it("keep_outcomes = 0 keeps none: run returns {}; wait and wait_any on an ended task say so", function()
     local sup = tv.supervisor{ keep_outcomes = 0 }
-    local got
+    local got, any
     local ok, outcomes = sup:run({
       tv.once("quick", function() end),
       tv.once("w", function() got = table.pack(sup:wait("quick")) end),
+      tv.once("later", function(ctx) ctx:sleep(0.02) end),
+      -- (it used to wait out its timeout: nothing it waits for ever has an outcome)
+      tv.once("w2", function() any = table.pack(sup:wait_any(5)) end),
     })
     assert.is_true(ok)
     assert.same({}, outcomes)
     assert.is_nil(got[1])
     assert.matches("^ENOENT: no outcome kept for task 'quick'", got[2])
+    assert.is_nil(any[1])
+    assert.matches("^ENOENT: task '%w+' ended but its outcome was not kept %(keep_outcomes = 0%)$", any[2])
   end)
 
   it("defaults to 10,000 and refuses what is not a count", function()

@@ -632,6 +632,12 @@ function Supervisor:wait_any(timeout)
         if o and o.seq > since and (not bo or o.seq < bo.seq) then best, bo = name, o end
       end
       if best then return best, copy_outcome(bo) end
+      for _, name in ipairs(names) do -- ended, but its outcome was dropped already
+        if not c:contains(name) then
+          return nil, string.format("ENOENT: task '%s' ended but its outcome was not kept "
+            .. "(keep_outcomes = %d)", name, self.keep)
+        end
+      end
       since = n
     end
     if core.monotime() >= deadline then return nil, "ETIMEDOUT: no task ended in time" end
