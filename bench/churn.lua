@@ -333,7 +333,7 @@ local function report(r, before, skip_rss)
     .. "keep_outcomes while running", string.format("%d checkpoints %s", r.checkpoints,
     table.concat(r.bad_checkpoints, ", ")))
   local w = r.wait_first or {}
-  check(w[1] == nil and tostring(w[2]):find("^ENOENT: no outcome kept") ~= nil,
+  check(w[1] == nil and tostring(w[2]):find("^ENOENT: no task named 'ok%-1' is running, and no outcome is kept") ~= nil,
     "a wait for the first job says its outcome was dropped", tostring(w[2]))
 end
 

@@ -325,8 +325,10 @@ describe("after cycles across separate adds", function()
 
   it("through a nested group, while the outer group is bringing up its children", function()
     local sup, events, state = guarded(3)
+    local added = false -- 'slow' is not ready until the add was tried (no race of timers)
     local slow = tv.task{ name = "slow", restart = "never", ready = "notify", run = function(ctx)
-      ctx:sleep(0.2); ctx:ready(); ctx:sleep(0.01)
+      while not added do ctx:sleep(0.01) end
+      ctx:ready(); ctx:sleep(0.01)
     end }
     assert(sup:add(tv.group{ name = "g", children = {
       slow, tv.group{ name = "h", children = { tv.once("c2", noop, { after = { "x" } }) } } } }))
@@ -334,6 +336,7 @@ describe("after cycles across separate adds", function()
     assert(sup:add(tv.once("adder", function(ctx)
       ctx:sleep(0.05) -- g is up to 'slow', which is not ready yet
       got = { sup:add(after("x", { "g" })) }
+      added = true
     end)))
     assert.is_true(sup:run())
     assert.is_false(state.hung, "hung: " .. table.concat(state.left or {}, ","))

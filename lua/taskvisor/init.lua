@@ -595,10 +595,13 @@ function Supervisor:wait(name, timeout)
   local o = copy_outcome((c:outcome(name)))
   if o then return o end
   local _, _, dropped = c:outcome(name)
-  if waited or dropped > 0 then
-    return nil, string.format("ENOENT: no outcome kept for task '%s' (%s; only the last "
-      .. "keep_outcomes = %d are kept, %d dropped so far)", name, waited and "it has ended"
-      or "it is not running", self.keep, dropped)
+  if waited then
+    return nil, string.format("ENOENT: no outcome kept for task '%s' (it has ended; only the "
+      .. "last keep_outcomes = %d are kept, %d dropped so far)", name, self.keep, dropped)
+  elseif dropped > 0 then -- it may have ended long ago, or never run
+    return nil, string.format("ENOENT: no task named '%s' is running, and no outcome is kept "
+      .. "for it (only the last keep_outcomes = %d are kept, %d dropped so far)", name, self.keep,
+      dropped)
   end
   return nil, string.format("ENOENT: no task named '%s' is running or has ended", name)
 end
@@ -659,6 +662,7 @@ function Supervisor:wait_all(timeout)
     if left < 0 then left = 0 end
     local o, err = self:wait(name, left ~= math.huge and left or nil)
     if not o and err:find("^ETIMEDOUT") then return nil, "ETIMEDOUT: not every task ended in time", out end
+    if not o then return nil, err, out end -- a dropped outcome (ENOENT), a cancelled wait
     out[name] = o
     ::continue::
   end
@@ -702,8 +706,12 @@ function Supervisor:submit(req)
     error(string.format("sup:submit: expected a { slot=, admission=, task= } table (got %s)",
       V.show(req)), 2)
   end
-  for k in next, req do -- (the hot path: V.known_keys only to word the error)
-    if not SUBMIT_SET[k] then check(V.known_keys("sup:submit", "", req, SUBMIT_KEYS)) end
+  if getmetatable(req) ~= nil then -- (a proxy: its __pairs says what it holds)
+    check(V.known_keys("sup:submit", "", req, SUBMIT_KEYS))
+  else
+    for k in next, req do -- (the hot path: V.known_keys only to word the error)
+      if not SUBMIT_SET[k] then check(V.known_keys("sup:submit", "", req, SUBMIT_KEYS)) end
+    end
   end
   if req.task == nil then
     error("sup:submit: 'task' is required (a task spec such as tv.task{...})", 2)
