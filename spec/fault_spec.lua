@@ -279,6 +279,32 @@ describe("faults: hooks that raise", function()
     assert_balanced(events)
   end)
 
+  it("error objects whose __tostring or __index never return cannot hang the loop: their text "
+    .. "falls back to the type, under the raiser's instruction budget", function()
+    local spin_tostring = setmetatable({}, { __tostring = function() while true do end end })
+    local spin_index = setmetatable({}, { __index = function() while true do end end })
+    local beats = 0
+    local sup = tv.supervisor({ grace = 5, max_instructions = 100000 })
+    local ok, outcomes = sup:run({
+      tv.once("task_tostring", function() error(spin_tostring) end),
+      tv.once("task_index", function() error(spin_index) end),
+      tv.task({ name = "setup_tostring", setup = function() error(spin_tostring) end, run = function() end }),
+      tv.task({ name = "restart_index", restart = function() error(spin_index) end,
+        run = function() tv.fail("x") end }),
+      tv.task({ name = "hook_tostring", restart = "on_failure", max_retries = 1, backoff = { first = 0.001 },
+        on_error = function() error(spin_tostring) end, run = function() tv.fail("x") end }),
+      tv.once("heartbeat", function(ctx) for _ = 1, 10 do ctx:sleep(0.002); beats = beats + 1 end end),
+    })
+    assert.is_true(ok, outcomes)
+    assert.equal(10, beats)
+    local T = "(error object is a table value)"
+    assert.equal("execution failed: " .. T, outcomes.task_tostring.reason:match("^[^\n]*"))
+    assert.equal("execution failed: " .. T, outcomes.task_index.reason)
+    assert.equal("setup failed: " .. T, outcomes.setup_tostring.reason)
+    assert.equal("restart function failed: " .. T, outcomes.restart_index.reason)
+    assert.equal("exhausted", outcomes.hook_tostring.status)
+  end)
+
   it("a task and a subscriber hitting Lua memory errors (a host under ulimit -v) fail with "
     .. "'not enough memory' and are retried; the supervisor carries on", function()
     if SANITIZED then

@@ -633,14 +633,13 @@ function Supervisor:wait_any(timeout)
       for _, name in ipairs(names) do
         local o = c:outcome(name)
         if o and o.seq > since and (not bo or o.seq < bo.seq) then best, bo = name, o end
-      end
-      if best then return best, copy_outcome(bo) end
-      for _, name in ipairs(names) do -- ended, but its outcome was dropped already
-        if not c:contains(name) then
+        -- ended, but its outcome was dropped already: it may have been the first
+        if not o and not c:contains(name) then
           return nil, string.format("ENOENT: task '%s' ended but its outcome was not kept "
             .. "(keep_outcomes = %d)", name, self.keep)
         end
       end
+      if best then return best, copy_outcome(bo) end
       since = n
     end
     if core.monotime() >= deadline then return nil, "ETIMEDOUT: no task ended in time" end

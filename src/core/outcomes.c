@@ -47,11 +47,15 @@ int tv_outcomes_record(tv_outcomes_t *o, tv_str_t *name, uint8_t end, uint32_t a
       o->dropped++;
     } else {
       r = calloc(1, sizeof *r);
-      if (!r) return TV_ENOMEM;
+      if (!r) {
+        o->dropped++; /* not kept, for want of memory */
+        return TV_ENOMEM;
+      }
       tv_list_init(&r->age);
     }
     r->name = tv_str_ref(name);
     if (tv_namemap_insert(&o->map, r) != 0) {
+      o->dropped++;
       tv_list_unlink(&r->age);
       tv_str_unref(r->name);
       tv_str_unref(r->reason);

@@ -1,18 +1,28 @@
 /* lerror.c - the text of a Lua error value, the same wherever user code
  * fails: a task's attempt, a hook, a policy function, a subscriber. Strings
- * and numbers are the text; a table with a string `message` field gives it;
- * a value with __tostring is shown by it; anything else, or a __tostring that
- * raises or returns something other than a string, is "(error object is a
- * <type> value)". Never raises for the value's sake (only for memory). */
+ * and numbers are the text; a table with a string `message` field (read raw:
+ * no __index runs) gives it; a value with __tostring is shown by it; anything
+ * else, or a __tostring that raises, returns something other than a string or
+ * runs past the instruction budget, is "(error object is a <type> value)".
+ * User code (__tostring) runs protected and, on the loop's own thread, under
+ * the budget of whoever raised the value: an error object cannot hang the
+ * loop. */
+#include <string.h>
+
 #include "ltv.h"
 
 static int to_text(lua_State *L) {
   int t = lua_type(L, 1);
   if (t == LUA_TSTRING || t == LUA_TNUMBER) {
-    lua_pushstring(L, lua_tostring(L, 1)); /* a copy: the value stays as it was */
+    lua_pushvalue(L, 1);
+    lua_tolstring(L, -1, NULL); /* a number: its text (the original stays as it was) */
     return 1;
   }
-  if (t == LUA_TTABLE && lua_getfield(L, 1, "message") == LUA_TSTRING) return 1;
+  if (t == LUA_TTABLE) {
+    lua_pushliteral(L, "message");
+    if (lua_rawget(L, 1) == LUA_TSTRING) return 1;
+    lua_pop(L, 1);
+  }
   if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL) {
     luaL_tolstring(L, 1, NULL); /* raises if __tostring does not give a string */
     return 1;
@@ -21,13 +31,28 @@ static int to_text(lua_State *L) {
   return 1;
 }
 
-const char *ltv_error_text(lua_State *L, int idx, size_t *len) {
-  idx = lua_absindex(L, idx);
-  lua_pushcfunction(L, to_text);
-  lua_pushvalue(L, idx);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+static const char *fallback(int type) {
+  switch (type) {
+  case LUA_TTABLE: return "(error object is a table value)";
+  case LUA_TUSERDATA: return "(error object is a userdata value)";
+  case LUA_TNIL: return "(error object is a nil value)";
+  default: return "(error object could not be shown)";
   }
-  return lua_tolstring(L, -1, len);
+}
+
+const char *ltv_error_text(ltv_ctx *ctx, lua_State *L, int idx, size_t *len, uint32_t budget) {
+  idx = lua_absindex(L, idx);
+  int type = lua_type(L, idx);
+  const char *s = NULL;
+  if (lua_checkstack(L, 3)) {
+    lua_pushcfunction(L, to_text);
+    lua_pushvalue(L, idx);
+    int st = ctx && L == ctx->L ? ltv_pcall_bounded(ctx, 1, 1, budget) : lua_pcall(L, 1, 1, 0);
+    if (st == LUA_OK && lua_type(L, -1) == LUA_TSTRING) return lua_tolstring(L, -1, len);
+    lua_pop(L, 1); /* the error: nothing that could raise is done from here */
+    lua_pushnil(L);
+  }
+  s = fallback(type); /* (no room on the stack: nothing pushed, out of memory anyway) */
+  if (len) *len = strlen(s);
+  return s;
 }

@@ -90,8 +90,10 @@ static void push_outcome(lua_State *L, const tv_decision_t *d) {
   lua_setfield(L, -2, "ran_for");
 }
 
-static int decide_fail(lua_State *L, tv_decision_t *d, const char *what, int top) {
-  const char *msg = ltv_error_text(L, -1, NULL);
+static int decide_fail(ltv_ctx *ctx, tv_decision_t *d, const char *what, int top,
+                       uint32_t budget) {
+  lua_State *L = ctx->L;
+  const char *msg = ltv_error_text(ctx, L, -1, NULL, budget);
   d->error = tv_str_printf("%s function failed: %s", what, msg);
   lua_settop(L, top);
   return -1;
@@ -124,11 +126,11 @@ static int extras_decide(tv_task_t *t, tv_decision_t *d) {
   }
   push_outcome(L, d);
   if (ltv_pcall_bounded(ctx_of(t), nargs, 1, budget) != LUA_OK)
-    return decide_fail(L, d, what, top);
+    return decide_fail(ctx_of(t), d, what, top, budget);
   if (d->what == TV_DECIDE_RESTART) {
     if (!lua_isboolean(L, -1)) {
       lua_pushfstring(L, "returned %s; expected true or false", luaL_typename(L, -1));
-      return decide_fail(L, d, what, top);
+      return decide_fail(ctx_of(t), d, what, top, budget);
     }
     d->restart = lua_toboolean(L, -1);
   } else {
@@ -137,7 +139,7 @@ static int extras_decide(tv_task_t *t, tv_decision_t *d) {
     if (!isnum || !isfinite(secs) || secs < 0 || secs > 1e9) {
       lua_pushfstring(L, "returned %s; expected a number of seconds between 0 and 1e9",
                       !isnum ? luaL_typename(L, -1) : isnan(secs) ? "nan" : lua_tostring(L, -1));
-      return decide_fail(L, d, what, top);
+      return decide_fail(ctx_of(t), d, what, top, budget);
     }
     d->delay_ns = tv_secs_to_ns(secs);
   }
@@ -229,7 +231,7 @@ void ltv_hook_finished(ltv_fiber *f, int status) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor); /* h and co live until we are done */
   if (status != LUA_OK) {
     lua_xmove(co, L, 1);
-    msg = ltv_error_text(L, -1, &len);
+    msg = ltv_error_text(f->ctx, L, -1, &len, f->max_instructions);
   }
   hook_clear(L, h);
   ltv_closethread(co, L);

@@ -42,8 +42,10 @@ static int yield_budget(lua_State *L, ltv_sub *s, lua_KContext k, lua_KFunction 
 /* Message handler: {message, traceback}. */
 static int msgh(lua_State *L) {
   lua_createtable(L, 2, 0);
-  ltv_error_text(L, 1, NULL);
-  lua_rawseti(L, -2, 1);
+  int t = lua_gettop(L);
+  /* (its coroutine's count hook bounds a __tostring here: no budget of its own) */
+  ltv_error_text(NULL, L, 1, NULL, 0);
+  if (lua_gettop(L) > t) lua_rawseti(L, t, 1); /* the text, or nil: report() words it */
   luaL_traceback(L, L, NULL, 1);
   lua_rawseti(L, -2, 2);
   return 1;

@@ -31,9 +31,13 @@ static ltv_task *check_self(lua_State *L, const char *what) {
 /* ---- turning a Lua error into an outcome ---------------------------------- */
 
 /* Runs protected on our thread: [error object, coroutine] -> pushes
- * kind ("fail"/"fatal"), message, exit code or nil, traceback. */
+ * kind ("fail"/"fatal"), message, exit code or nil, traceback. Arguments 3
+ * and 4: the ctx and the task's instruction budget (for a __tostring). */
 static int describe_error(lua_State *L) {
   lua_State *co = lua_tothread(L, 2);
+  ltv_ctx *ctx = lua_touserdata(L, 3);
+  uint32_t budget = (uint32_t)lua_tointeger(L, 4);
+  lua_settop(L, 2);
   const char *kind = "fail";
   lua_pushnil(L); /* 3: exit code */
   if (lua_getmetatable(L, 1)) {
@@ -49,7 +53,7 @@ static int describe_error(lua_State *L) {
       lua_replace(L, 1);
     }
   }
-  const char *msg = ltv_error_text(L, 1, NULL);
+  const char *msg = ltv_error_text(ctx, L, 1, NULL, budget);
   lua_pushstring(L, kind);
   lua_pushstring(L, msg);
   lua_pushvalue(L, 3);
@@ -64,9 +68,11 @@ static void report_error(ltv_task *t, lua_State *co) {
   lua_xmove(co, L, 1); /* the error object */
   lua_pushthread(co);
   lua_xmove(co, L, 1);
+  lua_pushlightuserdata(L, t->fiber.ctx);
+  lua_pushinteger(L, t->fiber.max_instructions);
   tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, "unknown error", 13, NULL, 0};
   tv_str_t *tb = NULL;
-  if (lua_pcall(L, 2, 4, 0) == LUA_OK) {
+  if (lua_pcall(L, 4, 4, 0) == LUA_OK) {
     if (strcmp(lua_tostring(L, -4), "fatal") == 0) o.kind = TV_OUTCOME_FATAL;
     o.msg = lua_tolstring(L, -3, &o.msg_len);
     if (lua_isinteger(L, -2)) {

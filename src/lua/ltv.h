@@ -84,9 +84,11 @@ void ltv_sub_runaway(ltv_fiber *f);
 const tv_str_t *ltv_task_name_of(ltv_fiber *f);
 const tv_str_t *ltv_hook_task_name(ltv_fiber *f);
 
-/* lerror.c: pushes the text of the error value at idx (see there) and
- * returns it; *len (optional) gets its length. */
-const char *ltv_error_text(lua_State *L, int idx, size_t *len);
+/* lerror.c: the text of the error value at idx (see there); *len (optional)
+ * gets its length. Pushes one value: the text, or nil when the text is a
+ * fixed one (the conversion failed; no room on the stack: nothing pushed). On
+ * ctx->L, __tostring runs under `budget` instructions (0: none). */
+const char *ltv_error_text(ltv_ctx *ctx, lua_State *L, int idx, size_t *len, uint32_t budget);
 
 /* lhooks.c: a task's Lua hooks and policy functions (core.set_extras). */
 void ltv_hooks_open(lua_State *L); /* adds core.set_extras to the module on top */
