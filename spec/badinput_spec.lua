@@ -784,7 +784,7 @@ row({ fn = "sup:wait", case = "a non-UTF-8 unknown name", fails = "^ENOENT",
 row({ fn = "sup:wait", case = "timeout 0 on a running task", fails = "^ETIMEDOUT: task 'victim' still running after 0s",
   call = function(E) return E.sup:wait("victim", 0) end })
 row({ fn = "sup:wait", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
-  call = function(E) return in_own_coroutine(function() return E.sup:wait("victim", 0.01) end) end })
+  call = function(E) return in_own_coroutine(function() local r = E.sup:wait("victim", 0.01); return r end) end })
 row({ fn = "sup:wait", case = "outside the loop, on a registered task", outside = true,
   raises = { "call it from a task or a subscriber" }, call = function(E) return E.sup:wait("victim") end })
 row({ fn = "sup:wait", case = "outside the loop, on an unknown name", outside = true, fails = "^ENOENT",
@@ -795,7 +795,7 @@ values("sup:wait_any", "timeout", BAD_SECONDS, function(E, v) return E.sup:wait_
 row({ fn = "sup:wait_any", case = "timeout 0", fails = "^ETIMEDOUT: no task ended in time",
   call = function(E) return E.sup:wait_any(0) end })
 row({ fn = "sup:wait_any", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
-  call = function(E) return in_own_coroutine(function() return E.sup:wait_any(0.01) end) end })
+  call = function(E) return in_own_coroutine(function() local r = E.sup:wait_any(0.01); return r end) end })
 row({ fn = "sup:wait_any", case = "outside the loop", outside = true, raises = { "call it from a task or a subscriber" },
   call = function(E) return E.sup:wait_any() end })
 row({ fn = "sup:wait_any", case = "on a supervisor whose run returned", fails = "^ENOENT: no task is registered",
@@ -806,7 +806,7 @@ row({ fn = "sup:wait_all", case = "timeout 0", fails = "^ETIMEDOUT: not every ta
 row({ fn = "sup:wait_all", case = "on a supervisor whose run returned", accepts = function(_, all) assert.same({}, all) end,
   call = function(E) return E.done:wait_all(1) end })
 row({ fn = "sup:wait_all", case = "from a coroutine the task made", raises = { "call it from a task or a subscriber" },
-  call = function(E) return in_own_coroutine(function() return E.sup:wait_all(0.01) end) end })
+  call = function(E) return in_own_coroutine(function() local r = E.sup:wait_all(0.01); return r end) end })
 row({ fn = "sup:wait_all", case = "outside the loop", outside = true, raises = { "call it from a task or a subscriber" },
   call = function(E) return E.sup:wait_all() end })
 for _, m in ipairs({ "wait", "wait_any", "wait_all", "outcomes" }) do
@@ -937,9 +937,16 @@ local E, results = {}, {}
 local run_ok, run_err
 local beats_before, beats_after
 
+-- Each row is called from this Lua frame (not straight from pcall), so an
+-- error raised at the right level, the row's call, carries this file's line:
+-- a row's tail call to the API makes that call's caller this function.
+local function caller(r) return table.pack(r.call(E)) end
 local function run_rows(pred)
   for i, r in ipairs(ROWS) do
-    if pred(r) then results[i] = table.pack(pcall(r.call, E)) end
+    if pred(r) then
+      local res = table.pack(pcall(caller, r))
+      results[i] = res[1] and table.pack(true, table.unpack(res[2], 1, res[2].n)) or res
+    end
   end
 end
 
@@ -987,9 +994,12 @@ local function check_row(r, res)
     assert.is_string(res[2], "the error is not a message")
     local body, where = body_of(res[2]), r.where or r.fn
     assert(body:sub(1, #where) == where, string.format("should start with %q: %s", where, res[2]))
-    -- a position, if any, is the caller's: never a line of the library itself
+    -- the position is the caller's (this file): neither a line of the library
+    -- nor none at all (raised a level too high)
     assert(not res[2]:find("^[^\n]-taskvisor/[%w_]+%.lua:%d+: "),
       string.format("points inside the library: %s", res[2]))
+    assert(res[2]:find("^[^\n]-badinput_spec%.lua:%d+: "),
+      string.format("does not point at the caller: %s", res[2]))
     for _, p in ipairs(r.raises) do
       assert(body:find(p, 1, true), string.format("lacks %q: %s", p, res[2]))
     end
