@@ -25,9 +25,9 @@ static fake_t *waiter(void) { /* runs until cancelled */
 
 static char cycle[256];
 
-/* Adds a fake named `name` that starts after the NULL-terminated `after`;
- * `never_ready`: it says itself when it is ready, and never does. */
-static int add_after(const char *name, fake_t *f, const char *const *after, int never_ready) {
+/* Adds task `t` named `name`, to start after the NULL-terminated `after`;
+ * `never_ready`: it says itself when it is ready (a fake never does). */
+static int add_task(const char *name, tv_task_t *t, const char *const *after, int never_ready) {
   tv_str_t *names[8];
   uint32_t n = 0;
   for (; after && after[n]; n++) names[n] = tv_str_new(after[n], strlen(after[n]));
@@ -40,9 +40,13 @@ static int add_after(const char *name, fake_t *f, const char *const *after, int 
   o.cycle_cap = sizeof cycle;
   cycle[0] = '\0';
   tv_policy_t p = policy(TV_RESTART_NEVER);
-  int rc = tv_sup_add_ex(sup, name, strlen(name), &p, &f->base, &o);
+  int rc = tv_sup_add_ex(sup, name, strlen(name), &p, t, &o);
   for (uint32_t i = 0; i < n; i++) tv_str_unref(names[i]);
   return rc;
+}
+
+static int add_after(const char *name, fake_t *f, const char *const *after, int never_ready) {
+  return add_task(name, &f->base, after, never_ready);
 }
 
 #define AFTER(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -199,22 +203,8 @@ static cgroup_t *cgroup_new(const crecipe_t *r) {
   return t;
 }
 
-static int add_group(const char *name, const crecipe_t *r, const char *const *after) {
-  cgroup_t *g = cgroup_new(r);
-  tv_str_t *names[4];
-  uint32_t n = 0;
-  for (; after && after[n]; n++) names[n] = tv_str_new(after[n], strlen(after[n]));
-  tv_add_opts_t o;
-  memset(&o, 0, sizeof o);
-  o.after = names;
-  o.nafter = n;
-  o.cycle = cycle;
-  o.cycle_cap = sizeof cycle;
-  cycle[0] = '\0';
-  tv_policy_t p = policy(TV_RESTART_NEVER);
-  int rc = tv_sup_add_ex(sup, name, strlen(name), &p, &g->g.base, &o);
-  for (uint32_t i = 0; i < n; i++) tv_str_unref(names[i]);
-  return rc;
+static int add_group(const char *name, const crecipe_t *r) {
+  return add_task(name, &cgroup_new(r)->g.base, NULL, 0);
 }
 
 static void done(void) {
@@ -238,14 +228,14 @@ static void a_group_whose_child_starts_after_its_dependent(void) {
   /* x first, then the group */
   setup(1000);
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == 0);
-  CHECK(add_group("g", &g_c1_after_x, NULL) == TV_EINVAL);
+  CHECK(add_group("g", &g_c1_after_x) == TV_EINVAL);
   CHECK_STR(cycle, "g -> c1 -> x -> g");
   CHECK(find_event("TaskAddFailed g (after_cycle: g -> c1 -> x -> g)", 0) >= 0);
   check_nothing_left();
   done();
   /* the group first, then x */
   setup(1000);
-  CHECK(add_group("g", &g_c1_after_x, NULL) == 0);
+  CHECK(add_group("g", &g_c1_after_x) == 0);
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == TV_EINVAL);
   CHECK_STR(cycle, "x -> g -> c1 -> x");
   check_nothing_left();
@@ -253,7 +243,7 @@ static void a_group_whose_child_starts_after_its_dependent(void) {
   /* through a nested group's child */
   setup(1000);
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == 0);
-  CHECK(add_group("g", &g_h_c2, NULL) == TV_EINVAL);
+  CHECK(add_group("g", &g_h_c2) == TV_EINVAL);
   CHECK_STR(cycle, "g -> h -> c2 -> x -> g");
   check_nothing_left();
   done();
@@ -269,7 +259,7 @@ static const crecipe_t g_h = {1, {{"h", {NULL}, 0, &h_slow_then_c2}}, 1, {{0, "h
 
 static void a_group_bringing_up_its_children(void) {
   setup(1000);
-  CHECK(add_group("g", &g_slow_then_c1, NULL) == 0);
+  CHECK(add_group("g", &g_slow_then_c1) == 0);
   run_until(10);
   CHECK(tv_sup_find(sup, "slow", 4) && !tv_sup_find(sup, "c1", 2));
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == TV_EINVAL);
@@ -280,7 +270,7 @@ static void a_group_bringing_up_its_children(void) {
   done();
   /* nested: g waits for h (added, bringing up slow), h for c2 (not added yet) */
   setup(1000);
-  CHECK(add_group("g", &g_h, NULL) == 0);
+  CHECK(add_group("g", &g_h) == 0);
   run_until(10);
   CHECK(tv_sup_find(sup, "h", 1) && tv_sup_find(sup, "slow", 4));
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == TV_EINVAL);
@@ -299,7 +289,7 @@ static void the_childs_add_is_refused_without_waits(void) {
   setup(1000);
   with_waits = 0;
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == 0);
-  CHECK(add_group("g", &g_c1_after_x, NULL) == 0);
+  CHECK(add_group("g", &g_c1_after_x) == 0);
   run_until(10);
   CHECK(find_event("TaskAddFailed c1 (after_cycle: c1 -> x -> g -> c1)", 0) >= 0);
   CHECK(find_event("TaskFailed g #1 (execution failed: cannot start child 'c1': EINVAL: 'after' "
@@ -310,7 +300,7 @@ static void the_childs_add_is_refused_without_waits(void) {
   setup(1000);
   with_waits = 0;
   CHECK(add_after("x", waiter(), AFTER("g"), 0) == 0);
-  CHECK(add_group("g", &g_h_c2, NULL) == 0);
+  CHECK(add_group("g", &g_h_c2) == 0);
   run_until(10);
   CHECK(find_event("TaskAddFailed c2 (after_cycle: c2 -> x -> g -> h -> c2)", 0) >= 0);
   check_nothing_left();
