@@ -103,19 +103,24 @@ local function host_start(code, env)
   return h
 end
 
+-- Awkward values to raise, the same set for every kind of user code: a string,
+-- a table with `message`, a plain table, nil, a raising __tostring, a
+-- number from __tostring, a runtime error (with its position).
+local RAISERS = {
+  function() error("plain boom", 0) end,
+  function() error({ message = "structured boom" }) end,
+  function() error({ 1, 2, 3 }) end,
+  function() error(nil) end,
+  function() error(setmetatable({}, { __tostring = function() error("tostring boom") end })) end,
+  function() error(setmetatable({}, { __tostring = function() return 42 end })) end,
+  function() local t = nil; return t.field end,
+}
+
 describe("faults: hooks that raise", function()
   it("a subscriber raising on every event (strings, tables, nil, a raising __tostring) gets one "
     .. "SubscriberPanicked per event and keeps receiving; tasks run on untouched", function()
     local seen, kinds = 0, {}
-    local raisers = {
-      function() error("plain boom") end,
-      function() error({ message = "structured boom" }) end,
-      function() error({ 1, 2, 3 }) end,
-      function() error(nil) end,
-      function() error(setmetatable({}, { __tostring = function() error("tostring boom") end })) end,
-      function() error(setmetatable({}, { __tostring = function() return 42 end })) end,
-      function() local t = nil; return t.field end,
-    }
+    local raisers = RAISERS
     local events = run({}, { setup = function(sup)
       assert(sup:subscribe({ name = "bad", on_event = function(ev)
         seen = seen + 1
@@ -206,15 +211,7 @@ describe("faults: hooks that raise", function()
   it("lifecycle hooks and policy functions raising awkward values (tables, nil, a raising or "
     .. "non-string __tostring, runtime errors): one HookFailed per failed hook call, ActorDead for "
     .. "setup and policy functions; other tasks and the supervisor go on", function()
-    local raisers = {
-      function() error("plain boom", 0) end,
-      function() error({ message = "structured boom" }) end,
-      function() error({ 1, 2, 3 }) end,
-      function() error(nil) end,
-      function() error(setmetatable({}, { __tostring = function() error("tostring boom") end })) end,
-      function() error(setmetatable({}, { __tostring = function() return 42 end })) end,
-      function() local t = nil; return t.field end,
-    }
+    local raisers = RAISERS
     local calls, beats, specs = {}, 0, {}
     local function counted(name, raise)
       return function()
