@@ -1,6 +1,8 @@
 /* test_policy.c - backoff and jitter formulas (reference A5 and its tests). */
 #include "../../src/core/policy.h"
 #include "../../src/core/str.h"
+#include <string.h>
+
 #include "check.h"
 
 #include <math.h>
@@ -179,8 +181,30 @@ static void policy_names_round_trip(void) {
   CHECK(tv_jitter_parse("") == -1);
 }
 
+/* Equal policies, whatever their padding held, have equal canonical bytes;
+ * a change in any field changes them. */
+static void canonical_bytes_follow_equality(void) {
+  tv_policy_t a, b, ca, cb;
+  memset(&a, 0xAB, sizeof a);
+  memset(&b, 0x5C, sizeof b);
+  tv_policy_default(&a);
+  tv_policy_default(&b);
+  CHECK(tv_policy_equal(&a, &b));
+  tv_policy_canonical(&ca, &a);
+  tv_policy_canonical(&cb, &b);
+  CHECK(memcmp(&ca, &cb, sizeof ca) == 0);
+  b.budget.cooldown_ns = 1; /* the last field listed */
+  tv_policy_canonical(&cb, &b);
+  CHECK(memcmp(&ca, &cb, sizeof ca) != 0);
+  b = a;
+  b.backoff.first = 0.2; /* the first */
+  tv_policy_canonical(&cb, &b);
+  CHECK(memcmp(&ca, &cb, sizeof ca) != 0);
+}
+
 int main(void) {
   RUN(defaults_match_reference);
+  RUN(canonical_bytes_follow_equality);
   RUN(attempt_zero_returns_first);
   RUN(exponential_growth_no_jitter);
   RUN(constant_factor);

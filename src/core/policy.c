@@ -32,6 +32,24 @@ int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {
          a->budget.cooldown_ns == b->budget.cooldown_ns;
 }
 
+void tv_policy_canonical(tv_policy_t *out, const tv_policy_t *p) {
+  memset(out, 0, sizeof *out);
+  out->backoff.first = p->backoff.first;
+  out->backoff.max = p->backoff.max;
+  out->backoff.factor = p->backoff.factor;
+  out->backoff.jitter = p->backoff.jitter;
+  out->interval_ns = p->interval_ns;
+  out->timeout_ns = p->timeout_ns;
+  out->max_retries = p->max_retries;
+  out->restart = p->restart;
+  out->reset_after_ns = p->reset_after_ns;
+  out->every_ns = p->every_ns;
+  out->budget.max = p->budget.max;
+  out->budget.action = p->budget.action;
+  out->budget.within_ns = p->budget.within_ns;
+  out->budget.cooldown_ns = p->budget.cooldown_ns;
+}
+
 /* ---- the pool -------------------------------------------------------------- */
 
 typedef struct tv_policy_entry {

@@ -44,6 +44,9 @@ typedef struct tv_policy {
 
 void tv_policy_default(tv_policy_t *p);
 int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b);
+/* `p` with its padding zeroed, so equal policies have equal bytes (a key).
+ * Lists every field, like tv_policy_equal: a new field goes into both. */
+void tv_policy_canonical(tv_policy_t *out, const tv_policy_t *p);
 
 /* Interned, reference-counted policies: tasks with equal policies share one
  * copy (most configs have a handful of distinct policies and many tasks).

@@ -114,25 +114,6 @@ void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action) 
 #define LTV_POLICY "taskvisor.policy"
 #define LTV_POLICIES "taskvisor.policies"
 
-/* `p` with its padding zeroed: equal policies, equal bytes. */
-static void canonical(tv_policy_t *out, const tv_policy_t *p) {
-  memset(out, 0, sizeof *out);
-  out->backoff.first = p->backoff.first;
-  out->backoff.max = p->backoff.max;
-  out->backoff.factor = p->backoff.factor;
-  out->backoff.jitter = p->backoff.jitter;
-  out->interval_ns = p->interval_ns;
-  out->timeout_ns = p->timeout_ns;
-  out->max_retries = p->max_retries;
-  out->restart = p->restart;
-  out->reset_after_ns = p->reset_after_ns;
-  out->every_ns = p->every_ns;
-  out->budget.max = p->budget.max;
-  out->budget.action = p->budget.action;
-  out->budget.within_ns = p->budget.within_ns;
-  out->budget.cooldown_ns = p->budget.cooldown_ns;
-}
-
 /* core.policy(table): the policy converted once (a userdata sup:add takes in
  * place of the table). Equal policies share one userdata, kept in a table
  * with weak values keyed by the policy's bytes: specs made by the hundred
@@ -141,7 +122,7 @@ static void canonical(tv_policy_t *out, const tv_policy_t *p) {
 int ltv_policy_new(lua_State *L) {
   tv_policy_t p, key;
   ltv_policy_read(L, 1, &p);
-  canonical(&key, &p);
+  tv_policy_canonical(&key, &p);
   if (luaL_getsubtable(L, LUA_REGISTRYINDEX, LTV_POLICIES) == 0) { /* made now */
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "v");
