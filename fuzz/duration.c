@@ -5,8 +5,8 @@
  * must read back as the exact value and never overrun a short buffer. */
 #include <math.h>
 
-#include "core/policy.h"
-#include "core/str.h"
+#include "core/supervision/policy.h"
+#include "core/base/str.h"
 #include "fuzz.h"
 
 /* Parses tv_fmt_duration's text back into nanoseconds; checks the unit is

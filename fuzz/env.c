@@ -1,9 +1,9 @@
-/* fuzz/env.c - a process's environment and program lookup (src/core/spawn.c,
+/* fuzz/env.c - a process's environment and program lookup (src/core/os/spawn.c,
  * compiled in here for its static helpers): tv_env_build merges the host's
  * environment with a task's `env` (one block: every inherited variable a
  * task does not set, then the task's, in order), and the PATH search that
  * finds a `cmd` without a '/' in the task's PATH. */
-#include "../src/core/spawn.c"
+#include "../src/core/os/spawn.c"
 
 #include "fuzz.h"
 

@@ -7,7 +7,7 @@
  * TV_LINE_MAX bytes cut to that and ending "[truncated N bytes]", an
  * unterminated last line still published, NUL bytes kept; the capture is
  * the first max bytes, flagged truncated when there were more. */
-#include "../src/core/proc.c"
+#include "../src/core/os/proc.c"
 
 #include "fuzz.h"
 

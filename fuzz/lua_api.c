@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "core/outfile.h"
+#include "core/os/outfile.h"
 #include "embedded.h"
 #include "fuzz.h"
 

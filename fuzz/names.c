@@ -7,10 +7,10 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "core/controller.h"
-#include "core/event.h"
-#include "core/policy.h"
-#include "core/signals.h"
+#include "core/supervision/controller.h"
+#include "core/events/event.h"
+#include "core/supervision/policy.h"
+#include "core/loop/signals.h"
 #include "fuzz.h"
 
 int ltv_signum(lua_State *L);

@@ -1,4 +1,4 @@
-/* fuzz/outfile.c - log file rotation (src/core/outfile.c) with the file name,
+/* fuzz/outfile.c - log file rotation (src/core/os/outfile.c) with the file name,
  * max_bytes, backups and write sizes taken from the input, in a private
  * directory. Whatever they are: no file grows past max_bytes, only path,
  * path.1 .. path.backups exist, and, unless the disk refused something,
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/outfile.h"
+#include "core/os/outfile.h"
 #include "fuzz.h"
 
 static char dir[PATH_MAX];

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/core/error.h"
-#include "../../src/core/supervisor.h"
+#include "core/base/error.h"
+#include "core/supervision/supervisor.h"
 
 /* Helpers each test binary uses a subset of. */
 #pragma GCC diagnostic ignored "-Wunused-function"

@@ -8,7 +8,7 @@
  * (CMakeLists.txt), so the wrappers below see the core's allocations only. */
 #include <stdarg.h>
 
-#include "../../src/core/controller.h"
+#include "core/supervision/controller.h"
 #include "check.h"
 #include "fake.h"
 

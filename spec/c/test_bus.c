@@ -1,7 +1,7 @@
 /* test_bus.c - bounded subscriber queues, overflow and panic diagnostics,
  * sequence numbers, draining. */
-#include "../../src/core/bus.h"
-#include "../../src/core/error.h"
+#include "core/events/bus.h"
+#include "core/base/error.h"
 #include "check.h"
 
 static tv_clock_t clk;

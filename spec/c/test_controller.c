@@ -5,8 +5,8 @@
  * starts only after its predecessor is gone and never after shutdown began,
  * and that every task is handed back exactly once. Run with no subscriber at
  * all: the controller must not need the bus. */
-#include "../../src/core/controller.h"
-#include "../../src/core/rng.h"
+#include "core/supervision/controller.h"
+#include "core/base/rng.h"
 #include "check.h"
 #include "fake.h"
 

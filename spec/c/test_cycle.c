@@ -8,7 +8,7 @@
  * check such tasks waited for each other forever, which these tests see as
  * tasks still blocked 5 s on (check_nothing_left). Also: what must stay
  * accepted. */
-#include "../../src/core/group.h"
+#include "core/supervision/group.h"
 #include "check.h"
 #include "fake.h"
 

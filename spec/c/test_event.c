@@ -1,8 +1,8 @@
 /* test_event.c - event kinds, sequence numbers, duration clamping, strings
  * and error names (the reference's event.rs / error.rs unit tests). */
-#include "../../src/core/error.h"
-#include "../../src/core/event.h"
-#include "../../src/core/str.h"
+#include "core/base/error.h"
+#include "core/events/event.h"
+#include "core/base/str.h"
 #include "check.h"
 
 static void kind_names_round_trip(void) {

@@ -3,7 +3,7 @@
  * on_failure / never ~ permanent / transient / temporary), restart intensity
  * and escalation through nested groups up to the supervisor. The scenarios
  * follow Erlang's supervisor_SUITE; each asserts the exact event sequence. */
-#include "../../src/core/group.h"
+#include "core/supervision/group.h"
 #include "check.h"
 #include "fake.h"
 

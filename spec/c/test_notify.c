@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/notify.h"
+#include "core/os/notify.h"
 
 #define S(lit) lit, sizeof lit - 1
 

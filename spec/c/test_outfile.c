@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/outfile.h"
+#include "core/os/outfile.h"
 
 static long size_of(const char *path) {
   struct stat st;

@@ -1,6 +1,6 @@
 /* test_policy.c - backoff and jitter formulas (reference A5 and its tests). */
-#include "../../src/core/policy.h"
-#include "../../src/core/str.h"
+#include "core/supervision/policy.h"
+#include "core/base/str.h"
 #include <string.h>
 
 #include "check.h"

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../src/core/registry.h"
+#include "core/supervision/registry.h"
 #include "check.h"
 
 static void insert_find_remove_many(void) {

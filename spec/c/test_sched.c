@@ -1,5 +1,5 @@
 /* test_sched.c - timer heap ordering, the two work lanes, manual driving. */
-#include "../../src/core/sched.h"
+#include "core/loop/sched.h"
 #include "check.h"
 
 static tv_clock_t clk;

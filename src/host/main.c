@@ -14,7 +14,7 @@
 #include <lualib.h>
 #include <uv.h>
 
-#include "core/spawn.h"
+#include "core/os/spawn.h"
 #include "embedded.h"
 
 int luaopen_taskvisor_core(lua_State *L);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "ltv.h"
 
 static ltv_sup *check_ctl(lua_State *L) {

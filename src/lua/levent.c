@@ -4,8 +4,8 @@
  * Hot path (every delivery): the key strings and kind names are pushed once
  * onto the consumer's stack (ltv_event_keys) and fields are set raw, so no
  * C string is re-interned per event. */
-#include "core/event.h"
-#include "core/signals.h"
+#include "core/events/event.h"
+#include "core/loop/signals.h"
 #include "ltv.h"
 
 enum {

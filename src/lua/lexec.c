@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/proc.h"
-#include "core/signals.h"
+#include "core/base/error.h"
+#include "core/os/proc.h"
+#include "core/loop/signals.h"
 #include "ltv.h"
 
 typedef struct ltv_exec {

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "ltv.h"
 
 /* A fiber waiting in sup:cancel for a task to be gone. Few exist at once, so

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/group.h"
+#include "core/base/error.h"
+#include "core/supervision/group.h"
 #include "ltv.h"
 
 typedef struct ltv_group {

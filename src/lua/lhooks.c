@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/signals.h"
+#include "core/loop/signals.h"
 #include "ltv.h"
 
 #define LTV_EXTRAS "taskvisor.extras" /* registry: light userdata(task) -> table */

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/reaper.h"
-#include "core/spawn.h"
+#include "core/base/error.h"
+#include "core/os/reaper.h"
+#include "core/os/spawn.h"
 #include "ltv.h"
 
 #define LTV_VERSION "0.1.0"

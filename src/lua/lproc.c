@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/process.h"
-#include "core/signals.h"
+#include "core/base/error.h"
+#include "core/kinds/process.h"
+#include "core/loop/signals.h"
 #include "ltv.h"
 
 typedef struct ltv_process {

@@ -6,7 +6,7 @@
  * 2 = the worker coroutine. */
 #include <string.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "ltv.h"
 
 /* A worker delivers at most DELIVERY_BUDGET events per resume. A backlog is

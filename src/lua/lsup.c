@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/process.h"
-#include "core/reaper.h"
+#include "core/base/error.h"
+#include "core/kinds/process.h"
+#include "core/os/reaper.h"
 #include "ltv.h"
 
 ltv_sup *ltv_sup_check(lua_State *L) {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "ltv.h"
 
 typedef struct ltv_task {

@@ -8,10 +8,10 @@
 #include <lua.h>
 #include <uv.h>
 
-#include "core/controller.h"
-#include "core/sched.h"
-#include "core/signals.h"
-#include "core/supervisor.h"
+#include "core/supervision/controller.h"
+#include "core/loop/sched.h"
+#include "core/loop/signals.h"
+#include "core/supervision/supervisor.h"
 
 #define LTV_CTX "taskvisor.context" /* the binding context (registry key) */
 #define LTV_SUP "taskvisor.supervisor"

@@ -1,0 +1,68 @@
+/* reaper.h - the children the core spawned, reaped without a polling loop and
+ * without ever signalling a pid that was already reaped.
+ *
+ * One reaper per loop. A SIGCHLD watcher (libuv allows several per signal)
+ * waits for each of *our* children by pid, never waitpid(-1): that would
+ * steal the children of uv_spawn, io.popen or os.execute. Each child leads
+ * its own process group. When the leader exits, the rest of its group is
+ * killed (a task's processes live and die together) and reaped as it dies:
+ * the host is a child subreaper (prctl), so orphaned group members are
+ * re-parented to it and, even as zombies, keep the group id reserved until
+ * the reaper collects them. A group is only signalled while the reaper knows
+ * it still has a child in it. A group whose members escaped into another
+ * group or session (setsid) is out of reach: those are not waited for.
+ *
+ * Owner: the embedding (tv_reaper_new / tv_reaper_close). Each tv_child_t is
+ * the reaper's; its owner (a process run) holds it until on_exit is called
+ * or it calls tv_child_disown. */
+#ifndef TV_REAPER_H
+#define TV_REAPER_H
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include "core/base/list.h"
+#include "core/os/spawn.h"
+
+typedef struct tv_reaper tv_reaper_t;
+typedef struct tv_child tv_child_t;
+
+struct tv_child {
+  tv_link_t link; /* in the reaper's list */
+  tv_reaper_t *r;
+  pid_t pid;  /* the leader; 0 once reaped */
+  pid_t pgid; /* the leader's pid: its group */
+  int status; /* the leader's wait status, once reaped */
+  /* The leader was reaped (its wait status) and so was every process left
+   * in its group (SIGKILLed when the leader exited): the whole task is gone.
+   * The tv_child_t is freed when this returns. NULL once disowned. */
+  void (*on_exit)(tv_child_t *c, int status);
+  void *data;
+  int disowned; /* its owner is gone; counted in the reaper's `disowned` */
+};
+
+struct tv_reaper {
+  uv_loop_t *loop;
+  uv_signal_t *sig; /* freed in its close callback */
+  tv_link_t children;
+  unsigned count;
+  unsigned disowned; /* of count: killed, their owners gone; reaped as they die */
+  int subreaper; /* prctl done */
+};
+
+/* 0, or a negative libuv / TV_ENOMEM code. */
+int tv_reaper_new(tv_reaper_t **out, uv_loop_t *loop);
+/* SIGKILLs every group left, reaps them (blocking: they are being killed)
+ * and frees the reaper. Owners must have disowned their children. */
+void tv_reaper_close(tv_reaper_t *r);
+
+/* Spawns (tv_spawn) and tracks the child. 0 with *out set, or a negative
+ * errno with *stage set (nothing to reap). */
+int tv_reaper_spawn(tv_reaper_t *r, const tv_spawn_t *sp, tv_child_t **out, int *stage,
+                    void (*on_exit)(tv_child_t *, int), void *data);
+/* Sends sig to the child's group if it still exists: 0, or TV_ESRCH. */
+int tv_child_signal(tv_child_t *c, int sig);
+/* The owner leaves: the group is SIGKILLed and reaped without it. */
+void tv_child_disown(tv_child_t *c);
+
+#endif

@@ -1,0 +1,203 @@
+/* spawn.c - fork + exec with the child set up for supervision (see spawn.h).
+ * Not posix_spawn / uv_spawn: neither can set a parent-death signal. */
+#define _GNU_SOURCE
+#include "core/os/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* fork() runs the atfork handlers (libuv's re-creates its signal pipes in
+ * the child: not async-signal-safe, and it aborts when fds 0-2 are closed);
+ * the child only sets itself up and execs, so it needs none of them. */
+static pid_t raw_fork(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  return _Fork();
+#else
+  return fork();
+#endif
+}
+
+void tv_stdio_guard(void) {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int nfd = open("/dev/null", O_RDWR); /* the lowest free number: fd */
+      if (nfd >= 0 && nfd != fd) close(nfd);
+    }
+}
+
+extern char **environ;
+
+/* execvpe's lookup, done in the parent so a missing program is reported as
+ * such (and the child has nothing left to search). */
+static int resolve(const char *name, const char *path, char *out, size_t size) {
+  if (!*name) return UV_ENOENT;
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  int err = UV_ENOENT;
+  for (const char *p = path;; p++) {
+    const char *end = strchrnul(p, ':');
+    int dirlen = (int)(end - p);
+    int n = dirlen ? snprintf(out, size, "%.*s/%s", dirlen, p, name)
+                   : snprintf(out, size, "./%s", name);
+    if (n > 0 && (size_t)n < size) {
+      struct stat st;
+      if (access(out, X_OK) == 0) {
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+      } else if (errno == EACCES) {
+        err = UV_EACCES;
+      }
+    }
+    if (!*end) return err;
+    p = end;
+  }
+}
+
+static const char *env_get(char *const *envp, const char *key) {
+  size_t klen = strlen(key);
+  for (; envp && *envp; envp++)
+    if (strncmp(*envp, key, klen) == 0 && (*envp)[klen] == '=') return *envp + klen + 1;
+  return NULL;
+}
+
+/* The child, between fork and exec: async-signal-safe calls only. */
+static void child(const tv_spawn_t *sp, const char *file, int errfd, pid_t parent) {
+  int stage = TV_SPAWN_AT_SETUP;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  /* Ignored signals stay ignored across exec (the host may ignore SIGPIPE);
+   * caught ones would run the host's handlers until exec. */
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+  if (setpgid(0, 0) != 0) goto fail;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) goto fail;
+  if (getppid() != parent) _exit(127); /* the host died before prctl */
+  int tmp[3];
+  for (int i = 0; i < 3; i++) { /* above 2 first, so no dup2 clobbers a source */
+    tmp[i] = sp->fds[i] == i ? i : fcntl(sp->fds[i], F_DUPFD_CLOEXEC, 3);
+    if (tmp[i] < 0) goto fail;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (tmp[i] == i) {
+      if (fcntl(i, F_SETFD, 0) != 0) goto fail;
+    } else if (dup2(tmp[i], i) < 0) {
+      goto fail;
+    }
+  }
+  /* Fds the embedding opened without O_CLOEXEC (Lua's io.open) stay here. */
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (sp->cwd) {
+    stage = TV_SPAWN_AT_CWD;
+    if (chdir(sp->cwd) != 0) goto fail;
+  }
+  stage = TV_SPAWN_AT_EXEC;
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execve(file, sp->argv, sp->envp ? sp->envp : environ);
+fail:;
+  int msg[2] = {stage, errno};
+  ssize_t w = write(errfd, msg, sizeof msg);
+  (void)w;
+  _exit(127);
+}
+
+pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
+  char resolved[PATH_MAX];
+  const char *file = sp->argv[0];
+  *stage = TV_SPAWN_AT_EXEC;
+  if (!strchr(file, '/')) {
+    const char *path = sp->envp ? env_get(sp->envp, "PATH") : getenv("PATH");
+    int rc = resolve(file, path, resolved, sizeof resolved);
+    if (rc) return rc;
+    file = resolved;
+  }
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) != 0) return -errno;
+  /* Blocked around fork: a signal arriving in the child before it resets
+   * the handlers would run the host's (libuv's writes to the loop's pipe). */
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t parent = getpid();
+  pid_t pid = raw_fork();
+  if (pid == 0) child(sp, file, ep[1], parent);
+  int saved = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(ep[1]);
+  if (pid < 0) {
+    close(ep[0]);
+    return -saved;
+  }
+  int msg[2];
+  ssize_t n;
+  do n = read(ep[0], msg, sizeof msg); /* EOF at exec: the close-on-exec pipe */
+  while (n < 0 && errno == EINTR);
+  close(ep[0]);
+  if (n != (ssize_t)sizeof msg) return pid;
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  *stage = msg[0];
+  return msg[1] > 0 ? -msg[1] : UV_EINVAL;
+}
+
+char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, size_t size) {
+  const char *what;
+  const char *arg = sp->argv[0];
+  if (stage == TV_SPAWN_AT_CWD) {
+    arg = sp->cwd;
+    what = err == UV_ENOENT    ? "no such directory (cwd)"
+           : err == UV_EACCES  ? "permission denied (cwd)"
+           : err == UV_ENOTDIR ? "not a directory (cwd)"
+                               : uv_strerror(err);
+  } else if (stage == TV_SPAWN_AT_SETUP) {
+    what = uv_strerror(err);
+  } else {
+    what = err == UV_ENOENT    ? (strchr(arg, '/') ? "no such file" : "no such file (not found in PATH)")
+           : err == UV_EACCES  ? "permission denied"
+           : err == UV_ENOTDIR ? "not a directory"
+           : err == -ENOEXEC   ? "not an executable format"
+                               : uv_strerror(err);
+  }
+  snprintf(buf, size, "%s: %s: %s", err == -ENOEXEC ? "ENOEXEC" : uv_err_name(err), what,
+           arg ? arg : "");
+  return buf;
+}
+
+static int overridden(const char *entry, const char *const *kv, size_t n) {
+  size_t klen = strcspn(entry, "=");
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(kv[i], entry, klen) == 0 && kv[i][klen] == '=') return 1;
+  return 0;
+}
+
+char **tv_env_build(int inherit, const char *const *kv, size_t n) {
+  size_t count = n, bytes = 0;
+  char **env = inherit ? environ : NULL;
+  for (size_t i = 0; env && env[i]; i++)
+    if (!overridden(env[i], kv, n)) count++, bytes += strlen(env[i]) + 1;
+  for (size_t i = 0; i < n; i++) bytes += strlen(kv[i]) + 1;
+  char **out = malloc((count + 1) * sizeof *out + bytes);
+  if (!out) return NULL;
+  char *s = (char *)(out + count + 1);
+  size_t k = 0;
+  for (size_t i = 0; env && env[i]; i++) {
+    if (overridden(env[i], kv, n)) continue;
+    out[k++] = strcpy(s, env[i]);
+    s += strlen(s) + 1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    out[k++] = strcpy(s, kv[i]);
+    s += strlen(s) + 1;
+  }
+  out[k] = NULL;
+  return out;
+}

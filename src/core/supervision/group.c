@@ -1,0 +1,446 @@
+/* group.c - supervision groups: children started in order and stopped in
+ * reverse order, the one_for_one / one_for_all / rest_for_one strategies
+ * (holding and resuming siblings through the actors' group holds), and
+ * escalation (the group stops its children and fails its attempt). */
+#include "core/supervision/group.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/error.h"
+
+#define container_of tv_container_of
+
+/* What the current attempt is doing. */
+enum { P_IDLE, P_UP, P_RUNNING, P_HOLDING, P_STOPPING, P_KILLING };
+/* A child slot: not added yet this attempt; added or resumed, not ready yet;
+ * ready; asked to hold; held; asked to stop; ended for good. */
+enum { C_NONE, C_STARTING, C_UP, C_HOLDING, C_HELD, C_STOPPING, C_GONE };
+
+static tv_group_t *of_parent(tv_parent_t *p) { return container_of(p, tv_group_t, parent); }
+static tv_sup_t *sup_of(tv_group_t *g) { return tv_actor_env(&g->base.actor)->data; }
+
+static uint64_t stop_deadline(tv_group_t *g) {
+  return tv_sched_deadline(tv_actor_env(&g->base.actor)->sched, sup_of(g)->grace_ns);
+}
+
+static tv_group_slot_t *slot_of(tv_group_t *g, tv_actor_t *a) {
+  uint32_t i = a->ext ? a->ext->index : UINT32_MAX;
+  return i < g->n && g->slots[i].actor == a ? &g->slots[i] : NULL;
+}
+
+/* ---- the attempt's end ------------------------------------------------------ */
+
+static void on_report(tv_work_t *w) {
+  tv_group_t *g = container_of(w, tv_group_t, report);
+  tv_outcome_t o = {TV_OUTCOME_OK, 0, 0, NULL, 0, NULL, 0};
+  o.kind = (tv_outcome_kind_t)g->outcome;
+  tv_str_t *reason = g->reason;
+  g->reason = NULL;
+  if (o.kind == TV_OUTCOME_FAIL) {
+    o.msg = reason ? reason->s : "a child escalated; children stopped";
+    o.msg_len = strlen(o.msg);
+  }
+  g->phase = P_IDLE;
+  tv_task_done(&g->base, &o);
+  tv_str_unref(reason);
+}
+
+/* Stops every child (reverse order), then reports `outcome`. The first
+ * reason given is kept. */
+static void begin_stop(tv_group_t *g, tv_outcome_kind_t outcome, tv_str_t *reason) {
+  if (g->phase == P_IDLE) return;
+  if (g->phase == P_STOPPING || g->phase == P_KILLING) {
+    if (!g->reason && reason && g->outcome == TV_OUTCOME_FAIL) g->reason = tv_str_ref(reason);
+    return;
+  }
+  g->phase = P_STOPPING;
+  g->outcome = (uint8_t)outcome;
+  g->reason = tv_str_ref(reason);
+  g->cursor = g->n;
+  g->again = 1; /* when called from inside a step */
+}
+
+/* ---- the steps -------------------------------------------------------------- */
+
+static int add_child(tv_group_t *g, uint32_t i) {
+  tv_group_child_t c;
+  memset(&c, 0, sizeof c);
+  tv_str_t *err = NULL;
+  if (g->ops->make(g, i, &c, &err) != 0) {
+    tv_str_t *why = tv_str_printf("cannot make child %u: %s; children stopped", i + 1,
+                                  err ? err->s : "?");
+    begin_stop(g, TV_OUTCOME_FAIL, why);
+    tv_str_unref(why);
+    tv_str_unref(err);
+    return -1;
+  }
+  tv_add_opts_t o = c.opts;
+  char cycle[256] = "";
+  o.parent = &g->parent;
+  o.parent_data = g;
+  o.index = i;
+  o.cycle = cycle;
+  o.cycle_cap = sizeof cycle;
+  int rc = tv_sup_add_ex(sup_of(g), c.name->s, c.name->len, &c.policy, c.task, &o);
+  for (uint32_t k = 0; k < c.opts.nafter; k++) tv_str_unref((tv_str_t *)c.opts.after[k]);
+  free((void *)c.opts.after);
+  if (rc != 0) {
+    g->ops->unmake(g, c.task);
+    tv_str_t *why = NULL;
+    if (rc == TV_EEXIST)
+      why = tv_str_printf("cannot start child '%s': EEXIST: a task of that name already exists "
+                          "in the supervisor; children stopped", c.name->s);
+    else if (rc == TV_EINVAL && cycle[0])
+      why = tv_str_printf("cannot start child '%s': EINVAL: 'after' would make a cycle: %s; "
+                          "children stopped", c.name->s, cycle);
+    else if (rc != TV_ESHUTDOWN)
+      why = tv_str_printf("cannot start child '%s': %s; children stopped", c.name->s,
+                          tv_err_name(rc));
+    begin_stop(g, rc == TV_ESHUTDOWN ? TV_OUTCOME_CANCELED : TV_OUTCOME_FAIL, why);
+    tv_str_unref(why);
+    tv_str_unref(c.name);
+    return -1;
+  }
+  tv_str_unref(c.name);
+  g->slots[i].actor = &c.task->actor;
+  g->slots[i].st = C_STARTING;
+  return 0;
+}
+
+static int all_gone(const tv_group_t *g) {
+  for (uint32_t i = 0; i < g->n; i++)
+    if (g->slots[i].st != C_GONE) return 0;
+  return 1;
+}
+
+/* Starts (or resumes) children from the cursor on, each once the previous
+ * one is ready. */
+static void bring_up(tv_group_t *g) {
+  while (g->cursor < g->n) {
+    tv_group_slot_t *s = &g->slots[g->cursor];
+    if (s->st == C_GONE || s->st == C_UP) {
+      g->cursor++;
+    } else if (s->st == C_NONE) {
+      add_child(g, g->cursor);
+      return; /* until it is ready (or the group fails) */
+    } else if (s->st == C_HELD) {
+      uint64_t delay = g->first_delay;
+      g->first_delay = 0;
+      s->st = C_STARTING;
+      tv_actor_resume(s->actor, tv_ms_ceil(delay));
+      return;
+    } else {
+      return; /* starting, holding or stopping: wait */
+    }
+  }
+  g->phase = P_RUNNING;
+  if (!g->ready_sent) {
+    g->ready_sent = 1;
+    tv_task_ready(&g->base);
+  }
+  if (all_gone(g)) { /* every child ended by itself */
+    g->phase = P_STOPPING;
+    g->outcome = TV_OUTCOME_OK;
+    g->cursor = 0;
+    g->again = 1;
+  }
+}
+
+/* A strategy restart: holds the affected children from the last down to
+ * `lo`, one at a time; then brings them up again from `lo`. A child that is
+ * never restarted (OTP's temporary) is stopped for good instead. */
+static void hold_down(tv_group_t *g) {
+  while (g->cursor > g->lo) {
+    tv_group_slot_t *s = &g->slots[g->cursor - 1];
+    if (s->st == C_UP || s->st == C_STARTING) {
+      tv_actor_t *a = s->actor;
+      if (a->policy->restart == TV_RESTART_NEVER) {
+        s->st = C_STOPPING;
+        tv_actor_cancel(a, stop_deadline(g));
+      } else {
+        s->st = C_HOLDING;
+        tv_actor_hold(a, stop_deadline(g));
+      }
+      continue; /* it may be held or gone already */
+    }
+    if (s->st == C_HOLDING || s->st == C_STOPPING) return;
+    g->cursor--;
+  }
+  g->phase = P_UP;
+  g->cursor = g->lo;
+  g->again = 1;
+}
+
+/* Stops the children from the last to the first, each after the previous is
+ * gone (all at once when killing), then reports. */
+static void stop_down(tv_group_t *g) {
+  while (g->cursor > 0) {
+    tv_group_slot_t *s = &g->slots[g->cursor - 1];
+    if (s->st == C_GONE || s->st == C_NONE) {
+      g->cursor--;
+    } else if (s->st != C_STOPPING || !s->actor->cancel_requested) {
+      s->st = C_STOPPING;
+      tv_actor_cancel(s->actor, stop_deadline(g));
+    } else if (g->phase == P_KILLING) {
+      g->cursor--; /* killed already; all are waited for below */
+    } else {
+      return;
+    }
+  }
+  for (uint32_t i = 0; i < g->n; i++)
+    if (g->slots[i].st != C_GONE && g->slots[i].st != C_NONE) return;
+  if (!tv_work_queued(&g->report))
+    tv_work_defer(tv_actor_env(&g->base.actor)->sched, &g->report, TV_LANE_NEXT);
+}
+
+static void step(tv_group_t *g) {
+  switch (g->phase) {
+    case P_UP: bring_up(g); break;
+    case P_HOLDING: hold_down(g); break;
+    case P_STOPPING:
+    case P_KILLING: stop_down(g); break;
+    default: break;
+  }
+}
+
+/* Callbacks arrive from inside the steps' own calls: one pass at a time. */
+static void drive(tv_group_t *g) {
+  if (g->driving) {
+    g->again = 1;
+    return;
+  }
+  g->driving = 1;
+  do {
+    g->again = 0;
+    step(g);
+  } while (g->again);
+  g->driving = 0;
+}
+
+/* ---- the children's parent ----------------------------------------------------- */
+
+static int on_restart(tv_parent_t *p, tv_actor_t *child, uint64_t delay_ns) {
+  tv_group_t *g = of_parent(p);
+  tv_group_slot_t *s = slot_of(g, child);
+  if (!s) return 0;
+  if (g->phase == P_STOPPING || g->phase == P_KILLING) {
+    s->st = C_HOLDING; /* stopped when its turn comes */
+    return 1;
+  }
+  if (g->strategy == TV_ONE_FOR_ONE) {
+    s->st = C_STARTING;
+    return 0;
+  }
+  uint32_t lo = g->strategy == TV_ONE_FOR_ALL ? 0 : child->ext->index;
+  s->st = C_HOLDING;
+  if (g->phase == P_HOLDING) {
+    if (lo < g->lo) g->lo = lo;
+  } else {
+    g->phase = P_HOLDING;
+    g->lo = lo;
+    g->first_delay = delay_ns;
+  }
+  g->cursor = g->n;
+  drive(g);
+  return 1;
+}
+
+static void on_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason, int own) {
+  tv_group_t *g = of_parent(p);
+  tv_str_t *why;
+  if (own) {
+    why = tv_str_printf("child '%s' escalated: %s; children stopped", child->name->s,
+                        reason ? reason->s : "its budget was exceeded");
+  } else {
+    char win[48];
+    tv_fmt_duration(p->cfg.within_ns, win, sizeof win);
+    why = tv_str_printf("restart intensity exceeded: more than %u restarts within %s (%s); "
+                        "children stopped", p->cfg.max, win, p->what);
+  }
+  begin_stop(g, TV_OUTCOME_FAIL, why);
+  tv_str_unref(why);
+  drive(g);
+}
+
+static void on_ready(tv_parent_t *p, tv_actor_t *child) {
+  tv_group_t *g = of_parent(p);
+  tv_group_slot_t *s = slot_of(g, child);
+  if (!s || s->st != C_STARTING) return;
+  s->st = C_UP;
+  drive(g);
+}
+
+static void on_held(tv_parent_t *p, tv_actor_t *child) {
+  tv_group_t *g = of_parent(p);
+  tv_group_slot_t *s = slot_of(g, child);
+  if (!s || s->st == C_STOPPING) return;
+  s->st = C_HELD;
+  drive(g);
+}
+
+static void on_finished(tv_parent_t *p, tv_actor_t *child) {
+  tv_group_t *g = of_parent(p);
+  tv_group_slot_t *s = slot_of(g, child);
+  if (!s) return;
+  s->actor = NULL;
+  s->st = C_GONE;
+  if (child->end == TV_END_ESCALATED) begin_stop(g, TV_OUTCOME_FAIL, NULL); /* why: escalate() */
+  if (g->phase == P_RUNNING && all_gone(g)) {
+    g->phase = P_STOPPING;
+    g->outcome = TV_OUTCOME_OK;
+    g->cursor = 0;
+  }
+  drive(g);
+}
+
+static const tv_parent_ops_t group_parent_ops = {on_restart, on_escalate, on_ready, on_held,
+                                                 on_finished};
+
+/* ---- the group as a task ------------------------------------------------------- */
+
+static void group_start(tv_task_t *t, uint32_t attempt) {
+  tv_group_t *g = (tv_group_t *)t;
+  tv_actor_t *a = &t->actor;
+  (void)attempt;
+  tv_actor_ext_t *x = tv_actor_ext(a); /* a group says itself when it is up */
+  if (x) {
+    x->self = a;
+    tv_actor_set_hooks(a, 0, 1, 0, 0);
+  }
+  snprintf(g->what, sizeof g->what, "group '%s'", a->name->s);
+  tv_budget_reset(&g->parent.budget); /* a restarted group starts afresh (OTP) */
+  for (uint32_t i = 0; i < g->n; i++) g->slots[i] = (tv_group_slot_t){NULL, C_NONE};
+  g->phase = P_UP;
+  g->cursor = g->lo = 0;
+  g->first_delay = 0;
+  g->outcome = TV_OUTCOME_OK;
+  g->ready_sent = 0;
+  drive(g);
+}
+
+static void group_cancel(tv_task_t *t) {
+  tv_group_t *g = (tv_group_t *)t;
+  begin_stop(g, TV_OUTCOME_CANCELED, NULL);
+  drive(g);
+}
+
+static void group_kill(tv_task_t *t) {
+  tv_group_t *g = (tv_group_t *)t;
+  if (g->phase == P_IDLE) return;
+  if (g->phase != P_STOPPING) g->outcome = TV_OUTCOME_CANCELED;
+  g->phase = P_KILLING;
+  g->cursor = g->n;
+  for (uint32_t i = g->n; i-- > 0;) {
+    tv_group_slot_t *s = &g->slots[i];
+    if (s->st == C_GONE || s->st == C_NONE) continue;
+    s->st = C_STOPPING;
+    tv_actor_kill(s->actor); /* may finish it at once */
+  }
+  drive(g);
+}
+
+static void group_release(tv_task_t *t) {
+  tv_group_t *g = (tv_group_t *)t;
+  tv_work_cancel(&g->report);
+  g->phase = P_IDLE;
+  g->ops->release(g);
+}
+
+/* For the supervisor's `after` cycle check: a group not ready yet waits for
+ * its children from the one it is bringing up on (all of them when it has not
+ * started, or is ending an attempt: the next starts them afresh). */
+static void group_awaits(tv_task_t *t, tv_await_fn fn, void *arg) {
+  tv_group_t *g = (tv_group_t *)t;
+  uint32_t from = g->phase == P_UP ? g->cursor : g->phase == P_HOLDING ? g->lo : 0;
+  int live = g->phase == P_UP || g->phase == P_HOLDING;
+  if (g->phase == P_RUNNING || t->actor.ready) return;
+  uint32_t k = 0;
+  for (uint32_t i = from; i < g->n; i++) {
+    const tv_group_slot_t *s = &g->slots[i];
+    if (live && (s->st == C_GONE || s->st == C_UP)) continue;
+    if (live && s->st != C_NONE && s->actor) {
+      fn(arg, s->actor, NULL, NULL);
+      continue;
+    }
+    while (k < g->nwaits && g->waits[k].child < i) k++;
+    for (uint32_t j = k; j < g->nwaits && g->waits[j].child == i; j++)
+      fn(arg, NULL, g->waits[j].name, g->waits[j].via);
+  }
+}
+
+static const tv_task_ops_t group_task_ops = {group_start, group_cancel, group_kill, group_release,
+                                             NULL,        NULL,         NULL,      group_awaits};
+
+int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strategy, uint32_t n,
+                  const tv_budget_cfg_t *budget) {
+  memset(g, 0, sizeof *g);
+  tv_task_init(&g->base, &group_task_ops);
+  g->slots = calloc(n ? n : 1, sizeof *g->slots);
+  if (!g->slots) return TV_ENOMEM;
+  g->ops = ops;
+  g->n = n;
+  g->strategy = (uint8_t)strategy;
+  g->parent.ops = &group_parent_ops;
+  g->parent.cfg = *budget;
+  strcpy(g->what, "group");
+  g->parent.what = g->what;
+  g->parent.owner = &g->base.actor;
+  tv_budget_init(&g->parent.budget);
+  tv_work_init(&g->report, on_report);
+  return 0;
+}
+
+static void drop_waits(tv_group_t *g) {
+  for (uint32_t i = 0; i < g->nwaits; i++) {
+    tv_str_unref(g->waits[i].via);
+    tv_str_unref(g->waits[i].name);
+  }
+  free(g->waits);
+  g->waits = NULL;
+  g->nwaits = 0;
+}
+
+static int by_child(const void *x, const void *y) {
+  const tv_group_wait_t *a = x, *b = y;
+  return a->child < b->child ? -1 : a->child > b->child;
+}
+
+int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n) {
+  drop_waits(g);
+  if (!n) return 0;
+  tv_group_wait_t *copy = malloc(n * sizeof *copy);
+  if (!copy) return TV_ENOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    copy[i].child = w[i].child;
+    copy[i].via = tv_str_ref(w[i].via);
+    copy[i].name = tv_str_ref(w[i].name);
+  }
+  qsort(copy, n, sizeof *copy, by_child); /* not stable: the order within a child is any */
+  g->waits = copy;
+  g->nwaits = n;
+  return 0;
+}
+
+void tv_group_fini(tv_group_t *g) {
+  drop_waits(g);
+  tv_work_cancel(&g->report);
+  tv_budget_free(&g->parent.budget);
+  free(g->slots);
+  g->slots = NULL;
+  tv_str_unref(g->reason);
+  g->reason = NULL;
+  tv_task_fini(&g->base);
+}
+
+int tv_strategy_parse(const char *name) {
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, tv_strategy_name(i)) == 0) return i;
+  return -1;
+}
+
+const char *tv_strategy_name(int s) {
+  static const char *const names[] = {"one_for_one", "one_for_all", "rest_for_one"};
+  return (unsigned)s < 3 ? names[s] : "?";
+}

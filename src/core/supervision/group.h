@@ -1,0 +1,92 @@
+/* group.h - a supervision group: a task whose attempt runs a list of child
+ * tasks under one strategy (OTP's one_for_one, one_for_all, rest_for_one) and
+ * one restart budget. Children start in order (each after the previous is
+ * ready) and stop in reverse order; a group whose budget escalates stops its
+ * children and fails its attempt, so its own policy and its parent decide.
+ * Groups nest: a child may be a group.
+ * Owner: the embedding owns the memory (like any task); tv_group_fini frees
+ * what the group allocated. Children are made afresh for each attempt by
+ * ops->make and held by the supervisor like any task. */
+#ifndef TV_GROUP_H
+#define TV_GROUP_H
+
+#include "core/supervision/supervisor.h"
+#include "core/supervision/task.h"
+
+typedef enum tv_strategy {
+  TV_ONE_FOR_ONE, /* a child restarts alone */
+  TV_ONE_FOR_ALL, /* a child's restart restarts every sibling */
+  TV_REST_FOR_ONE /* ... and those started after it */
+} tv_strategy_t;
+
+typedef struct tv_group tv_group_t;
+
+/* What ops->make fills in for child `index` of an attempt. */
+typedef struct tv_group_child {
+  tv_str_t *name; /* a new reference the group drops */
+  tv_policy_t policy;
+  tv_task_t *task;
+  tv_add_opts_t opts;   /* after (a malloc'd array of new references the group
+                           drops), hooks, explicit_ready */
+} tv_group_child_t;
+
+typedef struct tv_group_ops {
+  /* Makes child `index` (0-based) for a new attempt: 0, or -1 with *err set
+   * (a new reference the group drops). */
+  int (*make)(tv_group_t *g, uint32_t index, tv_group_child_t *c, tv_str_t **err);
+  /* A made child the supervisor did not take (its add failed). */
+  void (*unmake)(tv_group_t *g, tv_task_t *child);
+  /* The core is done with the group task (task release). */
+  void (*release)(tv_group_t *g);
+} tv_group_ops_t;
+
+/* What a child's tree waits for outside the group: the task `name` (for the
+ * supervisor's `after` cycle check, while that child is not added yet). */
+typedef struct tv_group_wait {
+  uint32_t child; /* its index */
+  tv_str_t *via;  /* the path from the child to the task that waits: "c1", "h -> c2" */
+  tv_str_t *name;
+} tv_group_wait_t;
+
+/* One child slot of the current attempt (C_* states in group.c). */
+typedef struct tv_group_slot {
+  tv_actor_t *actor; /* registered, or NULL */
+  uint8_t st;
+} tv_group_slot_t;
+
+struct tv_group {
+  tv_task_t base; /* first: a group is a task */
+  const tv_group_ops_t *ops;
+  tv_parent_t parent; /* what its children's restarts answer to */
+  tv_group_slot_t *slots;
+  uint32_t n;
+  uint32_t cursor, lo;  /* where the current step is */
+  uint64_t first_delay; /* ns: the first resume of a strategy restart */
+  uint8_t strategy, phase, outcome, driving, again, ready_sent;
+  tv_str_t *reason; /* why the attempt fails */
+  tv_work_t report; /* reports the attempt's outcome from the loop */
+  char what[300];   /* "group 'name'" */
+  void *data;       /* the embedding's */
+  tv_group_wait_t *waits; /* tv_group_set_waits; by child */
+  uint32_t nwaits;
+};
+
+/* Prepares a group of `n` children (the supervisor's tv_sup_add_ex takes it
+ * like any task). budget: how many restarts of its children it allows
+ * (OTP's intensity/period); action TV_EXHAUST_ESCALATE fails the group.
+ * 0 or TV_ENOMEM. */
+int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strategy, uint32_t n,
+                  const tv_budget_cfg_t *budget);
+/* What the children's trees wait for outside the group (copied: new
+ * references; any earlier ones are dropped), sorted by child. Without it
+ * the supervisor's cycle check sees only children already added. 0 or
+ * TV_ENOMEM (the group keeps none). */
+int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n);
+/* Frees what tv_group_init allocated (after release, or when never added);
+ * calls tv_task_fini. */
+void tv_group_fini(tv_group_t *g);
+/* "one_for_one" ... or -1. */
+int tv_strategy_parse(const char *name);
+const char *tv_strategy_name(int s);
+
+#endif

@@ -1,0 +1,670 @@
+/* supervisor.c - registry operations, shutdown and drain, natural completion. */
+#include "core/supervision/supervisor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/error.h"
+
+#define container_of tv_container_of
+
+static void publish_simple(tv_sup_t *s, tv_event_kind_t kind, tv_str_t *task,
+                           const char *reason) {
+  tv_event_t ev = tv_event_make(kind);
+  tv_str_t *r = reason ? tv_str_new(reason, strlen(reason)) : NULL;
+  if (task) ev.task = task, ev.fields |= TV_F_TASK;
+  if (r) ev.reason = r, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+  tv_str_unref(r);
+}
+
+static void defer_check(tv_sup_t *s) {
+  if (!s->destroying) tv_work_defer(s->sched, &s->check_work, TV_LANE_NEXT);
+}
+
+/* ---- actor lifecycle ------------------------------------------------------ */
+
+static void add_stuck(tv_sup_t *s, tv_str_t *name) {
+  if (s->nstuck == s->capstuck) {
+    uint32_t cap = s->capstuck ? s->capstuck * 2 : 8;
+    tv_str_t **a = realloc(s->stuck, cap * sizeof *a);
+    if (!a) {
+      s->stuck_unnamed++; /* still counts: the verdict stays GraceExceeded */
+      return;
+    }
+    s->stuck = a;
+    s->capstuck = cap;
+  }
+  s->stuck[s->nstuck++] = tv_str_ref(name);
+}
+
+static void notify_watches(tv_sup_t *s, tv_actor_t *a) {
+  tv_link_t *l = s->watches.next;
+  while (l != &s->watches) {
+    tv_sup_watch_t *w = container_of(l, tv_sup_watch_t, link);
+    l = l->next;
+    if (w->actor != a) continue;
+    tv_sup_unwatch(w);
+    w->removed(w);
+    l = s->watches.next; /* the callback may have changed the list */
+  }
+}
+
+/* A task ends (`ending`) or became ready (`ready`): what waits for it learns
+ * it (an end before the task leaves the registry, so a completed one-shot
+ * still counts). Only the waiters that name it are re-examined: a readiness
+ * changes nothing for the others (each re-examination looks every dependency
+ * up; a 10,000-task chain started in 1.5 s, now 0.6 s). NULL for both: every
+ * blocked task. */
+static void recheck_blocked(tv_sup_t *s, const tv_actor_t *ending, const tv_actor_t *ready) {
+  tv_link_t *l = s->blocked.next;
+  while (l != &s->blocked) {
+    tv_actor_ext_t *x = container_of(l, tv_actor_ext_t, blocked);
+    l = l->next;
+    tv_actor_t *b = x->self;
+    if (ending) tv_actor_dep_ended(b, ending);
+    else if (!ready || tv_actor_waits_for(b, ready->name)) tv_actor_recheck(b);
+  }
+}
+
+static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
+  tv_sup_t *s = tv_actor_env(a)->data;
+  if (!s->destroying && !tv_list_empty(&s->blocked)) recheck_blocked(s, a, NULL);
+  tv_registry_remove(&s->reg, a);
+  if (!s->destroying) {
+    /* out of memory: the previous record of the name stays (noted nowhere else) */
+    (void)tv_outcomes_record(&s->outcomes, a->name, a->end, a->attempt, r->reason,
+                             r->has_exit_code, r->exit_code);
+    publish_simple(s, TV_EV_TASK_REMOVED, a->name,
+                   a->end == TV_END_FORCED ? "force_stopped" : NULL);
+    /* stuck: force-stopped by the shutdown's shared deadline (not by the
+     * earlier deadline of its own removal) */
+    if (a->end == TV_END_FORCED && s->state == TV_SUP_STOPPING &&
+        tv_sched_now(s->sched) >= s->deadline)
+      add_stuck(s, a->name);
+    notify_watches(s, a);
+    if (s->on_removed) s->on_removed(s, a);
+    tv_parent_t *p = a->ext ? a->ext->parent : NULL;
+    if (p && p->ops->finished) p->ops->finished(p, a);
+  }
+  a->hnext = s->reap;
+  s->reap = a;
+  if (!s->destroying) tv_work_defer(s->sched, &s->reap_work, TV_LANE_NEXT);
+  defer_check(s);
+}
+
+/* The last the supervisor does with a task: give it back to its owner. */
+static void reap_all(tv_sup_t *s) {
+  while (s->reap) {
+    tv_actor_t *a = s->reap;
+    s->reap = a->hnext;
+    a->hnext = NULL;
+    tv_policy_pool_put(&s->policies, a->policy);
+    a->policy = NULL;
+    tv_timer_unreserve(s->sched, &a->timer);
+    tv_task_t *t = container_of(a, tv_task_t, actor);
+    t->ops->release(t);
+  }
+}
+
+static void on_reap(tv_work_t *w) { reap_all(container_of(w, tv_sup_t, reap_work)); }
+
+/* ---- completion --------------------------------------------------------- */
+
+static void close_sup(tv_sup_t *s) {
+  s->state = TV_SUP_CLOSED;
+  tv_timer_stop(s->sched, &s->timer);
+  if (s->on_closed) s->on_closed(s);
+}
+
+static int cmp_str(const void *x, const void *y) {
+  return tv_str_cmp(*(tv_str_t *const *)x, *(tv_str_t *const *)y);
+}
+
+static void publish_verdict(tv_sup_t *s) {
+  if (!s->nstuck && !s->stuck_unnamed) {
+    publish_simple(s, TV_EV_ALL_STOPPED_WITHIN_GRACE, NULL, NULL);
+    return;
+  }
+  s->grace_exceeded = 1;
+  if (s->nstuck) qsort(s->stuck, s->nstuck, sizeof *s->stuck, cmp_str); /* stuck may be NULL */
+  size_t len = 0;
+  for (uint32_t i = 0; i < s->nstuck; i++) len += s->stuck[i]->len + 2;
+  char *list = malloc(len + 1), *p = list;
+  if (list) {
+    for (uint32_t i = 0; i < s->nstuck; i++) {
+      if (i) *p++ = ',', *p++ = ' ';
+      memcpy(p, s->stuck[i]->s, s->stuck[i]->len);
+      p += s->stuck[i]->len;
+    }
+    *p = '\0';
+  }
+  char buf[48], more[64] = "";
+  if (s->stuck_unnamed)
+    snprintf(more, sizeof more, "%s%u more (no memory to name them)", s->nstuck ? " and " : "",
+             (unsigned)s->stuck_unnamed);
+  s->verdict = tv_str_printf("shutdown timeout %s exceeded; stuck: %s%s",
+                             tv_fmt_duration(s->grace_ns, buf, sizeof buf),
+                             list ? list : s->nstuck ? "?" : "", more);
+  free(list);
+  tv_event_t ev = tv_event_make(TV_EV_GRACE_EXCEEDED);
+  if (s->verdict) ev.reason = s->verdict, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+}
+
+static void check(tv_sup_t *s) {
+  if (s->state == TV_SUP_OPEN) {
+    if (!s->running || s->reg.count) return;
+    s->state = TV_SUP_DRAINING;
+    s->natural = 1;
+    s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
+    tv_timer_start_at(s->sched, &s->timer, s->deadline);
+  }
+  if (s->state == TV_SUP_STOPPING) {
+    if (s->reg.count) return;
+    publish_verdict(s);
+    s->state = TV_SUP_DRAINING;
+    uint64_t now = tv_sched_now(s->sched);
+    tv_timer_start_at(s->sched, &s->timer, s->deadline > now ? s->deadline : now);
+  }
+  if (s->state == TV_SUP_DRAINING && tv_bus_drained(&s->bus)) close_sup(s);
+}
+
+static void on_check(tv_work_t *w) { check(container_of(w, tv_sup_t, check_work)); }
+
+static void on_bus_park(tv_bus_t *bus) {
+  tv_sup_t *s = bus->data;
+  if (s->state == TV_SUP_DRAINING) defer_check(s);
+}
+
+/* Per-task steps of a shutdown, for tv_namemap_each: they need no memory. */
+static int not_cancelled(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return !a->cancel_requested && !(a->ext && a->ext->parent);
+}
+static int unmarked(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return a->ext && !a->ext->shutdown;
+}
+static void mark_shutdown(void *x, void *arg) { ((tv_actor_t *)x)->ext->shutdown = 1; }
+static void cancel_one(void *a, void *arg) { tv_actor_cancel(a, UINT64_MAX); }
+static int not_killed(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return a->state != TV_ACTOR_RUNNING || a->killing != TV_KILL_FORCED;
+}
+static void kill_one(void *a, void *arg) { tv_actor_kill(a); }
+
+static void kill_all(tv_sup_t *s) { tv_namemap_each(&s->reg, not_killed, kill_one, NULL); }
+
+static void on_timer(tv_timer_t *t) {
+  tv_sup_t *s = container_of(t, tv_sup_t, timer);
+  if (s->state == TV_SUP_STOPPING) {
+    kill_all(s); /* the grace deadline: whatever still runs is stuck */
+    defer_check(s);
+  } else if (s->state == TV_SUP_DRAINING) {
+    close_sup(s); /* subscribers that did not finish in time lose the rest */
+  }
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+void tv_sup_opts_default(tv_sup_opts_t *o) {
+  o->grace_ns = 60ull * 1000000000ull;
+  o->max_concurrent = 0;
+  o->queue_capacity = 1024;
+  o->seed = 0;
+  o->seeded = 0;
+  o->budget = tv_budget_none(TV_EXHAUST_ESCALATE);
+  o->keep_outcomes = TV_OUTCOMES_DEFAULT;
+}
+
+/* ---- the supervisor as its top-level tasks' parent ------------------------ */
+
+static void sup_ready(tv_parent_t *p, tv_actor_t *child) {
+  tv_sup_t *s = container_of(p, tv_sup_t, parent);
+  if (!tv_list_empty(&s->blocked)) recheck_blocked(s, NULL, child);
+}
+
+static void sup_escalate(tv_parent_t *p, tv_actor_t *child, tv_str_t *reason, int own) {
+  (void)own; /* either way the reason names the budget */
+  tv_sup_t *s = container_of(p, tv_sup_t, parent);
+  if (s->did_escalate || s->destroying) return;
+  s->did_escalate = 1;
+  s->escalated = tv_str_printf("task '%s': %s", child->name->s, reason ? reason->s : "");
+  tv_event_t ev = tv_event_make(TV_EV_ESCALATED);
+  ev.task = child->name;
+  ev.fields |= TV_F_TASK;
+  if (s->escalated) ev.reason = s->escalated, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+  tv_sup_shutdown(s, "escalated");
+}
+
+static const tv_parent_ops_t sup_parent_ops = {NULL, sup_escalate, sup_ready, NULL, NULL};
+
+static int dep_state(tv_actor_env_t *env, const tv_str_t *name) {
+  tv_sup_t *s = env->data;
+  tv_actor_t *d = tv_registry_find(&s->reg, name->s, name->len);
+  if (!d) return -1;
+  return d->ever_ready ? 1 : 0;
+}
+
+int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
+  tv_sup_t *s = calloc(1, sizeof *s);
+  if (!s) return TV_ENOMEM;
+  s->sched = sched;
+  tv_bus_init(&s->bus, sched->clock);
+  s->bus.on_park = on_bus_park;
+  s->bus.data = s;
+  tv_sem_init(&s->sem, o->max_concurrent, tv_actor_granted);
+  tv_rng_seed(&s->rng, o->seeded ? o->seed : tv_rng_os_seed());
+  s->env.sched = sched;
+  s->env.bus = &s->bus;
+  s->env.sem = &s->sem;
+  s->env.rng = &s->rng;
+  s->env.on_finish = on_actor_finish;
+  s->env.dep_state = dep_state;
+  s->env.parent = &s->parent;
+  s->env.blocked = &s->blocked;
+  s->env.data = s;
+  s->parent.ops = &sup_parent_ops;
+  s->parent.what = "supervisor";
+  s->parent.cfg = o->budget;
+  tv_budget_init(&s->parent.budget);
+  tv_list_init(&s->blocked);
+  tv_outcomes_init(&s->outcomes, o->keep_outcomes);
+  tv_registry_init(&s->reg);
+  tv_policy_pool_init(&s->policies, &s->env);
+  s->grace_ns = o->grace_ns;
+  s->queue_capacity = o->queue_capacity ? o->queue_capacity : 1024;
+  s->state = TV_SUP_OPEN;
+  tv_timer_init(&s->timer, on_timer);
+  if (tv_timer_reserve(sched, &s->timer) != 0) { /* the grace deadline must arm */
+    free(s);
+    return TV_ENOMEM;
+  }
+  tv_work_init(&s->check_work, on_check);
+  tv_work_init(&s->reap_work, on_reap);
+  tv_list_init(&s->watches);
+  *out = s;
+  return 0;
+}
+
+static int registered(void *a, void *arg) { return 1; }
+static void detach_one(void *x, void *arg) {
+  tv_actor_t *a = x;
+  tv_actor_kill(a);
+  if (a->state != TV_ACTOR_DONE) { /* a kill that completes later: detach */
+    tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
+    a->state = TV_ACTOR_DONE;
+    a->end = TV_END_FORCED;
+    on_actor_finish(a, &(tv_actor_result_t){NULL, 0, 0});
+  }
+}
+
+void tv_sup_destroy(tv_sup_t *s) {
+  s->destroying = 1;
+  tv_bus_close(&s->bus);
+  tv_namemap_each(&s->reg, registered, detach_one, NULL);
+  while (!tv_list_empty(&s->watches))
+    tv_sup_unwatch(container_of(s->watches.next, tv_sup_watch_t, link));
+  tv_timer_stop(s->sched, &s->timer);
+  tv_timer_unreserve(s->sched, &s->timer);
+  tv_work_cancel(&s->check_work);
+  tv_work_cancel(&s->reap_work);
+  reap_all(s);
+  for (uint32_t i = 0; i < s->nstuck; i++) tv_str_unref(s->stuck[i]);
+  free(s->stuck);
+  tv_str_unref(s->verdict);
+  tv_str_unref(s->escalated);
+  tv_budget_free(&s->parent.budget);
+  tv_outcomes_free(&s->outcomes);
+  tv_registry_free(&s->reg);
+  tv_policy_pool_free(&s->policies);
+  free(s);
+}
+
+int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
+               tv_task_t *task) {
+  return tv_sup_add_ex(s, name, len, p, task, NULL);
+}
+
+static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o, const tv_task_t *t) {
+  return p->budget.max || p->every_ns || p->timeout_ns || p->reset_after_ns || t->ops->awaits ||
+         (o && (o->nafter || o->hooks || o->explicit_ready || o->completed_ready || o->decide ||
+                o->parent));
+}
+
+static tv_sup_t *s_of(tv_actor_t *a) { return tv_actor_env(a)->data; }
+
+/* The optional parts of an add, into the actor's ext. */
+static int setup_ext(tv_actor_t *a, const tv_add_opts_t *o) {
+  tv_actor_ext_t *x = tv_actor_ext(a);
+  if (!x) return TV_ENOMEM;
+  x->self = a;
+  if (!o) return 0;
+  for (uint32_t i = 0; i < o->nafter; i++)
+    if (o->after[i]->len == a->name->len && memcmp(o->after[i]->s, a->name->s, a->name->len) == 0)
+      return TV_EINVAL;
+  if (tv_actor_after(a, o->after, o->nafter) != 0) return TV_ENOMEM;
+  /* Dependencies ready now count now (a one-shot may end before this task's
+   * first step); the others are watched from here on. */
+  uint32_t waiting = 0;
+  for (uint32_t i = 0; i < x->nafter; i++) {
+    tv_actor_t *d = tv_registry_find(&s_of(a)->reg, x->after[i]->s, x->after[i]->len);
+    if (d && d->ever_ready) {
+      tv_str_unref(x->after[i]);
+      x->after[i] = NULL;
+    } else {
+      waiting++;
+    }
+  }
+  if (waiting) tv_list_push(&s_of(a)->blocked, &x->blocked);
+  tv_actor_set_hooks(a, o->hooks, o->explicit_ready, o->completed_ready, o->decide);
+  x->parent = o->parent;
+  x->data = o->parent_data;
+  x->index = o->index;
+  return 0;
+}
+
+/* ---- `after` cycles ------------------------------------------------------------
+ * Adding a task must not close a cycle of tasks each waiting for the next to
+ * be ready: none of them could ever start. What waits for what: a task that
+ * has not started yet waits for the tasks its `after` still names (one that
+ * is registered counts while it was never ready; an unregistered name that is
+ * not the new task's ends its dependent at its next step); a group not ready
+ * yet waits for its children (ops->awaits); a group bringing up its children
+ * waits for the one being added, and so do its enclosing groups while they are
+ * not ready. A breadth-first walk from what the new task waits for, through
+ * the registered tasks, looks for the new task or one of those groups. Every
+ * task is visited at most once (marks and the queue live in the tasks' ext:
+ * no allocation, no recursion), so the walk is bounded by the number of
+ * registered tasks and what they wait for. */
+
+enum { WALK_SEEN = 1, WALK_TARGET = 2 };
+
+typedef struct walk {
+  tv_sup_t *s;
+  const tv_str_t *name;     /* the task being added */
+  tv_actor_t *head, *tail;  /* visited, in order (ext->walk_next) */
+  tv_actor_t *from;         /* the task being expanded; NULL: the new one */
+  int found;
+  tv_actor_t *hit_from;     /* the last task of the cycle before the target */
+  const tv_str_t *hit_via;
+  tv_actor_t *hit;          /* the target: an enclosing group; NULL: the new task */
+} walk_t;
+
+static int same_name(const tv_str_t *a, const tv_str_t *b) {
+  return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
+static void walk_hit(walk_t *w, tv_actor_t *target, const tv_str_t *via) {
+  w->found = 1;
+  w->hit_from = w->from;
+  w->hit_via = via;
+  w->hit = target;
+}
+
+/* One thing w->from waits for: a registered child, or a task by name. */
+static void walk_edge(void *arg, tv_actor_t *to, const tv_str_t *name, const tv_str_t *via) {
+  walk_t *w = arg;
+  if (w->found) return;
+  if (!to) {
+    if (same_name(name, w->name)) {
+      walk_hit(w, NULL, via);
+      return;
+    }
+    to = tv_registry_find(&w->s->reg, name->s, name->len);
+    if (!to || to->ever_ready) return; /* gone (its dependent ends), or satisfied */
+  } else if (to->ready) {
+    return;
+  }
+  tv_actor_ext_t *x = to->ext;
+  if (!x) return; /* a plain task waits for nothing */
+  if (x->walk == WALK_TARGET) {
+    walk_hit(w, to, via);
+    return;
+  }
+  if (x->walk) return;
+  x->walk = WALK_SEEN;
+  x->walk_from = w->from;
+  x->walk_via = via;
+  x->walk_next = NULL;
+  if (w->tail)
+    w->tail->ext->walk_next = to;
+  else
+    w->head = to;
+  w->tail = to;
+}
+
+void tv_sup_each_wait(tv_actor_t *a, tv_await_fn fn, void *arg) {
+  tv_actor_ext_t *x = a->ext;
+  for (uint32_t i = 0; x && i < x->nafter; i++)
+    if (x->after[i]) fn(arg, NULL, x->after[i], NULL);
+  tv_task_t *t = container_of(a, tv_task_t, actor);
+  if (t->ops->awaits) t->ops->awaits(t, fn, arg);
+}
+
+/* Text of up to `n` bytes at *len into buf (cap > 4); "..." once it is full. */
+static void put(char *buf, size_t cap, size_t *len, const char *s, size_t n) {
+  if (*len >= cap) return;
+  if (n > cap - 1 - *len) {
+    memcpy(buf + *len, s, cap - 1 - *len);
+    memcpy(buf + cap - 4, "...", 4);
+    *len = cap;
+    return;
+  }
+  memcpy(buf + *len, s, n);
+  *len += n;
+  buf[*len] = '\0';
+}
+
+static void put_step(char *buf, size_t cap, size_t *len, const tv_str_t *via,
+                     const tv_str_t *name) {
+  if (via) {
+    put(buf, cap, len, " -> ", 4);
+    put(buf, cap, len, via->s, via->len);
+  }
+  put(buf, cap, len, " -> ", 4);
+  put(buf, cap, len, name->s, name->len);
+}
+
+static tv_actor_t *enclosing(const tv_actor_t *a) {
+  tv_parent_t *p = a->ext ? a->ext->parent : NULL;
+  return p ? p->owner : NULL;
+}
+
+/* "new -> a -> g -> c1 -> new": the walk's path to the hit, reversed in place. */
+static void describe_cycle(walk_t *w, tv_actor_t *parent, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = '\0';
+  put(buf, cap, &len, w->name->s, w->name->len);
+  tv_actor_t *prev = NULL, *cur = w->hit_from;
+  while (cur) { /* walk_from now points forward, from the new task on */
+    tv_actor_t *next = cur->ext->walk_from;
+    cur->ext->walk_from = prev;
+    prev = cur;
+    cur = next;
+  }
+  for (cur = prev; cur; cur = cur->ext->walk_from)
+    put_step(buf, cap, &len, cur->ext->walk_via, cur->name);
+  if (!w->hit) {
+    put_step(buf, cap, &len, w->hit_via, w->name);
+    return;
+  }
+  put_step(buf, cap, &len, w->hit_via, w->hit->name);
+  /* down from the enclosing group that was hit to the new task */
+  for (;;) {
+    tv_actor_t *g = parent;
+    if (g == w->hit) break;
+    while (enclosing(g) != w->hit) g = enclosing(g);
+    put_step(buf, cap, &len, NULL, g->name);
+    w->hit = g;
+  }
+  put_step(buf, cap, &len, NULL, w->name);
+}
+
+/* 0, or TV_EINVAL: adding task t (its actor prepared, not registered) as `o`
+ * says would close a cycle (described into buf). */
+static int after_cycle(tv_sup_t *s, tv_task_t *t, const tv_add_opts_t *o, char *buf, size_t cap) {
+  uint32_t nafter = o ? o->nafter : 0;
+  if (!nafter && !t->ops->awaits) return 0; /* waits for nothing: closes nothing */
+  walk_t w = {s, t->actor.name, NULL, NULL, NULL, 0, NULL, NULL, NULL};
+  /* the enclosing groups wait for the new task while none of them is ready */
+  tv_actor_t *parent = o && o->parent ? o->parent->owner : NULL, *g;
+  for (g = parent; g && g->ext && !g->ready; g = enclosing(g)) g->ext->walk = WALK_TARGET;
+  for (uint32_t i = 0; i < nafter && !w.found; i++) walk_edge(&w, NULL, o->after[i], NULL);
+  if (!w.found && t->ops->awaits) t->ops->awaits(t, walk_edge, &w);
+  for (tv_actor_t *a = w.head; a && !w.found; a = a->ext->walk_next) {
+    w.from = a;
+    tv_sup_each_wait(a, walk_edge, &w); /* stops calling back once found */
+  }
+  if (w.found) describe_cycle(&w, parent, buf, cap);
+  for (tv_actor_t *a = w.head; a; a = a->ext->walk_next) a->ext->walk = 0;
+  for (g = parent; g && g->ext && g->ext->walk == WALK_TARGET; g = enclosing(g)) g->ext->walk = 0;
+  return w.found ? TV_EINVAL : 0;
+}
+
+int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
+                  tv_task_t *task, const tv_add_opts_t *o) {
+  if (!tv_sup_accepting(s)) return TV_ESHUTDOWN;
+  if (task->actor.policy) return TV_EBUSY; /* already held by a supervisor */
+  tv_str_t *nm = tv_str_new(name, len);
+  if (!nm) return TV_ENOMEM;
+  publish_simple(s, TV_EV_TASK_ADD_REQUESTED, nm, NULL);
+  if (tv_registry_find(&s->reg, name, len)) {
+    publish_simple(s, TV_EV_TASK_ADD_FAILED, nm, "already_exists");
+    tv_str_unref(nm);
+    return TV_EEXIST;
+  }
+  const tv_policy_t *shared = tv_policy_pool_get(&s->policies, p);
+  if (!shared) {
+    tv_str_unref(nm);
+    return TV_ENOMEM;
+  }
+  tv_actor_t *a = &task->actor;
+  tv_actor_init(a, nm, shared);
+  tv_str_unref(nm);
+  /* its backoff and deadlines must always arm: room reserved now or never */
+  int err = tv_timer_reserve(s->sched, &a->timer) != 0 ? TV_ENOMEM : 0;
+  if (!err && needs_ext(p, o, task)) err = setup_ext(a, o);
+  char cycle[1024];
+  if (!err && (err = after_cycle(s, task, o, cycle, sizeof cycle)) != 0) {
+    tv_str_t *why = tv_str_printf("after_cycle: %s", cycle);
+    publish_simple(s, TV_EV_TASK_ADD_FAILED, a->name, why ? why->s : "after_cycle");
+    tv_str_unref(why);
+    if (o && o->cycle && o->cycle_cap > 4) {
+      size_t n = 0;
+      o->cycle[0] = '\0';
+      put(o->cycle, o->cycle_cap, &n, cycle, strlen(cycle));
+    }
+  }
+  if (err || tv_registry_insert(&s->reg, a) != 0) {
+    tv_timer_unreserve(s->sched, &a->timer);
+    tv_actor_ext_free(a);
+    tv_policy_pool_put(&s->policies, shared);
+    a->policy = NULL;
+    a->state = TV_ACTOR_DONE;
+    return err ? err : TV_ENOMEM;
+  }
+  if (s->state == TV_SUP_DRAINING) { /* natural completion interrupted */
+    s->state = TV_SUP_OPEN;
+    s->natural = 0;
+    tv_timer_stop(s->sched, &s->timer);
+  }
+  publish_simple(s, TV_EV_TASK_ADDED, a->name, NULL);
+  tv_actor_start(a);
+  return 0;
+}
+
+tv_actor_t *tv_sup_find(const tv_sup_t *s, const char *name, size_t len) {
+  return tv_registry_find(&s->reg, name, len);
+}
+
+int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason) {
+  if (s->state == TV_SUP_STOPPING || s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
+  tv_actor_t *a = tv_registry_find(&s->reg, name, len);
+  if (!a) return TV_ENOENT;
+  if (a->cancel_requested) return 0; /* already on its way out */
+  publish_simple(s, TV_EV_TASK_REMOVE_REQUESTED, a->name, reason);
+  tv_actor_cancel(a, tv_sched_deadline(s->sched, s->grace_ns));
+  return 0;
+}
+
+int tv_sup_watch(tv_sup_t *s, const char *name, size_t len, tv_sup_watch_t *w) {
+  tv_actor_t *a = tv_registry_find(&s->reg, name, len);
+  if (!a) return TV_ENOENT;
+  w->actor = a;
+  tv_list_push(&s->watches, &w->link);
+  return 0;
+}
+
+void tv_sup_unwatch(tv_sup_watch_t *w) {
+  tv_list_unlink(&w->link);
+  w->actor = NULL;
+}
+
+tv_str_t **tv_sup_names(const tv_sup_t *s, int alive_only, uint32_t *n) {
+  uint32_t total;
+  tv_actor_t **all = tv_registry_snapshot(&s->reg, &total);
+  tv_str_t **names = malloc((total ? total : 1) * sizeof *names);
+  *n = 0;
+  if (!all || !names) {
+    free(all);
+    free(names);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < total; i++)
+    if (!alive_only || tv_actor_alive(all[i])) names[(*n)++] = all[i]->name;
+  free(all);
+  qsort(names, *n, sizeof *names, cmp_str);
+  return names;
+}
+
+int tv_sup_subscribe(tv_sup_t *s, const char *name, size_t len, uint32_t cap,
+                     const tv_sub_ops_t *ops, void *data, tv_sub_t **out) {
+  if (s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
+  tv_list_each(l, &s->bus.subs) {
+    const tv_sub_t *sub = tv_bus_sub(l);
+    if (sub->name->len == len && memcmp(sub->name->s, name, len) == 0) return TV_EEXIST;
+  }
+  return tv_bus_subscribe(&s->bus, name, len, cap ? cap : s->queue_capacity, ops, data, out);
+}
+
+int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
+  if (s->state == TV_SUP_STOPPING || s->state == TV_SUP_CLOSED) return TV_ESHUTDOWN;
+  if (s->state == TV_SUP_DRAINING && !s->natural) return TV_ESHUTDOWN;
+  s->state = TV_SUP_STOPPING;
+  s->natural = 0;
+  publish_simple(s, TV_EV_SHUTDOWN_REQUESTED, NULL, reason);
+  if (s->on_stopping) s->on_stopping(s);
+  s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
+  tv_timer_start_at(s->sched, &s->timer, s->deadline);
+  tv_namemap_each(&s->reg, unmarked, mark_shutdown, NULL);
+  /* a group stops its own children, in reverse order */
+  tv_namemap_each(&s->reg, not_cancelled, cancel_one, NULL);
+  defer_check(s);
+  return 0;
+}
+
+void tv_sup_force(tv_sup_t *s) {
+  if (s->state == TV_SUP_OPEN || (s->state == TV_SUP_DRAINING && s->natural))
+    tv_sup_shutdown(s, "forced");
+  if (s->state == TV_SUP_STOPPING) {
+    s->deadline = tv_sched_now(s->sched);
+    kill_all(s);
+    defer_check(s);
+  } else if (s->state == TV_SUP_DRAINING) {
+    close_sup(s);
+  }
+}
+
+void tv_sup_run(tv_sup_t *s) {
+  s->running = 1;
+  defer_check(s);
+}
+
+const char *tv_sup_state_name(int state) {
+  static const char *const names[] = {"open", "stopping", "draining", "closed"};
+  return (unsigned)state < 4 ? names[state] : "?";
+}
