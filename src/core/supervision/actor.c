@@ -1,85 +1,13 @@
-/* actor.c - the per-task retry loop: dependencies, hooks, attempts,
- * timeouts, restart decisions (policy, the task's own functions, budgets,
- * schedules), backoff, cancellation and force-stop, group holds, and the
- * events that narrate them. */
-#include "core/supervision/actor.h"
-
-#include <stdio.h>
+/* actor.c - the per-task retry loop: steps and attempts, hooks, attempt
+ * timeouts, stops and force-stops, group holds, and the events that narrate
+ * them. Dependencies and readiness are in deps.c; what follows an attempt
+ * (policy, budgets, schedules, backoff) is decided in decide.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/base/error.h"
-#include "core/supervision/task.h"
+#include "core/supervision/actor_impl.h"
 
-#define container_of tv_container_of
-
-/* What follows the running hook. */
-enum { TV_THEN_STEP, TV_THEN_DELAY, TV_THEN_END };
-/* ext->hook_flags */
-enum { HF_SETUP_DONE = 1, HF_SHUTDOWN_RAN = 2, HF_CLEANUP_RAN = 4, HF_HOOKS = 8,
-       HF_EXPLICIT_READY = 16, HF_RESTART_HOOK_RAN = 32, HF_DECIDE = 64,
-       HF_COMPLETED_READY = 128 };
-
-static tv_task_t *task_of(tv_actor_t *a) { return container_of(a, tv_task_t, actor); }
-
-static void publish(tv_actor_t *a, tv_event_t *ev) {
-  ev->task = a->name;
-  ev->fields |= TV_F_TASK;
-  tv_bus_publish(tv_actor_env(a)->bus, ev);
-}
-
-/* An event about the current attempt. */
-static tv_event_t attempt_event(tv_actor_t *a, tv_event_kind_t kind) {
-  tv_event_t ev = tv_event_make(kind);
-  ev.attempt = a->attempt;
-  ev.fields = TV_F_ATTEMPT;
-  return ev;
-}
-
-static void set_reason(tv_event_t *ev, tv_str_t *reason) {
-  ev->reason = reason;
-  if (reason) ev->fields |= TV_F_REASON;
-}
-
-static void set_exit_code(tv_event_t *ev, int has, int32_t code) {
-  if (!has) return;
-  ev->exit_code = code;
-  ev->fields |= TV_F_EXIT_CODE;
-}
-
-static void set_signal(tv_event_t *ev, int sig) {
-  if (!sig) return;
-  ev->signal = sig;
-  ev->fields |= TV_F_SIGNAL;
-}
-
-/* An attempt's failure, as the decisions after it need it. */
-typedef struct failure {
-  tv_str_t *display; /* borrowed */
-  int has_code;
-  int32_t code;
-  int sig;
-} failure_t;
-
-static void publish_end_event(tv_actor_t *a, tv_event_kind_t kind, tv_str_t *reason,
-                              const failure_t *f) {
-  tv_event_t ev = attempt_event(a, kind);
-  set_reason(&ev, reason);
-  if (f) {
-    set_exit_code(&ev, f->has_code, f->code);
-    set_signal(&ev, f->sig);
-  }
-  publish(a, &ev);
-}
-
-static void publish_backoff(tv_actor_t *a, uint64_t delay_ns, int source, tv_str_t *reason) {
-  tv_event_t ev = attempt_event(a, TV_EV_BACKOFF_SCHEDULED);
-  ev.delay_ms = tv_ns_to_ms_u32(delay_ns);
-  ev.backoff_source = (uint8_t)source;
-  ev.fields |= TV_F_DELAY_MS | TV_F_BACKOFF_SOURCE;
-  set_reason(&ev, reason);
-  publish(a, &ev);
-}
 
 /* ---- the end -------------------------------------------------------------- */
 
@@ -105,7 +33,7 @@ static void finish(tv_actor_t *a, tv_actor_end_t end, const tv_actor_result_t *r
 static int start_hook(tv_actor_t *a, tv_hook_t h, const tv_str_t *err, int then);
 
 /* Ends the actor once its on_shutdown and cleanup hooks have run. */
-static void end_actor(tv_actor_t *a, tv_actor_end_t end, tv_str_t *reason, const failure_t *f) {
+static void end_actor(tv_actor_t *a, tv_actor_end_t end, tv_str_t *reason, const tv_failure_t *f) {
   tv_actor_result_t r = {reason, f ? f->has_code : 0, f ? f->code : 0};
   tv_actor_ext_t *x = a->ext;
   if (x && (x->hook_flags & HF_HOOKS) && (x->hook_flags & HF_SETUP_DONE) &&
@@ -130,16 +58,9 @@ static void end_actor(tv_actor_t *a, tv_actor_end_t end, tv_str_t *reason, const
 
 /* Ends the actor with ActorExhausted/ActorDead carrying `reason`. */
 static void end_with(tv_actor_t *a, tv_event_kind_t kind, tv_actor_end_t end, tv_str_t *reason,
-                     const failure_t *f) {
-  publish_end_event(a, kind, reason, f);
+                     const tv_failure_t *f) {
+  tv_actor_publish_end(a, kind, reason, f);
   end_actor(a, end, reason, f);
-}
-
-static void end_with_text(tv_actor_t *a, tv_event_kind_t kind, tv_actor_end_t end,
-                          const char *text, const failure_t *f) {
-  tv_str_t *reason = tv_str_new(text, strlen(text));
-  end_with(a, kind, end, reason, f);
-  tv_str_unref(reason);
 }
 
 /* ---- hooks -------------------------------------------------------------- */
@@ -148,7 +69,7 @@ static void end_with_text(tv_actor_t *a, tv_event_kind_t kind, tv_actor_end_t en
  * `then`), 0 (no such hook: carry on). */
 static int start_hook(tv_actor_t *a, tv_hook_t h, const tv_str_t *err, int then) {
   tv_actor_ext_t *x = a->ext;
-  tv_task_t *t = task_of(a);
+  tv_task_t *t = tv_actor_task(a);
   if (!x || !(x->hook_flags & HF_HOOKS) || !t->ops->hook) return 0;
   if (!t->ops->hook(t, h, a->attempt, err)) return 0;
   x->then_what = (uint8_t)then;
@@ -166,7 +87,7 @@ static void after_hook(tv_actor_t *a) {
   if (a->killing == TV_KILL_FORCED) { /* the grace ran out during the hook */
     a->killing = TV_KILL_NONE;
     tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
-    publish_end_event(a, TV_EV_TASK_STOPPED, reason, NULL);
+    tv_actor_publish_end(a, TV_EV_TASK_STOPPED, reason, NULL);
     finish(a, TV_END_FORCED, &(tv_actor_result_t){reason, 0, 0});
     tv_str_unref(reason);
     return;
@@ -189,7 +110,7 @@ static void after_hook(tv_actor_t *a) {
       tv_actor_result_t r = x->then;
       x->then.reason = NULL;
       end_actor(a, (tv_actor_end_t)x->then_end, r.reason,
-                &(failure_t){NULL, r.has_exit_code, r.exit_code, 0});
+                &(tv_failure_t){NULL, r.has_exit_code, r.exit_code, 0});
       tv_str_unref(r.reason);
       break;
     }
@@ -211,11 +132,11 @@ void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len) {
     }
     x->hook_flags |= HF_SETUP_DONE;
   } else if (!ok) {
-    tv_event_t ev = attempt_event(a, TV_EV_HOOK_FAILED);
+    tv_event_t ev = tv_actor_event(a, TV_EV_HOOK_FAILED);
     tv_str_t *reason = tv_str_printf("%s hook failed: %.*s", tv_hook_name(h), (int)len,
                                      msg ? msg : "");
-    set_reason(&ev, reason);
-    publish(a, &ev);
+    tv_event_set_reason(&ev, reason);
+    tv_actor_publish(a, &ev);
     tv_str_unref(reason);
   }
   after_hook(a);
@@ -231,7 +152,7 @@ static int stopping(const tv_actor_t *a) {
 
 /* Stops the running attempt or hook now. */
 static void force_stop(tv_actor_t *a) {
-  tv_task_t *t = task_of(a);
+  tv_task_t *t = tv_actor_task(a);
   a->killing = TV_KILL_FORCED;
   if (a->state == TV_ACTOR_HOOK)
     t->ops->hook_kill(t);
@@ -256,14 +177,6 @@ static void arm_running_timer(tv_actor_t *a) {
     tv_timer_start_at(tv_actor_env(a)->sched, &a->timer, due);
 }
 
-static void mark_ready(tv_actor_t *a) {
-  if (a->ready) return;
-  a->ready = a->ever_ready = 1;
-  tv_parent_t *sp = tv_actor_env(a)->parent, *p = tv_actor_parent(a);
-  if (p != sp && p->ops->ready) p->ops->ready(p, a); /* its group */
-  if (sp->ops->ready) sp->ops->ready(sp, a); /* dependents anywhere in the supervisor */
-}
-
 static void run_attempt(tv_actor_t *a) {
   tv_actor_env_t *env = tv_actor_env(a);
   a->attempt++;
@@ -274,59 +187,13 @@ static void run_attempt(tv_actor_t *a) {
     if (a->attempt == 1) a->ext->anchor = a->ext->started_at;
   }
   if (a->ext) a->ext->hook_flags &= (uint8_t)~HF_RESTART_HOOK_RAN;
-  tv_event_t ev = attempt_event(a, TV_EV_TASK_STARTING);
-  publish(a, &ev);
+  tv_event_t ev = tv_actor_event(a, TV_EV_TASK_STARTING);
+  tv_actor_publish(a, &ev);
   if (a->policy->timeout_ns) arm_running_timer(a);
-  tv_task_t *t = task_of(a);
+  tv_task_t *t = tv_actor_task(a);
   t->ops->start(t, a->attempt); /* may report done before returning */
   if (a->state == TV_ACTOR_RUNNING && !(a->ext && (a->ext->hook_flags & HF_EXPLICIT_READY)))
-    mark_ready(a);
-}
-
-int tv_task_ready(tv_task_t *t) {
-  tv_actor_t *a = &t->actor;
-  if (a->ext && (a->ext->hook_flags & HF_COMPLETED_READY)) return TV_EINVAL;
-  /* ready at start: nothing to say (not even from inside start, before the
-   * actor marks it ready without an event) */
-  if (!a->ext || !(a->ext->hook_flags & HF_EXPLICIT_READY)) return 0;
-  if (a->state != TV_ACTOR_RUNNING || a->ready) return 0;
-  tv_event_t ev = attempt_event(a, TV_EV_TASK_READY);
-  publish(a, &ev);
-  mark_ready(a);
-  return 0;
-}
-
-/* Dependencies: 1 all ready, 0 wait (BLOCKED), -1 ended (the actor ended). */
-static int deps_ready(tv_actor_t *a) {
-  tv_actor_ext_t *x = a->ext;
-  if (!x || !x->nafter) return 1;
-  tv_actor_env_t *env = tv_actor_env(a);
-  int waiting = 0;
-  for (uint32_t i = 0; i < x->nafter; i++) {
-    if (!x->after[i]) continue;
-    int st = env->dep_state(env, x->after[i]);
-    if (st > 0) {
-      tv_str_unref(x->after[i]);
-      x->after[i] = NULL;
-    } else if (st < 0) {
-      tv_str_t *reason = tv_str_printf(
-          "dependency '%s' is not running: no task of that name (it must be added "
-          "before this one starts, and not end before it is ready)",
-          x->after[i]->s);
-      end_with(a, TV_EV_ACTOR_DEAD, TV_END_DEAD, reason, NULL);
-      tv_str_unref(reason);
-      return -1;
-    } else {
-      waiting = 1;
-    }
-  }
-  if (!waiting) {
-    tv_list_unlink(&x->blocked);
-    return 1;
-  }
-  a->state = TV_ACTOR_BLOCKED;
-  if (!tv_linked(&x->blocked) && env->blocked) tv_list_push(env->blocked, &x->blocked);
-  return 0;
+    tv_actor_mark_ready(a);
 }
 
 static void step(tv_actor_t *a) {
@@ -339,7 +206,17 @@ static void step(tv_actor_t *a) {
     return;
   }
   if (a->attempt == 0) {
-    if (deps_ready(a) <= 0) return;
+    const tv_str_t *missing = NULL;
+    int deps = tv_actor_deps_ready(a, &missing);
+    if (deps < 0) {
+      tv_str_t *reason = tv_str_printf(
+          "dependency '%s' is not running: no task of that name (it must be added "
+          "before this one starts, and not end before it is ready)",
+          missing->s);
+      end_with(a, TV_EV_ACTOR_DEAD, TV_END_DEAD, reason, NULL);
+      tv_str_unref(reason);
+    }
+    if (deps <= 0) return;
     if (a->ext && !(a->ext->hook_flags & HF_SETUP_DONE)) {
       if (start_hook(a, TV_HOOK_SETUP, NULL, TV_THEN_STEP)) return;
       a->ext->hook_flags |= HF_SETUP_DONE;
@@ -380,11 +257,11 @@ static void on_timer(tv_timer_t *t) {
     force_stop(a);
   } else if (now >= attempt_deadline(a)) {
     a->killing = TV_KILL_TIMEOUT;
-    tv_event_t ev = attempt_event(a, TV_EV_TIMEOUT_HIT);
+    tv_event_t ev = tv_actor_event(a, TV_EV_TIMEOUT_HIT);
     ev.timeout_ms = tv_ns_to_ms_u32(a->policy->timeout_ns);
     ev.fields |= TV_F_TIMEOUT_MS;
-    publish(a, &ev);
-    task_of(a)->ops->kill(task_of(a));
+    tv_actor_publish(a, &ev);
+    tv_actor_task(a)->ops->kill(tv_actor_task(a));
   } else {
     arm_running_timer(a);
   }
@@ -416,7 +293,7 @@ void tv_actor_hold(tv_actor_t *a, uint64_t kill_deadline) {
   if (kill_deadline < a->kill_deadline) a->kill_deadline = kill_deadline;
   switch (a->state) {
     case TV_ACTOR_RUNNING:
-      task_of(a)->ops->cancel(task_of(a));
+      tv_actor_task(a)->ops->cancel(tv_actor_task(a));
       if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
       break;
     case TV_ACTOR_HOOK:
@@ -442,102 +319,11 @@ void tv_actor_resume(tv_actor_t *a, uint64_t delay_ms) {
 
 /* ---- decisions after an attempt --------------------------------------------- */
 
-/* How long the last attempt ran (0 without an ext: nothing asks then). */
-static uint64_t ran_for_ns(const tv_actor_t *a) {
-  if (!a->ext) return 0;
-  return (tv_sched_now(tv_actor_env(a)->sched) - a->ext->started_at) * TV_NS_PER_MS;
-}
+/* ---- after an attempt ------------------------------------------------------- */
 
-/* The task's own answer (a Lua function), or `fallback`. -1: it failed and
- * the actor ended. */
-static int ask(tv_actor_t *a, tv_decision_t *d, int *answered) {
-  tv_task_t *t = task_of(a);
-  *answered = 0; /* only tasks that have their own functions are asked: not a hot-path call */
-  if (!a->ext || !(a->ext->hook_flags & HF_DECIDE) || !t->ops->decide) return 0;
-  d->attempt = a->attempt;
-  d->streak = a->streak;
-  d->ran_for_ns = ran_for_ns(a);
-  d->last_delay_ns = a->ext ? a->ext->last_delay : 0;
-  d->error = NULL;
-  int r = t->ops->decide(t, d);
-  if (r < 0) {
-    tv_str_t *reason = d->error ? d->error
-                                : tv_str_printf("%s function failed",
-                                                d->what == TV_DECIDE_RESTART ? "restart" : "backoff");
-    end_with(a, TV_EV_ACTOR_DEAD, TV_END_DEAD, reason, NULL);
-    tv_str_unref(reason);
-    return -1;
-  }
-  *answered = r > 0;
-  return 0;
-}
-
-/* The next slot of an `every` schedule: the delay, and how many were skipped. */
-static uint64_t next_slot(tv_actor_t *a, uint32_t *skipped) {
-  uint64_t every = tv_ms_ceil(a->policy->every_ns);
-  uint64_t now = tv_sched_now(tv_actor_env(a)->sched), anchor = a->ext->anchor;
-  uint64_t cur = (a->ext->started_at - anchor) / every;
-  uint64_t next = (now - anchor) / every + 1;
-  *skipped = (uint32_t)(next - cur - 1);
-  return (anchor + next * every - now) * TV_NS_PER_MS;
-}
-
-/* A budget said no: what its on_exhausted says. 2: the actor goes on after a
- * cooldown (*delay; BackoffScheduled published), 0: it ended. */
-static int over_budget(tv_actor_t *a, const tv_budget_cfg_t *cfg, tv_budget_t *b,
-                       const char *whose, uint64_t *delay, const failure_t *f) {
-  char win[48];
-  tv_fmt_duration(cfg->within_ns, win, sizeof win);
-  if (cfg->action == TV_EXHAUST_COOLDOWN) {
-    char cool[48];
-    tv_budget_reset(b);
-    a->streak = 0;
-    *delay = cfg->cooldown_ns;
-    tv_str_t *reason = tv_str_printf(
-        "restart intensity exceeded: more than %u restarts within %s (%s); cooling down for %s",
-        cfg->max, win, whose, tv_fmt_duration(cfg->cooldown_ns, cool, sizeof cool));
-    publish_backoff(a, *delay, TV_BACKOFF_COOLDOWN, reason);
-    tv_str_unref(reason);
-    return 2;
-  }
-  tv_parent_t *p = tv_actor_parent(a);
-  int escalate = cfg->action == TV_EXHAUST_ESCALATE;
-  tv_str_t *reason = tv_str_printf("restart intensity exceeded: more than %u restarts within %s "
-                                   "(%s)%s%s",
-                                   cfg->max, win, whose, escalate ? "; escalating to the " : "",
-                                   escalate ? p->what : "");
-  publish_end_event(a, TV_EV_ACTOR_EXHAUSTED, reason, f);
-  end_actor(a, escalate ? TV_END_ESCALATED : TV_END_EXHAUSTED, reason, f);
-  if (escalate && p->ops->escalate) p->ops->escalate(p, a, reason, cfg == &a->policy->budget);
-  tv_str_unref(reason);
-  return 0;
-}
-
-/* Counts the restart in the task's and its parent's budgets: 1 within both,
- * else what over_budget said. */
-static int take_budgets(tv_actor_t *a, uint64_t *delay, const failure_t *f) {
-  const tv_budget_cfg_t *own = &a->policy->budget;
-  tv_parent_t *p = tv_actor_parent(a);
-  if (!own->max && !p->cfg.max) return 1; /* the common case: no budget at all */
-  uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
-  if (own->max && a->ext && tv_budget_take(&a->ext->budget, own, now) == 0)
-    return over_budget(a, own, &a->ext->budget, "the task's budget", delay, f);
-  if (p->cfg.max && tv_budget_take(&p->budget, &p->cfg, now) == 0) {
-    char whose[160];
-    snprintf(whose, sizeof whose, "the %s's budget", p->what);
-    return over_budget(a, &p->cfg, &p->budget, whose, delay, f);
-  }
-  return 1;
-}
-
-/* The attempt ended and the task restarts after `delay` (BackoffScheduled
- * from `source` with reason `why`), unless a budget or its parent says
- * otherwise; on_error runs first after a failure (f). */
-static void restart_after(tv_actor_t *a, uint64_t delay, int source, tv_str_t *why,
-                          const failure_t *f) {
-  int r = take_budgets(a, &delay, f);
-  if (r == 0) return;
-  if (r == 1 && (source != TV_BACKOFF_SUCCESS || delay)) publish_backoff(a, delay, source, why);
+/* The restart decided on goes ahead: its group may take it over (HOLD), and
+ * after a failure (f) the on_error hook runs first. */
+static void continue_restart(tv_actor_t *a, uint64_t delay, const tv_failure_t *f) {
   tv_actor_ext_t *x = a->ext;
   if (!x) { /* a plain task: no group, no hooks */
     schedule_next(a, delay);
@@ -556,70 +342,18 @@ static void restart_after(tv_actor_t *a, uint64_t delay, int source, tv_str_t *w
     schedule_next(a, delay);
 }
 
-static void after_success(tv_actor_t *a) {
-  a->streak = 0;
-  int restart = a->policy->restart == TV_RESTART_ALWAYS, answered;
-  tv_outcome_t ok = {TV_OUTCOME_OK, 0, 0, NULL, 0, NULL, 0};
-  tv_decision_t d = {.what = TV_DECIDE_RESTART, .outcome = &ok};
-  if (ask(a, &d, &answered) < 0) return;
-  if (answered) restart = d.restart;
-  if (!restart) {
-    if (!a->ever_ready) mark_ready(a); /* a one-shot that completed satisfies its dependents */
-    end_with_text(a, TV_EV_ACTOR_EXHAUSTED, TV_END_COMPLETED, "policy_exhausted_success", NULL);
+/* Carries out decide.c's verdict on the attempt that ended (f: its failure). */
+static void follow(tv_actor_t *a, tv_next_t *n, const tv_failure_t *f) {
+  if (n->what == TV_NEXT_RESTART) {
+    continue_restart(a, n->delay, f);
     return;
   }
-  if (a->policy->every_ns && a->ext) {
-    uint32_t skipped;
-    uint64_t delay = next_slot(a, &skipped);
-    tv_str_t *why = skipped ? tv_str_printf("schedule: %u run%s skipped (the last run overran)",
-                                            skipped, skipped == 1 ? "" : "s")
-                            : NULL;
-    restart_after(a, delay, TV_BACKOFF_SCHEDULE, why, NULL);
-    tv_str_unref(why);
-    return;
-  }
-  restart_after(a, a->policy->interval_ns, TV_BACKOFF_SUCCESS, NULL, NULL);
-}
-
-static void after_failure(tv_actor_t *a, const tv_outcome_t *o, const failure_t *f) {
-  tv_actor_env_t *env = tv_actor_env(a);
-  int answered;
-  uint64_t ran_for = ran_for_ns(a);
-  if (a->policy->reset_after_ns && ran_for >= a->policy->reset_after_ns) {
-    a->streak = 0; /* it had been up long enough: a fresh start */
-    if (a->ext) tv_budget_reset(&a->ext->budget);
-  }
-  int restart = a->policy->restart != TV_RESTART_NEVER;
-  tv_outcome_t seen = {TV_OUTCOME_FAIL, f->has_code, f->code, f->display ? f->display->s : "",
-                       f->display ? f->display->len : 0, NULL, f->sig};
-  (void)o;
-  tv_decision_t d = {.what = TV_DECIDE_RESTART, .outcome = &seen};
-  if (ask(a, &d, &answered) < 0) return;
-  if (answered) restart = d.restart;
-  uint32_t max = a->policy->max_retries;
-  int exhausted = restart && max > 0 && a->streak >= max;
-  if (!restart || exhausted) {
-    tv_str_t *reason = exhausted ? tv_str_printf("max_retries_exceeded(%u/%u): %s", a->streak,
-                                                 max, f->display ? f->display->s : "")
-                                 : tv_str_ref(f->display);
-    end_with(a, TV_EV_ACTOR_EXHAUSTED, TV_END_EXHAUSTED, reason, f);
-    tv_str_unref(reason);
-    return;
-  }
-  uint64_t delay;
-  int source = TV_BACKOFF_FAILURE;
-  if (a->policy->every_ns && a->ext) {
-    uint32_t skipped;
-    delay = next_slot(a, &skipped);
-    source = TV_BACKOFF_SCHEDULE;
-  } else {
-    delay = tv_backoff_next_ns(&a->policy->backoff, a->streak, env->rng);
-    d.what = TV_DECIDE_BACKOFF;
-    if (ask(a, &d, &answered) < 0) return;
-    if (answered) delay = d.delay_ns;
-  }
-  a->streak++;
-  restart_after(a, delay, source, f->display, f);
+  const tv_failure_t *shown = n->failed ? f : NULL;
+  tv_parent_t *p = tv_actor_parent(a); /* before the end unlinks it */
+  tv_actor_publish_end(a, n->event, n->reason, shown);
+  end_actor(a, (tv_actor_end_t)n->end, n->reason, shown);
+  if (n->escalate && p->ops->escalate) p->ops->escalate(p, a, n->reason, n->own);
+  tv_str_unref(n->reason);
 }
 
 static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
@@ -635,7 +369,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
 
   if (killing == TV_KILL_FORCED) {
     tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
-    publish_end_event(a, TV_EV_TASK_STOPPED, reason, NULL);
+    tv_actor_publish_end(a, TV_EV_TASK_STOPPED, reason, NULL);
     if (held)
       go_held(a);
     else
@@ -645,7 +379,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   }
 
   tv_outcome_kind_t kind = o->kind;
-  failure_t f = {NULL, o->has_exit_code, o->exit_code, o->term_signal};
+  tv_failure_t f = {NULL, o->has_exit_code, o->exit_code, o->term_signal};
   tv_str_t *traceback = NULL;
   if (killing == TV_KILL_TIMEOUT) {
     char buf[48];
@@ -664,26 +398,30 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   }
   if (!f.display) f.sig = 0;
 
-  tv_event_t ev = attempt_event(a, f.display ? TV_EV_TASK_FAILED : TV_EV_TASK_STOPPED);
-  set_reason(&ev, f.display);
-  set_exit_code(&ev, f.has_code, f.code);
-  set_signal(&ev, f.sig);
+  tv_event_t ev = tv_actor_event(a, f.display ? TV_EV_TASK_FAILED : TV_EV_TASK_STOPPED);
+  tv_event_set_reason(&ev, f.display);
+  tv_event_set_exit_code(&ev, f.has_code, f.code);
+  tv_event_set_signal(&ev, f.sig);
   if (traceback) {
     ev.traceback = traceback;
     ev.fields |= TV_F_TRACEBACK;
   }
-  publish(a, &ev);
+  tv_actor_publish(a, &ev);
 
   if (held && !f.display) {
     go_held(a);
   } else if (a->cancel_requested || kind == TV_OUTCOME_CANCELED) {
     end_actor(a, TV_END_CANCELLED, f.display, &f);
   } else if (kind == TV_OUTCOME_OK) {
-    after_success(a);
+    tv_next_t n;
+    tv_decide_after_success(a, &n);
+    follow(a, &n, NULL);
   } else if (kind == TV_OUTCOME_FATAL) {
     end_with(a, TV_EV_ACTOR_DEAD, TV_END_DEAD, f.display, &f);
   } else {
-    after_failure(a, o, &f);
+    tv_next_t n;
+    tv_decide_after_failure(a, &f, &n);
+    follow(a, &n, &f);
   }
   tv_str_unref(f.display);
 }
@@ -720,69 +458,6 @@ void tv_actor_ext_free(tv_actor_t *a) {
   tv_str_unref(x->then.reason);
   free(x);
   a->ext = NULL;
-}
-
-int tv_actor_after(tv_actor_t *a, tv_str_t *const *names, uint32_t n) {
-  if (!n) return 0;
-  tv_actor_ext_t *x = tv_actor_ext(a);
-  tv_str_t **copy = x ? malloc(n * sizeof *copy) : NULL;
-  if (!copy) return TV_ENOMEM;
-  for (uint32_t i = 0; i < n; i++) copy[i] = tv_str_ref(names[i]);
-  x->after = copy;
-  x->nafter = n;
-  return 0;
-}
-
-
-/* Leaves the blocked list and, if it was waiting, takes its next step. */
-static void unblock(tv_actor_t *a) {
-  tv_list_unlink(&a->ext->blocked);
-  if (a->state != TV_ACTOR_BLOCKED) return;
-  a->state = TV_ACTOR_QUEUED;
-  tv_work_defer(tv_actor_env(a)->sched, &a->work, TV_LANE_NEXT);
-}
-
-void tv_actor_recheck(tv_actor_t *a) {
-  tv_actor_ext_t *x = a->ext;
-  tv_actor_env_t *env = tv_actor_env(a);
-  int waiting = 0, missing = 0;
-  for (uint32_t i = 0; i < x->nafter; i++) {
-    if (!x->after[i]) continue;
-    int st = env->dep_state(env, x->after[i]);
-    if (st > 0) { /* count it now: it may complete and leave before our step */
-      tv_str_unref(x->after[i]);
-      x->after[i] = NULL;
-    } else if (st < 0) {
-      missing = 1;
-    } else {
-      waiting = 1;
-    }
-  }
-  if (missing || !waiting) unblock(a); /* the step ends it, or starts it */
-}
-
-int tv_actor_waits_for(const tv_actor_t *a, const tv_str_t *name) {
-  const tv_actor_ext_t *x = a->ext;
-  for (uint32_t i = 0; i < x->nafter; i++) {
-    const tv_str_t *n = x->after[i];
-    if (n && (n == name || (n->len == name->len && memcmp(n->s, name->s, n->len) == 0))) return 1;
-  }
-  return 0;
-}
-
-void tv_actor_dep_ended(tv_actor_t *a, const tv_actor_t *dep) {
-  tv_actor_ext_t *x = a->ext;
-  for (uint32_t i = 0; i < x->nafter; i++) {
-    tv_str_t *n = x->after[i];
-    if (!n || n->len != dep->name->len || memcmp(n->s, dep->name->s, n->len) != 0) continue;
-    if (!dep->ever_ready) { /* it ends without ever being ready: the step says so */
-      unblock(a);
-      return;
-    }
-    tv_str_unref(n);
-    x->after[i] = NULL;
-  }
-  tv_actor_recheck(a);
 }
 
 void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int completed_ready,
@@ -832,7 +507,7 @@ void tv_actor_cancel(tv_actor_t *a, uint64_t kill_deadline) {
       end_actor(a, TV_END_CANCELLED, NULL, NULL);
       break;
     case TV_ACTOR_RUNNING:
-      if (first && !(a->ext && a->ext->hold)) task_of(a)->ops->cancel(task_of(a));
+      if (first && !(a->ext && a->ext->hold)) tv_actor_task(a)->ops->cancel(tv_actor_task(a));
       if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
       break;
     case TV_ACTOR_HOOK:
