@@ -438,38 +438,6 @@ void tv_task_fini(tv_task_t *t) {
 
 /* ---- setup -------------------------------------------------------------------- */
 
-tv_actor_ext_t *tv_actor_ext(tv_actor_t *a) {
-  if (a->ext) return a->ext;
-  tv_actor_ext_t *x = calloc(1, sizeof *x);
-  if (!x) return NULL;
-  tv_budget_init(&x->budget);
-  tv_list_init(&x->blocked);
-  a->ext = x;
-  return x;
-}
-
-void tv_actor_ext_free(tv_actor_t *a) {
-  tv_actor_ext_t *x = a->ext;
-  if (!x) return;
-  tv_list_unlink(&x->blocked);
-  tv_budget_free(&x->budget);
-  for (uint32_t i = 0; i < x->nafter; i++) tv_str_unref(x->after[i]);
-  free(x->after);
-  tv_str_unref(x->then.reason);
-  free(x);
-  a->ext = NULL;
-}
-
-void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int completed_ready,
-                        int decide) {
-  tv_actor_ext_t *x = a->ext;
-  if (!x) return;
-  if (hooks) x->hook_flags |= HF_HOOKS;
-  if (explicit_ready) x->hook_flags |= HF_EXPLICIT_READY;
-  if (explicit_ready && completed_ready) x->hook_flags |= HF_COMPLETED_READY;
-  if (decide) x->hook_flags |= HF_DECIDE;
-}
-
 void tv_actor_init(tv_actor_t *a, tv_str_t *name, const tv_policy_t *policy) {
   tv_str_unref(a->name); /* a task re-added after an earlier run */
   tv_actor_ext_free(a);

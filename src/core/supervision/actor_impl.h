@@ -1,10 +1,10 @@
 /* actor_impl.h - what the files of the retry loop share and nothing else
  * includes: the actor's private flags, the narration helpers, and how a
  * finished attempt's failure is handed to the restart decisions.
- * Files, bottom to top: deps.c (dependencies, readiness), decide.c (what
- * follows an attempt: policy functions, budgets, schedules, backoff), and
- * actor.c (the loop: steps, attempts, hooks, timeouts, stops, holds), which
- * alone calls the other two. */
+ * Files, bottom to top (each calls only those before it): ext.c (the
+ * optional state), deps.c (dependencies, readiness), decide.c (what follows
+ * an attempt: policy functions, budgets, schedules, backoff), actor.c (the
+ * loop: steps, attempts, hooks, timeouts, stops, holds). */
 #ifndef TV_ACTOR_IMPL_H
 #define TV_ACTOR_IMPL_H
 
