@@ -106,11 +106,14 @@ static int ctl_has(lua_State *L) {
   return 1;
 }
 
-void ltv_ctl_methods(lua_State *L) {
+void ltv_ctl_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"_submit", ctl_submit},
                                      {"slot", ctl_slot},
                                      {"slots", ctl_slots},
                                      {"has_controller", ctl_has},
                                      {NULL, NULL}};
+  luaL_getmetatable(L, LTV_SUP);
+  lua_getfield(L, -1, "__index");
   luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
 }

@@ -522,7 +522,6 @@ void ltv_sup_open(lua_State *L) {
   luaL_newmetatable(L, LTV_SUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
-  ltv_ctl_methods(L);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }

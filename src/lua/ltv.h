@@ -50,19 +50,35 @@ typedef struct ltv_ctx {
 /* A supervised coroutine: a task's attempt or a subscriber's worker. */
 typedef struct ltv_fiber ltv_fiber;
 
-enum { LTV_FIBER_TASK, LTV_FIBER_SUB, LTV_FIBER_HOOK };
 enum { LTV_WAIT_NONE, LTV_WAIT_SLEEP, LTV_WAIT_YIELD, LTV_WAIT_REMOVED, LTV_WAIT_EVENTS,
-       LTV_WAIT_EXEC };
+       LTV_WAIT_OWNER };
 enum { LTV_WAKE_OK, LTV_WAKE_CANCELLED, LTV_WAKE_TIMEOUT };
 
 /* Kept small: a task's fiber is part of every idle task's memory. */
+/* What a fiber's owner does for it, filled in by the file that owns fibers of
+ * that kind (a task, a subscriber, a hook): the fiber calls up only through it. */
+typedef struct ltv_fiber_ops {
+  /* The coroutine returned (LUA_OK, results on its stack) or raised (error
+   * object on top). Called from a loop callback. Required. */
+  void (*finished)(ltv_fiber *f, int status);
+  /* It ran out of instructions and was stopped mid-run (suspended, the reason
+   * on top of its stack). NULL: finished(f, LUA_ERRRUN). */
+  void (*runaway)(ltv_fiber *f);
+  /* Cancelled while in a wait the owner armed (LTV_WAIT_OWNER): end it. */
+  void (*interrupt)(ltv_fiber *f);
+  /* Forget any wait the owner armed (from ltv_fiber_abort). */
+  void (*abort)(ltv_fiber *f);
+  /* The name of the task the fiber works for (core.current_task), or NULL. */
+  const tv_str_t *(*task_name)(ltv_fiber *f);
+} ltv_fiber_ops;
+
 struct ltv_fiber {
   lua_State *co;
   ltv_ctx *ctx;
+  const ltv_fiber_ops *ops; /* static, of the owner's kind */
   tv_timer_t timer;
   tv_work_t work;
   int anchor;           /* registry ref keeping the owner alive while the core may call it */
-  uint8_t kind;         /* LTV_FIBER_*: who is told when the coroutine ends */
   uint8_t wait;         /* LTV_WAIT_* */
   uint8_t result;       /* LTV_WAKE_* of the last wait */
   uint8_t cancelled;    /* tasks: cancellation interrupts waits */
@@ -71,18 +87,6 @@ struct ltv_fiber {
   uint8_t orphaned;     /* owner-defined (tasks: finalized while still held) */
   uint32_t max_instructions; /* VM instructions allowed per resume; 0: no limit */
 };
-
-/* The coroutine of a fiber of that kind returned (LUA_OK, results on its
- * stack) or raised (error object on top). Called from a loop callback. */
-void ltv_task_finished(ltv_fiber *f, int status);
-void ltv_sub_finished(ltv_fiber *f, int status);
-void ltv_hook_finished(ltv_fiber *f, int status);
-/* A subscriber's on_event ran out of instructions and its worker was stopped
- * mid-event (suspended, the reason on top of its stack). */
-void ltv_sub_runaway(ltv_fiber *f);
-/* The name of the task a task or hook fiber belongs to (NULL if none). */
-const tv_str_t *ltv_task_name_of(ltv_fiber *f);
-const tv_str_t *ltv_hook_task_name(ltv_fiber *f);
 
 /* lerror.c: the text of the error value at idx (see there); *len (optional)
  * gets its length. Pushes one value: the text, or nil when the text is a
@@ -97,7 +101,7 @@ void ltv_extras_ops(tv_task_ops_t *ops);
 /* Forgets t's extras (at release). */
 void ltv_extras_drop(lua_State *L, ltv_ctx *ctx, tv_task_t *t);
 
-void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind);
+void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
 void ltv_fiber_resume(ltv_fiber *f, int nargs);
 /* The supervised fiber whose own coroutine is L, or NULL (also for a
@@ -145,6 +149,10 @@ static inline int ltv_closethread(lua_State *co, lua_State *from) {
 }
 
 ltv_ctx *ltv_ctx_get(lua_State *L);
+/* The context (made on first use, with its metatable and registry entry). */
+ltv_ctx *ltv_ctx_open(lua_State *L);
+/* The context whose scheduler s is (every supervisor of ours runs on one). */
+static inline ltv_ctx *ltv_ctx_of_sched(tv_sched_t *s) { return ltv_container_of(s, ltv_ctx, sched); }
 /* Pushes "CODE: message" built from a core error and a printf message. */
 int ltv_push_error(lua_State *L, int err, const char *fmt, ...);
 
@@ -163,13 +171,9 @@ void ltv_task_open(lua_State *L);
  * userdata begins with its tv_task_t and has a registry anchor at
  * `anchor_off`: LUA_NOREF while free, set while a supervisor or a controller
  * queue holds it, cleared by the kind's release(). */
-typedef struct ltv_task_kind {
-  const char *tname; /* metatable name */
-  size_t anchor_off;
-} ltv_task_kind;
-extern const ltv_task_kind ltv_kind_lua;
-extern const ltv_task_kind ltv_kind_process;
-extern const ltv_task_kind ltv_kind_group; /* lgroup.c */
+/* The metatable on top of the stack is that of a task object kind whose
+ * anchor is at anchor_off. */
+void ltv_held_kind(lua_State *L, size_t anchor_off);
 /* The task object at idx; raises naming `what` if it is not one, or if it
  * is already held (a task object is added once). */
 tv_task_t *ltv_task_check(lua_State *L, int idx, const char *what);
@@ -244,6 +248,6 @@ void ltv_sup_anchor(lua_State *L, ltv_sup *s);
 
 /* lctl.c: the controller's methods, added to the supervisor's method table
  * on top of the stack. */
-void ltv_ctl_methods(lua_State *L);
+void ltv_ctl_open(lua_State *L);
 
 #endif
