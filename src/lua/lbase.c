@@ -10,7 +10,7 @@
 #include "core/base/error.h"
 #include "core/os/reaper.h"
 #include "core/supervision/policy.h"
-#include "ltv.h"
+#include "lbase.h"
 
 ltv_ctx *ltv_ctx_get(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LTV_CTX);

@@ -1,11 +1,12 @@
 /* lcmd.c - a command as Lua describes it, turned into what the spawner takes:
  * the argument list and the environment (env, inherit_env). Shared by process
  * tasks (lproc.c) and ctx:exec (lexec.c). */
+#include <lauxlib.h>
 #include <stdlib.h>
 
 #include "core/kinds/process.h" /* tv_strv_new */
 #include "core/os/spawn.h"
-#include "ltv.h"
+#include "lcmd.h"
 
 /* Collected into a temporary userdata so a raise frees nothing by hand. */
 char **ltv_strv(lua_State *L, int t) {

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lctl.h"
+#include "lheld.h"
+#include "lpolicy.h"
+#include "lsup.h"
 
 static ltv_sup *check_ctl(lua_State *L) {
   ltv_sup *s = ltv_sup_check(L);

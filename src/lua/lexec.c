@@ -17,7 +17,10 @@
 #include "core/base/error.h"
 #include "core/os/proc.h"
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lcmd.h"
+#include "lexec.h"
+#include "lfiber.h"
 
 typedef struct ltv_exec {
   ltv_fiber *f;

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lfiber.h"
 
 /* A fiber waiting in sup:cancel for a task to be gone. Few exist at once, so
  * they live on a list of the context rather than in every fiber. */

@@ -10,7 +10,12 @@
 
 #include "core/base/error.h"
 #include "core/supervision/group.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lgroup.h"
+#include "lheld.h"
+#include "lpolicy.h"
+
+#define LTV_GROUP "taskvisor.group"
 
 typedef struct ltv_group {
   tv_group_t g; /* first: the object starts with its tv_task_t */

@@ -2,10 +2,11 @@
  * take them: recognise one, and anchor it while the core holds it; and the
  * options sup:add takes with one. Each kind registers its metatable here
  * (ltv_held_kind), so this file knows no kind by name. */
+#include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ltv.h"
+#include "lheld.h"
 
 #define LTV_KINDS "taskvisor.kinds" /* registry: metatable -> anchor offset */
 

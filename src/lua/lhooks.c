@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lerror.h"
+#include "lfiber.h"
+#include "lheld.h"
+#include "lhooks.h"
 
 #define LTV_EXTRAS "taskvisor.extras" /* registry: light userdata(task) -> table */
 #define LTV_HOOKRUN "taskvisor.hookrun"

@@ -8,7 +8,18 @@
 #include "core/base/error.h"
 #include "core/os/reaper.h"
 #include "core/os/spawn.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lctl.h"
+#include "lerror.h"
+#include "levent.h"
+#include "lfiber.h"
+#include "lgroup.h"
+#include "lhooks.h"
+#include "lpolicy.h"
+#include "lproc.h"
+#include "lsub.h"
+#include "lsup.h"
+#include "ltask.h"
 
 #define LTV_VERSION "0.1.0"
 
@@ -41,12 +52,6 @@ static int l_current_task(lua_State *L) {
     lua_pushlstring(L, n->s, n->len);
   else
     lua_pushnil(L);
-  return 1;
-}
-
-static int failure_tostring(lua_State *L) {
-  lua_getfield(L, 1, "message");
-  if (!lua_isstring(L, -1)) lua_pushliteral(L, "taskvisor failure");
   return 1;
 }
 
@@ -88,10 +93,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_current_task, 1);
   lua_setfield(L, -2, "current_task");
-  if (luaL_newmetatable(L, LTV_FAILURE)) { /* sets __name */
-    lua_pushcfunction(L, failure_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
+  ltv_failure_mt(L);
   lua_setfield(L, -2, "failure_mt");
   lua_getfield(L, LUA_REGISTRYINDEX, LTV_TASK ".methods");
   lua_setfield(L, -2, "ctx_methods");

@@ -1,10 +1,12 @@
 /* lpolicy.c - restart policies and restart budgets from Lua option tables
  * (validated by lua/taskvisor/init.lua), and core.policy: a policy converted
  * once and shared by every spec that uses an equal one. */
+#include <lauxlib.h>
 #include <string.h>
 
 #include "core/supervision/policy.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lpolicy.h"
 
 static int field_enum(lua_State *L, int t, const char *k, int (*parse)(const char *), int def) {
   int v = def;

@@ -12,7 +12,13 @@
 #include "core/base/error.h"
 #include "core/kinds/process.h"
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lcmd.h"
+#include "lheld.h"
+#include "lhooks.h"
+#include "lproc.h"
+
+#define LTV_PROCESS "taskvisor.process"
 
 typedef struct ltv_process {
   tv_process_t p; /* first: the task object starts with its tv_task_t */

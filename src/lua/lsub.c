@@ -7,7 +7,12 @@
 #include <string.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lerror.h"
+#include "levent.h"
+#include "lfiber.h"
+#include "lsub.h"
+
+#define LTV_SUB "taskvisor.subscriber"
 
 /* A worker delivers at most DELIVERY_BUDGET events per resume. A backlog is
  * worked off at urgent priority, but only URGENT_BURSTS times per loop pass:

@@ -12,7 +12,13 @@
 #include "core/base/error.h"
 #include "core/kinds/process.h"
 #include "core/os/reaper.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lfiber.h"
+#include "lheld.h"
+#include "lpolicy.h"
+#include "lproc.h"
+#include "lsub.h"
+#include "lsup.h"
 
 ltv_sup *ltv_sup_check(lua_State *L) {
   ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);

@@ -7,7 +7,13 @@
 #include <string.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lerror.h"
+#include "lexec.h"
+#include "lfiber.h"
+#include "lheld.h"
+#include "lhooks.h"
+#include "ltask.h"
 
 typedef struct ltv_task {
   tv_task_t base;  /* its actor holds the name and the attempt number */
