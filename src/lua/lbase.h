@@ -19,7 +19,10 @@
 
 #define ltv_container_of tv_container_of
 
+#define LTV_FIBER_KINDS 4 /* owners of fibers: a task, a subscriber, a hook */
+
 struct ltv_fiber;
+struct ltv_fiber_ops;
 struct ltv_waiter;
 struct ltv_exec;
 struct tv_reaper;
@@ -40,6 +43,7 @@ typedef struct ltv_ctx {
   uint32_t sync_max; /* the budget of a ltv_pcall_bounded call running now, or 0 */
   int runaway;       /* the count hook yielded `current`: it is out of budget */
   struct ltv_waiter *waiters; /* fibers waiting in sup:cancel (a short list) */
+  const struct ltv_fiber_ops *fiber_ops[LTV_FIBER_KINDS]; /* a fiber's kind indexes it */
   struct ltv_exec *execs;     /* lexec.c: fibers waiting in ctx:exec (a short list) */
   struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
   int running;     /* lsup.c: a sup:run() is driving the loop */

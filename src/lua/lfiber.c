@@ -61,13 +61,26 @@ static void on_work(tv_work_t *w) {
   ltv_fiber_resume(ltv_container_of(w, ltv_fiber, work), 0);
 }
 
+/* A fiber keeps its kind as an index into the context's table of ops (added
+ * on first use): a byte in the fiber's padding, where a pointer would add 8 B
+ * to every idle task. */
+static uint8_t kind_of(ltv_ctx *ctx, const ltv_fiber_ops *ops) {
+  int i = 0;
+  while (i < LTV_FIBER_KINDS && ctx->fiber_ops[i] && ctx->fiber_ops[i] != ops) i++;
+  if (i == LTV_FIBER_KINDS) abort(); /* the kinds are fixed at build time: raise the limit */
+  ctx->fiber_ops[i] = ops;
+  return (uint8_t)i;
+}
+
+static const ltv_fiber_ops *ops_of(const ltv_fiber *f) { return f->ctx->fiber_ops[f->kind]; }
+
 void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops) {
   f->co = NULL;
   f->ctx = ctx;
   tv_timer_init(&f->timer, on_timer);
   tv_work_init(&f->work, on_work);
   f->anchor = LUA_NOREF;
-  f->ops = ops;
+  f->kind = kind_of(ctx, ops);
   f->wait = LTV_WAIT_NONE;
   f->result = LTV_WAKE_OK;
   f->cancelled = f->resuming = f->kill_pending = f->orphaned = 0;
@@ -85,7 +98,8 @@ void ltv_fiber_abort(ltv_fiber *f) {
   tv_timer_stop(&f->ctx->sched, &f->timer);
   tv_work_cancel(&f->work);
   drop_watch(f);
-  if (f->ops->abort) f->ops->abort(f);
+  const ltv_fiber_ops *ops = ops_of(f);
+  if (ops->abort) ops->abort(f);
   f->wait = LTV_WAIT_NONE;
 }
 
@@ -107,7 +121,7 @@ void ltv_fiber_unanchor(ltv_fiber *f) {
 }
 
 /* The fiber's coroutine ended: tell its owner. */
-static void finished(ltv_fiber *f, int status) { f->ops->finished(f, status); }
+static void finished(ltv_fiber *f, int status) { ops_of(f)->finished(f, status); }
 
 /* ---- instruction budget ----------------------------------------------------
  * A count hook fires every HOOK_CHUNK VM instructions of a fiber's coroutine
@@ -201,8 +215,9 @@ static void stop_runaway(ltv_fiber *f) {
   lua_pcall(L, 1, 1, 0); /* the reason, or the memory error */
   lua_checkstack(co, 1); /* never raises; the hook's frame left room anyway */
   lua_xmove(L, co, 1);
-  if (f->ops->runaway)
-    f->ops->runaway(f);
+  const ltv_fiber_ops *ops = ops_of(f);
+  if (ops->runaway)
+    ops->runaway(f);
   else
     finished(f, LUA_ERRRUN);
 }
@@ -262,13 +277,18 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
   finished(f, status);
 }
 
+const tv_str_t *ltv_fiber_task_name(ltv_fiber *f) {
+  const ltv_fiber_ops *ops = ops_of(f);
+  return ops->task_name ? ops->task_name(f) : NULL;
+}
+
 void ltv_fiber_interrupt(ltv_fiber *f) {
   if (f->wait == LTV_WAIT_SLEEP || f->wait == LTV_WAIT_REMOVED)
     wake_later(f, LTV_WAKE_CANCELLED);
   else if (f->wait == LTV_WAIT_YIELD) /* already queued: it now reports the cancel */
     f->result = LTV_WAKE_CANCELLED;
-  else if (f->wait == LTV_WAIT_OWNER && f->ops->interrupt) /* e.g. ctx:exec stops its command */
-    f->ops->interrupt(f);
+  else if (f->wait == LTV_WAIT_OWNER && ops_of(f)->interrupt) /* ctx:exec stops its command */
+    ops_of(f)->interrupt(f);
 }
 
 /* ---- primitives ------------------------------------------------------------ */

@@ -38,10 +38,10 @@ typedef struct ltv_fiber_ops {
 struct ltv_fiber {
   lua_State *co;
   ltv_ctx *ctx;
-  const ltv_fiber_ops *ops; /* static, of the owner's kind */
   tv_timer_t timer;
   tv_work_t work;
   int anchor;           /* registry ref keeping the owner alive while the core may call it */
+  uint8_t kind;         /* its ltv_fiber_ops: ctx->fiber_ops[kind] */
   uint8_t wait;         /* LTV_WAIT_* */
   uint8_t result;       /* LTV_WAKE_* of the last wait */
   uint8_t cancelled;    /* tasks: cancellation interrupts waits */
@@ -51,6 +51,7 @@ struct ltv_fiber {
   uint32_t max_instructions; /* VM instructions allowed per resume; 0: no limit */
 };
 
+/* ops: the owner kind's, static (one table per kind, never freed). */
 void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops);
 /* Resumes f->co with `nargs` values already pushed on it. Loop callbacks only. */
 void ltv_fiber_resume(ltv_fiber *f, int nargs);
@@ -65,6 +66,8 @@ int ltv_fiber_wait_removed(lua_State *L, ltv_fiber *f, tv_sup_t *sup, const char
                            size_t len, uint64_t timeout_ms);
 /* Wakes f on the next loop pass; its wait reports `result` (LTV_WAKE_*). */
 void ltv_fiber_wake(ltv_fiber *f, int result);
+/* The name of the task f works for (its ops' task_name), or NULL. */
+const tv_str_t *ltv_fiber_task_name(ltv_fiber *f);
 /* Cancellation: ends a cancellable wait early (deferred). For tasks. */
 void ltv_fiber_interrupt(ltv_fiber *f);
 /* Forgets any wait: timers, queued wake-ups, watches, the owner's own. */

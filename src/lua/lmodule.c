@@ -47,7 +47,7 @@ static int l_supervised(lua_State *L) {
  * running, or nil. */
 static int l_current_task(lua_State *L) {
   ltv_fiber *f = ltv_fiber_current(lua_touserdata(L, lua_upvalueindex(1)), L);
-  const tv_str_t *n = f && f->ops->task_name ? f->ops->task_name(f) : NULL;
+  const tv_str_t *n = f ? ltv_fiber_task_name(f) : NULL;
   if (n)
     lua_pushlstring(L, n->s, n->len);
   else
