@@ -2,7 +2,6 @@
  * model): every blocking primitive arms one timer/watch, records what it waits
  * for and yields as its last statement; any wake-up is a deferred resume from a
  * loop callback, through our own thread (never a stored coroutine state). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 

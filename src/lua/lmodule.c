@@ -1,12 +1,6 @@
-/* lmodule.c - luaopen_taskvisor_core: the per-interpreter context (loop,
- * clock, scheduler, our callback thread), the metatables and the module table.
+/* lmodule.c - luaopen_taskvisor_core, the top of the binding: opens the
+ * context and every file's metatables and builds the module table.
  * The public face is lua/taskvisor/init.lua, which validates and wraps this. */
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-
-#include "core/base/error.h"
-#include "core/os/reaper.h"
 #include "core/os/spawn.h"
 #include "lbase.h"
 #include "lctl.h"
