@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lctl.h"
+#include "lheld.h"
+#include "lpolicy.h"
+#include "lsup.h"
 
 static ltv_sup *check_ctl(lua_State *L) {
   ltv_sup *s = ltv_sup_check(L);
@@ -106,11 +109,14 @@ static int ctl_has(lua_State *L) {
   return 1;
 }
 
-void ltv_ctl_methods(lua_State *L) {
+void ltv_ctl_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"_submit", ctl_submit},
                                      {"slot", ctl_slot},
                                      {"slots", ctl_slots},
                                      {"has_controller", ctl_has},
                                      {NULL, NULL}};
+  luaL_getmetatable(L, LTV_SUP);
+  lua_getfield(L, -1, "__index");
   luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
 }

@@ -9,7 +9,8 @@
  * loop. */
 #include <string.h>
 
-#include "ltv.h"
+#include "lerror.h"
+#include "lfiber.h"
 
 static int to_text(lua_State *L) {
   int t = lua_type(L, 1);
@@ -55,4 +56,17 @@ const char *ltv_error_text(ltv_ctx *ctx, lua_State *L, int idx, size_t *len, uin
   s = fallback(type); /* (no room on the stack: nothing pushed, out of memory anyway) */
   if (len) *len = strlen(s);
   return s;
+}
+
+static int failure_tostring(lua_State *L) {
+  lua_getfield(L, 1, "message");
+  if (!lua_isstring(L, -1)) lua_pushliteral(L, "taskvisor failure");
+  return 1;
+}
+
+void ltv_failure_mt(lua_State *L) {
+  if (luaL_newmetatable(L, LTV_FAILURE)) { /* sets __name */
+    lua_pushcfunction(L, failure_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
 }

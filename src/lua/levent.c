@@ -4,9 +4,11 @@
  * Hot path (every delivery): the key strings and kind names are pushed once
  * onto the consumer's stack (ltv_event_keys) and fields are set raw, so no
  * C string is re-interned per event. */
+#include <lauxlib.h>
+
 #include "core/events/event.h"
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "levent.h"
 
 enum {
   K_SEQ, K_AT, K_KIND, K_TASK, K_ATTEMPT, K_REASON, K_TIMEOUT_MS, K_DELAY_MS,

@@ -1,5 +1,5 @@
 /* lexec.c - ctx:exec(cmd [, opts]): runs a command to completion from a Lua
- * task without blocking the loop. The task's fiber waits (LTV_WAIT_EXEC)
+ * task without blocking the loop. The task's fiber waits (LTV_WAIT_OWNER)
  * while a tv_proc_t captures stdout/stderr (bounded by max_output); a
  * cancelled task stops the command (stop signal, then SIGKILL) and the wait
  * returns ECANCELED once it is gone; a killed task's command is SIGKILLed.
@@ -17,7 +17,10 @@
 #include "core/base/error.h"
 #include "core/os/proc.h"
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lcmd.h"
+#include "lexec.h"
+#include "lfiber.h"
 
 typedef struct ltv_exec {
   ltv_fiber *f;
@@ -195,7 +198,7 @@ int ltv_exec(lua_State *L, ltv_fiber *f) {
     tv_spawn_strerror(rc, stage, &cfg.spawn, e->err, sizeof e->err);
     ltv_fiber_wake(f, LTV_WAKE_OK);
   } else {
-    f->wait = LTV_WAIT_EXEC;
+    f->wait = LTV_WAIT_OWNER;
   }
   if (infd >= 0) close(infd);
   free(argv);

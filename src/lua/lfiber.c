@@ -2,12 +2,12 @@
  * model): every blocking primitive arms one timer/watch, records what it waits
  * for and yields as its last statement; any wake-up is a deferred resume from a
  * loop callback, through our own thread (never a stored coroutine state). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lfiber.h"
 
 /* A fiber waiting in sup:cancel for a task to be gone. Few exist at once, so
  * they live on a list of the context rather than in every fiber. */
@@ -60,13 +60,26 @@ static void on_work(tv_work_t *w) {
   ltv_fiber_resume(ltv_container_of(w, ltv_fiber, work), 0);
 }
 
-void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, int kind) {
+/* A fiber keeps its kind as an index into the context's table of ops (added
+ * on first use): a byte in the fiber's padding, where a pointer would add 8 B
+ * to every idle task. */
+static uint8_t kind_of(ltv_ctx *ctx, const ltv_fiber_ops *ops) {
+  int i = 0;
+  while (i < LTV_FIBER_KINDS && ctx->fiber_ops[i] && ctx->fiber_ops[i] != ops) i++;
+  if (i == LTV_FIBER_KINDS) abort(); /* the kinds are fixed at build time: raise the limit */
+  ctx->fiber_ops[i] = ops;
+  return (uint8_t)i;
+}
+
+static const ltv_fiber_ops *ops_of(const ltv_fiber *f) { return f->ctx->fiber_ops[f->kind]; }
+
+void ltv_fiber_init(ltv_fiber *f, ltv_ctx *ctx, const ltv_fiber_ops *ops) {
   f->co = NULL;
   f->ctx = ctx;
   tv_timer_init(&f->timer, on_timer);
   tv_work_init(&f->work, on_work);
   f->anchor = LUA_NOREF;
-  f->kind = (uint8_t)kind;
+  f->kind = kind_of(ctx, ops);
   f->wait = LTV_WAIT_NONE;
   f->result = LTV_WAKE_OK;
   f->cancelled = f->resuming = f->kill_pending = f->orphaned = 0;
@@ -84,7 +97,8 @@ void ltv_fiber_abort(ltv_fiber *f) {
   tv_timer_stop(&f->ctx->sched, &f->timer);
   tv_work_cancel(&f->work);
   drop_watch(f);
-  if (f->ctx->execs) ltv_exec_abort(f);
+  const ltv_fiber_ops *ops = ops_of(f);
+  if (ops->abort) ops->abort(f);
   f->wait = LTV_WAIT_NONE;
 }
 
@@ -106,14 +120,7 @@ void ltv_fiber_unanchor(ltv_fiber *f) {
 }
 
 /* The fiber's coroutine ended: tell its owner. */
-static void finished(ltv_fiber *f, int status) {
-  if (f->kind == LTV_FIBER_TASK)
-    ltv_task_finished(f, status);
-  else if (f->kind == LTV_FIBER_HOOK)
-    ltv_hook_finished(f, status);
-  else
-    ltv_sub_finished(f, status);
-}
+static void finished(ltv_fiber *f, int status) { ops_of(f)->finished(f, status); }
 
 /* ---- instruction budget ----------------------------------------------------
  * A count hook fires every HOOK_CHUNK VM instructions of a fiber's coroutine
@@ -188,12 +195,6 @@ int ltv_pcall_bounded(ltv_ctx *ctx, int nargs, int nres, uint32_t max) {
   return status;
 }
 
-uint32_t ltv_opt_budget(lua_State *L, int arg) {
-  lua_Integer n = luaL_optinteger(L, arg, 0);
-  luaL_argcheck(L, n >= 0 && n <= UINT32_MAX, arg, "max_instructions out of range");
-  return (uint32_t)n;
-}
-
 /* Protected on our thread: pushes the string at light userdata 1. */
 static int push_reason(lua_State *L) {
   lua_pushstring(L, lua_touserdata(L, 1));
@@ -213,8 +214,9 @@ static void stop_runaway(ltv_fiber *f) {
   lua_pcall(L, 1, 1, 0); /* the reason, or the memory error */
   lua_checkstack(co, 1); /* never raises; the hook's frame left room anyway */
   lua_xmove(L, co, 1);
-  if (f->kind == LTV_FIBER_SUB)
-    ltv_sub_runaway(f);
+  const ltv_fiber_ops *ops = ops_of(f);
+  if (ops->runaway)
+    ops->runaway(f);
   else
     finished(f, LUA_ERRRUN);
 }
@@ -274,26 +276,18 @@ void ltv_fiber_resume(ltv_fiber *f, int nargs) {
   finished(f, status);
 }
 
+const tv_str_t *ltv_fiber_task_name(ltv_fiber *f) {
+  const ltv_fiber_ops *ops = ops_of(f);
+  return ops->task_name ? ops->task_name(f) : NULL;
+}
+
 void ltv_fiber_interrupt(ltv_fiber *f) {
-  if (f->kind != LTV_FIBER_TASK) return;
   if (f->wait == LTV_WAIT_SLEEP || f->wait == LTV_WAIT_REMOVED)
     wake_later(f, LTV_WAKE_CANCELLED);
   else if (f->wait == LTV_WAIT_YIELD) /* already queued: it now reports the cancel */
     f->result = LTV_WAKE_CANCELLED;
-  else if (f->wait == LTV_WAIT_EXEC) /* stops the command; wakes when it is gone */
-    ltv_exec_interrupt(f);
-}
-
-uint64_t ltv_check_seconds(lua_State *L, int arg, const char *what) {
-  int isnum = lua_type(L, arg) == LUA_TNUMBER;
-  lua_Number s = isnum ? lua_tonumber(L, arg) : 0;
-  if (!isnum || !isfinite(s) || s < 0 || s > 1e9) {
-    if (isnum) lua_pushfstring(L, "%f", (double)s);
-    luaL_error(L, "%s must be a number of seconds between 0 and 1e9 (got %s)", what,
-               isnum ? (s != s ? "nan" : lua_tostring(L, -1)) : luaL_typename(L, arg));
-  }
-  double ms = ceil(s * 1000.0);
-  return (uint64_t)ms;
+  else if (f->wait == LTV_WAIT_OWNER && ops_of(f)->interrupt) /* ctx:exec stops its command */
+    ops_of(f)->interrupt(f);
 }
 
 /* ---- primitives ------------------------------------------------------------ */

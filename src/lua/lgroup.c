@@ -10,7 +10,12 @@
 
 #include "core/base/error.h"
 #include "core/supervision/group.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lgroup.h"
+#include "lheld.h"
+#include "lpolicy.h"
+
+#define LTV_GROUP "taskvisor.group"
 
 typedef struct ltv_group {
   tv_group_t g; /* first: the object starts with its tv_task_t */
@@ -19,8 +24,6 @@ typedef struct ltv_group {
   int pending;      /* the child just made, until the next make (for unmake) */
   uint8_t orphaned; /* __gc ran while still held (lua_close) */
 } ltv_group;
-
-const ltv_task_kind ltv_kind_group = {LTV_GROUP, offsetof(ltv_group, anchor)};
 
 static void drop_pending(ltv_group *lg) {
   luaL_unref(lg->ctx->L, LUA_REGISTRYINDEX, lg->pending);
@@ -193,5 +196,6 @@ void ltv_group_open(lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", group_gc}, {"__tostring", group_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_GROUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);
+  ltv_held_kind(L, offsetof(ltv_group, anchor));
   lua_pop(L, 1);
 }

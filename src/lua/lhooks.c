@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lerror.h"
+#include "lfiber.h"
+#include "lheld.h"
+#include "lhooks.h"
 
 #define LTV_EXTRAS "taskvisor.extras" /* registry: light userdata(task) -> table */
 #define LTV_HOOKRUN "taskvisor.hookrun"
@@ -21,10 +25,8 @@ typedef struct ltv_hookrun {
   int nargs;
 } ltv_hookrun;
 
-static ltv_ctx *ctx_of(tv_task_t *t) {
-  tv_sup_t *s = tv_actor_env(&t->actor)->data;
-  return ((ltv_sup *)s->data)->ctx;
-}
+/* Every supervisor of ours runs on its context's scheduler. */
+static ltv_ctx *ctx_of(tv_task_t *t) { return ltv_ctx_of_sched(tv_actor_env(&t->actor)->sched); }
 
 /* Pushes the task's extras table; 0 (nothing pushed) when it has none. */
 static int push_extras(lua_State *L, tv_task_t *t) {
@@ -174,6 +176,33 @@ static void hook_clear(lua_State *L, ltv_hookrun *h) {
   h->task = NULL;
 }
 
+static const tv_str_t *hook_task_name(ltv_fiber *f) {
+  tv_task_t *t = ltv_container_of(f, ltv_hookrun, fiber)->task;
+  return t ? t->actor.name : NULL;
+}
+
+static void hook_finished(ltv_fiber *f, int status) {
+  ltv_hookrun *h = ltv_container_of(f, ltv_hookrun, fiber);
+  lua_State *L = f->ctx->L, *co = f->co;
+  tv_task_t *t = h->task;
+  if (!t) return;
+  size_t len = 0;
+  const char *msg = NULL;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor); /* h and co live until we are done */
+  if (status != LUA_OK) {
+    lua_xmove(co, L, 1);
+    msg = ltv_error_text(f->ctx, L, -1, &len, f->max_instructions);
+  }
+  hook_clear(L, h);
+  ltv_closethread(co, L);
+  tv_task_hook_done(t, status == LUA_OK, msg, len);
+  lua_settop(L, top);
+}
+
+/* A hook is never cancelled, only killed (closed) at its grace period's end. */
+static const ltv_fiber_ops hook_fiber_ops = {hook_finished, NULL, NULL, NULL, hook_task_name};
+
 /* Runs the task's hook `h` in a new coroutine (first resume on the next pass). */
 static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv_str_t *err) {
   ltv_ctx *ctx = ctx_of(t);
@@ -187,7 +216,7 @@ static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv
   }
   ltv_hookrun *h = lua_newuserdatauv(L, sizeof *h, 1);
   memset(h, 0, sizeof *h);
-  ltv_fiber_init(&h->fiber, ctx, LTV_FIBER_HOOK);
+  ltv_fiber_init(&h->fiber, ctx, &hook_fiber_ops);
   h->fiber.max_instructions = extras_budget(L, ext);
   tv_work_init(&h->start, hook_start);
   h->task = t;
@@ -213,30 +242,6 @@ static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv
   lua_settop(L, top);
   tv_work_defer(&ctx->sched, &h->start, TV_LANE_NEXT);
   return 1;
-}
-
-const tv_str_t *ltv_hook_task_name(ltv_fiber *f) {
-  tv_task_t *t = ltv_container_of(f, ltv_hookrun, fiber)->task;
-  return t ? t->actor.name : NULL;
-}
-
-void ltv_hook_finished(ltv_fiber *f, int status) {
-  ltv_hookrun *h = ltv_container_of(f, ltv_hookrun, fiber);
-  lua_State *L = f->ctx->L, *co = f->co;
-  tv_task_t *t = h->task;
-  if (!t) return;
-  size_t len = 0;
-  const char *msg = NULL;
-  int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, f->anchor); /* h and co live until we are done */
-  if (status != LUA_OK) {
-    lua_xmove(co, L, 1);
-    msg = ltv_error_text(f->ctx, L, -1, &len, f->max_instructions);
-  }
-  hook_clear(L, h);
-  ltv_closethread(co, L);
-  tv_task_hook_done(t, status == LUA_OK, msg, len);
-  lua_settop(L, top);
 }
 
 static void extras_hook_kill(tv_task_t *t) {

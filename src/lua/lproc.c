@@ -12,7 +12,13 @@
 #include "core/base/error.h"
 #include "core/kinds/process.h"
 #include "core/loop/signals.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lcmd.h"
+#include "lheld.h"
+#include "lhooks.h"
+#include "lproc.h"
+
+#define LTV_PROCESS "taskvisor.process"
 
 typedef struct ltv_process {
   tv_process_t p; /* first: the task object starts with its tv_task_t */
@@ -20,16 +26,6 @@ typedef struct ltv_process {
   int anchor;       /* while the core holds it */
   uint8_t orphaned; /* __gc ran while still held (lua_close) */
 } ltv_process;
-
-const ltv_task_kind ltv_kind_process = {LTV_PROCESS, offsetof(ltv_process, anchor)};
-
-struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx) {
-  if (!ctx->reaper) {
-    int rc = tv_reaper_new(&ctx->reaper, ctx->loop);
-    if (rc) luaL_error(L, "cannot watch child processes: %s", uv_strerror(rc));
-  }
-  return ctx->reaper;
-}
 
 /* core.signum(name | number): "HUP", "SIGHUP" or 1 -> 1; nil if unknown. */
 int ltv_signum(lua_State *L) {
@@ -55,55 +51,6 @@ int ltv_signum(lua_State *L) {
   }
   lua_pushnil(L);
   return 1;
-}
-
-/* Collected into a temporary userdata so a raise frees nothing by hand. */
-char **ltv_strv(lua_State *L, int t) {
-  t = lua_absindex(L, t);
-  size_t n = (size_t)lua_rawlen(L, t);
-  const char **src = lua_newuserdatauv(L, (n + 1) * sizeof *src, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, t, (lua_Integer)i + 1);
-    src[i] = lua_tostring(L, -1); /* validated strings, kept alive by t */
-    lua_pop(L, 1);
-    if (!src[i]) luaL_error(L, "argument list entry %d is not a string", (int)i + 1);
-  }
-  char **v = tv_strv_new(src, n);
-  lua_pop(L, 1);
-  if (!v) luaL_error(L, "not enough memory");
-  return v;
-}
-
-void ltv_envp(lua_State *L, int idx, char ***out) {
-  idx = lua_absindex(L, idx);
-  *out = NULL;
-  lua_getfield(L, idx, "inherit_env");
-  int inherit = lua_isnil(L, -1) || lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  if (lua_getfield(L, idx, "env") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    if (inherit) return;
-    lua_newtable(L);
-  }
-  int env = lua_gettop(L);
-  lua_newtable(L); /* "K=V" strings, anchored while we point at them */
-  int kvs = env + 1;
-  size_t n = 0;
-  for (lua_pushnil(L); lua_next(L, env); lua_pop(L, 1)) {
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "env: keys and values must be strings");
-    lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
-    lua_rawseti(L, kvs, (lua_Integer)++n);
-  }
-  const char **kv = lua_newuserdatauv(L, (n + 1) * sizeof *kv, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, kvs, (lua_Integer)i + 1);
-    kv[i] = lua_tostring(L, -1);
-    lua_pop(L, 1);
-  }
-  *out = tv_env_build(inherit, kv, n);
-  lua_settop(L, env - 1);
-  if (!*out) luaL_error(L, "not enough memory");
 }
 
 /* The core's process ops plus the Lua extras (hooks, policy functions). */
@@ -272,5 +219,6 @@ void ltv_process_open(lua_State *L) {
                                   {NULL, NULL}};
   luaL_newmetatable(L, LTV_PROCESS); /* sets __name */
   luaL_setfuncs(L, meta, 0);
+  ltv_held_kind(L, offsetof(ltv_process, anchor));
   lua_pop(L, 1);
 }

@@ -7,7 +7,12 @@
 #include <string.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lerror.h"
+#include "levent.h"
+#include "lfiber.h"
+#include "lsub.h"
+
+#define LTV_SUB "taskvisor.subscriber"
 
 /* A worker delivers at most DELIVERY_BUDGET events per resume. A backlog is
  * worked off at urgent priority, but only URGENT_BURSTS times per loop pass:
@@ -135,7 +140,7 @@ static int restart_worker(lua_State *L) {
   return 0;
 }
 
-void ltv_sub_runaway(ltv_fiber *f) {
+static void sub_runaway(ltv_fiber *f) {
   ltv_sub *s = ltv_container_of(f, ltv_sub, fiber);
   lua_State *L = f->ctx->L;
   lua_pushcfunction(L, restart_worker);
@@ -148,7 +153,7 @@ void ltv_sub_runaway(ltv_fiber *f) {
   if (s->sub) ltv_sub_close(s->sub);
 }
 
-void ltv_sub_finished(ltv_fiber *f, int status) {
+static void sub_finished(ltv_fiber *f, int status) {
   ltv_sub *s = ltv_container_of(f, ltv_sub, fiber);
   if (status != LUA_OK && s->sub) { /* the worker itself died (out of memory) */
     lua_State *co = f->co;
@@ -158,6 +163,9 @@ void ltv_sub_finished(ltv_fiber *f, int status) {
     ltv_sub_close(s->sub);
   }
 }
+
+/* A subscriber's worker is never cancelled: it only ends with its subscriber. */
+static const ltv_fiber_ops fiber_ops = {sub_finished, sub_runaway, NULL, NULL, NULL};
 
 static void sub_wake(tv_sub_t *sub) {
   ltv_sub *s = sub->data;
@@ -171,7 +179,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
-  ltv_fiber_init(&s->fiber, ctx, LTV_FIBER_SUB);
+  ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);
   lua_pushvalue(L, fn_idx);

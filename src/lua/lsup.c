@@ -12,7 +12,13 @@
 #include "core/base/error.h"
 #include "core/kinds/process.h"
 #include "core/os/reaper.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lfiber.h"
+#include "lheld.h"
+#include "lpolicy.h"
+#include "lproc.h"
+#include "lsub.h"
+#include "lsup.h"
 
 ltv_sup *ltv_sup_check(lua_State *L) {
   ltv_sup *s = luaL_checkudata(L, 1, LTV_SUP);
@@ -522,7 +528,6 @@ void ltv_sup_open(lua_State *L) {
   luaL_newmetatable(L, LTV_SUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
-  ltv_ctl_methods(L);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }

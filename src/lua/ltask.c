@@ -7,7 +7,13 @@
 #include <string.h>
 
 #include "core/base/error.h"
-#include "ltv.h"
+#include "lbase.h"
+#include "lerror.h"
+#include "lexec.h"
+#include "lfiber.h"
+#include "lheld.h"
+#include "lhooks.h"
+#include "ltask.h"
 
 typedef struct ltv_task {
   tv_task_t base;  /* its actor holds the name and the attempt number */
@@ -95,7 +101,7 @@ static void report_error(ltv_task *t, lua_State *co) {
   lua_settop(L, top);
 }
 
-void ltv_task_finished(ltv_fiber *f, int status) {
+static void task_finished(ltv_fiber *f, int status) {
   ltv_task *t = ltv_container_of(f, ltv_task, fiber);
   lua_State *co = f->co;
   if (status == LUA_OK) {
@@ -176,10 +182,16 @@ static void task_release(tv_task_t *base) {
   if (t->fiber.orphaned) tv_task_fini(base);
 }
 
+static const tv_str_t *task_name(ltv_fiber *f) {
+  return ltv_container_of(f, ltv_task, fiber)->base.actor.name;
+}
+
+/* A task's fiber can wait in ctx:exec (lexec.c), which it cancels and aborts. */
+static const ltv_fiber_ops fiber_ops = {task_finished, NULL, ltv_exec_interrupt, ltv_exec_abort,
+                                        task_name};
+
 static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release,
                                  NULL,       NULL,        NULL,      NULL};
-
-const ltv_task_kind ltv_kind_lua = {LTV_TASK, offsetof(ltv_task, fiber.anchor)};
 
 /* core.task(run [, max_instructions]) */
 int ltv_task_new(lua_State *L) {
@@ -189,7 +201,7 @@ int ltv_task_new(lua_State *L) {
   ltv_task *t = lua_newuserdatauv(L, sizeof *t, 2);
   memset(t, 0, sizeof *t);
   tv_task_init(&t->base, &task_ops);
-  ltv_fiber_init(&t->fiber, ctx, LTV_FIBER_TASK);
+  ltv_fiber_init(&t->fiber, ctx, &fiber_ops);
   t->fiber.max_instructions = budget;
   luaL_setmetatable(L, LTV_TASK);
   lua_pushvalue(L, 1);
@@ -234,10 +246,6 @@ static int ctx_ready(lua_State *L) {
                       "ctx:ready() is for ready = \"notify\"",
                       t->base.actor.name ? t->base.actor.name->s : "?");
   return 0;
-}
-
-const tv_str_t *ltv_task_name_of(ltv_fiber *f) {
-  return ltv_container_of(f, ltv_task, fiber)->base.actor.name;
 }
 
 static int ctx_cancelled(lua_State *L) {
@@ -295,6 +303,7 @@ void ltv_task_open(lua_State *L) {
                                   {"__newindex", ctx_newindex}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_TASK); /* sets __name */
   luaL_setfuncs(L, meta, 0);
+  ltv_held_kind(L, offsetof(ltv_task, fiber.anchor));
   luaL_newlib(L, methods);
   lua_pushvalue(L, -1); /* init.lua adds the methods written in Lua (ctx:exec) */
   lua_setfield(L, LUA_REGISTRYINDEX, LTV_TASK ".methods");

@@ -1,0 +1,12 @@
+/* lgroup.h - group task objects (children made per attempt by a Lua factory).
+ * Layers up (LAYERS.md): base | cmd event held policy | fiber | error exec | hooks | task sub proc group | sup | ctl | module */
+#ifndef LTV_GROUP_H
+#define LTV_GROUP_H
+
+#include <lua.h>
+
+/* core.group(...) pushes a group task object (see lgroup.c). */
+int ltv_group_new(lua_State *L);
+void ltv_group_open(lua_State *L);
+
+#endif

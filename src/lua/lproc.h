@@ -1,0 +1,19 @@
+/* lproc.h - process task objects, and signal names.
+ * Layers up (LAYERS.md): base | cmd event held policy | fiber | error exec | hooks | task sub proc group | sup | ctl | module */
+#ifndef LTV_PROC_H
+#define LTV_PROC_H
+
+#include <lua.h>
+
+#include "core/supervision/task.h"
+
+/* core.process(opts) pushes a process task object (or nil, err). */
+int ltv_process_new(lua_State *L);
+/* core.signum(name | number): the signal number or nil. */
+int ltv_signum(lua_State *L);
+void ltv_process_open(lua_State *L);
+/* Whether task t is a process that reports its readiness itself (its
+ * `ready` is not "started"): added with explicit_ready. */
+int ltv_process_explicit_ready(tv_task_t *t);
+
+#endif

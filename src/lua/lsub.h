@@ -1,0 +1,17 @@
+/* lsub.h - Lua subscribers: a bounded queue in the core and a worker fiber.
+ * Layers up (LAYERS.md): base | cmd event held policy | fiber | error exec | hooks | task sub proc group | sup | ctl | module */
+#ifndef LTV_SUB_H
+#define LTV_SUB_H
+
+#include "core/events/bus.h"
+#include "core/supervision/supervisor.h"
+#include "lbase.h"
+
+/* Subscribes the function at fn_idx to sup as `name`; 0 or a TV_E* code. */
+int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
+                int fn_idx, uint32_t queue, uint32_t max_instructions);
+/* Unsubscribes and closes its worker (the supervisor closes, or the worker died). */
+void ltv_sub_close(tv_sub_t *sub);
+void ltv_sub_open(lua_State *L);
+
+#endif
