@@ -356,6 +356,14 @@ static void follow(tv_actor_t *a, tv_next_t *n, const tv_failure_t *f) {
   tv_str_unref(n->reason);
 }
 
+/* An attempt that started is ready, whatever it does next (unless the task
+ * says itself when it is ready): one that ends before its first yield, an
+ * instant crash or a quick one-shot, must not keep the rest of its group or
+ * the tasks `after` it down for good. Told after the attempt's end event. */
+static void started_is_ready(tv_actor_t *a) {
+  if (!a->ready && !tv_actor_has(a, HF_EXPLICIT_READY)) tv_actor_mark_ready(a);
+}
+
 static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
@@ -370,6 +378,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   if (killing == TV_KILL_FORCED) {
     tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
     tv_actor_publish_end(a, TV_EV_TASK_STOPPED, reason, NULL);
+    started_is_ready(a);
     if (held)
       go_held(a);
     else
@@ -407,6 +416,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
     ev.fields |= TV_F_TRACEBACK;
   }
   tv_actor_publish(a, &ev);
+  started_is_ready(a);
 
   if (held && !f.display) {
     go_held(a);

@@ -65,8 +65,7 @@ static int over_budget(tv_actor_t *a, const tv_budget_cfg_t *cfg, tv_budget_t *b
   tv_fmt_duration(cfg->within_ns, win, sizeof win);
   if (cfg->action == TV_EXHAUST_COOLDOWN) {
     char cool[48];
-    tv_budget_reset(b);
-    a->streak = 0;
+    tv_budget_reset(b); /* a fresh budget; the failure streak (max_retries) goes on */
     *delay = cfg->cooldown_ns;
     tv_str_t *reason = tv_str_printf(
         "restart intensity exceeded: more than %u restarts within %s (%s); cooling down for %s",
