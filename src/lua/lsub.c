@@ -92,9 +92,14 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
       s->fiber.wait = LTV_WAIT_EVENTS;
       return lua_yieldk(L, 0, k, worker_loop);
     }
+    /* Making the table may run the collector, and a finalizer may destroy
+     * this subscriber's supervisor and bus (s->sub is NULL then): the table
+     * is made from a copy, and nothing of the core is touched after it. */
+    tv_event_t copy;
+    tv_bus_event_take(s->sub->bus, ev, &copy);
     lua_pushvalue(L, 2);
-    ltv_push_event(L, KEYS_BASE, ev);
-    tv_bus_event_unref(s->sub->bus, ev);
+    ltv_push_event(L, KEYS_BASE, &copy);
+    tv_event_drop_copy(&copy);
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
     if (lua_pcallk(L, 1, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
     lua_settop(L, top);

@@ -81,6 +81,24 @@ void tv_bus_event_unref(tv_bus_t *bus, tv_event_t *ev) {
   bus->free_events = ev;
 }
 
+void tv_bus_event_take(tv_bus_t *bus, tv_event_t *ev, tv_event_t *out) {
+  *out = *ev;
+  tv_str_ref(out->task);
+  tv_str_ref(out->reason);
+  tv_str_ref(out->traceback);
+  tv_str_ref(out->slot);
+  tv_str_ref(out->line);
+  tv_bus_event_unref(bus, ev);
+}
+
+void tv_event_drop_copy(tv_event_t *copy) {
+  tv_str_unref(copy->task);
+  tv_str_unref(copy->reason);
+  tv_str_unref(copy->traceback);
+  tv_str_unref(copy->slot);
+  tv_str_unref(copy->line);
+}
+
 static void publish_overflow(tv_bus_t *bus, tv_sub_t *sub) {
   tv_event_t ev = tv_event_make(TV_EV_SUBSCRIBER_OVERFLOW);
   tv_str_t *reason = tv_str_printf("subscriber=%s reason=full", sub->name->s);

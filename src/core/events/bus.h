@@ -73,6 +73,12 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl);
 /* The oldest queued event (the caller owns one reference), or NULL. */
 tv_event_t *tv_sub_pop(tv_sub_t *sub);
 void tv_bus_event_unref(tv_bus_t *bus, tv_event_t *ev);
+/* Copies a popped event into *out with references of its own on its strings,
+ * then drops the popped reference: a consumer that may lose the bus while it
+ * reads the event (its owner collected mid-delivery) reads the copy and ends
+ * it with tv_event_drop_copy. */
+void tv_bus_event_take(tv_bus_t *bus, tv_event_t *ev, tv_event_t *out);
+void tv_event_drop_copy(tv_event_t *copy);
 /* The consumer waits for events: returns 1 if parked (queue empty) or 0 if
  * events are waiting (pop them instead). */
 int tv_sub_park(tv_sub_t *sub);
