@@ -172,7 +172,7 @@ static int read_codes(lua_State *L, int opts, tv_process_t *p) {
 }
 
 /* ready = nil (started) | { mode = "notify"|"check", timeout = s (0: none),
- * check = {argv...}, every = s }. */
+ * check = {argv...}, every = s, check_timeout = s }. */
 static void read_ready(lua_State *L, int opts, tv_process_t *p) {
   if (lua_getfield(L, opts, "ready") != LUA_TTABLE) {
     lua_pop(L, 1);
@@ -186,6 +186,7 @@ static void read_ready(lua_State *L, int opts, tv_process_t *p) {
                                                        : TV_READY_STARTED;
   p->ready_timeout_ms = ltv_opt_ms(L, t, "timeout", (double)p->ready_timeout_ms / 1000.0);
   p->check_every_ms = ltv_opt_ms(L, t, "every", (double)p->check_every_ms / 1000.0);
+  p->check_timeout_ms = ltv_opt_ms(L, t, "check_timeout", (double)p->check_timeout_ms / 1000.0);
   if (p->ready_mode == TV_READY_CHECK) {
     if (lua_getfield(L, t, "check") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
       luaL_error(L, "core.process: 'ready.check' must be a non-empty list");

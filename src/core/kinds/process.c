@@ -75,7 +75,8 @@ static void readiness_start(tv_process_t *p) {
   if (p->notify && tv_notify_start(p->notify, p->run->pid) != 0)
     readiness_stop(p, 1); /* cannot happen on a fresh socket; the timeout still applies */
   if (p->ready_mode == TV_READY_CHECK)
-    tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms);
+    tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms,
+                        p->check_timeout_ms);
   if (p->ready_mode != TV_READY_STARTED && p->ready_timeout_ms)
     tv_timer_start(p->sched, &p->ready_timer, p->ready_timeout_ms);
 }
@@ -227,6 +228,7 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
   p->sched = s;
   p->on_release = on_release;
   p->check_every_ms = 1000;
+  p->check_timeout_ms = 5000;
   p->ready_timeout_ms = 90000;
   tv_readycheck_init(&p->check, r, s, on_ready, p);
   tv_timer_init(&p->ready_timer, on_ready_timeout);

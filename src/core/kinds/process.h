@@ -43,6 +43,7 @@ struct tv_process {
   uint64_t ready_timeout_ms; /* not ready within this: the attempt fails; 0: no limit */
   char **check_argv;     /* TV_READY_CHECK: one block (tv_strv_new) */
   uint64_t check_every_ms;
+  uint64_t check_timeout_ms; /* a check running longer is killed and failed */
   tv_reaper_t *reaper;
   tv_sched_t *sched;
   tv_proc_t *run;        /* the running attempt's child, else NULL */
