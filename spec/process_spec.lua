@@ -177,6 +177,57 @@ describe("process tasks", function()
     for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do os.remove(p) end
   end)
 
+  it("rotates between lines: no line straddles two files, even one written in pieces", function()
+    -- 130-byte lines written in three pieces each (printf, sleep-free), against
+    -- max_bytes = 1000: before, a write crossing 1000 was split mid-line
+    local log = P.tmpname()
+    run({ tv.process({ name = "pieces", restart = "never",
+      stdout = { file = log, max_bytes = 1000, backups = 3 },
+      cmd = { SH, "-c", "i=100; while [ $i -lt 125 ]; do printf 'line %d ' $i; "
+        .. "printf '%0100d' 0; printf ' end\\n'; i=$((i+1)); done" } }) })
+    local seen = 0
+    for _, p in ipairs({ log .. ".3", log .. ".2", log .. ".1", log }) do
+      local s = P.read(p)
+      if s then
+        assert.is_true(#s <= 1000 and #s > 0, p)
+        assert.truthy(s:match("^line %d+ "), p .. " starts mid-line: " .. s:sub(1, 20))
+        assert.equal("\n", s:sub(-1), p .. " ends mid-line")
+        for l in s:gmatch("[^\n]*\n") do
+          assert.truthy(l:match("^line %d+ 0+ end\n$"), l)
+          seen = seen + 1
+        end
+      end
+    end
+    assert.is_true(seen >= 21, seen .. " lines") -- 4 files of 7 lines each hold all 25 lines but the oldest
+    for _, p in ipairs({ log, log .. ".1", log .. ".2", log .. ".3" }) do os.remove(p) end
+  end)
+
+  it("publishes OutputLost when a log file refuses output (task, stream, file, bytes, error)", function()
+    -- /dev/full refuses every write with ENOSPC; before, the bytes vanished silently
+    local events = run({ tv.process({ name = "full", restart = "never",
+      stdout = "/dev/full", stderr = "events",
+      cmd = { SH, "-c", "echo 12345; sleep 0.05; echo 6789; echo done >&2" } }) })
+    local lost, bytes = {}, 0
+    for _, ev in ipairs(events) do
+      if ev.kind == "OutputLost" then
+        lost[#lost + 1] = ev
+        bytes = bytes + ev.bytes
+      end
+    end
+    assert.is_true(#lost >= 1 and #lost <= 2, #lost .. " OutputLost") -- the first at once, the rest rate-limited
+    for _, ev in ipairs(lost) do
+      assert.equal("full", ev.task)
+      assert.equal(1, ev.attempt)
+      assert.equal("stdout", ev.stream)
+      assert.equal("/dev/full", ev.file)
+      assert.equal("ENOSPC: no space left on device", ev.reason)
+    end
+    assert.equal(11, bytes) -- every lost byte is told, the last ones when the stream ends
+    -- told before the attempt's outcome, and the task itself goes on
+    assert.is_true(H.index(events, "OutputLost", "full") < H.index(events, "TaskStopped", "full"))
+    assert.equal("done", H.first(events, "TaskOutput", "full").line)
+  end)
+
   it("shares one rotating file between stdout and stderr naming the same path", function()
     local log = P.tmpname()
     run({ tv.process({ name = "both-streams", restart = "never",

@@ -77,6 +77,7 @@ void tv_bus_event_unref(tv_bus_t *bus, tv_event_t *ev) {
   tv_str_unref(ev->traceback);
   tv_str_unref(ev->slot);
   tv_str_unref(ev->line);
+  tv_str_unref(ev->file);
   ev->next_free = bus->free_events;
   bus->free_events = ev;
 }
@@ -108,6 +109,7 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   tv_str_ref(ev->traceback);
   tv_str_ref(ev->slot);
   tv_str_ref(ev->line);
+  tv_str_ref(ev->file);
   int diagnostic = tv_event_is_diagnostic(ev->kind), overflows = 0;
   tv_list_each(l, &bus->subs) {
     tv_sub_t *sub = tv_bus_sub(l);
