@@ -177,6 +177,41 @@ describe("process tasks", function()
     for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do os.remove(p) end
   end)
 
+  it("TaskStarting carries each attempt's pid; TaskStopped says killed = true when SIGKILL was needed", function()
+    local pids = P.tmpname()
+    local events = run({
+      tv.process({ name = "twice", restart = "on_failure", max_retries = 1, backoff = { first = 0.01 },
+        cmd = { SH, "-c", "echo $$ >> " .. pids .. "; exit 1" } }),
+      tv.process({ name = "stubborn", stop_timeout = 0.2,
+        cmd = { SH, "-c", "trap '' TERM; echo $$ >> " .. pids .. ".s; while :; do sleep 0.05; done" } }),
+      tv.process({ name = "polite", cmd = { "sleep", "10" } }),
+      tv.once("lua", function() end),
+      tv.process({ name = "missing", restart = "never", cmd = { "/no/such/prog" } }),
+    }, { setup = function(sup) assert(sup:add(tv.once("stopper", function(ctx)
+      while not P.read(pids .. ".s") or P.read(pids .. ".s") == "" do ctx:sleep(0.02) end
+      assert(sup:remove("stubborn"))
+      assert(sup:remove("polite"))
+    end))) end })
+    local written = P.pids(pids)
+    local started = {}
+    for _, ev in ipairs(events) do
+      if ev.kind == "TaskStarting" and ev.task == "twice" then started[#started + 1] = ev.pid end
+    end
+    assert.same(written, started) -- two attempts, two processes, in order
+    assert.are_not.equal(started[1], started[2])
+    assert.equal(P.pids(pids .. ".s")[1], H.first(events, "TaskStarting", "stubborn").pid)
+    assert.is_true(H.first(events, "TaskStopped", "stubborn").killed)
+    assert.is_nil(H.first(events, "TaskStopped", "polite").killed)
+    assert.is_nil(H.first(events, "TaskFailed", "twice").killed)
+    assert.is_nil(H.first(events, "TaskStarting", "lua").pid)
+    -- a spawn that fails: TaskStarting without a pid, then its TaskFailed
+    assert.is_nil(H.first(events, "TaskStarting", "missing").pid)
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "ActorExhausted#1",
+      "TaskRemoved" }, H.trace(events, "missing"))
+    os.remove(pids)
+    os.remove(pids .. ".s")
+  end)
+
   it("rotates between lines: no line straddles two files, even one written in pieces", function()
     -- 130-byte lines written in three pieces each (printf, sleep-free), against
     -- max_bytes = 1000: before, a write crossing 1000 was split mid-line

@@ -177,7 +177,8 @@ static void task_release(tv_task_t *base) {
 }
 
 static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release,
-                                 NULL,       NULL,        NULL,      NULL};
+                                 NULL,       NULL,        NULL,      NULL,
+                                 NULL,       NULL};
 
 const ltv_task_kind ltv_kind_lua = {LTV_TASK, offsetof(ltv_task, fiber.anchor)};
 

@@ -275,9 +275,10 @@ static void run_attempt(tv_actor_t *a) {
   }
   if (a->ext) a->ext->hook_flags &= (uint8_t)~HF_RESTART_HOOK_RAN;
   tv_event_t ev = attempt_event(a, TV_EV_TASK_STARTING);
+  tv_task_t *t = task_of(a);
+  if (t->ops->spawn && (ev.pid = t->ops->spawn(t, a->attempt)) > 0) ev.fields |= TV_F_PID;
   publish(a, &ev);
   if (a->policy->timeout_ns) arm_running_timer(a);
-  tv_task_t *t = task_of(a);
   t->ops->start(t, a->attempt); /* may report done before returning */
   if (a->state == TV_ACTOR_RUNNING && !(a->ext && (a->ext->hook_flags & HF_EXPLICIT_READY)))
     mark_ready(a);
@@ -622,6 +623,12 @@ static void after_failure(tv_actor_t *a, const tv_outcome_t *o, const failure_t 
   restart_after(a, delay, source, f->display, f);
 }
 
+/* A process attempt that needed SIGKILL (its end events say so). */
+static int t_killed(tv_actor_t *a) {
+  const tv_task_t *t = task_of(a);
+  return t->ops->killed && t->ops->killed(t);
+}
+
 static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
@@ -635,7 +642,10 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
 
   if (killing == TV_KILL_FORCED) {
     tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
-    publish_end_event(a, TV_EV_TASK_STOPPED, reason, NULL);
+    tv_event_t ev = attempt_event(a, TV_EV_TASK_STOPPED);
+    set_reason(&ev, reason);
+    if (t_killed(a)) ev.fields |= TV_F_KILLED;
+    publish(a, &ev);
     if (held)
       go_held(a);
     else
@@ -668,6 +678,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   set_reason(&ev, f.display);
   set_exit_code(&ev, f.has_code, f.code);
   set_signal(&ev, f.sig);
+  if (t_killed(a)) ev.fields |= TV_F_KILLED;
   if (traceback) {
     ev.traceback = traceback;
     ev.fields |= TV_F_TRACEBACK;
