@@ -212,6 +212,29 @@ describe("process tasks", function()
     os.remove(pids .. ".s")
   end)
 
+  it("sup:process(name) shows the live pid and the bytes a log file lost", function()
+    local pidfile = P.tmpname()
+    local state, errs = nil, {}
+    run({
+      tv.process({ name = "full", stdout = "/dev/full",
+        cmd = { SH, "-c", "echo $$ > " .. pidfile .. "; echo 12345; exec sleep 10" } }),
+      tv.once("plain", function() end),
+    }, { setup = function(sup) assert(sup:add(tv.once("watcher", function(ctx)
+      repeat
+        ctx:sleep(0.02)
+        state = assert(sup:process("full"))
+      until state.stdout.lost_bytes == 6 and P.read(pidfile) ~= ""
+      errs = { select(2, sup:process("nope")), select(2, sup:process("watcher")) }
+      assert(sup:remove("full"))
+    end))) end })
+    assert.equal(P.pids(pidfile)[1], state.pid)
+    assert.equal(1, state.attempt)
+    assert.same({ file = "/dev/full", lost_bytes = 6, error = "ENOSPC: no space left on device" }, state.stdout)
+    assert.is_nil(state.stderr) -- inherited: no file
+    assert.same({ "ENOENT: no task named 'nope'", "ENOTSUP: task 'watcher' is not a process" }, errs)
+    os.remove(pidfile)
+  end)
+
   it("rotates between lines: no line straddles two files, even one written in pieces", function()
     -- 130-byte lines written in three pieces each (printf, sleep-free), against
     -- max_bytes = 1000: before, a write crossing 1000 was split mid-line

@@ -202,6 +202,7 @@ void ltv_process_open(lua_State *L);
 /* Whether task t is a process that reports its readiness itself (its
  * `ready` is not "started"): added with explicit_ready. */
 int ltv_process_explicit_ready(tv_task_t *t);
+void ltv_process_push_state(lua_State *L, tv_task_t *t);
 /* The context's reaper (made on first use); raises if it cannot be made. */
 struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx);
 /* A NULL-terminated copy of the strings t[1..#t] (one block), or raises. */
