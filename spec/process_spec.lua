@@ -45,6 +45,18 @@ describe("process tasks", function()
     assert.equal("SIGSEGV", H.first(events, "ActorExhausted", "segv").signal)
   end)
 
+  it("a script whose #! interpreter is missing says so, naming the interpreter", function()
+    local script = P.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write("#!/no/such/interpreter -x\necho hi\n")
+    f:close()
+    os.execute("chmod +x " .. script)
+    local events = run({ tv.process({ name = "shebang", restart = "never", cmd = { script } }) })
+    assert.equal("execution failed: ENOENT: interpreter not found: /no/such/interpreter (the #! line of "
+      .. script .. ")", H.first(events, "TaskFailed", "shebang").reason)
+    os.remove(script)
+  end)
+
   it("reports a command that cannot start, leaving no zombie and no fd behind", function()
     local fds = P.fds()
     local plain = P.tmpname()
