@@ -221,7 +221,13 @@ static int ctx_yield(lua_State *L) {
 /* ctx:exec(cmd, opts): cmd and opts validated by init.lua. */
 static int ctx_exec(lua_State *L) {
   ltv_task *t = check_self(L, "ctx:exec");
-  return ltv_exec(L, own_fiber(L, t, "ctx:exec"));
+  if (t->fiber.co != L || t->fiber.anchor == LUA_NOREF) { /* at the caller of init.lua's wrapper */
+    luaL_where(L, 2);
+    lua_pushstring(L, "ctx:exec: must be called from the task's own coroutine");
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  return ltv_exec(L, &t->fiber);
 }
 
 /* ctx:ready(): this attempt is ready (tasks with ready = "notify"; a no-op
