@@ -421,6 +421,8 @@ values("tv.process", "ready.check[1]", { { "with a NUL byte", "a\0b" }, { "a num
   function(_, v) return tv.process(pspec("ready", { check = { v } })) end)
 values("tv.process", "ready.every", SECONDS_NOT_ZERO,
   function(_, v) return tv.process(pspec("ready", { check = "true", every = v })) end)
+values("tv.process", "ready.check_timeout", SECONDS_NOT_ZERO,
+  function(_, v) return tv.process(pspec("ready", { check = "true", check_timeout = v })) end)
 values("tv.process", "ready.timeout", BAD_SECONDS,
   function(_, v) return tv.process(pspec("ready", { notify = true, timeout = v })) end)
 row({ fn = "tv.process", case = "unknown ready key (near miss)", raises = { "unknown option 'ready.notfy'", "'ready.notify'" },
@@ -550,7 +552,7 @@ for _, c in ipairs({
   { "tv.task", "backoff", "first, max, factor, jitter", function() return tv.task(spec("backoff", { 0.1, 5 })) end },
   { "tv.group", "intensity", "max_restarts, within", function() return tv.group(gspec("intensity", { 3, 5 })) end },
   { "tv.group", "on_exhausted", "cooldown", function() return tv.group(gspec("on_exhausted", { 10 })) end },
-  { "tv.process", "ready", "notify, check, every, timeout", function() return tv.process(pspec("ready", { "notify" })) end },
+  { "tv.process", "ready", "notify, check, every, check_timeout, timeout", function() return tv.process(pspec("ready", { "notify" })) end },
   { "tv.process", "stdout", "file, max_bytes", function() return tv.process(pspec("stdout", { "out.log" })) end },
   { "tv.supervisor", "defaults", "restart, interval", function() return tv.supervisor({ defaults = { "always" } }) end },
   { "tv.supervisor", "controller", "max_slot_queue", function() return tv.supervisor({ controller = { 10 } }) end },

@@ -302,6 +302,23 @@ describe("ctx", function()
     assert.truthy(tostring(nested_err):find("not inside a supervised coroutine", 1, true))
   end)
 
+  it("ctx:exec from another coroutine raises at the caller's line, not inside init.lua", function()
+    local sup = tv.supervisor({ grace = 2 })
+    local r = {}
+    local line
+    assert(sup:add(tv.once("t", function(ctx)
+      r.exec = { pcall(coroutine.wrap(function()
+        line = debug.getinfo(1, "l").currentline + 1
+        local code = ctx:exec({ "true" })
+        return code
+      end)) }
+    end)))
+    assert.is_true(sup:run())
+    assert.is_false(r.exec[1])
+    assert.equal("spec/ctx_spec.lua:" .. line .. ": ctx:exec: must be called from the task's own coroutine",
+      tostring(r.exec[2]):match("[^/]*/?(spec/ctx_spec%.lua:.*)$"))
+  end)
+
   it("ctx:sleep and ctx:yield from another coroutine raise 'must be called from the task's "
     .. "own coroutine'", function()
     local sup = tv.supervisor({ grace = 2 })

@@ -188,10 +188,23 @@ describe("process readiness", function()
     assert.same({}, P.zombies())
   end)
 
-  it("check: kills a hanging check after `every`, fails the attempt at its timeout", function()
+  it("check: a check slower than `every` is not killed (its own check_timeout, 5 s by default)", function()
+    -- each check takes 0.3 s with every = 0.05: before check_timeout, each was
+    -- killed at `every` and the healthy process failed at its readiness timeout
+    local count = P.tmpname()
+    local events = run({ tv.process({ name = "slow", restart = "never",
+      ready = { check = "echo x >> " .. count .. "; sleep 0.3", every = 0.05, timeout = 60 },
+      cmd = { "sleep", "0.8" } }) })
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskReady#1", "TaskStopped#1",
+      "ActorExhausted#1", "TaskRemoved" }, H.trace(events, "slow"))
+    assert.equal(1, lines(count))
+    os.remove(count)
+  end)
+
+  it("check: kills a hanging check after check_timeout, fails the attempt at its timeout", function()
     local pids = P.tmpname()
     local events = run({ tv.process({ name = "hung", restart = "never", stop_timeout = 0.2,
-      ready = { check = "echo $$ >> " .. pids .. "; exec sleep 10", every = 0.1, timeout = 0.45 },
+      ready = { check = "echo $$ >> " .. pids .. "; exec sleep 10", every = 0.05, check_timeout = 0.1, timeout = 0.45 },
       cmd = { "sleep", "10" } }) })
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "ActorExhausted#1",
       "TaskRemoved" }, H.trace(events, "hung"))
@@ -301,15 +314,17 @@ describe("tv.process 'ready' validation", function()
     assert.same({ mode = "notify", timeout = 90 }, tv.process({ name = "p", cmd = { "true" }, ready = "notify" }).process.ready)
     assert.same({ mode = "notify", timeout = 5 },
       tv.process({ name = "p", cmd = { "true" }, ready = { notify = true, timeout = 5 } }).process.ready)
-    assert.same({ mode = "check", check = { "/bin/sh", "-c", "test -e /x" }, every = 1, timeout = 90 },
+    assert.same({ mode = "check", check = { "/bin/sh", "-c", "test -e /x" }, every = 1, check_timeout = 5, timeout = 90 },
       tv.process({ name = "p", cmd = { "true" }, ready = { check = "test -e /x" } }).process.ready)
-    assert.same({ mode = "check", check = { "test", "-e", "/x" }, every = 0.5, timeout = 0 },
+    assert.same({ mode = "check", check = { "test", "-e", "/x" }, every = 0.5, check_timeout = 5, timeout = 0 },
       tv.process({ name = "p", cmd = { "true" }, ready = { check = { "test", "-e", "/x" }, every = 0.5, timeout = 0 } }).process.ready)
+    assert.same({ mode = "check", check = { "true" }, every = 0.5, check_timeout = 2, timeout = 90 },
+      tv.process({ name = "p", cmd = { "true" }, ready = { check = { "true" }, every = 0.5, check_timeout = 2 } }).process.ready)
   end)
 
   it("rejects bad values, naming the field", function()
     raises({ ready = "ready" }, "tv.process: 'ready' must be \"started\", \"notify\", or a table")
-    raises({ ready = true }, "tv.process: 'ready' must be \"started\", \"notify\", or a table { notify = true | check = cmd, every =, timeout = } (got true)")
+    raises({ ready = true }, "tv.process: 'ready' must be \"started\", \"notify\", or a table { notify = true | check = cmd, every =, check_timeout =, timeout = } (got true)")
     raises({ ready = 5 }, "'ready' must be")
     raises({ ready = {} }, "tv.process: 'ready' needs notify = true or check = {cmd...}")
     raises({ ready = { timeout = 5 } }, "tv.process: 'ready' needs notify = true or check = {cmd...}")
@@ -326,6 +341,10 @@ describe("tv.process 'ready' validation", function()
     raises({ ready = { check = "true", every = 0 / 0 } }, "'ready.every' must be a number of seconds > 0 and at most 1e+09 (got nan)")
     raises({ ready = { check = "true", every = "1" } }, "'ready.every' must be a number of seconds")
     raises({ ready = { notify = true, every = 1 } }, "tv.process: 'ready.every' only applies to 'ready.check'")
+    raises({ ready = { notify = true, check_timeout = 1 } }, "tv.process: 'ready.check_timeout' only applies to 'ready.check'")
+    raises({ ready = { check = "true", check_timeout = 0 } }, "tv.process: 'ready.check_timeout' must be a number of seconds > 0")
+    raises({ ready = { check = "true", check_timeout = "1" } }, "tv.process: 'ready.check_timeout' must be a number of seconds > 0 and at most 1e+09 (got \"1\")")
+    raises({ ready = { check = "true", check_timout = 1 } }, "tv.process: unknown option 'ready.check_timout'; did you mean 'ready.check_timeout'?")
     raises({ ready = { notify = true, timeout = -1 } }, "tv.process: 'ready.timeout' must be a number of seconds >= 0")
     raises({ ready = { check = "true", timeout = 0 / 0 } }, "'ready.timeout' must be a number of seconds >= 0 and at most 1e+09 (got nan)")
     raises({ ready = { notify = true, timeout = math.huge } }, "'ready.timeout' must be a number of seconds >= 0")

@@ -45,6 +45,18 @@ describe("process tasks", function()
     assert.equal("SIGSEGV", H.first(events, "ActorExhausted", "segv").signal)
   end)
 
+  it("a script whose #! interpreter is missing says so, naming the interpreter", function()
+    local script = P.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write("#!/no/such/interpreter -x\necho hi\n")
+    f:close()
+    os.execute("chmod +x " .. script)
+    local events = run({ tv.process({ name = "shebang", restart = "never", cmd = { script } }) })
+    assert.equal("execution failed: ENOENT: interpreter not found: /no/such/interpreter (the #! line of "
+      .. script .. ")", H.first(events, "TaskFailed", "shebang").reason)
+    os.remove(script)
+  end)
+
   it("reports a command that cannot start, leaving no zombie and no fd behind", function()
     local fds = P.fds()
     local plain = P.tmpname()
@@ -175,6 +187,115 @@ describe("process tasks", function()
     assert.is_nil(P.read(log .. ".3"))
     assert.truthy(P.read(log):find("line 299 of the log\n$"))
     for _, p in ipairs({ log, log .. ".1", log .. ".2" }) do os.remove(p) end
+  end)
+
+  it("TaskStarting carries each attempt's pid; TaskStopped says killed = true when SIGKILL was needed", function()
+    local pids = P.tmpname()
+    local events = run({
+      tv.process({ name = "twice", restart = "on_failure", max_retries = 1, backoff = { first = 0.01 },
+        cmd = { SH, "-c", "echo $$ >> " .. pids .. "; exit 1" } }),
+      tv.process({ name = "stubborn", stop_timeout = 0.2,
+        cmd = { SH, "-c", "trap '' TERM; echo $$ >> " .. pids .. ".s; while :; do sleep 0.05; done" } }),
+      tv.process({ name = "polite", cmd = { "sleep", "10" } }),
+      tv.once("lua", function() end),
+      tv.process({ name = "missing", restart = "never", cmd = { "/no/such/prog" } }),
+    }, { setup = function(sup) assert(sup:add(tv.once("stopper", function(ctx)
+      while not P.read(pids .. ".s") or P.read(pids .. ".s") == "" do ctx:sleep(0.02) end
+      assert(sup:remove("stubborn"))
+      assert(sup:remove("polite"))
+    end))) end })
+    local written = P.pids(pids)
+    local started = {}
+    for _, ev in ipairs(events) do
+      if ev.kind == "TaskStarting" and ev.task == "twice" then started[#started + 1] = ev.pid end
+    end
+    assert.same(written, started) -- two attempts, two processes, in order
+    assert.are_not.equal(started[1], started[2])
+    assert.equal(P.pids(pids .. ".s")[1], H.first(events, "TaskStarting", "stubborn").pid)
+    assert.is_true(H.first(events, "TaskStopped", "stubborn").killed)
+    assert.is_nil(H.first(events, "TaskStopped", "polite").killed)
+    assert.is_nil(H.first(events, "TaskFailed", "twice").killed)
+    assert.is_nil(H.first(events, "TaskStarting", "lua").pid)
+    -- a spawn that fails: TaskStarting without a pid, then its TaskFailed
+    assert.is_nil(H.first(events, "TaskStarting", "missing").pid)
+    assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1", "ActorExhausted#1",
+      "TaskRemoved" }, H.trace(events, "missing"))
+    os.remove(pids)
+    os.remove(pids .. ".s")
+  end)
+
+  it("sup:process(name) shows the live pid and the bytes a log file lost", function()
+    local pidfile = P.tmpname()
+    local state, errs = nil, {}
+    run({
+      tv.process({ name = "full", stdout = "/dev/full",
+        cmd = { SH, "-c", "echo $$ > " .. pidfile .. "; echo 12345; exec sleep 10" } }),
+      tv.once("plain", function() end),
+    }, { setup = function(sup) assert(sup:add(tv.once("watcher", function(ctx)
+      repeat
+        ctx:sleep(0.02)
+        state = assert(sup:process("full"))
+      until state.stdout.lost_bytes == 6 and P.read(pidfile) ~= ""
+      errs = { select(2, sup:process("nope")), select(2, sup:process("watcher")) }
+      assert(sup:remove("full"))
+    end))) end })
+    assert.equal(P.pids(pidfile)[1], state.pid)
+    assert.equal(1, state.attempt)
+    assert.same({ file = "/dev/full", lost_bytes = 6, error = "ENOSPC: no space left on device" }, state.stdout)
+    assert.is_nil(state.stderr) -- inherited: no file
+    assert.same({ "ENOENT: no task named 'nope'", "ENOTSUP: task 'watcher' is not a process" }, errs)
+    os.remove(pidfile)
+  end)
+
+  it("rotates between lines: no line straddles two files, even one written in pieces", function()
+    -- 130-byte lines written in three pieces each (printf, sleep-free), against
+    -- max_bytes = 1000: before, a write crossing 1000 was split mid-line
+    local log = P.tmpname()
+    run({ tv.process({ name = "pieces", restart = "never",
+      stdout = { file = log, max_bytes = 1000, backups = 3 },
+      cmd = { SH, "-c", "i=100; while [ $i -lt 125 ]; do printf 'line %d ' $i; "
+        .. "printf '%0100d' 0; printf ' end\\n'; i=$((i+1)); done" } }) })
+    local seen = 0
+    for _, p in ipairs({ log .. ".3", log .. ".2", log .. ".1", log }) do
+      local s = P.read(p)
+      if s then
+        assert.is_true(#s <= 1000 and #s > 0, p)
+        assert.truthy(s:match("^line %d+ "), p .. " starts mid-line: " .. s:sub(1, 20))
+        assert.equal("\n", s:sub(-1), p .. " ends mid-line")
+        for l in s:gmatch("[^\n]*\n") do
+          assert.truthy(l:match("^line %d+ 0+ end\n$"), l)
+          seen = seen + 1
+        end
+      end
+    end
+    assert.is_true(seen >= 21, seen .. " lines") -- 4 files of 7 lines each hold all 25 lines but the oldest
+    for _, p in ipairs({ log, log .. ".1", log .. ".2", log .. ".3" }) do os.remove(p) end
+  end)
+
+  it("publishes OutputLost when a log file refuses output (task, stream, file, bytes, error)", function()
+    -- /dev/full refuses every write with ENOSPC; before, the bytes vanished silently
+    local events = run({ tv.process({ name = "full", restart = "never",
+      stdout = "/dev/full", stderr = "events",
+      cmd = { SH, "-c", "echo 12345; sleep 0.05; echo 6789; echo done >&2" } }) })
+    local lost, bytes = {}, 0
+    for _, ev in ipairs(events) do
+      if ev.kind == "OutputLost" then
+        lost[#lost + 1] = ev
+        bytes = bytes + ev.bytes
+      end
+    end
+    assert.is_true(#lost >= 1 and #lost <= 2, #lost .. " OutputLost") -- the first at once, the rest rate-limited
+    for _, ev in ipairs(lost) do
+      assert.equal("full", ev.task)
+      assert.equal(1, ev.attempt)
+      assert.equal("stdout", ev.stream)
+      assert.equal("/dev/full", ev.file)
+      assert.equal("ENOSPC: no space left on device", ev.reason)
+    end
+    assert.equal(11, bytes) -- every lost byte is told, the last ones when the stream ends
+    -- told before the attempt's outcome, and the task itself goes on
+    assert.is_true(H.index(events, "OutputLost", "full") < H.index(events, "TaskStopped", "full"))
+    assert.equal("done", H.first(events, "TaskOutput", "full").line)
   end)
 
   it("shares one rotating file between stdout and stderr naming the same path", function()

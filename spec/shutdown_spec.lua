@@ -363,8 +363,9 @@ describe("shutdown", function()
       assert.matches("EV ShutdownRequested %- signal SIGINT", out)
       assert.matches("EV TaskRemoved w %-", out)
       assert.matches("EV TaskRemoved mule force_stopped", out)
-      assert.matches("EV GraceExceeded %- shutdown timeout [^\n]* exceeded; stuck: mule\n", out)
-      assert.matches("RUN\tnil\tGraceExceeded: [^\n]*stuck: mule\tmule", out)
+      -- it says what happened: forced, not a timeout that ran out
+      assert.matches("EV GraceExceeded %- shutdown forced by a second signal %(before its 10s timeout%); stuck: mule\n", out)
+      assert.matches("RUN\tnil\tGraceExceeded: shutdown forced by a second signal [^\n]*stuck: mule\tmule", out)
       assert.is_nil(out:find("AllStoppedWithinGrace", 1, true))
     end)
 

@@ -512,6 +512,11 @@ describe("tv.log_writer", function()
     w.on_event({ seq = 9, kind = "ActorDead", task = "x", reason = "fatal: no" })
     w.on_event({ seq = 10, kind = "TaskFailed", task = "x", attempt = 2 })
     w.on_event({ seq = 999, kind = "GraceExceeded", reason = "stuck: x" })
+    w.on_event({ seq = 11, kind = "TaskStarting", task = "p", attempt = 1, pid = 4242 })
+    w.on_event({ seq = 12, kind = "TaskStopped", task = "p", attempt = 1, killed = true })
+    w.on_event({ seq = 13, kind = "TaskFailed", task = "p", attempt = 2, reason = "r", killed = true })
+    w.on_event({ seq = 14, kind = "OutputLost", task = "p", attempt = 2, stream = "stderr",
+      file = "/var/log/p.log", bytes = 120, reason = "ENOSPC: no space left on device" })
     assert.same({
       "[007] [timeout] task=x timeout=1.5s",
       '[042] [backoff] task=x source=failure delay=2s after_attempt=3 reason="r"',
@@ -523,6 +528,10 @@ describe("tv.log_writer", function()
       '[009] [actor-dead] task=x reason="fatal: no"',
       '[010] [failed] task=x reason="unknown" attempt=2',
       "[999] [grace-exceeded]",
+      "[011] [starting] task=p attempt=1 pid=4242",
+      "[012] [stopped] task=p killed=true",
+      '[013] [failed] task=p reason="r" attempt=2 killed=true',
+      '[014] [output-lost] task=p stream=stderr file="/var/log/p.log" bytes=120 reason="ENOSPC: no space left on device"',
     }, read_lines(out))
   end)
 

@@ -453,6 +453,13 @@ function Supervisor:signal(name, sig)
   return c:signal(name, n)
 end
 
+--- sup:process(name): a process task's live state: { pid =, attempt =,
+--- stdout = { file =, lost_bytes =, error = }, stderr = ... }, or nil +
+--- "ENOENT: ..." / "ENOTSUP: ..." (not a process task).
+function Supervisor:process(name)
+  return self_check(self, "process"):process(name_arg("process", name))
+end
+
 --- sup:list(): registered task names, sorted.
 function Supervisor:list() return self_check(self, "list"):list() end
 --- sup:snapshot(): names of tasks with an attempt running now, sorted.

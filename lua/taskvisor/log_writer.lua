@@ -1,6 +1,8 @@
 -- taskvisor.log_writer: a subscriber that prints one line per event in the
 -- reference crate's LogWriter format, e.g.
 --   [004] [failed] task=demo reason="execution failed: boom" attempt=1
+-- plus, where the event has them, the facts the reference has no field for:
+-- a process attempt's pid=, killed=true for a stop that needed SIGKILL.
 -- Options: output (a file, default io.stdout), name (default "log_writer"),
 -- verbose (append the fields the reference format leaves out: shutdown and
 -- grace reasons, exit codes, signals).
@@ -26,11 +28,14 @@ local bodies = {
   GraceExceeded = function() return "[grace-exceeded]" end,
   TaskStarting = function(e)
     return string.format("[starting] task=%s attempt=%d", e.task or "none", e.attempt or 0)
+      .. (math.type(e.pid) == "integer" and " pid=" .. e.pid or "")
   end,
-  TaskStopped = function(e) return string.format("[stopped] task=%s", e.task or "none") end,
+  TaskStopped = function(e)
+    return string.format("[stopped] task=%s", e.task or "none") .. (e.killed and " killed=true" or "")
+  end,
   TaskFailed = function(e)
     return string.format("[failed] task=%s reason=%s attempt=%d", e.task or "none",
-      q(e.reason, "unknown"), e.attempt or 0)
+      q(e.reason, "unknown"), e.attempt or 0) .. (e.killed and " killed=true" or "")
   end,
   TimeoutHit = function(e)
     return string.format("[timeout] task=%s timeout=%s", e.task or "none", dur(e.timeout_ms))
@@ -81,6 +86,10 @@ local bodies = {
   end,
   HookFailed = function(e)
     return string.format("[hook-failed] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))
+  end,
+  OutputLost = function(e)
+    return string.format("[output-lost] task=%s stream=%s file=%s bytes=%s reason=%s", e.task or "none",
+      e.stream or "stdout", q(e.file, "unknown"), tostring(e.bytes or 0), q(e.reason, "unknown"))
   end,
   Escalated = function(e)
     return string.format("[escalated] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))

@@ -78,7 +78,8 @@ function M.environment(where, src, out)
   return out
 end
 
-local READY_FIELDS = { { "every", V.seconds, false }, { "timeout", V.seconds, true } }
+local READY_FIELDS = { { "every", V.seconds, false }, { "check_timeout", V.seconds, false },
+  { "timeout", V.seconds, true } }
 local ROTATION_FIELDS = { { "max_bytes", V.integer, 1, 1 << 53 }, { "backups", V.integer, 0, MAX_BACKUPS } }
 
 --- stdout / stderr: "inherit" | "null" | "events" | "path/to/file" |
@@ -158,13 +159,14 @@ local function shell_cmd(where, field, v)
   return M.cmd(where, field, v)
 end
 
-local READY_KEYS = { "notify", "check", "every", "timeout" }
+local READY_KEYS = { "notify", "check", "every", "check_timeout", "timeout" }
 local READY_TIMEOUT = 90 -- like systemd's DefaultTimeoutStartSec
-local READY_EXPECTED = '"started", "notify", or a table { notify = true | check = cmd, every =, timeout = }'
+local READY_EXPECTED = '"started", "notify", or a table { notify = true | check = cmd, every =, check_timeout =, timeout = }'
 
 --- ready = "started" | "notify" | { notify = true, timeout = s } |
---- { check = cmd, every = s, timeout = s }, into nil (started) or
---- { mode = "notify"|"check", timeout = s (0: none), check = argv, every = s }.
+--- { check = cmd, every = s, check_timeout = s, timeout = s }, into nil (started) or
+--- { mode = "notify"|"check", timeout = s (0: none), check = argv, every = s,
+--- check_timeout = s }.
 function M.ready(where, v, src_env)
   if v == nil or v == "started" then return true end
   local out = { timeout = READY_TIMEOUT }
@@ -182,11 +184,15 @@ function M.ready(where, v, src_env)
     end
     if v.notify then
       out.mode = "notify"
-      if v.every ~= nil then
-        return nil, string.format("%s: 'ready.every' only applies to 'ready.check'", where)
+      for _, k in ipairs({ "every", "check_timeout" }) do
+        if v[k] ~= nil then
+          return nil, string.format("%s: 'ready.%s' only applies to 'ready.check'", where, k)
+        end
       end
     elseif v.check ~= nil then
-      out.mode, out.every = "check", 1
+      -- a check's own kill timeout (Docker's HEALTHCHECK --timeout): `every`
+      -- is how often, not how long a healthy check may take
+      out.mode, out.every, out.check_timeout = "check", 1, 5
       out.check, err = shell_cmd(where, "ready.check", v.check)
       if not out.check then return nil, err end
     else

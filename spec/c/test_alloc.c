@@ -90,7 +90,8 @@ static void counting_release(tv_task_t *t) {
   fakes_released++;
 }
 static const tv_task_ops_t counting_ops = {fake_start,       fake_cancel, fake_kill,
-                                           counting_release, NULL,        NULL, NULL, NULL};
+                                           counting_release, NULL,        NULL, NULL, NULL,
+                                           NULL,             NULL};
 
 static fake_t *make_fake(int what) {
   paused = 1;

@@ -2,10 +2,14 @@
  * clock, scheduler, our callback thread, the child reaper) and the small
  * helpers every other file shares: "CODE: message" returns, seconds and
  * option-table fields. Calls nothing else in src/lua/. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/base/error.h"
 #include "core/os/reaper.h"
@@ -43,7 +47,24 @@ ltv_ctx *ltv_ctx_open(lua_State *L) {
   lua_setmetatable(L, -2);
   ctx->L = lua_newthread(L);
   lua_setiuservalue(L, -2, 1); /* the thread lives as long as the context */
+  /* libuv 1.44 abort()s when it cannot make its process-wide signal pipe
+   * (the first loop's init): make sure the four fds a loop needs exist. */
+  int probe[4], made = 0, err = 0;
+  while (made < 4 && !err) {
+    if (pipe2(probe + made, O_CLOEXEC) == 0)
+      made += 2;
+    else
+      err = -errno;
+  }
+  while (made > 0) close(probe[--made]);
+  if (err)
+    luaL_error(L, "taskvisor: cannot create the event loop: %s: %s", uv_err_name(err), uv_strerror(err));
+  errno = 0;
   ctx->loop = uv_default_loop();
+  if (!ctx->loop) { /* its epoll fd or wake-up pipe: EMFILE with few fds left */
+    err = errno ? -errno : UV_ENOMEM;
+    luaL_error(L, "taskvisor: cannot create the event loop: %s: %s", uv_err_name(err), uv_strerror(err));
+  }
   tv_clock_init_uv(&ctx->clock, ctx->loop);
   if (tv_sched_init(&ctx->sched, &ctx->clock, ctx->loop) != 0) {
     ctx->loop = NULL;

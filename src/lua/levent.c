@@ -1,6 +1,7 @@
 /* levent.c - events as plain Lua tables: seq, at, kind and whichever optional
  * fields the event carries (task, attempt, reason, timeout_ms, delay_ms,
- * backoff_source, exit_code, traceback, slot, signal, stream, line).
+ * backoff_source, exit_code, traceback, slot, signal, stream, line, file,
+ * bytes, pid, killed).
  * Hot path (every delivery): the key strings and kind names are pushed once
  * onto the consumer's stack (ltv_event_keys) and fields are set raw, so no
  * C string is re-interned per event. */
@@ -13,13 +14,14 @@
 enum {
   K_SEQ, K_AT, K_KIND, K_TASK, K_ATTEMPT, K_REASON, K_TIMEOUT_MS, K_DELAY_MS,
   K_BACKOFF_SOURCE, K_EXIT_CODE, K_TRACEBACK, K_SLOT, K_SIGNAL, K_STREAM, K_LINE,
+  K_FILE, K_BYTES, K_PID, K_KILLED,
   K_SUCCESS, K_FAILURE, K_SCHEDULE, K_COOLDOWN, K_STDOUT, K_STDERR, K__COUNT
 };
 
 static const char *const keys[K__COUNT] = {
     "seq", "at", "kind", "task", "attempt", "reason", "timeout_ms", "delay_ms",
     "backoff_source", "exit_code", "traceback", "slot", "signal", "stream", "line",
-    "success", "failure", "schedule", "cooldown", "stdout", "stderr"};
+    "file", "bytes", "pid", "killed", "success", "failure", "schedule", "cooldown", "stdout", "stderr"};
 
 int ltv_event_keys(lua_State *L) {
   luaL_checkstack(L, K__COUNT + TV_EV__COUNT, "event keys");
@@ -76,6 +78,14 @@ void ltv_push_event(lua_State *L, int base, const tv_event_t *ev) {
   if (f & TV_F_STREAM)
     set_value(L, KEY(K_STREAM), KEY(ev->stream == TV_STREAM_STDERR ? K_STDERR : K_STDOUT));
   if (f & TV_F_LINE) set_str(L, KEY(K_LINE), ev->line);
+  if (f & TV_F_FILE) set_str(L, KEY(K_FILE), ev->file);
+  if (f & TV_F_BYTES) set_int(L, KEY(K_BYTES), (lua_Integer)ev->bytes);
+  if (f & TV_F_PID) set_int(L, KEY(K_PID), ev->pid);
+  if (f & TV_F_KILLED) {
+    lua_pushvalue(L, KEY(K_KILLED));
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
 }
 
 /* The list of kind names, for tv.EVENT_KINDS. */

@@ -119,7 +119,7 @@ static int read_codes(lua_State *L, int opts, tv_process_t *p) {
 }
 
 /* ready = nil (started) | { mode = "notify"|"check", timeout = s (0: none),
- * check = {argv...}, every = s }. */
+ * check = {argv...}, every = s, check_timeout = s }. */
 static void read_ready(lua_State *L, int opts, tv_process_t *p) {
   if (lua_getfield(L, opts, "ready") != LUA_TTABLE) {
     lua_pop(L, 1);
@@ -133,6 +133,7 @@ static void read_ready(lua_State *L, int opts, tv_process_t *p) {
                                                        : TV_READY_STARTED;
   p->ready_timeout_ms = ltv_opt_ms(L, t, "timeout", (double)p->ready_timeout_ms / 1000.0);
   p->check_every_ms = ltv_opt_ms(L, t, "every", (double)p->check_every_ms / 1000.0);
+  p->check_timeout_ms = ltv_opt_ms(L, t, "check_timeout", (double)p->check_timeout_ms / 1000.0);
   if (p->ready_mode == TV_READY_CHECK) {
     if (lua_getfield(L, t, "check") != LUA_TTABLE || lua_rawlen(L, -1) == 0)
       luaL_error(L, "core.process: 'ready.check' must be a non-empty list");
@@ -188,6 +189,36 @@ int ltv_process_new(lua_State *L) {
     }
   }
   return 1;
+}
+
+/* The live state of process task t: { pid = n (while an attempt's process
+ * runs), attempt = n, stdout = { file =, lost_bytes =, error = }, stderr = ... }
+ * (a stream's table only when it goes to a file; stderr sharing stdout's file
+ * shows the same one). */
+void ltv_process_push_state(lua_State *L, tv_task_t *t) {
+  tv_process_t *p = (tv_process_t *)t;
+  lua_createtable(L, 0, 4);
+  if (p->run) {
+    lua_pushinteger(L, p->run->pid);
+    lua_setfield(L, -2, "pid");
+  }
+  lua_pushinteger(L, t->actor.attempt);
+  lua_setfield(L, -2, "attempt");
+  static const char *const streams[2] = {"stdout", "stderr"};
+  for (int i = 0; i < 2; i++) {
+    const tv_outfile_t *f = p->out[i].file;
+    if (!f || !f->path) continue;
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, f->path);
+    lua_setfield(L, -2, "file");
+    lua_pushinteger(L, (lua_Integer)f->dropped);
+    lua_setfield(L, -2, "lost_bytes");
+    if (f->dropped) {
+      lua_pushfstring(L, "%s: %s", uv_err_name(f->error), uv_strerror(f->error));
+      lua_setfield(L, -2, "error");
+    }
+    lua_setfield(L, -2, streams[i]);
+  }
 }
 
 int ltv_process_explicit_ready(tv_task_t *t) {

@@ -15,5 +15,7 @@ void ltv_process_open(lua_State *L);
 /* Whether task t is a process that reports its readiness itself (its
  * `ready` is not "started"): added with explicit_ready. */
 int ltv_process_explicit_ready(tv_task_t *t);
+/* Pushes the live state of process task t (sup:process): pid, attempt, output losses. */
+void ltv_process_push_state(lua_State *L, tv_task_t *t);
 
 #endif

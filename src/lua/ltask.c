@@ -191,7 +191,8 @@ static const ltv_fiber_ops fiber_ops = {task_finished, NULL, ltv_exec_interrupt,
                                         task_name};
 
 static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release,
-                                 NULL,       NULL,        NULL,      NULL};
+                                 NULL,       NULL,        NULL,      NULL,
+                                 NULL,       NULL};
 
 /* core.task(run [, max_instructions]) */
 int ltv_task_new(lua_State *L) {
@@ -232,7 +233,13 @@ static int ctx_yield(lua_State *L) {
 /* ctx:exec(cmd, opts): cmd and opts validated by init.lua. */
 static int ctx_exec(lua_State *L) {
   ltv_task *t = check_self(L, "ctx:exec");
-  return ltv_exec(L, own_fiber(L, t, "ctx:exec"));
+  if (t->fiber.co != L || t->fiber.anchor == LUA_NOREF) { /* at the caller of init.lua's wrapper */
+    luaL_where(L, 2);
+    lua_pushstring(L, "ctx:exec: must be called from the task's own coroutine");
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  return ltv_exec(L, &t->fiber);
 }
 
 /* ctx:ready(): this attempt is ready (tasks with ready = "notify"; a no-op

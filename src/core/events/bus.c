@@ -72,31 +72,25 @@ static tv_event_t *event_alloc(tv_bus_t *bus) {
 
 void tv_bus_event_unref(tv_bus_t *bus, tv_event_t *ev) {
   if (--ev->refs) return;
-  tv_str_unref(ev->task);
-  tv_str_unref(ev->reason);
-  tv_str_unref(ev->traceback);
-  tv_str_unref(ev->slot);
-  tv_str_unref(ev->line);
+#define UNREF(f) tv_str_unref(ev->f);
+  TV_EVENT_STRINGS(UNREF)
+#undef UNREF
   ev->next_free = bus->free_events;
   bus->free_events = ev;
 }
 
 void tv_bus_event_take(tv_bus_t *bus, tv_event_t *ev, tv_event_t *out) {
   *out = *ev;
-  tv_str_ref(out->task);
-  tv_str_ref(out->reason);
-  tv_str_ref(out->traceback);
-  tv_str_ref(out->slot);
-  tv_str_ref(out->line);
+#define REF(f) tv_str_ref(out->f);
+  TV_EVENT_STRINGS(REF)
+#undef REF
   tv_bus_event_unref(bus, ev);
 }
 
 void tv_event_drop_copy(tv_event_t *copy) {
-  tv_str_unref(copy->task);
-  tv_str_unref(copy->reason);
-  tv_str_unref(copy->traceback);
-  tv_str_unref(copy->slot);
-  tv_str_unref(copy->line);
+#define UNREF(f) tv_str_unref(copy->f);
+  TV_EVENT_STRINGS(UNREF)
+#undef UNREF
 }
 
 static void publish_overflow(tv_bus_t *bus, tv_sub_t *sub) {
@@ -121,11 +115,9 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   ev->seq = seq;
   ev->at = tv_clock_wall(bus->clock);
   ev->refs = 1; /* held by this function until the fan-out is done */
-  tv_str_ref(ev->task);
-  tv_str_ref(ev->reason);
-  tv_str_ref(ev->traceback);
-  tv_str_ref(ev->slot);
-  tv_str_ref(ev->line);
+#define REF(f) tv_str_ref(ev->f);
+  TV_EVENT_STRINGS(REF)
+#undef REF
   int diagnostic = tv_event_is_diagnostic(ev->kind), overflows = 0;
   tv_list_each(l, &bus->subs) {
     tv_sub_t *sub = tv_bus_sub(l);

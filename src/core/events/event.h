@@ -32,7 +32,8 @@
   X(TASK_OUTPUT, "TaskOutput")                 \
   X(TASK_READY, "TaskReady")                   \
   X(HOOK_FAILED, "HookFailed")                 \
-  X(ESCALATED, "Escalated")
+  X(ESCALATED, "Escalated")                   \
+  X(OUTPUT_LOST, "OutputLost")
 
 typedef enum tv_event_kind {
 #define X(id, name) TV_EV_##id,
@@ -54,7 +55,11 @@ enum {
   TV_F_SLOT = 1 << 8,   /* controller events: the slot's name */
   TV_F_SIGNAL = 1 << 9, /* the signal that ended a process (number) */
   TV_F_STREAM = 1 << 10, /* TaskOutput: TV_STREAM_* */
-  TV_F_LINE = 1 << 11    /* TaskOutput: one line of output */
+  TV_F_LINE = 1 << 11,   /* TaskOutput: one line of output */
+  TV_F_FILE = 1 << 12,   /* OutputLost: the log file's path */
+  TV_F_BYTES = 1 << 13,  /* OutputLost: bytes lost since the last report */
+  TV_F_PID = 1 << 14,    /* TaskStarting of a process attempt: its pid */
+  TV_F_KILLED = 1 << 15  /* TaskStopped / TaskFailed: the process needed SIGKILL */
 };
 
 enum { TV_STREAM_STDOUT = 1, TV_STREAM_STDERR = 2 };
@@ -71,14 +76,20 @@ const char *tv_backoff_source_name(int source);
 typedef struct tv_event {
   uint64_t seq;
   double at; /* seconds since the Unix epoch */
-  tv_str_t *task, *reason, *traceback, *slot, *line;
+  tv_str_t *task, *reason, *traceback, *slot, *line, *file;
+  uint64_t bytes;
   uint32_t attempt, timeout_ms, delay_ms;
-  int32_t exit_code, signal;
-  uint16_t kind, fields;
+  int32_t exit_code, signal, pid;
+  uint16_t kind;
+  uint32_t fields;
   uint8_t backoff_source, stream;
   uint32_t refs;
   struct tv_event *next_free;
 } tv_event_t;
+
+/* Every string field of an event, for code that must treat them all alike
+ * (references taken and dropped): a new string field goes here too. */
+#define TV_EVENT_STRINGS(X) X(task) X(reason) X(traceback) X(slot) X(line) X(file)
 
 /* A stack template with only `kind` set; fill fields, then publish. */
 static inline tv_event_t tv_event_make(tv_event_kind_t kind) {

@@ -75,7 +75,8 @@ static void readiness_start(tv_process_t *p) {
   if (p->notify && tv_notify_start(p->notify, p->run->pid) != 0)
     readiness_stop(p, 1); /* cannot happen on a fresh socket; the timeout still applies */
   if (p->ready_mode == TV_READY_CHECK)
-    tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms);
+    tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms,
+                        p->check_timeout_ms);
   if (p->ready_mode != TV_READY_STARTED && p->ready_timeout_ms)
     tv_timer_start(p->sched, &p->ready_timer, p->ready_timeout_ms);
 }
@@ -85,6 +86,7 @@ static void readiness_start(tv_process_t *p) {
 static void on_done(tv_proc_t *run) {
   tv_process_t *p = run->data;
   int st = run->status;
+  p->killed = run->killed;
   if (p->notify) tv_notify_drain(p->notify); /* (may call on_ready: p->run is still set) */
   p->run = NULL;
   tv_proc_release(run);
@@ -120,21 +122,25 @@ static void on_done(tv_proc_t *run) {
   tv_task_done(&p->base, &o);
 }
 
+/* A spawn that failed is reported by start(), after TaskStarting. */
 static void fail_now(tv_task_t *t, const char *msg) {
-  tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, msg, strlen(msg), NULL, 0};
-  tv_task_done(t, &o);
+  tv_process_t *p = (tv_process_t *)t;
+  snprintf(p->start_error, sizeof p->start_error, "%s", msg);
 }
 
-static void process_start(tv_task_t *t, uint32_t attempt) {
+/* Spawns before TaskStarting is published, so the event can carry the pid. */
+static int32_t process_spawn(tv_task_t *t, uint32_t attempt) {
   tv_process_t *p = (tv_process_t *)t;
   p->stopping = p->not_ready = 0;
+  p->spawned = 1;
+  p->start_error[0] = '\0';
   char **envp, msg[512];
   int rc = readiness_open(p, &envp);
   if (rc != 0) {
     snprintf(msg, sizeof msg, "%s: cannot open the readiness socket (ready = \"notify\"): %s",
              uv_err_name(rc), uv_strerror(rc));
     fail_now(t, msg);
-    return;
+    return 0;
   }
   tv_proc_cfg_t cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -160,9 +166,23 @@ static void process_start(tv_task_t *t, uint32_t attempt) {
     readiness_stop(p, 1);
     tv_spawn_strerror(rc, stage, &cfg.spawn, msg, sizeof msg);
     fail_now(t, msg);
-    return;
+    return 0;
   }
   readiness_start(p);
+  return (int32_t)p->run->pid;
+}
+
+static int process_killed(const tv_task_t *t) { return ((const tv_process_t *)t)->killed; }
+
+static void process_start(tv_task_t *t, uint32_t attempt) {
+  tv_process_t *p = (tv_process_t *)t;
+  p->killed = 0;
+  if (!p->spawned) process_spawn(t, attempt); /* an embedding that calls start() alone */
+  p->spawned = 0;
+  if (p->start_error[0]) {
+    tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, p->start_error, strlen(p->start_error), NULL, 0};
+    tv_task_done(t, &o);
+  }
 }
 
 static void process_cancel(tv_task_t *t) {
@@ -199,6 +219,8 @@ static void process_release(tv_task_t *t) {
 
 static const tv_task_ops_t process_ops = {
     .start = process_start,
+    .spawn = process_spawn,
+    .killed = process_killed,
     .cancel = process_cancel,
     .kill = process_kill,
     .release = process_release,
@@ -227,6 +249,7 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
   p->sched = s;
   p->on_release = on_release;
   p->check_every_ms = 1000;
+  p->check_timeout_ms = 5000;
   p->ready_timeout_ms = 90000;
   tv_readycheck_init(&p->check, r, s, on_ready, p);
   tv_timer_init(&p->ready_timer, on_ready_timeout);

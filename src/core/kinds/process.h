@@ -43,11 +43,15 @@ struct tv_process {
   uint64_t ready_timeout_ms; /* not ready within this: the attempt fails; 0: no limit */
   char **check_argv;     /* TV_READY_CHECK: one block (tv_strv_new) */
   uint64_t check_every_ms;
+  uint64_t check_timeout_ms; /* a check running longer is killed and failed */
   tv_reaper_t *reaper;
   tv_sched_t *sched;
   tv_proc_t *run;        /* the running attempt's child, else NULL */
   uint8_t stopping;      /* this attempt was asked to stop by the supervisor */
   uint8_t not_ready;     /* this attempt is being stopped: not ready in time */
+  uint8_t spawned;       /* spawn() ran for the attempt start() begins */
+  uint8_t killed;        /* the attempt that ended needed SIGKILL */
+  char start_error[512]; /* why spawn() failed, reported by start(); "" if it did not */
   tv_notify_t *notify;   /* this attempt's sd_notify socket, else NULL */
   tv_readycheck_t check; /* this attempt's readiness check */
   tv_timer_t ready_timer; /* ready_timeout_ms */

@@ -114,7 +114,7 @@ static void sync_uv_timer(tv_sched_t *s) {
     return;
   }
   if (due == s->armed_due) return;
-  uv_timer_start(s->uvtimer, on_uv_timer, due - now, 0);
+  (void)uv_timer_start(s->uvtimer, on_uv_timer, due - now, 0); /* EINVAL only for a NULL cb or a closing handle */
   s->armed_due = due;
 }
 
@@ -143,8 +143,9 @@ int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
     s->uvidle = NULL;
     return TV_ENOMEM;
   }
-  uv_timer_init(loop, s->uvtimer);
-  uv_idle_init(loop, s->uvidle);
+  /* both always return 0 (libuv allocates nothing and opens no fd for them) */
+  (void)uv_timer_init(loop, s->uvtimer);
+  (void)uv_idle_init(loop, s->uvidle);
   s->uvtimer->data = s;
   s->uvidle->data = s;
   return 0;
@@ -245,7 +246,7 @@ void tv_work_defer(tv_sched_t *s, tv_work_t *w, int lane) {
   if (tv_work_queued(w) || s->closing) return;
   tv_list_push(&s->lanes[lane], &w->link);
   if (s->uvidle && !uv_is_active((uv_handle_t *)s->uvidle))
-    uv_idle_start(s->uvidle, on_uv_idle);
+    (void)uv_idle_start(s->uvidle, on_uv_idle); /* EINVAL only for a NULL cb */
 }
 
 void tv_work_cancel(tv_work_t *w) { tv_list_unlink(&w->link); }

@@ -28,9 +28,14 @@ int tv_signals_start(tv_signals_t *sig, uv_loop_t *loop,
       tv_signals_stop(sig);
       return TV_ENOMEM;
     }
-    uv_signal_init(loop, h);
+    int rc = uv_signal_init(loop, h); /* EMFILE: the loop's signal pipe */
+    if (rc) { /* not a handle yet: nothing to close */
+      free(h);
+      tv_signals_stop(sig);
+      return rc;
+    }
     h->data = sig;
-    int rc = uv_signal_start(h, on_uv_signal, watched[i]);
+    rc = uv_signal_start(h, on_uv_signal, watched[i]);
     sig->handles[i] = h;
     if (rc) {
       tv_signals_stop(sig);

@@ -1,14 +1,23 @@
-/* outfile.h - an append-only log file with size-based rotation: when a write
+/* outfile.h - an append-only log file with size-based rotation: before a line
  * would take it past max_bytes, path.N-1 -> path.N, ..., path -> path.1 and a
- * fresh path is opened, so at most (backups + 1) * max_bytes bytes are kept.
- * Files that are not regular (a tty, /dev/stdout as a pipe) are never
- * rotated. Writes are synchronous: local files, bounded chunks.
+ * fresh path is opened, so at most (backups + 1) * max_bytes bytes are kept
+ * and a line is never split across two files (Python's RotatingFileHandler,
+ * supervisord), except a line longer than max_bytes (or than
+ * TV_OUTFILE_HOLD_MAX: an unterminated line is held in memory up to that,
+ * until its newline or a flush). Files that are not regular (a tty,
+ * /dev/stdout as a pipe) are never rotated nor held. Writes are synchronous:
+ * local files, bounded chunks. Bytes the file refused (a full disk, a
+ * removed directory) are counted, and the file is tried again on the next
+ * write; tv_outfile_report says when to tell someone.
  * Owner: whoever opened it (a process task, across its attempts). */
 #ifndef TV_OUTFILE_H
 #define TV_OUTFILE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define TV_OUTFILE_HOLD_MAX 65536
+#define TV_OUTFILE_REPORT_MS 5000 /* at most one loss report per file this often */
 
 typedef struct tv_outfile {
   char *path;
@@ -17,13 +26,27 @@ typedef struct tv_outfile {
   int fd;             /* -1 when closed (reopened on the next write) */
   int regular;
   uint64_t size;
-  uint64_t dropped;   /* bytes lost to write errors (disk full, ...) */
+  char *hold;         /* rotating: the unterminated last line, not written yet */
+  size_t holdlen;
+  uint64_t dropped;   /* bytes lost to write errors, in total */
+  uint64_t unreported; /* of those, lost since the last report */
+  int error;          /* the last error that lost bytes (negative errno) */
+  uint8_t reported;   /* a report was made; the next waits for reported_ms + TV_OUTFILE_REPORT_MS */
+  uint64_t reported_ms;
 } tv_outfile_t;
 
 /* Copies path. 0, or a negative errno (the file cannot be opened: the error
  * is reported at configuration time, not on the first line). */
 int tv_outfile_open(tv_outfile_t *f, const char *path, uint64_t max_bytes, uint32_t backups);
 void tv_outfile_write(tv_outfile_t *f, const char *buf, size_t len);
+/* Writes a held unterminated line (the stream ended). */
+void tv_outfile_flush(tv_outfile_t *f);
+/* 1 when bytes were lost since the last report and a report is due (the
+ * first at once, then at most every TV_OUTFILE_REPORT_MS; `force`: now,
+ * e.g. the stream ended): *bytes and *error say what, and the count starts
+ * again. 0: nothing to report now. */
+int tv_outfile_report(tv_outfile_t *f, uint64_t now_ms, int force, uint64_t *bytes, int *error);
+/* Flushes, closes, frees. */
 void tv_outfile_close(tv_outfile_t *f);
 
 #endif

@@ -120,10 +120,35 @@ static void capture(tv_pump_t *pu, size_t max, const char *buf, size_t n) {
   pu->caplen += n;
 }
 
+/* OutputLost: what the log file refused since the last report (rate-limited
+ * by the file; `force` when the stream ends, so no loss goes unsaid). */
+static void report_loss(tv_pump_t *pu, tv_outfile_t *f, int force) {
+  tv_proc_t *p = pu->p;
+  uint64_t bytes;
+  int err;
+  if (!p->bus || !f->path || !tv_outfile_report(f, tv_sched_now(p->sched), force, &bytes, &err))
+    return;
+  tv_event_t ev = tv_event_make(TV_EV_OUTPUT_LOST);
+  ev.task = p->task;
+  ev.attempt = p->attempt;
+  ev.stream = pu->stream;
+  ev.reason = tv_str_printf("%s: %s", uv_err_name(err), uv_strerror(err));
+  ev.file = tv_str_new(f->path, strlen(f->path));
+  ev.bytes = bytes;
+  ev.fields = TV_F_TASK | TV_F_ATTEMPT | TV_F_STREAM | TV_F_BYTES | (ev.reason ? TV_F_REASON : 0) |
+              (ev.file ? TV_F_FILE : 0);
+  tv_bus_publish(p->bus, &ev);
+  tv_str_unref(ev.reason);
+  tv_str_unref(ev.file);
+}
+
 static void sink(tv_pump_t *pu, const char *buf, size_t n) {
   tv_proc_t *p = pu->p;
   const tv_proc_out_t *o = &p->out[pu->stream - 1];
-  if (o->file) tv_outfile_write(o->file, buf, n);
+  if (o->file) {
+    tv_outfile_write(o->file, buf, n);
+    if (o->file->unreported) report_loss(pu, o->file, 0);
+  }
   if (o->events && p->bus && p->bus->nsubs) split_lines(pu, buf, n);
   if (o->capture_max) capture(pu, o->capture_max, buf, n);
 }
@@ -141,6 +166,11 @@ static void end_pump(tv_pump_t *pu) {
   if (pu->linelen && p->bus && !p->released) { /* an unterminated last line */
     emit_line(pu, pu->line, pu->linelen, pu->linedrop);
     pu->linelen = 0;
+  }
+  tv_outfile_t *f = p->out[pu->stream - 1].file;
+  if (f) { /* the stream ended: its held last line goes to the file now */
+    tv_outfile_flush(f);
+    report_loss(pu, f, 1);
   }
   uv_close((uv_handle_t *)&pu->pipe, on_pump_closed);
 }

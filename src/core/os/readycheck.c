@@ -11,13 +11,16 @@
 
 static void on_check_done(tv_proc_t *run) {
   tv_readycheck_t *c = run->data;
-  int st = run->status, timed_out = run->timed_out;
+  int st = run->status;
+  /* Only our SIGKILL is an overrun: a check that exited before it (its exit
+   * seen after the timer, on a busy loop) went the way it went. */
+  int timed_out = run->timed_out && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
   c->run = NULL;
   tv_proc_release(run);
   if (timed_out) {
     char d[32];
     snprintf(c->last, sizeof c->last, "ran over %s and was killed",
-             tv_fmt_duration(c->every_ms * TV_NS_PER_MS, d, sizeof d));
+             tv_fmt_duration(c->timeout_ms * TV_NS_PER_MS, d, sizeof d));
   } else if (WIFEXITED(st)) {
     if (WEXITSTATUS(st) == 0) {
       snprintf(c->last, sizeof c->last, "exited with code 0");
@@ -41,9 +44,9 @@ static void on_tick(tv_timer_t *t) {
   cfg.spawn = c->spawn;
   cfg.stdin_mode = TV_IO_NULL;
   cfg.out[0].mode = cfg.out[1].mode = TV_IO_NULL;
-  cfg.timeout_ms = c->every_ms;
+  cfg.timeout_ms = c->timeout_ms;
   cfg.stop_signal = SIGKILL; /* a probe: no graceful stop */
-  cfg.stop_timeout_ms = c->every_ms;
+  cfg.stop_timeout_ms = c->timeout_ms;
   cfg.reaper = c->reaper;
   cfg.sched = c->sched;
   cfg.on_done = on_check_done;
@@ -71,12 +74,13 @@ void tv_readycheck_init(tv_readycheck_t *c, tv_reaper_t *r, tv_sched_t *s,
 }
 
 void tv_readycheck_start(tv_readycheck_t *c, char *const *argv, char *const *envp,
-                         const char *cwd, uint64_t every_ms) {
+                         const char *cwd, uint64_t every_ms, uint64_t timeout_ms) {
   tv_readycheck_stop(c);
   c->spawn.argv = argv;
   c->spawn.envp = envp;
   c->spawn.cwd = cwd;
   c->every_ms = every_ms ? every_ms : 1;
+  c->timeout_ms = timeout_ms ? timeout_ms : 1;
   c->count = 0;
   c->last[0] = '\0';
   tv_timer_start(c->sched, &c->timer, 0);

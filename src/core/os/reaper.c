@@ -109,10 +109,15 @@ int tv_reaper_new(tv_reaper_t **out, uv_loop_t *loop) {
   }
   r->loop = loop;
   tv_list_init(&r->children);
-  uv_signal_init(loop, sig);
+  int rc = uv_signal_init(loop, sig); /* EMFILE: the loop's signal pipe */
+  if (rc) { /* not a handle yet: nothing to close */
+    free(sig);
+    free(r);
+    return rc;
+  }
   sig->data = r;
   r->sig = sig;
-  int rc = uv_signal_start(sig, on_sigchld, SIGCHLD);
+  rc = uv_signal_start(sig, on_sigchld, SIGCHLD);
   if (rc) {
     uv_close((uv_handle_t *)sig, close_free);
     free(r);

@@ -149,9 +149,40 @@ pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
   return msg[1] > 0 ? -msg[1] : UV_EINVAL;
 }
 
+/* ENOENT from exec of a file that exists: its "#!" interpreter is missing.
+ * The interpreter's path into interp, or 0. */
+static int missing_interpreter(const char *path, const char *cwd, char *interp, size_t size) {
+  if (!path || !strchr(path, '/')) return 0;
+  char full[PATH_MAX];
+  if (path[0] != '/' && cwd) { /* relative to the child's cwd, not ours */
+    if ((size_t)snprintf(full, sizeof full, "%s/%s", cwd, path) >= sizeof full) return 0;
+    path = full;
+  }
+  if (access(path, F_OK) != 0) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return 0;
+  char line[256];
+  ssize_t n = read(fd, line, sizeof line - 1);
+  close(fd);
+  if (n < 3 || line[0] != '#' || line[1] != '!') return 0;
+  line[n] = '\0';
+  char *p = line + 2;
+  p += strspn(p, " \t");
+  size_t len = strcspn(p, " \t\r\n");
+  if (len == 0) return 0;
+  snprintf(interp, size, "%.*s", (int)len, p);
+  return 1;
+}
+
 char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, size_t size) {
   const char *what;
   const char *arg = sp->argv[0];
+  char interp[256];
+  if (stage != TV_SPAWN_AT_CWD && stage != TV_SPAWN_AT_SETUP && err == UV_ENOENT &&
+      missing_interpreter(arg, sp->cwd, interp, sizeof interp)) {
+    snprintf(buf, size, "ENOENT: interpreter not found: %s (the #! line of %s)", interp, arg);
+    return buf;
+  }
   if (stage == TV_SPAWN_AT_CWD) {
     arg = sp->cwd;
     what = err == UV_ENOENT    ? "no such directory (cwd)"

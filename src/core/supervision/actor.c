@@ -188,9 +188,10 @@ static void run_attempt(tv_actor_t *a) {
   }
   if (a->ext) a->ext->hook_flags &= (uint8_t)~HF_RESTART_HOOK_RAN;
   tv_event_t ev = tv_actor_event(a, TV_EV_TASK_STARTING);
+  tv_task_t *t = tv_actor_task(a);
+  if (t->ops->spawn && (ev.pid = t->ops->spawn(t, a->attempt)) > 0) ev.fields |= TV_F_PID;
   tv_actor_publish(a, &ev);
   if (a->policy->timeout_ns) arm_running_timer(a);
-  tv_task_t *t = tv_actor_task(a);
   t->ops->start(t, a->attempt); /* may report done before returning */
   if (a->state == TV_ACTOR_RUNNING && !(a->ext && (a->ext->hook_flags & HF_EXPLICIT_READY)))
     tv_actor_mark_ready(a);
@@ -364,6 +365,12 @@ static void started_is_ready(tv_actor_t *a) {
   if (!a->ready && !tv_actor_has(a, HF_EXPLICIT_READY)) tv_actor_mark_ready(a);
 }
 
+/* A process attempt that needed SIGKILL (its end events say so). */
+static int t_killed(tv_actor_t *a) {
+  const tv_task_t *t = tv_actor_task(a);
+  return t->ops->killed && t->ops->killed(t);
+}
+
 static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_actor_env_t *env = tv_actor_env(a);
   tv_timer_stop(env->sched, &a->timer);
@@ -377,7 +384,10 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
 
   if (killing == TV_KILL_FORCED) {
     tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
-    tv_actor_publish_end(a, TV_EV_TASK_STOPPED, reason, NULL);
+    tv_event_t ev = tv_actor_event(a, TV_EV_TASK_STOPPED);
+    tv_event_set_reason(&ev, reason);
+    if (t_killed(a)) ev.fields |= TV_F_KILLED;
+    tv_actor_publish(a, &ev);
     started_is_ready(a);
     if (held)
       go_held(a);
@@ -411,6 +421,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_event_set_reason(&ev, f.display);
   tv_event_set_exit_code(&ev, f.has_code, f.code);
   tv_event_set_signal(&ev, f.sig);
+  if (t_killed(a)) ev.fields |= TV_F_KILLED;
   if (traceback) {
     ev.traceback = traceback;
     ev.fields |= TV_F_TRACEBACK;

@@ -145,7 +145,8 @@ static void publish_verdict(tv_sup_t *s) {
   if (s->stuck_unnamed)
     snprintf(more, sizeof more, "%s%u more (no memory to name them)", s->nstuck ? " and " : "",
              (unsigned)s->stuck_unnamed);
-  s->verdict = tv_str_printf("shutdown timeout %s exceeded; stuck: %s%s",
+  s->verdict = tv_str_printf(s->forced ? "shutdown forced by a second signal (before its %s timeout); stuck: %s%s"
+                                       : "shutdown timeout %s exceeded; stuck: %s%s",
                              tv_fmt_duration(s->grace_ns, buf, sizeof buf),
                              list ? list : s->nstuck ? "?" : "", more);
   free(list);
@@ -498,6 +499,7 @@ void tv_sup_force(tv_sup_t *s) {
   if (s->state == TV_SUP_OPEN || (s->state == TV_SUP_DRAINING && s->natural))
     tv_sup_shutdown(s, "forced");
   if (s->state == TV_SUP_STOPPING) {
+    s->forced = 1;
     s->deadline = tv_sched_now(s->sched);
     kill_all(s);
     defer_check(s);

@@ -92,7 +92,7 @@ struct tv_sup {
   uint32_t stuck_unnamed; /* stuck too, but there was no memory to list them */
   /* The two failures, as flags: their texts below may be NULL (no memory),
    * and an outcome must never turn into success for want of a string. */
-  uint8_t grace_exceeded, did_escalate;
+  uint8_t grace_exceeded, did_escalate, forced; /* forced: tv_sup_force (a second signal) */
   tv_str_t *verdict; /* GraceExceeded's reason, once reached */
   tv_str_t *escalated; /* why the supervisor failed (a budget escalated) */
   tv_parent_t parent;  /* of top-level tasks: the supervisor's budget */

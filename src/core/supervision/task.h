@@ -88,6 +88,13 @@ typedef struct tv_task_ops {
    * for each task outside the group that child's tree starts after. Must
    * not change anything. */
   void (*awaits)(tv_task_t *t, tv_await_fn fn, void *arg);
+  /* Optional: runs just before start(), before TaskStarting is published, so
+   * that the event can name the attempt's process: returns its pid, or 0.
+   * Must not report done (start() reports what it could not do). */
+  int32_t (*spawn)(tv_task_t *t, uint32_t attempt);
+  /* Optional: whether the attempt reporting done had to be SIGKILLed (its
+   * TaskStopped / TaskFailed say killed = true). */
+  int (*killed)(const tv_task_t *t);
 } tv_task_ops_t;
 
 struct tv_task {
