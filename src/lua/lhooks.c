@@ -109,24 +109,44 @@ static uint32_t extras_budget(lua_State *L, int ext) {
   return max;
 }
 
+/* What extras_decide hands its protected part. */
+typedef struct decide_args {
+  tv_task_t *t;
+  const tv_decision_t *d;
+  uint32_t budget;
+} decide_args;
+
+/* Protected: pushes the task's policy function and its arguments (nothing
+ * when it has none). Every allocation is here, so running out of memory
+ * fails this decision alone. */
+static int decide_prepare(lua_State *L) {
+  decide_args *a = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  if (!push_extras(L, a->t)) return 0;
+  a->budget = extras_budget(L, 1);
+  if (lua_getfield(L, 1, a->d->what == TV_DECIDE_RESTART ? "restart" : "backoff") == LUA_TNIL)
+    return 0;
+  lua_remove(L, 1);
+  if (a->d->what == TV_DECIDE_BACKOFF) {
+    lua_pushinteger(L, a->d->streak);
+    lua_pushnumber(L, (double)a->d->last_delay_ns / 1e9);
+  }
+  push_outcome(L, a->d);
+  return lua_gettop(L);
+}
+
 /* restart(outcome) -> boolean; backoff(streak, last_delay, outcome) -> seconds. */
 static int extras_decide(tv_task_t *t, tv_decision_t *d) {
   lua_State *L = ctx_of(t)->L;
   int top = lua_gettop(L);
-  if (!push_extras(L, t)) return 0;
-  uint32_t budget = extras_budget(L, top + 1);
   const char *what = d->what == TV_DECIDE_RESTART ? "restart" : "backoff";
-  if (lua_getfield(L, -1, what) == LUA_TNIL) {
-    lua_settop(L, top);
-    return 0;
-  }
-  int nargs = 1;
-  if (d->what == TV_DECIDE_BACKOFF) {
-    lua_pushinteger(L, d->streak);
-    lua_pushnumber(L, (double)d->last_delay_ns / 1e9);
-    nargs = 3;
-  }
-  push_outcome(L, d);
+  decide_args a = {t, d, 0};
+  lua_pushcfunction(L, decide_prepare);
+  lua_pushlightuserdata(L, &a);
+  if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) return decide_fail(ctx_of(t), d, what, top, 0);
+  if (lua_gettop(L) == top) return 0; /* no such function */
+  uint32_t budget = a.budget;
+  int nargs = lua_gettop(L) - top - 1;
   if (ltv_pcall_bounded(ctx_of(t), nargs, 1, budget) != LUA_OK)
     return decide_fail(ctx_of(t), d, what, top, budget);
   if (d->what == TV_DECIDE_RESTART) {
@@ -203,44 +223,74 @@ static void hook_finished(ltv_fiber *f, int status) {
 /* A hook is never cancelled, only killed (closed) at its grace period's end. */
 static const ltv_fiber_ops hook_fiber_ops = {hook_finished, NULL, NULL, NULL, hook_task_name};
 
-/* Runs the task's hook `h` in a new coroutine (first resume on the next pass). */
-static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv_str_t *err) {
+/* What extras_hook hands its protected part. */
+typedef struct hook_args {
+  tv_task_t *t;
+  tv_hook_t which;
+  uint32_t attempt;
+  const tv_str_t *err;
+  ltv_hookrun *started; /* set once the hook is registered */
+} hook_args;
+
+/* Protected: makes the hook's coroutine and registers it as t's running hook.
+ * Every allocation is here, so running out of memory fails this call alone. */
+static int hook_prepare(lua_State *L) {
+  hook_args *a = lua_touserdata(L, 1);
+  tv_task_t *t = a->t;
   ltv_ctx *ctx = ctx_of(t);
-  lua_State *L = ctx->L;
-  int top = lua_gettop(L);
   if (!push_extras(L, t)) return 0;
   int ext = lua_gettop(L);
-  if (lua_getfield(L, ext, tv_hook_name(which)) == LUA_TNIL) {
-    lua_settop(L, top);
-    return 0;
-  }
+  if (lua_getfield(L, ext, tv_hook_name(a->which)) == LUA_TNIL) return 0;
   ltv_hookrun *h = lua_newuserdatauv(L, sizeof *h, 1);
   memset(h, 0, sizeof *h);
   ltv_fiber_init(&h->fiber, ctx, &hook_fiber_ops);
   h->fiber.max_instructions = extras_budget(L, ext);
   tv_work_init(&h->start, hook_start);
-  h->task = t;
   luaL_setmetatable(L, LTV_HOOKRUN);
   lua_State *co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   h->fiber.co = co;
-  lua_pushvalue(L, -1);
-  h->fiber.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_setfield(L, ext, "_running");
   lua_pushvalue(L, ext + 1); /* the function */
   int n = 0;
-  if (which == TV_HOOK_ERROR) {
-    lua_pushlstring(L, err ? err->s : "", err ? err->len : 0);
+  if (a->which == TV_HOOK_ERROR) {
+    lua_pushlstring(L, a->err ? a->err->s : "", a->err ? a->err->len : 0);
     n++;
   }
-  if (which == TV_HOOK_RESTART || which == TV_HOOK_ERROR) {
-    lua_pushinteger(L, attempt);
+  if (a->which == TV_HOOK_RESTART || a->which == TV_HOOK_ERROR) {
+    lua_pushinteger(L, a->attempt);
     n++;
   }
   lua_xmove(L, co, n + 1);
   h->nargs = n;
+  lua_pushvalue(L, -1);
+  lua_setfield(L, ext, "_running");
+  lua_pushvalue(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX); /* raises, or registers: nothing after it can fail */
+  h->fiber.anchor = ref;
+  h->task = t;
+  a->started = h;
+  return 0;
+}
+
+/* Runs the task's hook `h` in a new coroutine (first resume on the next
+ * pass): 1 started, 0 no such hook, -1 it could not be started (out of
+ * memory; nothing is left registered). */
+static int extras_hook(tv_task_t *t, tv_hook_t which, uint32_t attempt, const tv_str_t *err) {
+  ltv_ctx *ctx = ctx_of(t);
+  lua_State *L = ctx->L;
+  int top = lua_gettop(L);
+  hook_args a = {t, which, attempt, err, NULL};
+  lua_pushcfunction(L, hook_prepare);
+  lua_pushlightuserdata(L, &a);
+  int rc = lua_pcall(L, 1, 0, 0);
+  if (rc != LUA_OK && push_extras(L, t)) { /* _running may be set: clearing allocates nothing */
+    lua_pushnil(L);
+    lua_setfield(L, -2, "_running");
+  }
   lua_settop(L, top);
-  tv_work_defer(&ctx->sched, &h->start, TV_LANE_NEXT);
+  if (rc != LUA_OK) return -1;
+  if (!a.started) return 0;
+  tv_work_defer(&ctx->sched, &a.started->start, TV_LANE_NEXT);
   return 1;
 }
 

@@ -67,11 +67,32 @@ static void end_with(tv_actor_t *a, tv_event_kind_t kind, tv_actor_end_t end, tv
 
 /* Starts hook h if the task has one: 1 (the actor waits in HOOK, then does
  * `then`), 0 (no such hook: carry on). */
+/* A hook that could not even start (out of memory) failed: a setup hook
+ * ends the task (1: the caller stops), any other is reported and the task
+ * carries on (0). */
+static int hook_not_started(tv_actor_t *a, tv_hook_t h) {
+  static const char oom[] = "not enough memory to start it";
+  if (h == TV_HOOK_SETUP) {
+    tv_str_t *reason = tv_str_printf("setup failed: %s", oom);
+    end_with(a, TV_EV_ACTOR_DEAD, TV_END_SETUP_FAILED, reason, NULL);
+    tv_str_unref(reason);
+    return 1;
+  }
+  tv_event_t ev = tv_actor_event(a, TV_EV_HOOK_FAILED);
+  tv_str_t *reason = tv_str_printf("%s hook failed: %s", tv_hook_name(h), oom);
+  tv_event_set_reason(&ev, reason);
+  tv_actor_publish(a, &ev);
+  tv_str_unref(reason);
+  return 0;
+}
+
 static int start_hook(tv_actor_t *a, tv_hook_t h, const tv_str_t *err, int then) {
   tv_actor_ext_t *x = a->ext;
   tv_task_t *t = tv_actor_task(a);
   if (!x || !(x->hook_flags & HF_HOOKS) || !t->ops->hook) return 0;
-  if (!t->ops->hook(t, h, a->attempt, err)) return 0;
+  int r = t->ops->hook(t, h, a->attempt, err);
+  if (r == 0) return 0;
+  if (r < 0) return hook_not_started(a, h);
   x->then_what = (uint8_t)then;
   a->state = TV_ACTOR_HOOK;
   a->hook = (uint8_t)h;

@@ -76,7 +76,8 @@ typedef struct tv_task_ops {
   int (*decide)(tv_task_t *t, tv_decision_t *d);
   /* Optional: starts hook `h` (attempt number; `err` the failure for
    * TV_HOOK_ERROR, borrowed). 0: the task has no such hook; 1: started, and
-   * tv_task_hook_done follows exactly once (never from inside this call).
+   * tv_task_hook_done follows exactly once (never from inside this call);
+   * -1: it could not be started (out of memory): it counts as failed.
    * While a hook runs, kill() must stop it and still report it done. */
   int (*hook)(tv_task_t *t, tv_hook_t h, uint32_t attempt, const tv_str_t *err);
   /* Stops the running hook now (grace exceeded); it must still be reported
