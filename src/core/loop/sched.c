@@ -132,6 +132,7 @@ int tv_sched_init(tv_sched_t *s, tv_clock_t *clock, uv_loop_t *loop) {
   s->uvidle = NULL;
   s->armed_due = UINT64_MAX;
   s->pass = 0;
+  s->stride = 16;
   s->closing = 0;
   if (!loop) return 0;
   s->uvtimer = malloc(sizeof *s->uvtimer);
@@ -255,17 +256,48 @@ void tv_sched_flush(tv_sched_t *s) {
   while (!tv_list_empty(&s->lanes[TV_LANE_URGENT])) run_first(&s->lanes[TV_LANE_URGENT]);
 }
 
+/* A pass on the loop runs at most this much work, then lets timers, I/O and
+ * signals have their turn (a storm of 200 process restarts, each waiting for
+ * its exec, held the loop for over a second). The clock is read every 16th
+ * item, or after every item while items take over SLOW_ITEMS_NS / 16. */
+#define PASS_BUDGET_NS 5000000u
+#define SLOW_ITEMS_NS 1000000u
+
+/* The rest of an interrupted pass goes back in front of the work queued
+ * during it, in order. */
+static void requeue_front(tv_sched_t *s, tv_link_t *rest) {
+  tv_link_t *next = &s->lanes[TV_LANE_NEXT];
+  while (!tv_list_empty(next)) {
+    tv_link_t *l = next->next;
+    tv_list_unlink(l);
+    tv_list_push(rest, l);
+  }
+  tv_list_splice(rest, next);
+}
+
 /* One loop pass: the "next" work queued before the pass began, each item
- * followed by whatever urgent work it produced. */
+ * followed by whatever urgent work it produced; on the loop (not when driven
+ * by hand, where time is the manual clock's), within PASS_BUDGET_NS. */
 static void drain_pass(tv_sched_t *s) {
   tv_link_t cur;
   tv_list_init(&cur);
   s->pass++;
   tv_sched_flush(s);
   tv_list_splice(&s->lanes[TV_LANE_NEXT], &cur);
+  int bounded = s->uvidle != NULL;
+  uint64_t start = bounded ? uv_hrtime() : 0, last = start;
+  uint32_t n = 0;
   while (!tv_list_empty(&cur)) {
     run_first(&cur);
     tv_sched_flush(s);
+    if (!bounded || ++n % s->stride) continue;
+    uint64_t now = uv_hrtime();
+    s->stride = now - last > SLOW_ITEMS_NS / 16 * s->stride ? 1 : 16; /* slow items: read every one */
+    last = now;
+    if (now - start >= PASS_BUDGET_NS && !tv_list_empty(&cur)) {
+      requeue_front(s, &cur);
+      return; /* the idle handle stays on: the rest runs next pass */
+    }
   }
 }
 

@@ -60,6 +60,7 @@ struct tv_sched {
   uv_idle_t *uvidle;
   uint64_t armed_due; /* deadline the uv timer is armed for, or UINT64_MAX */
   uint64_t pass;      /* loop passes so far (work passes and timer passes) */
+  uint32_t stride;    /* work items between clock reads in a bounded pass */
   int closing;
 };
 

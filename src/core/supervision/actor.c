@@ -269,8 +269,10 @@ void tv_actor_granted(tv_work_t *w) {
 static void on_timer(tv_timer_t *t) {
   tv_actor_t *a = container_of(t, tv_actor_t, timer);
   if (a->state == TV_ACTOR_BACKOFF) {
+    /* The step waits its turn in the run queue, whose passes are bounded: a
+     * storm of due restarts is spread over passes, timers and I/O between. */
     a->state = TV_ACTOR_QUEUED;
-    step(a);
+    tv_work_defer(tv_actor_env(a)->sched, &a->work, TV_LANE_NEXT);
     return;
   }
   if ((a->state != TV_ACTOR_RUNNING && a->state != TV_ACTOR_HOOK) || a->killing) return;
