@@ -101,6 +101,11 @@ void **tv_namemap_snapshot(const tv_namemap_t *m, uint32_t *n) {
   return out;
 }
 
+void tv_namemap_visit(const tv_namemap_t *m, void (*fn)(void *item, void *arg), void *arg) {
+  for (uint32_t i = 0; i < m->nbuckets; i++)
+    for (void *it = m->buckets[i]; it; it = *next_of(m, it)) fn(it, arg);
+}
+
 void tv_namemap_each(tv_namemap_t *m, int (*pending)(void *item, void *arg),
                      void (*fn)(void *item, void *arg), void *arg) {
   uint32_t n;

@@ -34,6 +34,8 @@ void **tv_namemap_snapshot(const tv_namemap_t *m, uint32_t *n);
  * it; fn may change the map. Goes over a snapshot, or, when there is no
  * memory for one, rescans the map after each call (fn must make its item no
  * longer pending), so stopping everything never needs memory. */
+/* Calls fn for each item; fn must not add or remove items. Allocates nothing. */
+void tv_namemap_visit(const tv_namemap_t *m, void (*fn)(void *item, void *arg), void *arg);
 void tv_namemap_each(tv_namemap_t *m, int (*pending)(void *item, void *arg),
                      void (*fn)(void *item, void *arg), void *arg);
 

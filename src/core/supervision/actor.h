@@ -104,7 +104,9 @@ typedef struct tv_actor_ext {
   tv_budget_t budget;
   tv_parent_t *parent; /* a group, or NULL: env->parent */
   tv_str_t **after;    /* dependencies not yet ready (NULL entries are) */
+  tv_str_t **needs;    /* all of them, kept (after + nafter): the stop order */
   uint32_t nafter;
+  uint32_t dependents; /* at shutdown: live tasks that start after this one */
   uint64_t started_at;   /* clock ms the current/last attempt started */
   uint64_t anchor;       /* `every`: clock ms of the first start */
   uint64_t last_delay;   /* ns, for a Lua backoff function */

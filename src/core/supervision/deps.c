@@ -58,10 +58,11 @@ int tv_actor_deps_ready(tv_actor_t *a, const tv_str_t **missing) {
 int tv_actor_after(tv_actor_t *a, tv_str_t *const *names, uint32_t n) {
   if (!n) return 0;
   tv_actor_ext_t *x = tv_actor_ext(a);
-  tv_str_t **copy = x ? malloc(n * sizeof *copy) : NULL;
+  tv_str_t **copy = x ? malloc(2 * (size_t)n * sizeof *copy) : NULL;
   if (!copy) return TV_ENOMEM;
-  for (uint32_t i = 0; i < n; i++) copy[i] = tv_str_ref(names[i]);
+  for (uint32_t i = 0; i < n; i++) copy[i] = copy[n + i] = tv_str_ref(tv_str_ref(names[i]));
   x->after = copy;
+  x->needs = copy + n;
   x->nafter = n;
   return 0;
 }

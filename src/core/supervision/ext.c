@@ -20,7 +20,10 @@ void tv_actor_ext_free(tv_actor_t *a) {
   if (!x) return;
   tv_list_unlink(&x->blocked);
   tv_budget_free(&x->budget);
-  for (uint32_t i = 0; i < x->nafter; i++) tv_str_unref(x->after[i]);
+  for (uint32_t i = 0; i < x->nafter; i++) {
+    tv_str_unref(x->after[i]);
+    tv_str_unref(x->needs[i]);
+  }
   free(x->after);
   tv_str_unref(x->then.reason);
   free(x);

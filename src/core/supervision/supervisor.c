@@ -24,6 +24,36 @@ static void defer_check(tv_sup_t *s) {
   if (!s->destroying) tv_work_defer(s->sched, &s->check_work, TV_LANE_NEXT);
 }
 
+/* Shutdown's stop order. Each task that others start `after` counts its
+ * live dependents; it is cancelled when the last of them has ended. */
+static void count_dependents(void *x, void *arg) {
+  tv_sup_t *s = arg;
+  tv_actor_t *a = x;
+  tv_actor_ext_t *ax = a->ext;
+  for (uint32_t i = 0; ax && i < ax->nafter; i++) {
+    tv_actor_t *d = tv_registry_find(&s->reg, ax->needs[i]->s, ax->needs[i]->len);
+    tv_actor_ext_t *dx = d && d != a ? tv_actor_ext(d) : NULL; /* no memory: it stops at once */
+    if (dx) dx->dependents++;
+  }
+}
+/* Not stopping yet, not a group's child (its group stops it), and none of
+ * its dependents left. */
+static int free_to_stop(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  return !a->cancel_requested && !(a->ext && (a->ext->parent || a->ext->dependents));
+}
+
+/* Task a, stopping in a shutdown, ended: its dependencies may stop now. */
+static void release_needs(tv_sup_t *s, tv_actor_t *a) {
+  tv_actor_ext_t *ax = a->ext;
+  for (uint32_t i = 0; ax && i < ax->nafter; i++) {
+    tv_actor_t *d = tv_registry_find(&s->reg, ax->needs[i]->s, ax->needs[i]->len);
+    if (!d || !d->ext || !d->ext->dependents) continue;
+    if (--d->ext->dependents == 0 && !d->cancel_requested && !d->ext->parent)
+      tv_actor_cancel(d, UINT64_MAX);
+  }
+}
+
 /* ---- actor lifecycle ------------------------------------------------------ */
 
 static void add_stuck(tv_sup_t *s, tv_str_t *name) {
@@ -88,6 +118,7 @@ static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
     if (s->on_removed) s->on_removed(s, a);
     tv_parent_t *p = a->ext ? a->ext->parent : NULL;
     if (p && p->ops->finished) p->ops->finished(p, a);
+    if (s->state == TV_SUP_STOPPING) release_needs(s, a);
   }
   a->hnext = s->reap;
   s->reap = a;
@@ -181,10 +212,6 @@ static void on_bus_park(tv_bus_t *bus) {
 }
 
 /* Per-task steps of a shutdown, for tv_namemap_each: they need no memory. */
-static int not_cancelled(void *x, void *arg) {
-  const tv_actor_t *a = x;
-  return !a->cancel_requested && !(a->ext && a->ext->parent);
-}
 static int unmarked(void *x, void *arg) {
   const tv_actor_t *a = x;
   return a->ext && !a->ext->shutdown;
@@ -489,8 +516,10 @@ int tv_sup_shutdown(tv_sup_t *s, const char *reason) {
   s->deadline = tv_sched_deadline(s->sched, s->grace_ns);
   tv_timer_start_at(s->sched, &s->timer, s->deadline);
   tv_namemap_each(&s->reg, unmarked, mark_shutdown, NULL);
-  /* a group stops its own children, in reverse order */
-  tv_namemap_each(&s->reg, not_cancelled, cancel_one, NULL);
+  /* a group stops its own children, in reverse order; a task others start
+   * `after` stops once they have ended (systemd's stop order) */
+  tv_namemap_visit(&s->reg, count_dependents, s);
+  tv_namemap_each(&s->reg, free_to_stop, cancel_one, NULL);
   defer_check(s);
   return 0;
 }
