@@ -32,7 +32,9 @@ describe("registry", function()
       run = function(ctx)
         seen.add = { sup:add(cooperative("child")) }
         seen.add2 = { sup:add(cooperative("other")) }
-        ctx:sleep(0.05)
+        -- (the snapshot lists running attempts: wait until both have started)
+        assert(H.wait_for(H.has(events, "TaskStarting", "child")))
+        assert(H.wait_for(H.has(events, "TaskStarting", "other")))
         seen.list = sup:list()
         seen.snapshot = sup:snapshot()
         seen.alive = sup:is_alive("child")
@@ -40,7 +42,7 @@ describe("registry", function()
         seen.remove = { sup:remove("child") }
         seen.cancel = { sup:cancel("other") }
         seen.after_cancel_contains = sup:contains("other")
-        ctx:sleep(0.05)
+        assert(H.wait_for(H.has(events, "TaskRemoved", "child")))
         seen.list_end = sup:list()
         seen.contains_end = sup:contains("child")
         seen.alive_end = sup:is_alive("child")
