@@ -557,13 +557,13 @@ describe("registry", function()
   end)
 
   it("cancel outside a coroutine returns true at once; a task cancelled before it started has no attempt events", function()
-    local sup = tv.supervisor({ grace = 2 })
+    local sup = tv.supervisor({ grace = 30 })
     local events = H.collect(sup)
     local ran = false
     assert(sup:add(tv.once("early", function() ran = true end)))
     local t0 = tv.monotime()
     local res = { sup:cancel("early") }
-    assert.is_true(tv.monotime() - t0 < 1) -- at once, not after the 2 s grace
+    assert.is_true(tv.monotime() - t0 < 10) -- at once, not after the 30 s grace
     assert.same({ true }, res)
     assert.is_true(sup:run())
     assert.is_false(ran)
