@@ -97,7 +97,7 @@ describe("shutdown", function()
     for _, name in ipairs({ "a", "b", "c" }) do
       assert.same({ status = "cancelled", attempts = 1 }, results[2][name])
     end
-    assert.is_true(elapsed < 2, "took " .. elapsed)
+    assert.is_true(elapsed < 5, "took " .. elapsed) -- within the grace
     assert.equal("closed", sup:state())
     local sr = index_of(events, "ShutdownRequested")
     assert.is_not_nil(sr)
@@ -249,7 +249,7 @@ describe("shutdown", function()
     })))
     local t0 = tv.monotime()
     assert.is_true(sup:run())
-    assert.is_true(tv.monotime() - t0 < 2)
+    assert.is_true(tv.monotime() - t0 < 4) -- not the 5 s sleep
     assert.same({ true }, res)
     assert.is_true(cancelled)
     assert.is_false(slept)
@@ -287,7 +287,7 @@ describe("shutdown", function()
     }))
     local t0 = tv.monotime()
     assert.is_true(sup:run())
-    assert.is_true(tv.monotime() - t0 < 2)
+    assert.is_true(tv.monotime() - t0 < 5) -- within the grace, not the 10 s backoff
     assert.same({ backing = 1, q1 = 0, q2 = 0 }, runs)
     assert.same({ "TaskAddRequested", "TaskAdded", "TaskStarting#1", "TaskFailed#1",
       "BackoffScheduled#1", "TaskRemoved" }, H.trace(events, "backing"))
