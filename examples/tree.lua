@@ -10,8 +10,8 @@
 --       └── http  started after cache; restarted with it
 --
 -- The cache crashes once: rest_for_one restarts it and http (started after
--- it), in order; db and migrate are untouched. After two seconds the
--- supervisor shuts down: children stop in reverse order.
+-- it), in order; db and migrate are untouched. Once http has restarted, the
+-- operator shuts the supervisor down: children stop in reverse order.
 --
 --   taskvisor examples/tree.lua
 local tv = require("taskvisor")
@@ -62,8 +62,16 @@ sup:add(tv.group({
   },
 }))
 
+-- The operator waits for http's second start (however slow the machine; at
+-- most a minute), lets it run a moment, and shuts down.
+local restarted = false
+sup:subscribe({ name = "operator", on_event = function(ev)
+  if ev.kind == "TaskStarting" and ev.task == "http" and ev.attempt == 2 then restarted = true end
+end })
 sup:add(tv.once("operator", function(ctx)
-  ctx:sleep(2)
+  local give_up = tv.monotime() + 60
+  while not restarted and tv.monotime() < give_up do ctx:sleep(0.05) end
+  ctx:sleep(0.2)
   sup:shutdown()
 end))
 

@@ -36,8 +36,8 @@ describe("concurrency", function()
     for _, ev in ipairs(H.only(events, nil, "ActorExhausted")) do
       assert.equal("policy_exhausted_success", ev.reason)
     end
-    -- three waves of 0.05 s
-    assert.is_true(elapsed >= 0.14 and elapsed < 2, "took " .. elapsed)
+    -- three waves of 0.05 s (at least; a loaded machine takes longer)
+    assert.is_true(elapsed >= 0.14, "took " .. elapsed)
     -- the third task starts only after one of the first two stopped
     local i3 = 0
     for i, ev in ipairs(events) do
@@ -63,7 +63,7 @@ describe("concurrency", function()
         end
       end,
     }))
-    local give_up = tv.monotime() + 5 -- a starved subscriber fails the spec, not hangs it
+    local give_up = tv.monotime() + 60 -- a starved subscriber fails the spec, not hangs it
     for _, name in ipairs({ "a", "b", "c" }) do
       assert(sup:add(tv.task({
         name = name,
@@ -99,10 +99,11 @@ describe("concurrency", function()
       end)))
     end
     assert.is_true(sup:run())
-    assert.is_true(at.a < 0.3, "a waited " .. at.a)
-    assert.is_true(at.b < 0.35, "b waited " .. at.b)
-    assert.is_true(at["flaky#2"] >= 0.38, "flaky retried at " .. at["flaky#2"])
+    -- a and b ran while flaky was backing off: had the backoff held the only
+    -- permit, flaky's second attempt would come before them
     assert.same({ "flaky", "a", "b", "flaky" }, starts(events))
+    assert.is_true(at.a < at["flaky#2"] and at.b < at["flaky#2"])
+    assert.is_true(at["flaky#2"] >= 0.38, "flaky retried at " .. at["flaky#2"])
     local bo = H.first(events, "BackoffScheduled", "flaky")
     assert.equal(400, bo.delay_ms)
     assert.equal("failure", bo.backoff_source)
@@ -137,9 +138,10 @@ describe("concurrency", function()
         end
       end,
     }))
-    local t0 = tv.monotime()
     assert.is_true(sup:run())
-    assert.is_true(tv.monotime() - t0 < 2)
+    -- everything stopped when asked, nothing waited out the grace
+    for _, ev in ipairs(events) do assert.is_nil((ev.reason or ""):find("force_stopped"), ev.reason) end
+    assert.equal(0, H.count(events, "GraceExceeded"))
     assert.same({ "holder", "waiter" }, seen.listed)
     assert.same({ "holder" }, seen.snapshot)
     assert.is_false(seen.alive)
@@ -159,8 +161,8 @@ describe("concurrency", function()
     local N = 1000
     local attempts = {}
     -- if the loop were starved the sleeper would never shut down: the
-    -- spinners do it after 5 s so the spec fails instead of hanging
-    local give_up = tv.monotime() + 5
+    -- spinners do it after 60 s so the spec fails instead of hanging
+    local give_up = tv.monotime() + 60
     for i = 1, N do
       local name = string.format("spin-%04d", i)
       attempts[i] = 0
@@ -173,22 +175,16 @@ describe("concurrency", function()
         end,
       })))
     end
-    local wakes, span = 0, 0
+    -- the sleeper wakes 40 times, however long a loop pass takes (valgrind,
+    -- a loaded machine): it is the one that ends the run, not the give-up
+    local wakes, by_sleeper = 0, false
     assert(sup:add(tv.once("sleeper", function(ctx)
-      local t0 = tv.monotime()
-      while tv.monotime() - t0 < 1 do
-        ctx:sleep(0.01)
-        wakes = wakes + 1
-      end
-      span = tv.monotime() - t0
+      while wakes < 40 and ctx:sleep(0.01) do wakes = wakes + 1 end
+      by_sleeper = wakes == 40
       sup:shutdown()
     end)))
-    local t0 = tv.monotime()
     assert.is_true(sup:run())
-    local elapsed = tv.monotime() - t0
-    assert.is_true(elapsed < 5, "took " .. elapsed)
-    assert.is_true(span < 2, "sleeper's second lasted " .. span)
-    assert.is_true(wakes >= 40, "the sleeper woke only " .. wakes .. " times in " .. span .. " s")
+    assert.is_true(by_sleeper, "the sleeper woke only " .. wakes .. " times before the give-up")
     local min, max = math.huge, 0
     for i = 1, N do
       if attempts[i] < min then min = attempts[i] end

@@ -173,6 +173,7 @@ describe("faults: hooks that raise", function()
     local function job(name) return tv.task({ name = name, slot = "s", restart = "never",
       run = function(ctx) ctx:sleep(0.01) end }) end
     local events, ran, sup = run({}, { controller = true, setup = function(sup)
+      local seen = H.collect(sup, { name = "submitter's" })
       assert(sup:add(tv.once("submitter", function(ctx)
         local function try(name, adm) res[name] = { sup:submit({ task = job(name), admission = adm }) } end
         try("raise-string", function() error("policy bug") end)
@@ -183,7 +184,7 @@ describe("faults: hooks that raise", function()
         try("nonsense", function() return 42 end)
         try("nil", function() end)
         try("ok", function() return "start" end)
-        ctx:sleep(0.05)
+        assert(H.wait_for(H.has(seen, "ActorExhausted", "ok"))) -- it ran to its end before the shutdown
         try("stopper", function() sup:shutdown(); return "start" end)
         try("after", "queue")
       end)))

@@ -77,6 +77,32 @@ function H.index(events, kind, task)
   return nil
 end
 
+--- Inside a task or subscriber: sleeps in short steps until pred() is true
+--- (returns true) or `secs` (default 60) pass (returns false). Specs wait for
+--- the event they check this way, never for a fixed time; the long default
+--- only fails a run that is truly stuck, however loaded the machine.
+function H.wait_for(pred, secs)
+  local deadline = tv.monotime() + (secs or 60)
+  while not pred() do
+    if tv.monotime() > deadline then return false end
+    tv.sleep(0.005)
+  end
+  return true
+end
+
+--- A predicate: `events` (a collector's list) holds an event of `kind` about
+--- `task` (and attempt `attempt`, if given).
+function H.has(events, kind, task, attempt)
+  return function()
+    for _, ev in ipairs(events) do
+      if ev.kind == kind and ev.task == task and (attempt == nil or ev.attempt == attempt) then
+        return true
+      end
+    end
+    return false
+  end
+end
+
 --- A task that sleeps until it is cancelled, then returns.
 function H.cooperative(name, restart)
   return tv.task({
