@@ -453,6 +453,14 @@ function Supervisor:signal(name, sig)
   return c:signal(name, n)
 end
 
+--- sup:process_info(name): the running process of a process task:
+--- { pid =, containment = "cgroup" | "pgroup", cgroup = directory }, or nil +
+--- "ENOENT: ..." / "ENOTSUP: ..." (not a process task) / "ESRCH: ..." (none runs now).
+function Supervisor:process_info(name)
+  local c = self_check(self, "process_info")
+  return c:process_info(name_arg("process_info", name))
+end
+
 --- sup:list(): registered task names, sorted.
 function Supervisor:list() return self_check(self, "list"):list() end
 --- sup:snapshot(): names of tasks with an attempt running now, sorted.

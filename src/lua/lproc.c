@@ -243,6 +243,25 @@ int ltv_process_new(lua_State *L) {
   return 1;
 }
 
+/* sup:process_info's table for a process task t: { pid =, containment =
+ * "cgroup" | "pgroup", cgroup = directory (cgroup only) }; 0 pushed nothing
+ * (no process runs: between attempts, or the last one is ending). */
+int ltv_process_info(lua_State *L, tv_task_t *t) {
+  tv_process_t *p = (tv_process_t *)t;
+  if (!p->run || !p->run->child) return 0;
+  const tv_child_t *c = p->run->child;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, p->run->pid);
+  lua_setfield(L, -2, "pid");
+  lua_pushstring(L, tv_child_containment(c));
+  lua_setfield(L, -2, "containment");
+  if (c->cg) {
+    lua_pushstring(L, c->cg);
+    lua_setfield(L, -2, "cgroup");
+  }
+  return 1;
+}
+
 int ltv_process_explicit_ready(tv_task_t *t) {
   return tv_process_is(t) && tv_process_explicit_ready((tv_process_t *)t);
 }

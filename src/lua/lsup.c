@@ -300,6 +300,19 @@ static int sup_signal(lua_State *L) {
   return 1;
 }
 
+static int sup_process_info(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  if (!a) return ltv_push_error(L, TV_ENOENT, "no task named '%s'", name);
+  tv_task_t *t = tv_container_of(a, tv_task_t, actor);
+  if (!tv_process_is(t)) return ltv_push_error(L, TV_ENOTSUP, "task '%s' is not a process", name);
+  if (ltv_process_info(L, t)) return 1;
+  return ltv_push_error(L, TV_ESRCH, "task '%s' has no running process (%s)", name,
+                        tv_actor_state_name(a->state));
+}
+
 static int push_names(lua_State *L, ltv_sup *s, int alive_only) {
   uint32_t n;
   tv_str_t **names = tv_sup_names(s->sup, alive_only, &n);
@@ -515,6 +528,7 @@ void ltv_sup_open(lua_State *L) {
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
+      {"process_info", sup_process_info},
       {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
       {"waits", sup_waits},
       {NULL, NULL}};

@@ -202,6 +202,8 @@ void ltv_process_open(lua_State *L);
 /* Whether task t is a process that reports its readiness itself (its
  * `ready` is not "started"): added with explicit_ready. */
 int ltv_process_explicit_ready(tv_task_t *t);
+/* Pushes sup:process_info's table for a process task: 1, or 0 (none runs). */
+int ltv_process_info(lua_State *L, tv_task_t *t);
 /* The context's reaper (made on first use); raises if it cannot be made. */
 struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx);
 /* A NULL-terminated copy of the strings t[1..#t] (one block), or raises. */

@@ -78,6 +78,13 @@ static void child(const tv_spawn_t *sp, const char *file, int errfd, pid_t paren
    * caught ones would run the host's handlers until exec. */
   for (int s = 1; s < NSIG; s++)
     if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+  /* Into the task's cgroup before anything can fork; failing that, the child
+   * still runs, contained by its process group only: the parent is told. */
+  if (sp->cgroup_fd > 2 && write(sp->cgroup_fd, "0", 1) != 1) {
+    int note[2] = {TV_SPAWN_AT_CGROUP, errno};
+    ssize_t w = write(errfd, note, sizeof note);
+    (void)w;
+  }
   if (setpgid(0, 0) != 0) goto fail;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) goto fail;
   if (getppid() != parent) _exit(127); /* the host died before prctl */
@@ -138,12 +145,19 @@ pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
     close(ep[0]);
     return -saved;
   }
-  int msg[2];
+  int msg[2], joined = 1;
   ssize_t n;
-  do n = read(ep[0], msg, sizeof msg); /* EOF at exec: the close-on-exec pipe */
-  while (n < 0 && errno == EINTR);
+  for (;;) {
+    do n = read(ep[0], msg, sizeof msg); /* EOF at exec: the close-on-exec pipe */
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof msg || msg[0] != TV_SPAWN_AT_CGROUP) break;
+    joined = 0; /* (a note: the exec's outcome follows) */
+  }
   close(ep[0]);
-  if (n != (ssize_t)sizeof msg) return pid;
+  if (n != (ssize_t)sizeof msg) {
+    if (!joined) *stage = TV_SPAWN_AT_CGROUP;
+    return pid;
+  }
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
   *stage = msg[0];
   return msg[1] > 0 ? -msg[1] : UV_EINVAL;
