@@ -272,6 +272,7 @@ static int process_gc(lua_State *L) {
     u->orphaned = 1;
   else
     tv_process_fini(&u->p);
+  tv_list_unlink(&u->p.all); /* (no log reopening reaches it from here on) */
   ltv_extras_drop(L, u->ctx, &u->p.base); /* before the address can be reused */
   return 0;
 }

@@ -4,6 +4,7 @@
  * Owner: the userdata owns the core supervisor (tv_sup_destroy in __gc). It is
  * anchored in the registry from its first task until it closes, so running
  * tasks never lose their supervisor to the garbage collector. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,8 +371,35 @@ static int sup_subscribe(lua_State *L) {
   return 1;
 }
 
+/* SIGUSR2: one line per task of this supervisor on stderr (the host's log). */
+static void dump_status(ltv_sup *s) {
+  uint32_t n;
+  tv_str_t **names = tv_sup_names(s->sup, 0, &n);
+  if (!names) return;
+  fprintf(stderr, "taskvisor: status: supervisor %s, %u tasks\n", tv_sup_state_name(s->sup->state),
+          (unsigned)n);
+  for (uint32_t i = 0; i < n; i++) {
+    tv_actor_t *a = tv_sup_find(s->sup, names[i]->s, names[i]->len);
+    char more[96] = "";
+    if (a) tv_process_describe(tv_container_of(a, tv_task_t, actor), more, sizeof more);
+    fprintf(stderr, "taskvisor: status: task=%s state=%s attempt=%u%s\n", names[i]->s,
+            a ? tv_actor_state_name(a->state) : "?", a ? (unsigned)a->attempt : 0, more);
+  }
+  fflush(stderr);
+  free(names);
+}
+
 static void on_signal(tv_signals_t *sig, int signum) {
   ltv_sup *s = sig->data;
+  if (signum == SIGHUP || signum == SIGUSR1) {
+    tv_process_reopen_logs();
+    return;
+  }
+  if (signum == SIGUSR2) {
+    dump_status(s);
+    return;
+  }
+  if (signum == SIGALRM) return; /* nothing here uses alarm(): a stray one is ignored */
   char reason[32];
   snprintf(reason, sizeof reason, "signal %s", tv_signal_name(signum));
   if (tv_sup_shutdown(s->sup, reason) != 0) tv_sup_force(s->sup); /* asked twice */

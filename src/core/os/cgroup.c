@@ -118,6 +118,22 @@ static void remove_leftover(const char *dir, size_t mntlen) {
   rmdir(dir);
 }
 
+/* Whether the host that made taskvisor-<pid> may still run: the pid exists
+ * and is not a zombie (a SIGKILLed host its parent has not reaped yet). */
+static int host_alive(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return 0;
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  buf[n] = 0;
+  const char *rp = strrchr(buf, ')');
+  return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
 static void remove_leftovers(const char *parent, size_t mntlen) {
   DIR *d = opendir(parent);
   if (!d) return;
@@ -128,7 +144,7 @@ static void remove_leftovers(const char *parent, size_t mntlen) {
     char *end;
     long pid = strtol(e->d_name + strlen(PREFIX), &end, 10);
     if ((*end && *end != '.') || pid <= 0 || pid == getpid()) continue;
-    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its host is alive */
+    if (host_alive((pid_t)pid)) continue;
     if (snprintf(path, sizeof path, "%s/%s", parent, e->d_name) >= (int)sizeof path) continue;
     remove_leftover(path, mntlen);
   }

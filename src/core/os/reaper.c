@@ -255,6 +255,44 @@ static void at_exit(void) {
   }
 }
 
+void tv_reaper_kill_all_now(void) {
+  if (getpid() != reapers_pid) return;
+  char path[4096];
+  tv_list_each(l, &reapers) {
+    tv_reaper_t *r = tv_container_of(l, tv_reaper_t, all);
+    tv_list_each(k, &r->children) {
+      tv_child_t *c = tv_container_of(k, tv_child_t, link);
+      if (c->cg) { /* (no snprintf here: not async-signal-safe) */
+        size_t len = strlen(c->cg);
+        if (len + sizeof "/cgroup.kill" <= sizeof path) {
+          memcpy(path, c->cg, len);
+          memcpy(path + len, "/cgroup.kill", sizeof "/cgroup.kill");
+          int fd = open(path, O_WRONLY | O_CLOEXEC);
+          if (fd >= 0) {
+            ssize_t w = write(fd, "1", 1);
+            (void)w;
+            close(fd);
+          }
+        }
+      }
+      if (group_held(c)) kill(-c->pgid, SIGKILL);
+    }
+  }
+  /* The cgroups go once their members are dead (zombies do not count): at
+   * most about a second, so the host ends with its trees gone. */
+  tv_list_each(l, &reapers) {
+    tv_reaper_t *r = tv_container_of(l, tv_reaper_t, all);
+    tv_list_each(k, &r->children) {
+      tv_child_t *c = tv_container_of(k, tv_child_t, link);
+      for (int i = 0; c->cg && i < 200 && rmdir(c->cg) != 0 && errno == EBUSY; i++) {
+        struct timespec ts = {0, 5000000L};
+        nanosleep(&ts, NULL);
+      }
+    }
+    if (r->cg.dir) rmdir(r->cg.dir);
+  }
+}
+
 int tv_reaper_new(tv_reaper_t **out, uv_loop_t *loop) {
   tv_reaper_t *r = calloc(1, sizeof *r);
   uv_signal_t *sig = malloc(sizeof *sig);

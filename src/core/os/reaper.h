@@ -92,6 +92,9 @@ int tv_child_signal(tv_child_t *c, int sig);
 void tv_child_stopping(tv_child_t *c);
 /* "cgroup" or "pgroup": what contains the child's tree. */
 const char *tv_child_containment(const tv_child_t *c);
+/* From a handler of a signal about to kill the process (async-signal-safe,
+ * best effort): SIGKILLs every tree of every reaper, without reaping. */
+void tv_reaper_kill_all_now(void);
 /* The owner leaves: the group is SIGKILLed and reaped without it. */
 void tv_child_disown(tv_child_t *c);
 
