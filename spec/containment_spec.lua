@@ -174,3 +174,39 @@ for _, mode in ipairs({ "cgroup", "pgroup" }) do
     end)
   end)
 end
+
+describe("containment cgroup", function()
+  it("sees the last member die even when no SIGCHLD tells the host (a member from outside its tree)", function()
+    if not dir then
+      pending("no writable cgroup2 here")
+      return
+    end
+    local go, cgfile, out = P.tmpname(), P.tmpname(), P.tmpname()
+    local host, script = C.spawn_host("cgroup", dir, string.format([[
+      local tv = require("taskvisor")
+      local sup = tv.supervisor({ grace = 30 })
+      sup:add(tv.process({ name = "svc", restart = "never", cmd = { "/bin/sh", "-c",
+        "while [ ! -e %s ]; do sleep 0.01; done; exit 0" } }))
+      sup:add(tv.task({ name = "tell", restart = "never", run = function()
+        local f = io.open(%q, "w"); f:write(assert(sup:process_info("svc")).cgroup); f:close()
+      end }))
+      print("run=" .. tostring(sup:run()))
+    ]], go, cgfile), out)
+    assert.is_true(P.wait_until(function() return (P.read(cgfile) or "") ~= "" end, 10))
+    -- a child of this spec joins the task's cgroup: when the leader exits it is
+    -- SIGKILLed with the rest, and reaped here, not by the host
+    local pidfile = P.tmpname()
+    os.execute(string.format("sleep 60 >/dev/null 2>&1 & echo $! > %s; echo $! > %s/cgroup.procs", pidfile,
+      P.read(cgfile)))
+    local foreign = P.pids(pidfile)[1]
+    assert(io.open(go, "w")):close()
+    local ended = P.wait_until(function() return not P.alive(host) end, 20)
+    local alive = C.kill_alive({ foreign, host })
+    local text = P.read(out) or ""
+    for _, f in ipairs({ go, cgfile, out, pidfile, script }) do os.remove(f) end
+    assert.is_true(ended, "the attempt never ended")
+    assert.same({}, alive)
+    assert.truthy(text:find("run=true", 1, true), text)
+  end)
+end)
+
