@@ -65,7 +65,7 @@ end
 --- Starts `code` through the host in `mode`, in the background: its pid.
 function C.spawn_host(mode, dir, code, outfile)
   local path, pidfile = H.script(code), P.tmpname()
-  os.execute(string.format("%s %q %q >%s 2>&1 & echo $! > %s", C.env(mode, dir), H.host(), path,
+  os.execute(string.format("ulimit -c 0; %s %q %q >%s 2>&1 & echo $! > %s", C.env(mode, dir), H.host(), path,
     outfile or "/dev/null", pidfile))
   local pid = P.pids(pidfile)[1]
   os.remove(pidfile)
