@@ -232,9 +232,8 @@ static char *file_in(const char *cg, const char *name, char *buf, size_t size) {
   return buf;
 }
 
-int tv_cgroup_procs_fd(const char *cg) {
-  char path[4096];
-  int fd = open(file_in(cg, "cgroup.procs", path, sizeof path), O_WRONLY | O_CLOEXEC);
+int tv_cgroup_dir_fd(const char *cg) {
+  int fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   return fd < 0 ? -errno : fd;
 }
 

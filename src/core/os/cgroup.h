@@ -32,8 +32,8 @@ int tv_cgroot_holds(const tv_cgroot_t *root, pid_t pid);
 
 /* A fresh, empty cgroup below root: its malloc'd path, or NULL (errno set). */
 char *tv_cgroup_new(tv_cgroot_t *root);
-/* cgroup.procs of cg, opened for a child to write "0" into (O_CLOEXEC). */
-int tv_cgroup_procs_fd(const char *cg);
+/* cg's directory, opened for a child to start in (O_CLOEXEC); or -errno. */
+int tv_cgroup_dir_fd(const char *cg);
 /* Sends sig to every process in cg (each checked to still be a member
  * through a pidfd, so no reused pid is signalled): how many, or -errno. */
 int tv_cgroup_signal(const tv_cgroot_t *root, const char *cg, int sig);

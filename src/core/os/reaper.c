@@ -334,7 +334,7 @@ void tv_reaper_close(tv_reaper_t *r) {
   free(r);
 }
 
-/* The cgroup for a new child and its cgroup.procs, or NULL and -1. */
+/* The cgroup for a new child and its directory's fd, or NULL and -1. */
 static char *new_cgroup(tv_reaper_t *r, int *fd) {
   *fd = -1;
   if (!r->cg_tried) {
@@ -342,7 +342,7 @@ static char *new_cgroup(tv_reaper_t *r, int *fd) {
     r->cg_err = tv_cgroot_open(&r->cg);
   }
   char *cg = r->cg.dir ? tv_cgroup_new(&r->cg) : NULL;
-  if (cg && (*fd = tv_cgroup_procs_fd(cg)) <= 2) {
+  if (cg && (*fd = tv_cgroup_dir_fd(cg)) <= 2) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
     tv_cgroup_remove(cg);

@@ -15,7 +15,7 @@ typedef struct tv_spawn {
   char *const *envp; /* NULL: the host's environment */
   const char *cwd;   /* NULL: the host's */
   int fds[3];        /* the child's stdin/stdout/stderr (parent fds; left open) */
-  int cgroup_fd;     /* > 2: a cgroup.procs the child joins first (cgroup.h); 0: none */
+  int cgroup_fd;     /* > 2: the directory of a cgroup the child starts in (cgroup.h); 0: none */
 } tv_spawn_t;
 
 /* Where a spawn failed, for the message. */
