@@ -151,6 +151,24 @@ static void remove_leftovers(const char *parent, size_t mntlen) {
   closedir(d);
 }
 
+/* Whether dir's cgroup.procs lists this process: the mount and
+ * /proc/self/cgroup agree on where the host is. */
+static int lists_self(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  char *procs = slurp(path);
+  if (!procs) return 0;
+  long self = (long)getpid();
+  int found = 0;
+  for (char *s = procs, *end; *s && !found; s = end) {
+    long pid = strtol(s, &end, 10);
+    if (end == s) break;
+    found = pid == self;
+  }
+  free(procs);
+  return found;
+}
+
 int tv_cgroot_open(tv_cgroot_t *root) {
   memset(root, 0, sizeof *root);
   const char *env = getenv("TASKVISOR_CGROUP");
@@ -179,6 +197,10 @@ int tv_cgroot_open(tv_cgroot_t *root) {
   }
   free(mnt);
   if (!parent) return -ENOMEM;
+  if (!(env && *env) && !lists_self(parent)) { /* (another cgroup namespace's view) */
+    free(parent);
+    return -ENOENT;
+  }
   size_t plen = strlen(parent);
   while (plen > mntlen && parent[plen - 1] == '/') parent[--plen] = 0;
   remove_leftovers(parent, mntlen);
