@@ -236,7 +236,7 @@ static void install_signals(void) {
   sa.sa_flags = SA_RESETHAND | SA_NODEFER;
   for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
     struct sigaction old;
-    /* (a sanitizer's own handlers stay: they report, then abort through ours) */
+    /* (a sanitizer's own handlers stay: they report and end the host themselves) */
     if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(fatal[i], &sa, NULL);
   }
 }
