@@ -679,6 +679,11 @@ values("sup:signal", "signal", { { "nil", nil }, { "0", 0 }, { "-1", -1 }, { "99
 row({ fn = "sup:signal", case = "a Lua task", fails = "^ENOTSUP: task 'victim' is not a process",
   call = function(E) return E.sup:signal("victim", "HUP") end })
 row({ fn = "sup:signal", case = "an unknown name", fails = "^ENOENT", call = function(E) return E.sup:signal("ghost", 1) end })
+values("sup:process_info", "name", BAD_NAMES, function(E, v) return E.sup:process_info(v) end)
+row({ fn = "sup:process_info", case = "a Lua task", fails = "^ENOTSUP: task 'victim' is not a process",
+  call = function(E) return E.sup:process_info("victim") end })
+row({ fn = "sup:process_info", case = "an unknown name", fails = "^ENOENT: no task named 'ghost'",
+  call = function(E) return E.sup:process_info("ghost") end })
 row({ fn = "sup:is_alive", case = "a non-UTF-8 name is accepted", call = function(E) return E.sup:is_alive(NON_UTF8 .. "x") end,
   accepts = function(_, alive) assert.is_false(alive) end })
 row({ fn = "sup:slot", case = "a non-UTF-8 slot name is accepted (idle)", call = function(E) return E.sup:slot(NON_UTF8) end,

@@ -6,6 +6,12 @@
 -- Allocation failures inside the core are spec/c/test_alloc.c.
 local H = require("helpers")
 local P = require("proc_helpers")
+local C = require("contain_helpers")
+
+-- The hosts started here put their cgroups below one of this spec's (a
+-- SIGKILLed host cannot remove its own); removed at the end.
+local cgdir = C.cgroup_dir()
+teardown(function() if cgdir then C.remove(cgdir) end end)
 local tv = H.tv
 
 local SH = "/bin/sh"
@@ -87,6 +93,7 @@ end
 -- Starts the host on `code` in the background: returns a handle with the
 -- host's pid, its output file and wait() -> output, exit status.
 local function host_start(code, env)
+  env = env or (cgdir and C.env("cgroup", cgdir))
   local path = H.script(code)
   local out, hostfile, statusfile = P.tmpname(), P.tmpname(), P.tmpname()
   os.execute(string.format("sh -c '%s %q %q > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s' 2>/dev/null &",

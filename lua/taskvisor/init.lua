@@ -454,10 +454,18 @@ function Supervisor:signal(name, sig)
 end
 
 --- sup:process(name): a process task's live state: { pid =, attempt =,
---- stdout = { file =, lost_bytes =, error = }, stderr = ... }, or nil +
+--- containment =, stdout = { file =, lost_bytes =, error = }, stderr = ... }, or nil +
 --- "ENOENT: ..." / "ENOTSUP: ..." (not a process task).
 function Supervisor:process(name)
   return self_check(self, "process"):process(name_arg("process", name))
+end
+
+--- sup:process_info(name): the running process of a process task:
+--- { pid =, containment = "cgroup" | "pgroup", cgroup = directory }, or nil +
+--- "ENOENT: ..." / "ENOTSUP: ..." (not a process task) / "ESRCH: ..." (none runs now).
+function Supervisor:process_info(name)
+  local c = self_check(self, "process_info")
+  return c:process_info(name_arg("process_info", name))
 end
 
 --- sup:list(): registered task names, sorted.

@@ -14,6 +14,7 @@
 #include <lualib.h>
 #include <uv.h>
 
+#include "core/os/reaper.h"
 #include "core/os/spawn.h"
 #include "embedded.h"
 
@@ -203,6 +204,43 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* ---- signals ---------------------------------------------------------------
+ * During sup:run() the run's watchers handle INT/TERM/QUIT (shutdown),
+ * HUP/USR1 (reopen log files), USR2 (status) and ALRM (nothing); outside a
+ * run the dispositions below hold (the run puts them back when it ends).
+ * HUP/USR1/USR2/ALRM then do nothing (caught, not ignored: a child started
+ * by os.execute or io.popen gets the default back at exec). Every other
+ * signal that would end the host, INT/TERM/QUIT outside a run included,
+ * first SIGKILLs every task's tree, then ends the host as it would have:
+ * no way the host ends but SIGKILL leaves a task's process behind. */
+
+static void on_harmless(int sig) { (void)sig; }
+
+static void on_fatal(int sig) {
+  tv_reaper_kill_all_now();
+  raise(sig); /* SA_RESETHAND: the default action now, as if never caught */
+}
+
+static void install_signals(void) {
+  static const int harmless[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+  static const int fatal[] = {SIGINT,  SIGTERM, SIGQUIT,   SIGSEGV,   SIGBUS,  SIGFPE,
+                              SIGILL,  SIGABRT, SIGSYS,    SIGTRAP,   SIGXCPU, SIGXFSZ,
+                              SIGVTALRM, SIGPROF, SIGPWR, SIGSTKFLT, SIGIO};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = on_harmless;
+  sa.sa_flags = SA_RESTART;
+  for (size_t i = 0; i < sizeof harmless / sizeof *harmless; i++) sigaction(harmless[i], &sa, NULL);
+  sa.sa_handler = on_fatal;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
+    struct sigaction old;
+    /* (a sanitizer's own handlers stay: they report and end the host themselves) */
+    if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(fatal[i], &sa, NULL);
+  }
+}
+
 int main(int argc, char **argv) {
   tv_stdio_guard(); /* before the first descriptor is opened */
   lua_State *L = luaL_newstate();
@@ -211,6 +249,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   signal(SIGPIPE, SIG_IGN); /* a closed pipe is an error to report, not a death */
+  install_signals();
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);

@@ -204,6 +204,10 @@ void ltv_process_push_state(lua_State *L, tv_task_t *t) {
   }
   lua_pushinteger(L, t->actor.attempt);
   lua_setfield(L, -2, "attempt");
+  if (p->run && p->run->child) {
+    lua_pushstring(L, tv_child_containment(p->run->child));
+    lua_setfield(L, -2, "containment");
+  }
   static const char *const streams[2] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {
     const tv_outfile_t *f = p->out[i].file;
@@ -221,6 +225,25 @@ void ltv_process_push_state(lua_State *L, tv_task_t *t) {
   }
 }
 
+/* sup:process_info's table for a process task t: { pid =, containment =
+ * "cgroup" | "pgroup", cgroup = directory (cgroup only) }; 0 pushed nothing
+ * (no process runs: between attempts, or the last one is ending). */
+int ltv_process_info(lua_State *L, tv_task_t *t) {
+  tv_process_t *p = (tv_process_t *)t;
+  if (!p->run || !p->run->child) return 0;
+  const tv_child_t *c = p->run->child;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, p->run->pid);
+  lua_setfield(L, -2, "pid");
+  lua_pushstring(L, tv_child_containment(c));
+  lua_setfield(L, -2, "containment");
+  if (c->cg) {
+    lua_pushstring(L, c->cg);
+    lua_setfield(L, -2, "cgroup");
+  }
+  return 1;
+}
+
 int ltv_process_explicit_ready(tv_task_t *t) {
   return tv_process_is(t) && tv_process_explicit_ready((tv_process_t *)t);
 }
@@ -231,6 +254,7 @@ static int process_gc(lua_State *L) {
     u->orphaned = 1;
   else
     tv_process_fini(&u->p);
+  tv_list_unlink(&u->p.all); /* (no log reopening reaches it from here on) */
   ltv_extras_drop(L, u->ctx, &u->p.base); /* before the address can be reused */
   return 0;
 }

@@ -17,5 +17,7 @@ void ltv_process_open(lua_State *L);
 int ltv_process_explicit_ready(tv_task_t *t);
 /* Pushes the live state of process task t (sup:process): pid, attempt, output losses. */
 void ltv_process_push_state(lua_State *L, tv_task_t *t);
+/* Pushes sup:process_info's table for a process task: 1, or 0 (none runs). */
+int ltv_process_info(lua_State *L, tv_task_t *t);
 
 #endif

@@ -4,6 +4,7 @@
  * Owner: the userdata owns the core supervisor (tv_sup_destroy in __gc). It is
  * anchored in the registry from its first task until it closes, so running
  * tasks never lose their supervisor to the garbage collector. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,17 +307,42 @@ static int sup_signal(lua_State *L) {
   return 1;
 }
 
-/* c:process(name): a process task's live state (lproc.c), or nil + error. */
-static int sup_process(lua_State *L) {
-  ltv_sup *s = check_sup(L);
+/* The process task named by argument 2 (its actor in *a), or NULL when
+ * nil + error are pushed (2 results). */
+static tv_task_t *process_arg(lua_State *L, ltv_sup *s, tv_actor_t **out) {
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
   tv_actor_t *a = tv_sup_find(s->sup, name, len);
-  if (!a) return ltv_push_error(L, TV_ENOENT, "no task named '%s'", name);
+  if (!a) {
+    ltv_push_error(L, TV_ENOENT, "no task named '%s'", name);
+    return NULL;
+  }
   tv_task_t *t = tv_container_of(a, tv_task_t, actor);
-  if (!tv_process_is(t)) return ltv_push_error(L, TV_ENOTSUP, "task '%s' is not a process", name);
+  if (!tv_process_is(t)) {
+    ltv_push_error(L, TV_ENOTSUP, "task '%s' is not a process", name);
+    return NULL;
+  }
+  *out = a;
+  return t;
+}
+
+/* sup:process(name): a process task's live state (lproc.c), or nil + error. */
+static int sup_process(lua_State *L) {
+  tv_actor_t *a;
+  tv_task_t *t = process_arg(L, check_sup(L), &a);
+  if (!t) return 2;
   ltv_process_push_state(L, t);
   return 1;
+}
+
+/* sup:process_info(name): pid and containment of the running process. */
+static int sup_process_info(lua_State *L) {
+  tv_actor_t *a;
+  tv_task_t *t = process_arg(L, check_sup(L), &a);
+  if (!t) return 2;
+  if (ltv_process_info(L, t)) return 1;
+  return ltv_push_error(L, TV_ESRCH, "task '%s' has no running process (%s)",
+                        lua_tostring(L, 2), tv_actor_state_name(a->state));
 }
 
 static int push_names(lua_State *L, ltv_sup *s, int alive_only) {
@@ -376,8 +402,35 @@ static int sup_subscribe(lua_State *L) {
   return 1;
 }
 
+/* SIGUSR2: one line per task of this supervisor on stderr (the host's log). */
+static void dump_status(ltv_sup *s) {
+  uint32_t n;
+  tv_str_t **names = tv_sup_names(s->sup, 0, &n);
+  if (!names) return;
+  fprintf(stderr, "taskvisor: status: supervisor %s, %u tasks\n", tv_sup_state_name(s->sup->state),
+          (unsigned)n);
+  for (uint32_t i = 0; i < n; i++) {
+    tv_actor_t *a = tv_sup_find(s->sup, names[i]->s, names[i]->len);
+    char more[96] = "";
+    if (a) tv_process_describe(tv_container_of(a, tv_task_t, actor), more, sizeof more);
+    fprintf(stderr, "taskvisor: status: task=%s state=%s attempt=%u%s\n", names[i]->s,
+            a ? tv_actor_state_name(a->state) : "?", a ? (unsigned)a->attempt : 0, more);
+  }
+  fflush(stderr);
+  free(names);
+}
+
 static void on_signal(tv_signals_t *sig, int signum) {
   ltv_sup *s = sig->data;
+  if (signum == SIGHUP || signum == SIGUSR1) {
+    tv_process_reopen_logs();
+    return;
+  }
+  if (signum == SIGUSR2) {
+    dump_status(s);
+    return;
+  }
+  if (signum == SIGALRM) return; /* nothing here uses alarm(): a stray one is ignored */
   char reason[32];
   snprintf(reason, sizeof reason, "signal %s", tv_signal_name(signum));
   if (tv_sup_shutdown(s->sup, reason) != 0) tv_sup_force(s->sup); /* asked twice */
@@ -533,7 +586,8 @@ void ltv_sup_open(lua_State *L) {
       {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
-      {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal}, {"process", sup_process},
+      {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
+      {"process", sup_process}, {"process_info", sup_process_info},
       {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
       {"waits", sup_waits},
       {NULL, NULL}};

@@ -8,9 +8,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/base/error.h"
 #include "core/loop/signals.h"
+
+/* Every process task from tv_process_init to tv_process_fini (one loop, one
+ * thread). */
+static tv_link_t all_processes = {&all_processes, &all_processes};
+
+unsigned tv_process_reopen_logs(void) {
+  unsigned n = 0;
+  tv_list_each(l, &all_processes) {
+    tv_process_t *p = tv_container_of(l, tv_process_t, all);
+    for (int i = 0; i < 2; i++)
+      if (p->files[i].fd >= 0) { /* (-1: reopened at the next write; outfile.h) */
+        close(p->files[i].fd);
+        p->files[i].fd = -1;
+        n++;
+      }
+  }
+  return n;
+}
+
+char *tv_process_describe(const tv_task_t *t, char *buf, size_t size) {
+  const tv_process_t *p = (const tv_process_t *)t;
+  buf[0] = 0;
+  if (tv_process_is(t) && p->run && p->run->child)
+    snprintf(buf, size, " pid=%d containment=%s", (int)p->run->pid,
+             tv_child_containment(p->run->child));
+  return buf;
+}
 
 static int has_code(const int32_t *codes, uint32_t n, int32_t code) {
   for (uint32_t i = 0; i < n; i++)
@@ -253,6 +281,7 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
   p->ready_timeout_ms = 90000;
   tv_readycheck_init(&p->check, r, s, on_ready, p);
   tv_timer_init(&p->ready_timer, on_ready_timeout);
+  tv_list_push(&all_processes, &p->all);
 }
 
 void tv_process_fini(tv_process_t *p) {
@@ -266,6 +295,7 @@ void tv_process_fini(tv_process_t *p) {
   p->cwd = NULL;
   p->codes = NULL;
   p->check_argv = NULL;
+  tv_list_unlink(&p->all);
   tv_task_fini(&p->base);
 }
 

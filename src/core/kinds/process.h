@@ -56,6 +56,7 @@ struct tv_process {
   tv_readycheck_t check; /* this attempt's readiness check */
   tv_timer_t ready_timer; /* ready_timeout_ms */
   void (*on_release)(tv_process_t *p);
+  tv_link_t all;         /* in the list tv_process_reopen_logs walks (init to fini) */
 };
 
 /* Defaults: stdin /dev/null, output inherited, SIGTERM, 10 s, success {0}. */
@@ -75,6 +76,13 @@ static inline int tv_process_explicit_ready(const tv_process_t *p) {
 /* Forwards sig to the running attempt's group: 0, TV_ENOTSUP (not a process
  * task) or TV_ESRCH (no process running: between attempts). */
 int tv_process_signal(tv_task_t *t, int sig);
+/* Closes every process task's log files; each is reopened by path at its
+ * next write, so a file moved away (logrotate) is created afresh (SIGHUP,
+ * SIGUSR1). Returns how many were open. */
+unsigned tv_process_reopen_logs(void);
+/* " pid=123 containment=cgroup" for the running attempt, "" between
+ * attempts, into buf (a status line's tail). */
+char *tv_process_describe(const tv_task_t *t, char *buf, size_t size);
 /* A NULL-terminated copy of n strings in one malloc block; NULL if out of memory. */
 char **tv_strv_new(const char *const *src, size_t n);
 

@@ -6,7 +6,7 @@
 
 #include "core/base/error.h"
 
-static const int watched[3] = {SIGINT, SIGTERM, SIGQUIT};
+static const int watched[TV_SIGNALS_N] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
 
 static void on_uv_signal(uv_signal_t *h, int signum) {
   tv_signals_t *sig = h->data;
@@ -21,13 +21,14 @@ int tv_signals_start(tv_signals_t *sig, uv_loop_t *loop,
   sig->on_signal = on_signal;
   sig->data = data;
   sig->received = 0;
-  for (int i = 0; i < 3; i++) sig->handles[i] = NULL;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < TV_SIGNALS_N; i++) sig->handles[i] = NULL;
+  for (int i = 0; i < TV_SIGNALS_N; i++) {
     uv_signal_t *h = malloc(sizeof *h);
     if (!h) {
       tv_signals_stop(sig);
       return TV_ENOMEM;
     }
+    sigaction(watched[i], NULL, &sig->before[i]);
     int rc = uv_signal_init(loop, h); /* EMFILE: the loop's signal pipe */
     if (rc) { /* not a handle yet: nothing to close */
       free(h);
@@ -46,10 +47,15 @@ int tv_signals_start(tv_signals_t *sig, uv_loop_t *loop,
 }
 
 void tv_signals_stop(tv_signals_t *sig) {
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < TV_SIGNALS_N; i++) {
     if (!sig->handles[i]) continue;
-    uv_close((uv_handle_t *)sig->handles[i], close_free);
+    uv_close((uv_handle_t *)sig->handles[i], close_free); /* (stops it: SIG_DFL) */
     sig->handles[i] = NULL;
+    /* Unless another libuv watcher still holds the signal, put back what was
+     * there before (the host's: see main.c). */
+    struct sigaction now;
+    if (sigaction(watched[i], NULL, &now) == 0 && now.sa_handler == SIG_DFL)
+      sigaction(watched[i], &sig->before[i], NULL);
   }
 }
 

@@ -225,6 +225,7 @@ static void on_timer(tv_timer_t *t) {
 void tv_proc_stop(tv_proc_t *p) {
   if (p->exited || p->stopping || !p->child) return;
   p->stopping = 1;
+  tv_child_stopping(p->child); /* the leader's exit leaves the rest their stop_timeout */
   tv_child_signal(p->child, p->stop_signal);
   if (p->stop_signal != SIGKILL && p->stop_signal != SIGCONT)
     tv_child_signal(p->child, SIGCONT); /* a stopped process must see it */

@@ -4,13 +4,29 @@
  * One reaper per loop. A SIGCHLD watcher (libuv allows several per signal)
  * waits for each of *our* children by pid, never waitpid(-1): that would
  * steal the children of uv_spawn, io.popen or os.execute. Each child leads
- * its own process group. When the leader exits, the rest of its group is
- * killed (a task's processes live and die together) and reaped as it dies:
- * the host is a child subreaper (prctl), so orphaned group members are
- * re-parented to it and, even as zombies, keep the group id reserved until
- * the reaper collects them. A group is only signalled while the reaper knows
- * it still has a child in it. A group whose members escaped into another
- * group or session (setsid) is out of reach: those are not waited for.
+ * its own process group and, where the host can create one, its own cgroup
+ * (cgroup.h): its "tree". When the leader exits outside a stop, the rest of
+ * the tree is SIGKILLed (a task's processes live and die together); during a
+ * stop it is left to the stop's deadline (every member got stop_signal and
+ * gets stop_timeout, as under systemd's KillMode=control-group). Either way
+ * the child is reported gone only once the whole tree is: the host is a
+ * child subreaper (prctl), so orphaned members are re-parented to it and,
+ * even as zombies, keep the group id reserved until the reaper collects
+ * them. A group is only signalled while the reaper knows it still has a child
+ * in it; a cgroup's members only through a pidfd checked for membership.
+ * Without a cgroup, members that escaped into another group or session
+ * (setsid) are out of reach; with one, nothing is.
+ *
+ * Orphans adopted as a subreaper (members of a task's tree re-parented to
+ * the host) are reaped as they exit, each on its own: every child of the host
+ * is looked at, and those of the host's own group (io.popen, os.execute:
+ * their callers wait) or, with cgroups, outside the host's cgroups (uv_spawn's,
+ * detached included) are left alone, whatever state they are in.
+ *
+ * Whatever way the process ends (exit, os.exit, a Lua error unwinding to
+ * lua_close), an atexit handler SIGKILLs and reaps every tree left and removes
+ * the cgroups; only a SIGKILL of the host skips it (then the children's
+ * parent-death signal holds, and the next host removes a dead host's cgroups).
  *
  * Owner: the embedding (tv_reaper_new / tv_reaper_close). Each tv_child_t is
  * the reaper's; its owner (a process run) holds it until on_exit is called
@@ -22,6 +38,7 @@
 #include <uv.h>
 
 #include "core/base/list.h"
+#include "core/os/cgroup.h"
 #include "core/os/spawn.h"
 
 typedef struct tv_reaper tv_reaper_t;
@@ -39,6 +56,9 @@ struct tv_child {
   void (*on_exit)(tv_child_t *c, int status);
   void *data;
   int disowned; /* its owner is gone; counted in the reaper's `disowned` */
+  int stopping; /* a stop began: the leader's exit leaves the rest to its deadline */
+  char *cg;     /* its cgroup's directory (malloc'd), or NULL: its process group only */
+  uv_fs_event_t *watch; /* cgroup.events, once the leader is gone (freed in its close callback) */
 };
 
 struct tv_reaper {
@@ -48,6 +68,10 @@ struct tv_reaper {
   unsigned count;
   unsigned disowned; /* of count: killed, their owners gone; reaped as they die */
   int subreaper; /* prctl done */
+  int cg_tried;  /* cgroup containment looked for (at the first spawn) */
+  int cg_err;    /* why there is none (negative errno), or 0 */
+  tv_cgroot_t cg; /* the host's cgroup directory; cg.dir NULL: process groups only */
+  tv_link_t all;  /* in the list the atexit handler walks */
 };
 
 /* 0, or a negative libuv / TV_ENOMEM code. */
@@ -60,8 +84,17 @@ void tv_reaper_close(tv_reaper_t *r);
  * errno with *stage set (nothing to reap). */
 int tv_reaper_spawn(tv_reaper_t *r, const tv_spawn_t *sp, tv_child_t **out, int *stage,
                     void (*on_exit)(tv_child_t *, int), void *data);
-/* Sends sig to the child's group if it still exists: 0, or TV_ESRCH. */
+/* Sends sig to the child's tree (every member of its cgroup, else its
+ * group) if it still exists: 0, or TV_ESRCH. */
 int tv_child_signal(tv_child_t *c, int sig);
+/* A stop began (stop_signal was sent): when the leader exits, the rest of the
+ * tree is not SIGKILLed at once; the owner SIGKILLs it at its deadline. */
+void tv_child_stopping(tv_child_t *c);
+/* "cgroup" or "pgroup": what contains the child's tree. */
+const char *tv_child_containment(const tv_child_t *c);
+/* From a handler of a signal about to kill the process (async-signal-safe,
+ * best effort): SIGKILLs every tree of every reaper, without reaping. */
+void tv_reaper_kill_all_now(void);
 /* The owner leaves: the group is SIGKILLed and reaped without it. */
 void tv_child_disown(tv_child_t *c);
 

@@ -15,14 +15,17 @@ typedef struct tv_spawn {
   char *const *envp; /* NULL: the host's environment */
   const char *cwd;   /* NULL: the host's */
   int fds[3];        /* the child's stdin/stdout/stderr (parent fds; left open) */
+  int cgroup_fd;     /* > 2: the directory of a cgroup the child starts in (cgroup.h); 0: none */
 } tv_spawn_t;
 
 /* Where a spawn failed, for the message. */
-enum { TV_SPAWN_AT_EXEC = 0, TV_SPAWN_AT_CWD = 1, TV_SPAWN_AT_SETUP = 2 };
+enum { TV_SPAWN_AT_EXEC = 0, TV_SPAWN_AT_CWD = 1, TV_SPAWN_AT_SETUP = 2, TV_SPAWN_AT_CGROUP = 3 };
 
 /* Forks and execs. Returns the pid (> 0), or a negative errno (libuv's error
  * codes on Linux) with *stage set to TV_SPAWN_AT_*; on failure no child is
- * left behind (it is reaped before returning). */
+ * left behind (it is reaped before returning). On success *stage is
+ * TV_SPAWN_AT_CGROUP if the child could not join its cgroup (it runs anyway,
+ * in its process group), else TV_SPAWN_AT_EXEC. */
 pid_t tv_spawn(const tv_spawn_t *sp, int *stage);
 
 /* "ENOENT: no such file: /no/such/prog" for a failed spawn, into buf. */
