@@ -29,6 +29,13 @@ function M.bad(where, field, expected, v)
 end
 local bad = M.bad
 
+--- Returns `v`, or raises `err` at the caller of the public function that
+--- called check (level 3: check, the public function, its caller).
+function M.check(v, err)
+  if v == nil then error(err, 3) end
+  return v
+end
+
 function M.callable(v)
   if type(v) == "function" then return true end
   local mt = getmetatable(v)
