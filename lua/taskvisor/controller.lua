@@ -96,8 +96,14 @@ function Supervisor:submit(req)
     label = "function(" .. decision .. ")"
   end
   local task, err = core_task(spec, self.defaults)
-  if not task then return nil, err end
-  return c:_submit(slot, decision, label, why, spec.name, task, policy)
+  if not task then
+    c:_add_failed(spec.name, err)
+    return nil, err
+  end
+  local ok
+  ok, err = c:_submit(slot, decision, label, why, spec.name, task, policy)
+  if ok then Sup.note_tasks(self, { spec.name }) end
+  return ok, err
 end
 
 --- sup:slot(name): { name, status = "idle" | "running" | "terminating",
@@ -116,4 +122,4 @@ function Supervisor:slots()
   return c:slots()
 end
 
-return Supervisor
+return true -- (its methods are on the supervisor; a table here would name them in tracebacks)

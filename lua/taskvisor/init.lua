@@ -2,7 +2,7 @@
 -- typed lifecycle events, subscribers and graceful shutdown, on libuv.
 -- This file is the public face: it gathers the pieces and wraps
 -- taskvisor.core (C). The modules, each requiring only those before it:
---   validate -> process, lifecycle -> group -> spec (tv.task, tv.process,
+--   validate -> process, lifecycle, preflight -> group -> spec (tv.task, tv.process,
 --   policies) -> supervisor (tv.supervisor, add, run) -> waits (outcomes,
 --   sup:wait*), controller (sup:submit, slots) -> init; log_writer on demand.
 local core = require("taskvisor.core")
@@ -37,7 +37,7 @@ end
 
 local function failure(fatal, where, msg, exit_code)
   if type(msg) ~= "string" and type(msg) ~= "number" then
-    error(string.format("%s: 'message' must be a string (got %s)", where, V.show(msg)), 3)
+    error(string.format("%s: 'message' must be a string or a number (got %s)", where, V.show(msg)), 3)
   end
   if exit_code ~= nil then
     local code, err = V.integer(where, "exit_code", exit_code, -2147483648, 2147483647)

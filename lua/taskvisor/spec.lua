@@ -1,13 +1,14 @@
 -- taskvisor.spec: task and process specs: tv.task / tv.process / tv.once /
 -- tv.restartable validate once and freeze; the policy a supervisor gives the
 -- core (a spec under its defaults) and the core task object of one add.
--- Requires validate, process, lifecycle, group (none of them requires this;
+-- Requires validate, process, lifecycle, group, preflight (none requires this;
 -- group gets these helpers through G.bind, done by init.lua).
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
 local L = require("taskvisor.lifecycle")
 local G = require("taskvisor.group")
+local Pre = require("taskvisor.preflight")
 
 local S = {}
 
@@ -15,9 +16,15 @@ local RESTARTS = { "never", "on_failure", "always" }
 local JITTERS = { "none", "full", "equal", "decorrelated" }
 local POLICY_KEYS = { "restart", "interval", "backoff", "timeout", "max_retries", "reset_after",
   "intensity", "on_exhausted" }
+-- The lists joined, each name once (a process's 'ready' is in both of its
+-- lists; an error's "known:" list named it twice).
 local function keys(...)
-  local out = {}
-  for _, list in ipairs({ ... }) do table.move(list, 1, #list, #out + 1, out) end
+  local out, seen = {}, {}
+  for _, list in ipairs({ ... }) do
+    for _, k in ipairs(list) do
+      if not seen[k] then out[#out + 1], seen[k] = k, true end
+    end
+  end
   return out
 end
 local SPEC_KEYS = keys({ "name", "slot", "restart", "interval", "backoff", "timeout", "max_retries" },
@@ -280,7 +287,7 @@ function resolve(where, spec, d, out)
 end
 
 -- A fresh core task object for one add of a validated spec, or nil, err
--- (a process's log file cannot be opened). Its instruction budget (for a Lua
+-- (a process's program is not there, its log file cannot be opened). Its instruction budget (for a Lua
 -- task's attempts, hooks and policy functions): the spec's, else the
 -- supervisor's (`d`); false = 0, none.
 local function core_task(spec, d)
@@ -290,7 +297,12 @@ local function core_task(spec, d)
   if budget == nil and d then budget = d.max_instructions end
   budget = budget or 0
   local task, err
-  if popts then task, err = core.process(popts) else task = core.task(spec.run, budget) end
+  if popts then
+    task, err = Pre.program(popts)
+    if task then task, err = core.process(popts) end
+  else
+    task = core.task(spec.run, budget)
+  end
   local x = task and spec.add_opts ~= false and L.extras(spec) -- made without options: none
   if x then
     x.max_instructions = budget -- its hooks' and policy functions' (lhooks.c)

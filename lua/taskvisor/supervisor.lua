@@ -23,6 +23,108 @@ M.MAX_QUEUE = MAX_QUEUE
 local check = V.check
 local policy_fields, any_spec, resolve, core_task = S.policy_fields, S.any_spec, S.resolve, S.core_task
 
+-- ---- supervisors given tasks that never ran (the host warns on exit) -------
+-- A script that builds a supervisor and forgets sup:run() exits having run
+-- nothing. Each such supervisor has a record here until it runs; a record
+-- holds no reference to its supervisor (it may be collected: still unrun).
+local unran, nunran = {}, 0 -- record -> true; records made so far (their order)
+local MAX_NAMES = 3         -- names shown in the warning
+
+--- Notes that `self` was given tasks (`names`, a list) before running.
+local function note_tasks(self, names)
+  local r = self.unran
+  if r == false then return end -- it ran
+  if not r then
+    nunran = nunran + 1
+    r = { n = 0, names = {}, order = nunran }
+    self.unran, unran[r] = r, true
+  end
+  r.n = r.n + #names
+  for _, name in ipairs(names) do
+    if #r.names >= MAX_NAMES then break end
+    local dup = false
+    for _, n in ipairs(r.names) do dup = dup or n == name end
+    if not dup then r.names[#r.names + 1] = name end
+  end
+end
+M.note_tasks = note_tasks
+
+-- A refused add, remembered until the run starts (sup:run's check of
+-- `after` leaves such names out: the refusal was reported already).
+local function note_refused(self, name)
+  if self.unran ~= false then self.refused[name] = true end
+end
+
+-- sup:run refused its batch before starting: the warning says why.
+local function note_refused_run(self, names, err)
+  note_tasks(self, names)
+  if self.unran then self.unran.run_error = err end
+end
+
+--- The host's warnings on exit: one line per supervisor that was given tasks
+--- and never ran, oldest first.
+function M.unran()
+  local list = {}
+  for r in pairs(unran) do list[#list + 1] = r end
+  table.sort(list, function(a, b) return a.order < b.order end)
+  for i, r in ipairs(list) do
+    local names = table.concat(r.names, ", ") .. (r.n > #r.names and ", ..." or "")
+    local what = string.format("a supervisor with %d task%s (%s) never ran", r.n,
+      r.n == 1 and "" or "s", names)
+    if r.run_error then
+      list[i] = string.format("%s: sup:run() returned nil, %q before starting anything; "
+        .. "check its result: assert(sup:run(...))", what, r.run_error)
+    else
+      list[i] = what .. ": nothing was started; call sup:run() at the end of the script"
+    end
+  end
+  return list
+end
+
+-- Publishes TaskAddFailed for each spec of a refused sup:run batch (none of
+-- them was added) and returns the refusal.
+local function refuse_batch(self, c, batch, err)
+  local names = {}
+  for i, item in ipairs(batch) do
+    names[i] = item[1].name
+    note_refused(self, names[i])
+    c:_add_failed(names[i], err)
+  end
+  note_refused_run(self, names, err)
+  return nil, err
+end
+
+-- An `after` that names no task can only be told once the whole set is
+-- known: at sup:run, for the top-level tasks registered and those of its
+-- batch, which start at once. Names whose add was refused are left out (that
+-- was reported: TaskAddFailed). A group's children are added as it brings
+-- them up, so tasks added while it runs may still come: theirs are checked
+-- then (as a task added while running is): the dependent ends, ActorDead.
+-- nil, or the error naming the first such dependency.
+local function missing_after(self, c, tops, nodes)
+  local known = {}
+  for _, n in ipairs(nodes) do known[n.name] = true end
+  local refused = self.refused
+  local function absent(d) return not known[d] and not refused[d] and not c:contains(d) end
+  for _, n in ipairs(tops) do
+    for _, d in ipairs(n.after or {}) do
+      if absent(d) then
+        return string.format("sup:run: task '%s' starts after '%s', which is not a task of this "
+          .. "supervisor ('after' names tasks added before sup:run or in its batch)", n.name, d)
+      end
+    end
+  end
+  for _, name in ipairs(c:list()) do
+    for _, w in ipairs(c:waits(name) or {}) do
+      if not w[3] and not w[2] and absent(w[1]) then
+        return string.format("sup:run: task '%s' starts after '%s', which is not a task of this "
+          .. "supervisor ('after' names tasks added before sup:run or in its batch)", name, w[1])
+      end
+    end
+  end
+  return nil
+end
+
 local Supervisor = { __name = "taskvisor.supervisor" }
 Supervisor.__index = Supervisor
 
@@ -87,7 +189,7 @@ function M.new(opts)
     check(V.integer("tv.supervisor", "keep_outcomes", opts.keep_outcomes, 0, KEEP_OUTCOMES[2]))
   local sup = core.supervisor(grace, maxc, cap, seed, max_slot_queue, budget, keep)
   return setmetatable({ core = sup, defaults = defaults, grace = grace, nsubs = 0, keep = keep,
-    controller = max_slot_queue ~= nil }, Supervisor)
+    controller = max_slot_queue ~= nil, refused = {} }, Supervisor)
 end
 
 --- sup:add(spec): registers and starts a task. true, or nil + "EEXIST: ..." /
@@ -97,8 +199,15 @@ function Supervisor:add(spec)
   spec = check(any_spec("sup:add", spec))
   local policy = check(resolve("sup:add", spec, self.defaults))
   local task, err = core_task(spec, self.defaults)
-  if not task then return nil, err end
-  return c:add(spec.name, task, policy, (spec.add_opts or (spec.add_opts == nil and L.add_opts(spec)) or nil))
+  if not task then
+    c:_add_failed(spec.name, err) -- (the core publishes its own refusals)
+    note_refused(self, spec.name)
+    return nil, err
+  end
+  local ok
+  ok, err = c:add(spec.name, task, policy, (spec.add_opts or (spec.add_opts == nil and L.add_opts(spec)) or nil))
+  if ok then note_tasks(self, { spec.name }) else note_refused(self, spec.name) end
+  return ok, err
 end
 
 local function name_arg(method, name)
@@ -192,16 +301,17 @@ function Supervisor:run(specs)
   if not runnable then return nil, why end
   if specs ~= nil then
     check(V.list("sup:run", "specs", specs, "task specs"))
-    local batch, seen = {}, {}
+    local batch, seen, taken = {}, {}, nil
     for i, s in ipairs(specs) do
       local spec = check(any_spec(string.format("sup:run: specs[%d]", i), s))
       local policy = check(resolve("sup:run", spec, self.defaults))
-      if seen[spec.name] or c:contains(spec.name) then
-        return nil, string.format("EEXIST: task '%s' already exists; no task of this batch was added",
-          spec.name)
-      end
+      if not taken and (seen[spec.name] or c:contains(spec.name)) then taken = spec.name end
       seen[spec.name] = true
       batch[i] = { spec, policy }
+    end
+    if taken then -- (after checking them all: each refused one is told)
+      return refuse_batch(self, c, batch, string.format("EEXIST: task '%s' already exists; no "
+        .. "task of this batch was added", taken))
     end
     local specs_only = {}
     for i, item in ipairs(batch) do specs_only[i] = item[1] end
@@ -210,19 +320,26 @@ function Supervisor:run(specs)
     if cyc then error(cyc, 2) end
     cyc = L.cross_cycle(nodes, function(n, as_child) return c:waits(n, as_child) end)
     if cyc then
-      return nil, string.format("EINVAL: 'after' would make a cycle: %s (none of them could start); "
-        .. "no task of this batch was added", cyc)
+      return refuse_batch(self, c, batch, string.format("EINVAL: 'after' would make a cycle: %s "
+        .. "(none of them could start); no task of this batch was added", cyc))
     end
+    local missing = missing_after(self, c, specs_only, nodes)
+    if missing then error(missing, 2) end
     for _, item in ipairs(batch) do -- every task object first: all or none
       local task, err = core_task(item[1], self.defaults)
-      if not task then return nil, err .. "; no task of this batch was added" end
+      if not task then return refuse_batch(self, c, batch, err .. "; no task of this batch was added") end
       item[3] = task
     end
     for _, item in ipairs(batch) do
       local ok, err = c:add(item[1].name, item[3], item[2], (item[1].add_opts or (item[1].add_opts == nil and L.add_opts(item[1])) or nil))
       if not ok then return nil, err end
     end
+  else
+    local missing = missing_after(self, c, {}, {})
+    if missing then error(missing, 2) end
   end
+  if self.unran then unran[self.unran] = nil end
+  self.unran, self.refused = false, {}
   local ok, msg, stuck = c:run()
   local outcomes = c:outcomes() -- (as sup:outcomes)
   if ok then return true, outcomes end

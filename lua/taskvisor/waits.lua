@@ -123,4 +123,4 @@ function Supervisor:wait_all(timeout)
   return out
 end
 
-return Supervisor
+return true -- (its methods are on the supervisor; a table here would name them in tracebacks)

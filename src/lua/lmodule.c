@@ -131,6 +131,8 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_setfield(L, -2, "policy");
   lua_pushcfunction(L, ltv_signum);
   lua_setfield(L, -2, "signum");
+  lua_pushcfunction(L, ltv_find_program);
+  lua_setfield(L, -2, "find_program");
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");

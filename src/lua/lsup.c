@@ -150,6 +150,32 @@ int ltv_sup_new(lua_State *L) {
   return 1;
 }
 
+/* TaskAddFailed for an add refused before the registry could publish it
+ * (shutting down, out of memory, or decided in Lua: a program not in PATH,
+ * an output file that cannot be opened): reason is the error the caller
+ * gets. Not after the supervisor stopped: no subscriber is left to tell. */
+static void publish_add_failed(ltv_sup *s, const char *name, size_t len, const char *reason) {
+  if (tv_sup_closed(s->sup)) return;
+  tv_str_t *task = tv_str_new(name, len);
+  tv_str_t *why = tv_str_new(reason, strlen(reason));
+  tv_event_t ev = tv_event_make(TV_EV_TASK_ADD_FAILED);
+  if (task) ev.task = task, ev.fields |= TV_F_TASK;
+  if (why) ev.reason = why, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->sup->bus, &ev);
+  tv_str_unref(task);
+  tv_str_unref(why);
+}
+
+/* sup:_add_failed(name, reason): publishes that TaskAddFailed for a refusal
+ * decided in Lua. */
+static int sup_add_failed(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  publish_add_failed(s, name, len, luaL_checkstring(L, 3));
+  return 0;
+}
+
 /* sup:add(name, task, policy [, opts]): task from core.task / core.process;
  * policy as ltv_policy_read reads it; opts as read_add_opts reads them. */
 static int sup_add(lua_State *L) {
@@ -174,9 +200,14 @@ static int sup_add(lua_State *L) {
     if (rc == TV_EINVAL && cycle[0])
       return ltv_push_error(L, rc, "'after' would make a cycle: %s (none of them could start); "
                             "task '%s' not added", cycle, name);
-    if (rc == TV_EINVAL) return ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
-    if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
-    return ltv_push_error(L, rc, "cannot add task '%s'", name);
+    /* the core published TaskAddFailed for the two above; not for these */
+    int n;
+    if (rc == TV_EINVAL) n = ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
+    else if (rc == TV_ESHUTDOWN) n = ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
+    else n = ltv_push_error(L, rc, "cannot add task '%s'", name);
+    const char *msg = lua_tostring(L, -1);
+    if (msg) publish_add_failed(s, name, len, msg);
+    return n;
   }
   ltv_sup_anchor(L, s);
   lua_pushboolean(L, 1);
@@ -516,7 +547,7 @@ void ltv_sup_open(lua_State *L) {
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
       {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
-      {"waits", sup_waits},
+      {"waits", sup_waits},       {"_add_failed", sup_add_failed},
       {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP); /* sets __name */

@@ -198,6 +198,9 @@ void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action);
  * core.signum(name | number) the signal number or nil. */
 int ltv_process_new(lua_State *L);
 int ltv_signum(lua_State *L);
+/* lpath.c: core.find_program(name, path|nil): where a process task's spawn
+ * would find `name`, or nil, "ENOENT" | "EACCES". */
+int ltv_find_program(lua_State *L);
 void ltv_process_open(lua_State *L);
 /* Whether task t is a process that reports its readiness itself (its
  * `ready` is not "started"): added with explicit_ready. */
