@@ -10,11 +10,11 @@
 # CTest's summary is the last thing printed.
 set -eu
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --test
 jobs=$(nproc)
 
 echo "== sanitizer build (ASan + UBSan)"
-./scripts/build.sh build-asan -DTV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+./scripts/build.sh build-asan -DTV_TESTS=ON -DTV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
@@ -23,5 +23,5 @@ echo "== fuzz build (libFuzzer, ASan + UBSan): short runs"
 ctest --test-dir build-fuzz --output-on-failure -j "$jobs"
 
 echo "== normal build, and the specs under valgrind memcheck"
-./scripts/build.sh build -DTV_MEMCHECK=ON
+./scripts/build.sh build -DTV_TESTS=ON -DTV_MEMCHECK=ON # (ON: the quickstart's build has them off)
 ctest --test-dir build --output-on-failure -j "$jobs"
