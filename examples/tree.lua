@@ -33,7 +33,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b"READY=1", addr)
 ]]
 
-sup:add(tv.group({
+assert(sup:add(tv.group({
   name = "app",
   strategy = "one_for_one",
   intensity = { max_restarts = 3, within = 5 }, -- more: "app" fails (and restarts)
@@ -60,12 +60,12 @@ sup:add(tv.group({
       },
     }),
   },
-}))
+})))
 
-sup:add(tv.once("operator", function(ctx)
+assert(sup:add(tv.once("operator", function(ctx)
   ctx:sleep(2)
   sup:shutdown()
-end))
+end)))
 
 -- sup:run() returns every task's final outcome, whatever the subscribers saw.
 local ok, outcomes = sup:run()
