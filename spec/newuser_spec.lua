@@ -158,6 +158,25 @@ describe("the host warns on exit about a supervisor that never ran", function()
   end)
 end)
 
+describe("the never-ran warnings", function()
+  it("list at most 100 supervisors, then count the rest (their records are bounded)", function()
+    local _, status, err = H.host_run([[
+      local tv = require("taskvisor")
+      for i = 1, 103 do
+        assert(tv.supervisor{}:add(tv.once("t" .. i, function() end)))
+      end
+    ]], "", true)
+    assert.equal(0, status, err)
+    local lines = {}
+    for l in err:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(101, #lines, err)
+    assert.equal("taskvisor: warning: a supervisor with 1 task (t1) never ran: nothing was started; call "
+      .. "sup:run() at the end of the script", lines[1])
+    assert.truthy(has(lines[100], "(t100) never ran"), lines[100])
+    assert.equal("taskvisor: warning: and 3 more supervisors with tasks never ran", lines[101])
+  end)
+end)
+
 describe("small things", function()
   it("-h lists every exit status, 3 (escalation) included", function()
     local out, status = H.sh(sq(H.host()) .. " -h", true)

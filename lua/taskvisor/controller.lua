@@ -102,7 +102,7 @@ function Supervisor:submit(req)
   end
   local ok
   ok, err = c:_submit(slot, decision, label, why, spec.name, task, policy)
-  if ok then Sup.note_tasks(self, { spec.name }) end
+  if ok then Sup.note_task(self, spec.name) end
   return ok, err
 end
 

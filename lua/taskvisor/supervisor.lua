@@ -28,26 +28,43 @@ local policy_fields, any_spec, resolve, core_task = S.policy_fields, S.any_spec,
 -- nothing. Each such supervisor has a record here until it runs; a record
 -- holds no reference to its supervisor (it may be collected: still unrun).
 local unran, nunran = {}, 0 -- record -> true; records made so far (their order)
-local MAX_NAMES = 3         -- names shown in the warning
+local live, MAX_LIVE = 0, 100 -- records kept; past MAX_LIVE only counted (a program
+local untold = 0             -- making supervisors it never runs, over and over)
+local MAX_NAMES = 3          -- names shown in the warning
 
---- Notes that `self` was given tasks (`names`, a list) before running.
-local function note_tasks(self, names)
+--- Notes that `self` was given the task `name` before running (cheap once
+--- it ran: sup:add and sup:submit call it every time).
+local function note_task(self, name)
   local r = self.unran
   if r == false then return end -- it ran
   if not r then
     nunran = nunran + 1
     r = { n = 0, names = {}, order = nunran }
-    self.unran, unran[r] = r, true
+    self.unran = r
+    if live < MAX_LIVE then
+      unran[r], live = true, live + 1
+    else
+      r.untold, untold = true, untold + 1 -- (counted, not listed)
+    end
   end
-  r.n = r.n + #names
-  for _, name in ipairs(names) do
-    if #r.names >= MAX_NAMES then break end
-    local dup = false
-    for _, n in ipairs(r.names) do dup = dup or n == name end
-    if not dup then r.names[#r.names + 1] = name end
+  r.n = r.n + 1
+  if #r.names < MAX_NAMES then
+    for _, n in ipairs(r.names) do if n == name then return end end
+    r.names[#r.names + 1] = name
   end
 end
-M.note_tasks = note_tasks
+M.note_task = note_task
+
+-- It runs now: no warning about it.
+local function note_ran(self)
+  local r = self.unran
+  if r and r.untold then
+    untold = untold - 1
+  elseif r then
+    unran[r], live = nil, live - 1
+  end
+  self.unran, self.refused = false, {}
+end
 
 -- A refused add, remembered until the run starts (sup:run's check of
 -- `after` leaves such names out: the refusal was reported already).
@@ -57,7 +74,7 @@ end
 
 -- sup:run refused its batch before starting: the warning says why.
 local function note_refused_run(self, names, err)
-  note_tasks(self, names)
+  for _, name in ipairs(names) do note_task(self, name) end
   if self.unran then self.unran.run_error = err end
 end
 
@@ -77,6 +94,9 @@ function M.unran()
     else
       list[i] = what .. ": nothing was started; call sup:run() at the end of the script"
     end
+  end
+  if untold > 0 then
+    list[#list + 1] = string.format("and %d more supervisors with tasks never ran", untold)
   end
   return list
 end
@@ -206,7 +226,7 @@ function Supervisor:add(spec)
   end
   local ok
   ok, err = c:add(spec.name, task, policy, (spec.add_opts or (spec.add_opts == nil and L.add_opts(spec)) or nil))
-  if ok then note_tasks(self, { spec.name }) else note_refused(self, spec.name) end
+  if ok then note_task(self, spec.name) else note_refused(self, spec.name) end
   return ok, err
 end
 
@@ -338,8 +358,7 @@ function Supervisor:run(specs)
     local missing = missing_after(self, c, {}, {})
     if missing then error(missing, 2) end
   end
-  if self.unran then unran[self.unran] = nil end
-  self.unran, self.refused = false, {}
+  note_ran(self)
   local ok, msg, stuck = c:run()
   local outcomes = c:outcomes() -- (as sup:outcomes)
   if ok then return true, outcomes end
