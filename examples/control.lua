@@ -20,10 +20,10 @@ local function show()
   print("list: " .. table.concat(sup:list(), ", "))
 end
 
-sup:add(worker("worker-a"))
-sup:add(worker("worker-b"))
+assert(sup:add(worker("worker-a")))
+assert(sup:add(worker("worker-b")))
 
-sup:add(tv.once("operator", function(ctx)
+assert(sup:add(tv.once("operator", function(ctx)
   ctx:sleep(1)
   show()
   assert(sup:remove("worker-a"))
@@ -37,7 +37,7 @@ sup:add(tv.once("operator", function(ctx)
   print("worker-b alive: " .. tostring(sup:is_alive("worker-b")))
   show()
   sup:shutdown()
-end))
+end)))
 
 assert(sup:run())
 print("done")

@@ -19,7 +19,7 @@ end)
 
 local codes = { 75, 75, 2 } -- what flaky's attempts exit with
 
-sup:add(tv.task({
+assert(sup:add(tv.task({
   name = "flaky",
   run = function(ctx)
     local code = codes[ctx.attempt]
@@ -38,18 +38,18 @@ sup:add(tv.task({
     print(string.format("backoff after attempt %d: %gs", outcome.attempt, delay))
     return delay
   end,
-}))
+})))
 
-sup:add(tv.process({
+assert(sup:add(tv.process({
   name = "crashloop",
   cmd = { "/bin/sh", "-c", "exit 1" },
   restart = "always",
   backoff = { first = 0.01 },
   intensity = { max_restarts = 3, within = 10 },
   on_exhausted = "give_up", -- or "escalate", or { cooldown = 30 }
-}))
+})))
 
-sup:add(tv.once("steady", function() end))
+assert(sup:add(tv.once("steady", function() end)))
 
 local ok, outcomes = sup:run()
 if not ok then

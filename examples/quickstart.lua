@@ -9,7 +9,7 @@ local tv = require("taskvisor")
 local sup = tv.supervisor({ grace = 5 })
 sup:subscribe(tv.log_writer())
 
-sup:add(tv.task({
+assert(sup:add(tv.task({
   name = "demo",
   restart = "always",
   backoff = { first = 1, max = 5, factor = 2, jitter = "none" },
@@ -17,7 +17,7 @@ sup:add(tv.task({
     ctx:sleep(0.5) -- the work; returns early if the task is cancelled
     if math.random() < 0.3 then error("simulated failure") end
   end,
-}))
+})))
 
 -- Runs until Ctrl+C (SIGINT), SIGTERM or SIGQUIT: then every task is
 -- cancelled and given `grace` seconds to stop.

@@ -18,11 +18,11 @@ local sup = tv.supervisor({ grace = 5 })
 sup:subscribe(metrics)
 
 local runs = 0
-sup:add(tv.restartable("flaky-job", function(ctx)
+assert(sup:add(tv.restartable("flaky-job", function(ctx)
   runs = runs + 1
   ctx:sleep(0.05)
   if runs <= 3 then tv.fail("not ready yet (run " .. runs .. ")") end
-end, { backoff = { first = 0.1, factor = 1 } }))
+end, { backoff = { first = 0.1, factor = 1 } })))
 
 assert(sup:run()) -- returns once the job is done and every event was delivered
 

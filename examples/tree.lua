@@ -33,7 +33,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b"READY=1", addr)
 ]]
 
-sup:add(tv.group({
+assert(sup:add(tv.group({
   name = "app",
   strategy = "one_for_one",
   intensity = { max_restarts = 3, within = 5 }, -- more: "app" fails (and restarts)
@@ -60,7 +60,7 @@ sup:add(tv.group({
       },
     }),
   },
-}))
+})))
 
 -- The operator waits for http's second start (however slow the machine; at
 -- most a minute), lets it run a moment, and shuts down.
@@ -68,12 +68,12 @@ local restarted = false
 sup:subscribe({ name = "operator", on_event = function(ev)
   if ev.kind == "TaskStarting" and ev.task == "http" and ev.attempt == 2 then restarted = true end
 end })
-sup:add(tv.once("operator", function(ctx)
+assert(sup:add(tv.once("operator", function(ctx)
   local give_up = tv.monotime() + 60
   while not restarted and tv.monotime() < give_up do ctx:sleep(0.05) end
   ctx:sleep(0.2)
   sup:shutdown()
-end))
+end)))
 
 -- sup:run() returns every task's final outcome, whatever the subscribers saw.
 local ok, outcomes = sup:run()

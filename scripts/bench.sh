@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-./scripts/setup.sh
+./scripts/setup.sh --test # (its build configures the tests too)
 ./scripts/build.sh build
 host=./build/taskvisor
 for i in $(seq "$runs"); do

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 target=${1:-all}
 seconds=${2:-300}
-./scripts/setup.sh
+./scripts/setup.sh --test
 ./scripts/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DTV_FUZZ=ON -DTV_TESTS=OFF
 if [ "$target" = all ]; then
   targets=$(cd fuzz && ls ./*.c | sed 's|^\./||; s|\.c$||')

@@ -1,11 +1,21 @@
 #!/bin/sh
-# scripts/setup.sh: installs the Debian 12 packages taskvisor needs to build
-# and test, if any is missing (apt-get; uses sudo when not root).
+# scripts/setup.sh [--test]: installs the Debian 12 packages taskvisor needs,
+# if any is missing (apt-get; uses sudo when not root). Without options, what
+# building and running it needs (scripts/quickstart.sh); with --test, also
+# what the test suite needs (scripts/test.sh, scripts/fuzz.sh).
 set -eu
 
+# To build the host and the module (the host embeds Lua: no interpreter needed).
+RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
+# lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
-PACKAGES="build-essential cmake liblua5.4-dev lua5.4 libuv1-dev lua-busted python3 clang
-  libclang-rt-14-dev valgrind"
+TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
+
+case "${1:-}" in
+  "") PACKAGES=$RUNTIME ;;
+  --test) PACKAGES="$RUNTIME $TEST" ;;
+  *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PACKAGES; do

@@ -13,7 +13,7 @@
 # passes (both run either way).
 set -eu
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --test # (its build configures the tests too)
 ./scripts/build.sh build
 if [ "${1:-}" = short ]; then
   set -- 100000 300 100000 100

@@ -14,7 +14,7 @@
 # line CI reads.
 set -u
 cd "$(dirname "$0")/.."
-./scripts/setup.sh || exit 1
+./scripts/setup.sh --test || exit 1
 jobs=$(nproc)
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
@@ -50,11 +50,11 @@ stage $name: $verdict (${summary:-ctest printed no summary; exit status $rc})"
 }
 
 ctest_env="ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
-stage asan "sanitizer build (ASan + UBSan)" build-asan -DTV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+stage asan "sanitizer build (ASan + UBSan)" build-asan -DTV_TESTS=ON -DTV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ctest_env=""
 stage fuzz "fuzz build (libFuzzer, ASan + UBSan): short runs" build-fuzz \
   -DCMAKE_C_COMPILER=clang -DTV_FUZZ=ON -DTV_TESTS=OFF
-stage normal "normal build, and the specs under valgrind memcheck" build -DTV_MEMCHECK=ON
+stage normal "normal build, and the specs under valgrind memcheck" build -DTV_TESTS=ON -DTV_MEMCHECK=ON
 
 # The totals over the stages, in CTest's own words (its rounding: a run with
 # a failure never shows 100%).

@@ -166,8 +166,15 @@ values("tv.process", "cmd", {
 }, function(_, v) return tv.process(pspec("cmd", v)) end)
 row({ fn = "tv.process", case = "'cmd' a sparse list", raises = { "'cmd[2]'" },
   call = function() return tv.process(pspec("cmd", { "true", nil, "x" })) end })
-values("tv.process", "cmd[1]", { { "empty", "" }, { "a number", 1 }, { "with a NUL byte", "a\0b" } },
+values("tv.process", "cmd[1]", { { "empty", "" }, { "a boolean", true }, { "with a NUL byte", "a\0b" } },
   function(_, v) return tv.process(pspec("cmd", { v })) end)
+-- numbers are accepted wherever a string goes to the child (cmd, env), as tostring writes them
+row({ fn = "tv.process", case = "'cmd[2]' and 'env.A' numbers (taken as strings)",
+  accepts = function(_, spec)
+    assert.same({ "true", "8080", "1.5" }, spec.cmd)
+    assert.equal("8080", spec.process.env.A)
+  end,
+  call = function() return tv.process({ name = "p", cmd = { "true", 8080, 1.5 }, env = { A = 8080 } }) end })
 values("tv.process", "name", BAD_NAMES, function(_, v) return tv.process(pspec("name", v)) end)
 values("tv.process", "cwd", { { "a number", 42 }, { "empty", "" }, { "with a NUL byte", "/a\0b" } },
   function(_, v) return tv.process(pspec("cwd", v)) end)
@@ -417,7 +424,7 @@ row({ fn = "tv.process", case = "'ready.every' with notify", raises = { "'ready.
 values("tv.process", "ready.check", { { "an empty string", "" }, { "an empty list", {} }, { "a number", 1 },
   { "a boolean", true }, { "a keyed table", { "true", x = 1 } } },
   function(_, v) return tv.process(pspec("ready", { check = v })) end)
-values("tv.process", "ready.check[1]", { { "with a NUL byte", "a\0b" }, { "a number", 1 }, { "empty", "" } },
+values("tv.process", "ready.check[1]", { { "with a NUL byte", "a\0b" }, { "a boolean", true }, { "empty", "" } },
   function(_, v) return tv.process(pspec("ready", { check = { v } })) end)
 values("tv.process", "ready.every", SECONDS_NOT_ZERO,
   function(_, v) return tv.process(pspec("ready", { check = "true", every = v })) end)
@@ -876,7 +883,7 @@ for _, k in ipairs({ "name", "attempt", "sleep", "foo" }) do
 end
 values("ctx:exec", "cmd", { { "nil", nil }, { "an empty list", {} }, { "an empty string", "" }, { "a number", 42 },
   { "a keyed table", { "true", x = 1 } } }, function(E, v) return E.ctx:exec(v) end)
-values("ctx:exec", "cmd[1]", { { "a number", 1 }, { "empty", "" }, { "with a NUL byte", "a\0b" } },
+values("ctx:exec", "cmd[1]", { { "a boolean", true }, { "empty", "" }, { "with a NUL byte", "a\0b" } },
   function(E, v) return E.ctx:exec({ v }) end)
 values("ctx:exec", "opts", { { "a number", 5 }, { "a string", "x" } }, function(E, v) return E.ctx:exec({ "true" }, v) end)
 values("ctx:exec", "timeout", { { "0", 0 }, table.unpack(BAD_SECONDS) },

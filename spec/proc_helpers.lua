@@ -23,6 +23,23 @@ function P.read(path)
   return s
 end
 
+--- An executable script at a fresh temp path (sup:add checks that a
+--- process's program is there: specs of what happens when it has gone by the
+--- spawn remove it after the add).
+function P.executable(name)
+  local path = P.tmpname()
+  if name then
+    os.remove(path)
+    assert(os.execute("mkdir " .. path))
+    path = path .. "/" .. name
+  end
+  local f = assert(io.open(path, "w"))
+  f:write("#!/bin/sh\nexit 0\n")
+  f:close()
+  assert(os.execute("chmod 755 " .. path))
+  return path
+end
+
 --- This process's pid (the Lua interpreter or the host running the spec).
 function P.self_pid()
   return tonumber(P.read("/proc/self/stat"):match("^(%d+)"))

@@ -174,9 +174,12 @@ describe("process readiness", function()
 
   it("notify: a command that cannot start fails as usual and leaves no socket open", function()
     local fds = P.fds()
-    local events = run({ tv.process({ name = "missing", restart = "never", ready = "notify",
-      cmd = { "/no/such/prog" } }) })
-    assert.equal("execution failed: ENOENT: no such file: /no/such/prog",
+    local gone = P.executable() -- there for sup:add's check, gone by the spawn
+    local events = run({}, { setup = function(sup)
+      assert(sup:add(tv.process({ name = "missing", restart = "never", ready = "notify", cmd = { gone } })))
+      os.remove(gone)
+    end })
+    assert.equal("execution failed: ENOENT: no such file: " .. gone,
       H.first(events, "TaskFailed", "missing").reason)
     assert.same({}, P.new_fds(fds))
   end)
@@ -372,7 +375,7 @@ describe("tv.process 'ready' validation", function()
     raises({ ready = { notfy = true } }, "tv.process: unknown option 'ready.notfy'; did you mean 'ready.notify'?")
     raises({ ready = { check = "" } }, "tv.process: 'ready.check' must be a non-empty list of strings or a shell command")
     raises({ ready = { check = {} } }, "tv.process: 'ready.check' must be a non-empty list of strings")
-    raises({ ready = { check = { "ls", 3 } } }, "tv.process: 'ready.check[2]' must be a string without NUL bytes (got 3)")
+    raises({ ready = { check = { "ls", true } } }, "tv.process: 'ready.check[2]' must be a string or a number, without NUL bytes (got true)")
     raises({ ready = { check = 3 } }, "tv.process: 'ready.check' must be a non-empty list of strings")
     raises({ ready = { check = "true", every = 0 } }, "tv.process: 'ready.every' must be a number of seconds > 0")
     raises({ ready = { check = "true", every = -1 } }, "'ready.every' must be a number of seconds > 0")

@@ -59,15 +59,23 @@ describe("process tasks", function()
 
   it("reports a command that cannot start, leaving no zombie and no fd behind", function()
     local fds = P.fds()
-    local plain = P.tmpname()
-    assert(io.open(plain, "w")):close() -- mode 0644: not executable, even by root
-    local events = run({
-      tv.process({ name = "missing", cmd = { "/no/such/prog" }, restart = "never" }),
-      tv.process({ name = "nopath", cmd = { "no-such-prog-xyz" }, restart = "never" }),
-      tv.process({ name = "noexec", cmd = { plain }, restart = "never" }),
-      tv.process({ name = "badcwd", cmd = { "true" }, cwd = "/no/such/dir", restart = "never" }),
-    })
-    assert.equal("execution failed: ENOENT: no such file: /no/such/prog",
+    -- sup:add checks the programs are there: they go (or lose their x bit) after it
+    local gone, plain = P.executable(), P.executable()
+    local inpath = P.executable("no-such-prog-xyz")
+    local dir = inpath:match("^(.*)/")
+    local events = run({}, { setup = function(sup)
+      for _, s in ipairs({
+        tv.process({ name = "missing", cmd = { gone }, restart = "never" }),
+        tv.process({ name = "nopath", cmd = { "no-such-prog-xyz" }, env = { PATH = dir }, restart = "never" }),
+        tv.process({ name = "noexec", cmd = { plain }, restart = "never" }),
+        tv.process({ name = "badcwd", cmd = { "true" }, cwd = "/no/such/dir", restart = "never" }),
+      }) do assert(sup:add(s)) end
+      os.remove(gone)
+      os.remove(inpath)
+      os.remove(dir)
+      assert(os.execute("chmod 644 " .. plain)) -- not executable, even by root
+    end })
+    assert.equal("execution failed: ENOENT: no such file: " .. gone,
       H.first(events, "TaskFailed", "missing").reason)
     assert.equal("execution failed: ENOENT: no such file (not found in PATH): no-such-prog-xyz",
       H.first(events, "TaskFailed", "nopath").reason)
@@ -198,8 +206,12 @@ describe("process tasks", function()
         cmd = { SH, "-c", "trap '' TERM; echo $$ >> " .. pids .. ".s; while :; do sleep 0.05; done" } }),
       tv.process({ name = "polite", cmd = { "sleep", "10" } }),
       tv.once("lua", function() end),
-      tv.process({ name = "missing", restart = "never", cmd = { "/no/such/prog" } }),
-    }, { setup = function(sup) assert(sup:add(tv.once("stopper", function(ctx)
+    }, { setup = function(sup)
+      -- sup:add checks the program is there: it goes after the add
+      local gone = P.executable()
+      assert(sup:add(tv.process({ name = "missing", restart = "never", cmd = { gone } })))
+      os.remove(gone)
+      assert(sup:add(tv.once("stopper", function(ctx)
       while not P.read(pids .. ".s") or P.read(pids .. ".s") == "" do ctx:sleep(0.02) end
       assert(sup:remove("stubborn"))
       assert(sup:remove("polite"))

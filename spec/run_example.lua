@@ -5,6 +5,9 @@ local name = assert(arg[1], "usage: run_example.lua NAME")
 local host = assert(os.getenv("TASKVISOR_HOST"), "TASKVISOR_HOST not set")
 
 -- expectations: seconds to run before SIGINT (nil = runs to completion),
+-- `logs` (the example writes log files into $LOG_DIR, a fresh directory here,
+-- and takes PORT=0: file -> pattern it must hold), `lua` (run in stock lua5.4
+-- with the built module instead of the host),
 -- exit status, patterns that must appear (in order), patterns that must
 -- appear anywhere (`anywhere`: lines of another coroutine, such as a
 -- subscriber, whose interleaving is not the point), patterns that must not.
@@ -68,6 +71,23 @@ local expect = {
       "outcome steady: completed after 1 attempts" },
     anywhere = { "crashloop: restart intensity exceeded: more than 3 restarts within 10s %(the task's budget%)" },
   },
+  first_config = {
+    interrupt_after = 5, status = 0,
+    patterns = { "%[001%] %[task%-add%-requested%] task=web\n%[002%] %[task%-added%] task=web\n",
+      "%[task%-added%] task=worker", "%[starting%] task=web attempt=1",
+      "%[stopped%] task=worker\n", "%[backoff%] task=worker source=success delay=2s after_attempt=1\n",
+      "%[starting%] task=worker attempt=2", "%[shutdown%-requested%]", "%[all%-stopped%-within%-grace%]" },
+    anywhere = { "%[task%-removed%] task=web", "%[task%-removed%] task=worker" },
+    absent = { "%[failed%]", "%[task%-add%-failed%]", "reason=\"none\"" },
+    logs = { ["web.log"] = "Serving HTTP on 127%.0%.0%.1 port %d+", ["worker.log"] = "processing a batch\nbatch done\n" },
+  },
+  first_app = {
+    status = 0, lua = true,
+    patterns = { "report: fetch completed after 3 attempts, 42 rows\n", "fetch\tcompleted\t3\n",
+      "report\tcompleted\t1\n" },
+    anywhere = { "failed: fetch attempt 1\n", "failed: fetch attempt 2\n" },
+    absent = { "attempt 3\n" },
+  },
   control = {
     status = 0,
     patterns = { "list: operator, worker%-a, worker%-b", "removed worker%-a",
@@ -78,7 +98,17 @@ local expect = {
 }
 
 local e = assert(expect[name], "no expectations for example " .. name)
-local cmd = string.format("%q examples/%s.lua", host, name)
+-- (a sanitizer build's module cannot load into stock lua5.4: the host then)
+local runner = e.lua and not os.getenv("TASKVISOR_SANITIZED")
+  and assert(os.getenv("TASKVISOR_LUA"), "TASKVISOR_LUA not set") or host
+local cmd = string.format("%q examples/%s.lua", runner, name)
+local logdir
+if e.logs then
+  logdir = os.tmpname()
+  os.remove(logdir)
+  assert(os.execute("mkdir " .. logdir))
+  cmd = string.format("env LOG_DIR=%q PORT=0 %s", logdir, cmd)
+end
 if e.interrupt_after then
   -- --foreground: one SIGINT to the host only, as Ctrl+C would send (without
   -- it, timeout signals the process and then its whole group: twice)
@@ -109,6 +139,14 @@ end
 for _, pat in ipairs(e.absent or {}) do
   if out:find(pat) then failures[#failures + 1] = "unexpected: " .. pat end
 end
+for file, pat in pairs(e.logs or {}) do
+  local f = io.open(logdir .. "/" .. file)
+  local text = f and f:read("a") or ""
+  if f then f:close() end
+  if not text:find(pat) then failures[#failures + 1] = string.format("log %s lacks %s (has %q)", file, pat, text) end
+  os.remove(logdir .. "/" .. file)
+end
+if logdir then os.remove(logdir) end
 if #failures > 0 then
   io.stderr:write("example " .. name .. " FAILED:\n  " .. table.concat(failures, "\n  ") .. "\n")
   os.exit(1)

@@ -536,10 +536,10 @@ end)
 
 local function failure_cases()
   return {
-    { "message is nil", { "'message' must be a string (got nil)" }, args = { nil } },
-    { "message is a table", { "'message' must be a string (got table)" }, args = { {} } },
-    { "message is a boolean", { "'message' must be a string (got true)" }, args = { true } },
-    { "message is a function", { "'message' must be a string (got function)" }, args = { noop } },
+    { "message is nil", { "'message' must be a string or a number (got nil)" }, args = { nil } },
+    { "message is a table", { "'message' must be a string or a number (got table)" }, args = { {} } },
+    { "message is a boolean", { "'message' must be a string or a number (got true)" }, args = { true } },
+    { "message is a function", { "'message' must be a string or a number (got function)" }, args = { noop } },
     { "exit_code = 1.5", { "'exit_code' must be an integer", "(got 1.5)" }, args = { "m", 1.5 } },
     { "exit_code is a string", { "'exit_code' must be an integer", "(got \"x\")" }, args = { "m", "x" } },
     { "exit_code = NaN", { "'exit_code' must be an integer", "(got nan)" }, args = { "m", NAN } },

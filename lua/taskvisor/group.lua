@@ -1,7 +1,8 @@
 -- taskvisor.group: tv.group{...} supervision groups: validation of group specs
 -- (children are task, process or group specs), the policies of a group tree
 -- under a supervisor's defaults, and the factory the C group calls for each
--- child of each attempt. init.lua hands over its helpers with G.bind.
+-- child of each attempt. init.lua hands over spec.lua's helpers with G.bind
+-- (group cannot require spec: spec requires group).
 local V = require("taskvisor.validate")
 
 local G = {}

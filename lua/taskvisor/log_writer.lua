@@ -40,10 +40,10 @@ local bodies = {
   TimeoutHit = function(e)
     return string.format("[timeout] task=%s timeout=%s", e.task or "none", dur(e.timeout_ms))
   end,
-  BackoffScheduled = function(e)
-    return string.format("[backoff] task=%s source=%s delay=%s after_attempt=%d reason=%s",
+  BackoffScheduled = function(e) -- (a scheduled run after a success has no reason to show)
+    return string.format("[backoff] task=%s source=%s delay=%s after_attempt=%d%s",
       e.task or "none", e.backoff_source or "unknown", dur(e.delay_ms), e.attempt or 0,
-      q(e.reason, "none"))
+      e.reason and " reason=" .. q(e.reason) or "")
   end,
   SubscriberOverflow = function(e)
     return string.format("[subscriber-overflow] subscriber=%s reason=%s", e.task or "none",

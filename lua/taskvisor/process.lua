@@ -11,8 +11,14 @@ local MODES = { inherit = true, null = true, events = true }
 
 local bad = V.bad
 
---- A command: a non-empty list of strings (no NUL bytes, program not empty).
+--- A command: a non-empty list of strings (no NUL bytes, program not empty);
+--- numbers are taken as strings, as tostring writes them.
 function M.cmd(where, field, v)
+  if type(v) == "string" and v ~= "" then -- a command line: no shell unless asked
+    local _, err = bad(where, field, "a non-empty list of strings", v)
+    return nil, string.format("%s; to run it through a shell: %s = { \"sh\", \"-c\", %s }", err, field,
+      V.show(v))
+  end
   if type(v) ~= "table" then return bad(where, field, "a non-empty list of strings", v) end
   local n = #v
   if n == 0 then return bad(where, field, "a non-empty list of strings", "empty list") end
@@ -25,8 +31,9 @@ function M.cmd(where, field, v)
   end
   for i = 1, n do
     local s = v[i]
+    if type(s) == "number" then s = tostring(s) end
     if type(s) ~= "string" or s:find("\0", 1, true) then
-      return bad(where, string.format("%s[%d]", field, i), "a string without NUL bytes", s)
+      return bad(where, string.format("%s[%d]", field, i), "a string or a number, without NUL bytes", s)
     end
     out[i] = s
   end
@@ -52,7 +59,7 @@ local function env(where, v)
     end
     if type(val) == "number" then val = tostring(val) end
     if type(val) ~= "string" or val:find("\0", 1, true) then
-      return bad(where, "env." .. k, "a string", val)
+      return bad(where, "env." .. k, "a string or a number, without NUL bytes", val)
     end
     out[k] = val
   end

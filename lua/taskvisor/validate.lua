@@ -29,6 +29,13 @@ function M.bad(where, field, expected, v)
 end
 local bad = M.bad
 
+--- Returns `v`, or raises `err` at the caller of the public function that
+--- called check (level 3: check, the public function, its caller).
+function M.check(v, err)
+  if v == nil then error(err, 3) end
+  return v
+end
+
 function M.callable(v)
   if type(v) == "function" then return true end
   local mt = getmetatable(v)
@@ -121,6 +128,12 @@ end
 -- constants of the callers).
 local key_sets = setmetatable({}, { __mode = "k" })
 
+-- Names other tools use for an option, and ours (hinted when it is known
+-- where the key was given).
+local ALIASES = { command = "cmd", argv = "cmd", args = "cmd", environment = "env",
+  dir = "cwd", workdir = "cwd", working_dir = "cwd", directory = "cwd", depends_on = "after",
+  requires = "after", retries = "max_retries", stop_grace = "stop_timeout" }
+
 -- Rejects keys not in `known` (a list), suggesting the closest one.
 function M.known_keys(where, prefix, t, known)
   local set = key_sets[known]
@@ -140,6 +153,8 @@ function M.known_keys(where, prefix, t, known)
           .. "known: %s)", where, prefix:sub(1, -2), type(k), M.show(k), table.concat(known, ", "))
       end
       local best, bestd = nil, 3
+      local alias = ALIASES[k]
+      if alias and set[alias] then best, bestd = alias, 0 end
       for _, name in ipairs(known) do
         -- the distance is at least the length difference: skip hopeless
         -- names (a long key took seconds: the table is O(#k * #name))

@@ -3,7 +3,8 @@
  * runs a supervision config written in Lua, with `arg` set as lua5.4 does.
  * Exit status: 0 clean, 1 script error (message and traceback on stderr),
  * 2 the last supervisor run ended with its shutdown exceeding the grace
- * period (os.exit(n) in the script decides by itself). */
+ * period, 3 a restart budget escalated to the supervisor (os.exit(n) in the
+ * script decides by itself). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@ static void usage(FILE *out) {
           "  -h        print this help and exit\n"
           "  --        stop handling options\n"
           "  -         run the script read from standard input\n"
-          "Exit status: 0 clean; 1 script error; 2 the last sup:run() ended in GraceExceeded.\n"
+          "Exit status: 0 clean; 1 script or config error; 2 the last sup:run() ended in\n"
+          "GraceExceeded; 3 it ended because a restart budget escalated to the supervisor.\n"
           "Example:  " PROGNAME " examples/quickstart.lua\n");
 }
 
@@ -41,14 +43,39 @@ static void print_version(void) {
   printf(PROGNAME " %s (%s, libuv %s)\n", TV_HOST_VERSION, LUA_RELEASE, uv_version_string());
 }
 
-/* Message handler: the error plus a traceback (as lua.c does). */
+/* The chunk names of the library's files as the host embeds them. */
+#define LIBRARY_CHUNK "@lua/taskvisor/"
+
+/* A config error (bad options) is raised by the library at the user's line:
+ * the library's own frames tell the operator nothing. Returns the stack
+ * level of the first frame of user code when the innermost Lua frame is
+ * the library's, or 0 (an error in user code, or one whose message points
+ * inside the library, which is a bug there: keep every frame). */
+static int user_level(lua_State *L, const char *msg) {
+  if (strncmp(msg, LIBRARY_CHUNK + 1, sizeof LIBRARY_CHUNK - 2) == 0) return 0;
+  lua_Debug ar;
+  int in_library = 0;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "S", &ar) || ar.what[0] == 'C') continue; /* error(), the binding */
+    if (strncmp(ar.source, LIBRARY_CHUNK, sizeof LIBRARY_CHUNK - 1) == 0) {
+      in_library = 1;
+      continue;
+    }
+    return in_library ? level : 0;
+  }
+  return 0;
+}
+
+/* Message handler: the error plus a traceback (as lua.c does); for a config
+ * error, the traceback starts at the user's code. */
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
-  luaL_traceback(L, L, msg, 1);
+  int level = user_level(L, msg);
+  luaL_traceback(L, L, msg, level ? level : 1);
   return 1;
 }
 
@@ -165,6 +192,25 @@ static int run_script(lua_State *L, char **argv, int argc, int script) {
   return report(L, status);
 }
 
+/* Warns on stderr about each supervisor that was given tasks and never ran
+ * (a script that forgets sup:run() would otherwise exit 0 having run
+ * nothing): taskvisor.supervisor's unran() words them. Only if the script
+ * loaded it; a failure here is not the script's. */
+static void warn_unran(lua_State *L) {
+  int top = lua_gettop(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "taskvisor.supervisor") == LUA_TTABLE &&
+      lua_getfield(L, -1, "unran") == LUA_TFUNCTION && lua_pcall(L, 0, 1, 0) == LUA_OK &&
+      lua_istable(L, -1)) {
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+      fprintf(stderr, PROGNAME ": warning: %s\n", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    fflush(stderr);
+  }
+  lua_settop(L, top);
+}
+
 /* Everything that may raise runs here, under lua_pcall. */
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
@@ -199,6 +245,7 @@ static int pmain(lua_State *L) {
     lua_pushinteger(L, 1);
     return 1;
   }
+  warn_unran(L);
   lua_getfield(L, LUA_REGISTRYINDEX, GRACE_EXCEEDED_FLAG);
   lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0);
   return 1;

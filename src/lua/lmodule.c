@@ -9,10 +9,12 @@
 #include "lfiber.h"
 #include "lgroup.h"
 #include "lhooks.h"
+#include "lpath.h"
 #include "lpolicy.h"
 #include "lproc.h"
 #include "lsub.h"
 #include "lsup.h"
+#include "lsupview.h"
 #include "ltask.h"
 
 #define LTV_VERSION "0.1.0"
@@ -55,7 +57,8 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_task_open(L);
   ltv_sub_open(L);
   ltv_sup_open(L);
-  ltv_ctl_open(L); /* adds to the supervisor's methods */
+  ltv_ctl_open(L);
+  ltv_supview_open(L); /* adds to the supervisor's methods */
   ltv_process_open(L);
   ltv_group_open(L);
 
@@ -76,6 +79,8 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_setfield(L, -2, "policy");
   lua_pushcfunction(L, ltv_signum);
   lua_setfield(L, -2, "signum");
+  lua_pushcfunction(L, ltv_find_program);
+  lua_setfield(L, -2, "find_program");
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");

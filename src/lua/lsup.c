@@ -47,82 +47,6 @@ static void on_closed(tv_sup_t *sup) {
   }
 }
 
-/* ---- reliable outcomes --------------------------------------------------- */
-
-static void push_outcome(lua_State *L, const tv_outcome_rec_t *r, int with_seq) {
-  lua_createtable(L, 0, 4 + with_seq);
-  lua_pushstring(L, tv_actor_end_status(r->end));
-  lua_setfield(L, -2, "status");
-  lua_pushinteger(L, r->attempts);
-  lua_setfield(L, -2, "attempts");
-  if (r->reason) {
-    lua_pushlstring(L, r->reason->s, r->reason->len);
-    lua_setfield(L, -2, "reason");
-  }
-  if (r->has_exit_code) {
-    lua_pushinteger(L, r->exit_code);
-    lua_setfield(L, -2, "exit_code");
-  }
-  if (!with_seq) return;
-  lua_pushinteger(L, (lua_Integer)r->seq);
-  lua_setfield(L, -2, "seq");
-}
-
-/* sup:outcomes(): name -> outcome of every task that ended (fresh tables);
- * and how many ended. */
-static int sup_outcomes(lua_State *L) {
-  ltv_sup *s = check_sup(L);
-  uint32_t n;
-  tv_outcome_rec_t **all = (tv_outcome_rec_t **)tv_namemap_snapshot(&s->sup->outcomes.map, &n);
-  if (!all && s->sup->outcomes.map.count) return luaL_error(L, "not enough memory");
-  lua_createtable(L, 0, (int)n);
-  for (uint32_t i = 0; i < n; i++) {
-    lua_pushlstring(L, all[i]->name->s, all[i]->name->len);
-    push_outcome(L, all[i], 0);
-    lua_rawset(L, -3);
-  }
-  free(all);
-  lua_pushinteger(L, (lua_Integer)s->sup->outcomes.ended);
-  return 2;
-}
-
-/* sup:outcome(name): that task's last outcome with its seq (the order it
- * ended in), or nil; how many ended; how many records were dropped (to keep
- * within keep_outcomes). */
-static int sup_outcome(lua_State *L) {
-  ltv_sup *s = check_sup(L);
-  size_t len;
-  const char *name = luaL_checklstring(L, 2, &len);
-  const tv_outcome_rec_t *r = tv_outcomes_find(&s->sup->outcomes, name, len);
-  if (r)
-    push_outcome(L, r, 1);
-  else
-    lua_pushnil(L);
-  lua_pushinteger(L, (lua_Integer)s->sup->outcomes.ended);
-  lua_pushinteger(L, (lua_Integer)s->sup->outcomes.dropped);
-  return 3;
-}
-
-/* sup:await(name, seconds): from a task or subscriber, waits until that task
- * is gone; true, or nil + "ETIMEDOUT: ..." / "ECANCELED: ...". */
-static int sup_await(lua_State *L) {
-  ltv_sup *s = check_sup(L);
-  size_t len;
-  const char *name = luaL_checklstring(L, 2, &len);
-  uint64_t wait_ms = lua_isnoneornil(L, 3) ? UINT64_MAX / 2
-                                            : ltv_check_seconds(L, 3, "sup:wait: 'timeout'");
-  lua_settop(L, 3);
-  ltv_fiber *f = ltv_fiber_current(s->ctx, L);
-  if (!f || !lua_isyieldable(L))
-    return luaL_error(L, "sup:wait: call it from a task or a subscriber (it waits by "
-                         "yielding that coroutine); outside, sup:run() returns the outcomes");
-  if (!tv_sup_find(s->sup, name, len)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  return ltv_fiber_wait_removed(L, f, s->sup, name, len, wait_ms);
-}
-
 int ltv_sup_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   tv_sup_opts_t o;
@@ -157,6 +81,32 @@ int ltv_sup_new(lua_State *L) {
   return 1;
 }
 
+/* TaskAddFailed for an add refused before the registry could publish it
+ * (shutting down, out of memory, or decided in Lua: a program not in PATH,
+ * an output file that cannot be opened): reason is the error the caller
+ * gets. Not after the supervisor stopped: no subscriber is left to tell. */
+static void publish_add_failed(ltv_sup *s, const char *name, size_t len, const char *reason) {
+  if (tv_sup_closed(s->sup)) return;
+  tv_str_t *task = tv_str_new(name, len);
+  tv_str_t *why = tv_str_new(reason, strlen(reason));
+  tv_event_t ev = tv_event_make(TV_EV_TASK_ADD_FAILED);
+  if (task) ev.task = task, ev.fields |= TV_F_TASK;
+  if (why) ev.reason = why, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->sup->bus, &ev);
+  tv_str_unref(task);
+  tv_str_unref(why);
+}
+
+/* sup:_add_failed(name, reason): publishes that TaskAddFailed for a refusal
+ * decided in Lua. */
+static int sup_add_failed(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  publish_add_failed(s, name, len, luaL_checkstring(L, 3));
+  return 0;
+}
+
 /* sup:add(name, task, policy [, opts]): task from core.task / core.process;
  * policy as ltv_policy_read reads it; opts as read_add_opts reads them. */
 static int sup_add(lua_State *L) {
@@ -181,62 +131,17 @@ static int sup_add(lua_State *L) {
     if (rc == TV_EINVAL && cycle[0])
       return ltv_push_error(L, rc, "'after' would make a cycle: %s (none of them could start); "
                             "task '%s' not added", cycle, name);
-    if (rc == TV_EINVAL) return ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
-    if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
-    return ltv_push_error(L, rc, "cannot add task '%s'", name);
+    /* the core published TaskAddFailed for the two above; not for these */
+    int n;
+    if (rc == TV_EINVAL) n = ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
+    else if (rc == TV_ESHUTDOWN) n = ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
+    else n = ltv_push_error(L, rc, "cannot add task '%s'", name);
+    const char *msg = lua_tostring(L, -1);
+    if (msg) publish_add_failed(s, name, len, msg);
+    return n;
   }
   ltv_sup_anchor(L, s);
   lua_pushboolean(L, 1);
-  return 1;
-}
-
-typedef struct waits_arg {
-  lua_State *L;
-  tv_sup_t *sup;
-  lua_Integer n;
-} waits_arg;
-
-static void push_wait(void *arg, tv_actor_t *child, const tv_str_t *name, const tv_str_t *via) {
-  waits_arg *w = arg;
-  lua_State *L = w->L;
-  if (child) {
-    if (child->ready) return;
-    name = child->name;
-  } else {
-    tv_actor_t *d = tv_sup_find(w->sup, name->s, name->len);
-    if (d && d->ever_ready) return;
-  }
-  lua_createtable(L, 3, 0);
-  lua_pushlstring(L, name->s, name->len);
-  lua_rawseti(L, -2, 1);
-  if (via) {
-    lua_pushlstring(L, via->s, via->len);
-    lua_rawseti(L, -2, 2);
-  }
-  lua_pushboolean(L, child != NULL);
-  lua_rawseti(L, -2, 3);
-  lua_rawseti(L, -2, ++w->n);
-}
-
-/* sup:waits(name, as_child): what a registered task waits for before it can
- * be ready, for sup:run's check of a batch against the registered tasks: nil
- * (no such task), false (it does not hold up a dependent: ready once already,
- * or, as a group's child, ready now), or a list of { name, via | nil,
- * child }: the tasks that still hold it up (registered or not). */
-static int sup_waits(lua_State *L) {
-  ltv_sup *s = check_sup(L);
-  size_t len;
-  const char *name = luaL_checklstring(L, 2, &len);
-  int as_child = lua_toboolean(L, 3);
-  tv_actor_t *a = tv_sup_find(s->sup, name, len);
-  if (!a) return 0;
-  if (as_child ? a->ready : a->ever_ready) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  lua_newtable(L);
-  waits_arg w = {L, s->sup, 0};
-  tv_sup_each_wait(a, push_wait, &w);
   return 1;
 }
 
@@ -305,44 +210,6 @@ static int sup_signal(lua_State *L) {
                           tv_actor_state_name(a->state));
   lua_pushboolean(L, 1);
   return 1;
-}
-
-/* The process task named by argument 2 (its actor in *a), or NULL when
- * nil + error are pushed (2 results). */
-static tv_task_t *process_arg(lua_State *L, ltv_sup *s, tv_actor_t **out) {
-  size_t len;
-  const char *name = luaL_checklstring(L, 2, &len);
-  tv_actor_t *a = tv_sup_find(s->sup, name, len);
-  if (!a) {
-    ltv_push_error(L, TV_ENOENT, "no task named '%s'", name);
-    return NULL;
-  }
-  tv_task_t *t = tv_container_of(a, tv_task_t, actor);
-  if (!tv_process_is(t)) {
-    ltv_push_error(L, TV_ENOTSUP, "task '%s' is not a process", name);
-    return NULL;
-  }
-  *out = a;
-  return t;
-}
-
-/* sup:process(name): a process task's live state (lproc.c), or nil + error. */
-static int sup_process(lua_State *L) {
-  tv_actor_t *a;
-  tv_task_t *t = process_arg(L, check_sup(L), &a);
-  if (!t) return 2;
-  ltv_process_push_state(L, t);
-  return 1;
-}
-
-/* sup:process_info(name): pid and containment of the running process. */
-static int sup_process_info(lua_State *L) {
-  tv_actor_t *a;
-  tv_task_t *t = process_arg(L, check_sup(L), &a);
-  if (!t) return 2;
-  if (ltv_process_info(L, t)) return 1;
-  return ltv_push_error(L, TV_ESRCH, "task '%s' has no running process (%s)",
-                        lua_tostring(L, 2), tv_actor_state_name(a->state));
 }
 
 static int push_names(lua_State *L, ltv_sup *s, int alive_only) {
@@ -587,9 +454,7 @@ void ltv_sup_open(lua_State *L) {
       {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
-      {"process", sup_process}, {"process_info", sup_process_info},
-      {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
-      {"waits", sup_waits},
+            {"_add_failed", sup_add_failed},
       {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__gc", sup_gc}, {"__tostring", sup_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_SUP); /* sets __name */

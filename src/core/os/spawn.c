@@ -71,7 +71,7 @@ extern char **environ;
 
 /* execvpe's lookup, done in the parent so a missing program is reported as
  * such (and the child has nothing left to search). */
-static int resolve(const char *name, const char *path, char *out, size_t size) {
+int tv_spawn_resolve(const char *name, const char *path, char *out, size_t size) {
   if (!*name) return UV_ENOENT;
   if (!path) path = "/usr/local/bin:/usr/bin:/bin";
   int err = UV_ENOENT;
@@ -160,7 +160,7 @@ pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
   *stage = TV_SPAWN_AT_EXEC;
   if (!strchr(file, '/')) {
     const char *path = sp->envp ? env_get(sp->envp, "PATH") : getenv("PATH");
-    int rc = resolve(file, path, resolved, sizeof resolved);
+    int rc = tv_spawn_resolve(file, path, resolved, sizeof resolved);
     if (rc) return rc;
     file = resolved;
   }

@@ -28,6 +28,12 @@ enum { TV_SPAWN_AT_EXEC = 0, TV_SPAWN_AT_CWD = 1, TV_SPAWN_AT_SETUP = 2, TV_SPAW
  * in its process group), else TV_SPAWN_AT_EXEC. */
 pid_t tv_spawn(const tv_spawn_t *sp, int *stage);
 
+/* Where tv_spawn finds program `name` (no '/') along `path` (NULL: the
+ * default /usr/local/bin:/usr/bin:/bin): 0 with the file into out, or
+ * UV_ENOENT / UV_EACCES. The same lookup, so a check before the first spawn
+ * (sup:add's) agrees with what the spawn will do. */
+int tv_spawn_resolve(const char *name, const char *path, char *out, size_t size);
+
 /* "ENOENT: no such file: /no/such/prog" for a failed spawn, into buf. */
 char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, size_t size);
 
