@@ -88,7 +88,7 @@ static void check_resolve(fz_in *in) {
   if (strchr(name, '/')) return; /* tv_spawn searches only for names without one */
   size_t size = 16 + fz_u8(in) * 4u; /* short buffers too */
   char *out = malloc(size);
-  int rc = resolve(name, fz_u8(in) & 1 ? path : NULL, out, size);
+  int rc = tv_spawn_resolve(name, fz_u8(in) & 1 ? path : NULL, out, size);
   FZ_CHECK(rc == 0 || rc == UV_ENOENT || rc == UV_EACCES, "resolve -> %d", rc);
   if (rc == 0) {
     size_t n = strlen(out), ln = strlen(name);

@@ -52,7 +52,7 @@ static void print_version(void) {
  * the library's, or 0 (an error in user code, or one whose message points
  * inside the library, which is a bug there: keep every frame). */
 static int user_level(lua_State *L, const char *msg) {
-  if (strncmp(msg, LIBRARY_CHUNK + 1, sizeof LIBRARY_CHUNK - 2) == 0) return 0;
+  if (strncmp(msg, &LIBRARY_CHUNK[1], sizeof LIBRARY_CHUNK - 2) == 0) return 0;
   lua_Debug ar;
   int in_library = 0;
   for (int level = 1; lua_getstack(L, level, &ar); level++) {
