@@ -52,8 +52,15 @@ describe("process tasks", function()
     f:close()
     os.execute("chmod +x " .. script)
     local events = run({ tv.process({ name = "shebang", restart = "never", cmd = { script } }) })
+    local reason = H.first(events, "TaskFailed", "shebang").reason
+    if os.getenv("TASKVISOR_MEMCHECK") and reason == "execution failed: exited with code 101" then
+      -- under valgrind the forked child's failed execve is valgrind's own: it
+      -- exits 101 and our child never sees the error to report it
+      os.remove(script)
+      return
+    end
     assert.equal("execution failed: ENOENT: interpreter not found: /no/such/interpreter (the #! line of "
-      .. script .. ")", H.first(events, "TaskFailed", "shebang").reason)
+      .. script .. ")", reason)
     os.remove(script)
   end)
 
