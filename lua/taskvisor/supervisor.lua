@@ -134,7 +134,9 @@ local function missing_after(self, c, tops, nodes)
       end
     end
   end
-  for _, name in ipairs(c:list()) do
+  -- (only when a task with `after` was added before: listing every task
+  -- costs time and memory in a large config that has none)
+  for _, name in ipairs(self.added_after and c:list() or {}) do
     for _, w in ipairs(c:waits(name) or {}) do
       if not w[3] and not w[2] and absent(w[1]) then
         return string.format("sup:run: task '%s' starts after '%s', which is not a task of this "
@@ -227,6 +229,7 @@ function Supervisor:add(spec)
   local ok
   ok, err = c:add(spec.name, task, policy, (spec.add_opts or (spec.add_opts == nil and L.add_opts(spec)) or nil))
   if ok then note_task(self, spec.name) else note_refused(self, spec.name) end
+  if ok and spec.after and #spec.after > 0 then self.added_after = true end
   return ok, err
 end
 
