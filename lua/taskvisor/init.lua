@@ -25,6 +25,7 @@ local tv = {
   once = S.once,
   restartable = S.restartable,
   supervisor = Sup.new,
+  config = require("taskvisor.config").config,
 }
 
 -- ctx:exec(cmd [, opts]): runs a command to completion without blocking the

@@ -66,6 +66,10 @@ local function note_ran(self)
   self.unran, self.refused = false, {}
 end
 
+--- discard(sup): it will not run (taskvisor check built it to validate a
+--- config): no "never ran" warning about it.
+M.discard = function(self) note_ran(self) end
+
 -- A refused add, remembered until the run starts (sup:run's check of
 -- `after` leaves such names out: the refusal was reported already).
 local function note_refused(self, name)

@@ -27,6 +27,7 @@ int luaopen_taskvisor_core(lua_State *L);
 static void usage(FILE *out) {
   fprintf(out,
           "usage: " PROGNAME " [options] [script [args...]]\n"
+          "       " PROGNAME " run CONFIG | check CONFIG | help [CMD]\n"
           "Runs a supervision config written in Lua 5.4 with taskvisor built in.\n"
           "Options:\n"
           "  -e code   run the Lua code (may be repeated; before the script)\n"
@@ -89,14 +90,16 @@ static int report(lua_State *L, int status) {
   return status;
 }
 
-static int docall(lua_State *L, int narg) {
+static int docall_n(lua_State *L, int narg, int nres) {
   int base = lua_gettop(L) - narg;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
-  int status = lua_pcall(L, narg, 0, base);
+  int status = lua_pcall(L, narg, nres, base);
   lua_remove(L, base);
   return status;
 }
+
+static int docall(lua_State *L, int narg) { return docall_n(L, narg, 0); }
 
 /* package.preload loader for a module compiled into the binary. */
 static int load_embedded(lua_State *L) {
@@ -211,10 +214,86 @@ static void warn_unran(lua_State *L) {
   lua_settop(L, top);
 }
 
+/* ---- subcommands -------------------------------------------------------------
+ * taskvisor run | check CONFIG ...: the Lua module taskvisor.cli. */
+static const char *const LUA_COMMANDS[] = {"run", "check", NULL};
+
+static int is_lua_command(const char *w) {
+  for (int i = 0; LUA_COMMANDS[i]; i++)
+    if (strcmp(w, LUA_COMMANDS[i]) == 0) return 1;
+  return 0;
+}
+
+static void command_usage(FILE *out, const char *cmd) {
+  if (strcmp(cmd, "run") == 0)
+    fprintf(out, "usage: " PROGNAME " run CONFIG [args...]\n"
+                 "Runs a declarative config (a Lua file ending in 'return tv.config{...}');\n"
+                 "a script that calls sup:run() itself runs as with '" PROGNAME " SCRIPT'.\n"
+                 "Exit status as '" PROGNAME " SCRIPT': 0, 1 config error, 2 GraceExceeded, 3 escalated.\n");
+  else if (strcmp(cmd, "check") == 0)
+    fprintf(out, "usage: " PROGNAME " check CONFIG [args...]\n"
+                 "Loads and validates a declarative config without starting anything, prints\n"
+                 "its task tree and exits 0; or prints every error (file:line) and exits 1.\n");
+}
+
+/* Runs taskvisor.cli's main(cmd, {words}) and returns the exit status: its
+ * result, or (nil) the status of the last supervisor run. */
+static int run_lua_command(lua_State *L, int argc, char **argv) {
+  const char *cmd = argv[1];
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      command_usage(stdout, cmd);
+      return 0;
+    } else if (strcmp(argv[i], "--") == 0 || argv[i][0] != '-') {
+      break;
+    }
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "taskvisor.cli");
+  if (report(L, docall_n(L, 1, 1)) != LUA_OK) return 1;
+  lua_getfield(L, -1, "main");
+  lua_pushstring(L, cmd);
+  lua_createtable(L, argc - 2, 0);
+  for (int i = 2; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - 1);
+  }
+  if (report(L, docall_n(L, 2, 1)) != LUA_OK) return 1;
+  if (lua_isinteger(L, -1)) return (int)lua_tointeger(L, -1);
+  warn_unran(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, GRACE_EXCEEDED_FLAG);
+  return lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+}
+
+/* taskvisor help [CMD] */
+static int help_command(int argc, char **argv) {
+  if (argc < 3) {
+    usage(stdout);
+    return 0;
+  }
+  if (!is_lua_command(argv[2])) {
+    fprintf(stderr, PROGNAME ": help: unknown command '%s'\n", argv[2]);
+    return 1;
+  }
+  command_usage(stdout, argv[2]);
+  return 0;
+}
+
 /* Everything that may raise runs here, under lua_pcall. */
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
+  if (argc > 1 && strcmp(argv[1], "help") == 0) {
+    lua_pushinteger(L, help_command(argc, argv));
+    return 1;
+  }
+  if (argc > 1 && is_lua_command(argv[1])) {
+    luaL_openlibs(L);
+    preload(L);
+    create_arg_table(L, argv, argc, argc > 2 ? 2 : 1);
+    lua_gc(L, LUA_GCGEN, 0, 0);
+    lua_pushinteger(L, run_lua_command(L, argc, argv));
+    return 1;
+  }
   options o;
   if (parse(argc, argv, &o) != 0) {
     usage(stderr);

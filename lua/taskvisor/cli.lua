@@ -1,0 +1,111 @@
+-- cli: the host's subcommands that run configs (`taskvisor run | check`).
+-- The host calls main(cmd, argv) with the words after the subcommand and
+-- exits with what it returns. `ctl` is C (src/host), not here.
+local tv = require("taskvisor")
+local C = require("taskvisor.config")
+local Sup = require("taskvisor.supervisor")
+
+local M = {}
+
+local function err(fmt, ...) io.stderr:write("taskvisor: ", string.format(fmt, ...), "\n") end
+
+-- Options of the form --name VALUE / --name=VALUE and one positional CONFIG;
+-- the words after CONFIG are the config's own arguments (its `...`).
+-- Returns opts, config, rest; or nil, message.
+local function parse(cmd, argv, known)
+  local opts, i = {}, 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then i = i + 1 break end
+    if a:sub(1, 2) ~= "--" then break end
+    local key, val = a:match("^%-%-([%w-]+)=(.*)$")
+    key = key or a:sub(3)
+    local kind = known[key]
+    if kind == nil then return nil, string.format("%s: unknown option '--%s' (see 'taskvisor help %s')", cmd, key, cmd) end
+    if kind == "flag" then
+      if val then return nil, string.format("%s: '--%s' takes no value", cmd, key) end
+      opts[key] = true
+    else
+      if not val then
+        i = i + 1
+        val = argv[i]
+        if val == nil then return nil, string.format("%s: '--%s' needs a value (%s)", cmd, key, kind) end
+      end
+      opts[key] = val
+    end
+    i = i + 1
+  end
+  local config = argv[i]
+  if not config then return nil, string.format("%s: missing CONFIG (a Lua file returning tv.config{...})", cmd) end
+  return opts, config, table.move(argv, i + 1, #argv, 1, {})
+end
+M.parse = parse
+
+-- The task tree as `check` prints it: one line per task, children indented
+-- under their group, in the order they start (`after` named).
+local function tree_lines(specs, depth, out)
+  for _, s in ipairs(specs) do
+    local kind = s.kind or (s.children and "group") or (s.cmd and "process") or "task"
+    local extra = {}
+    if s.strategy then extra[#extra + 1] = "strategy=" .. s.strategy end
+    if s.after and #s.after > 0 then extra[#extra + 1] = "after=" .. table.concat(s.after, ",") end
+    if s.restart then extra[#extra + 1] = "restart=" .. tostring(s.restart) end
+    if s.cmd then
+      local cmd = type(s.cmd) == "table" and table.concat(s.cmd, " ") or tostring(s.cmd)
+      extra[#extra + 1] = "cmd=" .. cmd
+    end
+    out[#out + 1] = string.format("%s%s  %s%s", string.rep("  ", depth), tostring(s.name), kind,
+      #extra > 0 and "  " .. table.concat(extra, "  ") or "")
+    if s.children then tree_lines(s.children, depth + 1, out) end
+  end
+  return out
+end
+M.tree_lines = tree_lines
+
+local function check(argv)
+  local opts, config, rest = parse("check", argv, {})
+  if not opts then err("%s", config) return 1 end
+  local cfg, e = C.load(config, table.unpack(rest))
+  if not cfg then err("%s", e) return 1 end
+  local sup, errs = C.build(cfg, tv.supervisor)
+  if not sup then
+    for _, m in ipairs(errs) do err("%s: %s", config, m) end
+    return 1
+  end
+  Sup.discard(sup)
+  local lines = tree_lines(cfg.tasks, 0, {})
+  io.stdout:write(string.format("%s: ok, %d top-level task%s\n", config, #cfg.tasks, #cfg.tasks == 1 and "" or "s"))
+  for _, l in ipairs(lines) do io.stdout:write(l, "\n") end
+  return 0
+end
+
+local function run(argv)
+  local opts, config, rest = parse("run", argv, { name = "NAME", control = "PATH" })
+  if not opts then err("%s", config) return 1 end
+  local cfg, e, kind = C.load(config, table.unpack(rest))
+  if not cfg then
+    if kind == "script" then return nil end -- it ran its own supervisor: the host's usual exit
+    err("%s", e)
+    return 1
+  end
+  local sup, errs = C.build(cfg, tv.supervisor)
+  if not sup then
+    for _, m in ipairs(errs) do err("%s: %s", config, m) end
+    return 1
+  end
+  local ok, msg = sup:run()
+  if not ok then err("%s", msg) end
+  return nil -- the host's exit status from the run (0, 2 grace exceeded, 3 escalated)
+end
+
+M.commands = { run = run, check = check }
+
+--- main(cmd, argv): the exit status, or nil for the host's default (the
+--- status of the last run).
+function M.main(cmd, argv)
+  local f = M.commands[cmd]
+  if not f then err("unknown command '%s'", cmd) return 1 end
+  return f(argv)
+end
+
+return M
