@@ -195,3 +195,38 @@ describe("concurrency", function()
     assert.same({}, sup:list())
   end)
 end)
+
+describe("concurrency = \"exempt\"", function()
+  it("a task that opts out of max_concurrent takes no permit: workers run beside it, limited ones still queue", function()
+    -- max_concurrent = 1 and a submitter that runs until the workers are done:
+    -- without the opt-out the workers would wait for its permit for good
+    local sup = tv.supervisor({ grace = 5, max_concurrent = 1 })
+    local events = H.collect(sup)
+    local running, peak, done = 0, 0, 0
+    local function worker(ctx)
+      running = running + 1
+      if running > peak then peak = running end
+      ctx:sleep(0.02)
+      running = running - 1
+      done = done + 1
+    end
+    assert(sup:add(tv.task{ name = "submitter", restart = "never", concurrency = "exempt", run = function(ctx)
+      for i = 1, 3 do assert(sup:add(tv.once("w" .. i, worker))) end
+      assert(sup:wait_all(10))
+    end }))
+    assert.is_true(sup:run())
+    assert.equal(3, done)
+    assert.equal(1, peak) -- the limited workers still ran one at a time
+    local outcomes = sup:outcomes()
+    assert.equal("completed", outcomes.submitter.status)
+    assert.same({ "submitter", "w1", "w2", "w3" }, starts(events))
+  end)
+
+  it("the spec shows the field; a bad value names it", function()
+    assert.equal("exempt", tv.task{ name = "x", concurrency = "exempt", run = function() end }.concurrency)
+    local ok, err = pcall(tv.task, { name = "x", concurrency = "none", run = function() end })
+    assert.is_false(ok)
+    assert.matches("'concurrency'", err)
+    assert.matches("exempt", err)
+  end)
+end)

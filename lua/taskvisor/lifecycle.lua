@@ -7,7 +7,7 @@ local V = require("taskvisor.validate")
 local M = {}
 
 M.HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
-M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "after", "ready",
+M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "after", "ready", "concurrency",
   "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 M.MAX_AFTER = 64 -- the binding's bound
 local MAX_RESTARTS = 100000 -- the core's ring bound (TV_BUDGET_MAX)
@@ -138,6 +138,12 @@ function M.fields(where, src, spec, lua_task, group)
     spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify", "completed" })
     if not spec.ready then return nil, err end
   end
+  if src.concurrency ~= nil then
+    -- "exempt": never waits for one of the supervisor's max_concurrent permits
+    -- (a submitter or a watchdog must not take a worker's place)
+    spec.concurrency, err = V.one_of(where, "concurrency", src.concurrency, { "limited", "exempt" })
+    if not spec.concurrency then return nil, err end
+  end
   for _, h in ipairs(M.HOOKS) do
     if src[h] ~= nil then
       if not V.callable(src[h]) then return V.bad(where, h, "a function or a callable", src[h]) end
@@ -163,9 +169,10 @@ end
 --- The options core add takes besides the policy.
 function M.add_opts(spec)
   local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil
-  if not (spec.after or spec.has_hooks or spec.explicit_ready or fns) then return nil end
+  local exempt = spec.concurrency == "exempt" or nil
+  if not (spec.after or spec.has_hooks or spec.explicit_ready or fns or exempt) then return nil end
   return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready,
-    completed_ready = spec.ready == "completed" or nil, decide = fns or nil }
+    completed_ready = spec.ready == "completed" or nil, decide = fns or nil, exempt = exempt }
 end
 
 --- A cycle's names joined by " -> ": a long one shows its first and last ten.

@@ -247,7 +247,7 @@ static void step(tv_actor_t *a) {
     a->ext->hook_flags |= HF_RESTART_HOOK_RAN;
     if (start_hook(a, TV_HOOK_RESTART, NULL, TV_THEN_STEP)) return;
   }
-  if (!a->has_permit) {
+  if (!a->has_permit && !(a->ext && a->ext->exempt)) {
     if (!tv_sem_acquire(tv_actor_env(a)->sem, &a->work)) {
       a->state = TV_ACTOR_WAITING;
       return;
