@@ -331,6 +331,12 @@ row({ fn = "tv.task", case = "every ready of a Lua task is accepted", accepts = 
   call = function()
     return tv.task(spec("ready", "started")), tv.task(spec("ready", "notify")), tv.task(spec("ready", "completed"))
   end })
+values("tv.task", "concurrency", { { "unknown", "none" }, { "in capitals", "EXEMPT" }, { "a boolean", false },
+  { "a number", 0 } }, function(_, v) return tv.task(spec("concurrency", v)) end, 'one of "limited", "exempt"')
+row({ fn = "tv.task", case = "both concurrency words are accepted", accepts = true,
+  call = function()
+    return tv.task(spec("concurrency", "limited")), tv.task(spec("concurrency", "exempt"))
+  end })
 for _, h in ipairs(HOOKS) do
   values("tv.task", h, given(NOT_CALLABLE), function(_, v) return tv.task(spec(h, v)) end, "a function or a callable")
 end
