@@ -10,6 +10,8 @@ RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
+# tzdata: the calendar spec's daylight-saving cases (America/New_York)
+TEST="$TEST tzdata"
 
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;

@@ -333,6 +333,14 @@ row({ fn = "tv.task", case = "every ready of a Lua task is accepted", accepts = 
   end })
 values("tv.task", "concurrency", { { "unknown", "none" }, { "in capitals", "EXEMPT" }, { "a boolean", false },
   { "a number", 0 } }, function(_, v) return tv.task(spec("concurrency", v)) end, 'one of "limited", "exempt"')
+values("tv.task", "calendar", { { "a number", 5 }, { "a table", { "daily" } }, { "a bad minute", "61 * * * *" },
+  { "six cron fields", "0 0 * * * *" }, { "@reboot", "@reboot" }, { "empty", "" } },
+  function(_, v) return tv.task(spec("calendar", v)) end, "'calendar'")
+row({ fn = "tv.task", case = "cron, OnCalendar and UTC calendars are accepted", accepts = true,
+  call = function()
+    return tv.task(spec("calendar", "*/5 * * * *")), tv.task(spec("calendar", "Mon..Fri 09:00 UTC")),
+      tv.task(spec("calendar", "@daily"))
+  end })
 row({ fn = "tv.task", case = "both concurrency words are accepted", accepts = true,
   call = function()
     return tv.task(spec("concurrency", "limited")), tv.task(spec("concurrency", "exempt"))

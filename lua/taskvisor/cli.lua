@@ -4,6 +4,7 @@
 local tv = require("taskvisor")
 local C = require("taskvisor.config")
 local Sup = require("taskvisor.supervisor")
+local Cal = require("taskvisor.calendar")
 
 local M = {}
 
@@ -50,12 +51,23 @@ local function tree_lines(specs, depth, out)
     if s.strategy then extra[#extra + 1] = "strategy=" .. s.strategy end
     if s.after and #s.after > 0 then extra[#extra + 1] = "after=" .. table.concat(s.after, ",") end
     if s.restart then extra[#extra + 1] = "restart=" .. tostring(s.restart) end
+    local next_runs
+    if type(s.calendar) == "string" then
+      local cal = Cal.parse(s.calendar)
+      if cal then
+        local times = {}
+        for i, t in ipairs(cal:upcoming(os.time(), 3)) do times[i] = cal:format(t) end
+        extra[#extra + 1] = string.format("calendar=%q", s.calendar)
+        next_runs = "next runs: " .. table.concat(times, ", ")
+      end
+    end
     if s.cmd then
       local cmd = type(s.cmd) == "table" and table.concat(s.cmd, " ") or tostring(s.cmd)
       extra[#extra + 1] = "cmd=" .. cmd
     end
     out[#out + 1] = string.format("%s%s  %s%s", string.rep("  ", depth), tostring(s.name), kind,
       #extra > 0 and "  " .. table.concat(extra, "  ") or "")
+    if next_runs then out[#out + 1] = string.rep("  ", depth + 1) .. next_runs end
     if s.children then tree_lines(s.children, depth + 1, out) end
   end
   return out

@@ -3,11 +3,12 @@
 -- schedules (every), policy functions (restart, backoff), lifecycle hooks,
 -- start order (after) and readiness (ready). Errors name the field.
 local V = require("taskvisor.validate")
+local Cal = require("taskvisor.calendar")
 
 local M = {}
 
 M.HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
-M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "after", "ready", "concurrency",
+M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "calendar", "after", "ready", "concurrency",
   "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 M.MAX_AFTER = 64 -- the binding's bound
 local MAX_RESTARTS = 100000 -- the core's ring bound (TV_BUDGET_MAX)
@@ -125,6 +126,29 @@ function M.fields(where, src, spec, lua_task, group)
         .. "'every'; got %s)", where, V.show(src.restart))
     end
   end
+  if src.calendar ~= nil then
+    -- cron's "*/5 * * * *" or systemd's OnCalendar "Mon..Fri 09:00" (local
+    -- time, or UTC with a trailing " UTC"): the first run at the first match
+    local cal
+    cal, err = Cal.parse(src.calendar)
+    if not cal then return nil, string.format("%s: 'calendar': %s", where, err) end
+    for _, other in ipairs({ "every", "interval" }) do
+      if src[other] ~= nil then
+        return nil, string.format("%s: 'calendar' and '%s' cannot both be set (the calendar "
+          .. "says when each run starts)", where, other)
+      end
+    end
+    if src.restart ~= nil and src.restart ~= "always" then
+      return nil, string.format("%s: 'calendar' needs restart = \"always\" (the default with "
+        .. "'calendar'; got %s)", where, V.show(src.restart))
+    end
+    spec.calendar = src.calendar
+    spec.calendar_next = function(now) -- seconds from `now` (the clock's wall time) to the next run
+      local t = cal:next_after(now)
+      if not t then error(string.format("calendar '%s' has no run time in the next 10 years", src.calendar), 0) end
+      return t - now
+    end
+  end
   if src.after ~= nil then
     spec.after, err = names_list(where, "after", src.after, M.MAX_AFTER)
     if not spec.after then return nil, err end
@@ -163,16 +187,18 @@ function M.extras(spec)
   end
   if spec.restart_fn then x = x or {}; x.restart = spec.restart_fn end
   if spec.backoff_fn then x = x or {}; x.backoff = spec.backoff_fn end
+  if spec.calendar_next then x = x or {}; x.schedule = spec.calendar_next end
   return x
 end
 
 --- The options core add takes besides the policy.
 function M.add_opts(spec)
-  local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil
+  local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil or spec.calendar_next ~= nil
   local exempt = spec.concurrency == "exempt" or nil
   if not (spec.after or spec.has_hooks or spec.explicit_ready or fns or exempt) then return nil end
   return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready,
-    completed_ready = spec.ready == "completed" or nil, decide = fns or nil, exempt = exempt }
+    completed_ready = spec.ready == "completed" or nil, decide = fns or nil, exempt = exempt,
+    calendar = spec.calendar_next ~= nil or nil }
 end
 
 --- A cycle's names joined by " -> ": a long one shows its first and last ten.

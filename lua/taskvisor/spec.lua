@@ -261,7 +261,7 @@ function resolve(where, spec, d, out)
   if ud and d.none then return ud end
   if spec.run == nil and G.is(spec) then return G.resolve(where, spec, d) end
   local restart = spec.restart or (spec.restart_fn and "on_failure") or
-    (spec.every and "always") or d.restart or "on_failure"
+    ((spec.every or spec.calendar) and "always") or d.restart or "on_failure"
   if spec.interval and restart ~= "always" then
     return nil, string.format("%s: task '%s' sets 'interval' but its restart is %q "
       .. "('interval' only applies to restart = \"always\")", where, spec.name, restart)

@@ -69,7 +69,8 @@ int ltv_add_opts_read(lua_State *L, int idx, tv_add_opts_t *o) {
   o->completed_ready =
       lua_getfield(L, idx, "completed_ready") != LUA_TNIL && lua_toboolean(L, -1);
   o->exempt = lua_getfield(L, idx, "exempt") != LUA_TNIL && lua_toboolean(L, -1);
-  lua_pop(L, 5);
+  o->calendar = lua_getfield(L, idx, "calendar") != LUA_TNIL && lua_toboolean(L, -1);
+  lua_pop(L, 6);
   int rc = 0;
   if (lua_getfield(L, idx, "after") == LUA_TTABLE) {
     size_t n = lua_rawlen(L, -1);

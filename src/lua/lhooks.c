@@ -109,6 +109,9 @@ static uint32_t extras_budget(lua_State *L, int ext) {
   return max;
 }
 
+/* The extras' field of each decision's function (TV_DECIDE_*). */
+static const char *const decide_names[] = {"restart", "backoff", "schedule"};
+
 /* What extras_decide hands its protected part. */
 typedef struct decide_args {
   tv_task_t *t;
@@ -124,9 +127,12 @@ static int decide_prepare(lua_State *L) {
   lua_settop(L, 0);
   if (!push_extras(L, a->t)) return 0;
   a->budget = extras_budget(L, 1);
-  if (lua_getfield(L, 1, a->d->what == TV_DECIDE_RESTART ? "restart" : "backoff") == LUA_TNIL)
-    return 0;
+  if (lua_getfield(L, 1, decide_names[a->d->what]) == LUA_TNIL) return 0;
   lua_remove(L, 1);
+  if (a->d->what == TV_DECIDE_SCHEDULE) { /* schedule(wall_now) -> seconds */
+    lua_pushnumber(L, a->d->wall_now);
+    return lua_gettop(L);
+  }
   if (a->d->what == TV_DECIDE_BACKOFF) {
     lua_pushinteger(L, a->d->streak);
     lua_pushnumber(L, (double)a->d->last_delay_ns / 1e9);
@@ -135,11 +141,12 @@ static int decide_prepare(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* restart(outcome) -> boolean; backoff(streak, last_delay, outcome) -> seconds. */
+/* restart(outcome) -> boolean; backoff(streak, last_delay, outcome) -> seconds;
+ * schedule(wall_now) -> seconds (a calendar's, made by taskvisor.calendar). */
 static int extras_decide(tv_task_t *t, tv_decision_t *d) {
   lua_State *L = ctx_of(t)->L;
   int top = lua_gettop(L);
-  const char *what = d->what == TV_DECIDE_RESTART ? "restart" : "backoff";
+  const char *what = decide_names[d->what];
   decide_args a = {t, d, 0};
   lua_pushcfunction(L, decide_prepare);
   lua_pushlightuserdata(L, &a);

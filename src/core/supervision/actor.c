@@ -101,6 +101,7 @@ static int start_hook(tv_actor_t *a, tv_hook_t h, const tv_str_t *err, int then)
 
 static void step(tv_actor_t *a);
 static void schedule_next(tv_actor_t *a, uint64_t delay_ns);
+static void follow(tv_actor_t *a, tv_next_t *n, const tv_failure_t *f);
 static void go_held(tv_actor_t *a);
 
 static void after_hook(tv_actor_t *a) {
@@ -242,6 +243,18 @@ static void step(tv_actor_t *a) {
     if (a->ext && !(a->ext->hook_flags & HF_SETUP_DONE)) {
       if (start_hook(a, TV_HOOK_SETUP, NULL, TV_THEN_STEP)) return;
       a->ext->hook_flags |= HF_SETUP_DONE;
+    }
+    uint64_t delay;
+    tv_next_t n;
+    int wait = tv_decide_first_run(a, &delay, &n);
+    if (wait < 0) {
+      follow(a, &n, NULL);
+      return;
+    }
+    if (wait > 0) { /* a calendar schedule: its first run is at its first time */
+      tv_actor_publish_backoff(a, delay, TV_BACKOFF_SCHEDULE, NULL);
+      schedule_next(a, delay);
+      return;
     }
   } else if (a->ext && !(a->ext->hook_flags & HF_RESTART_HOOK_RAN)) {
     a->ext->hook_flags |= HF_RESTART_HOOK_RAN;

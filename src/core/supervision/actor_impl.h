@@ -112,6 +112,9 @@ typedef struct tv_next {
 } tv_next_t;
 
 void tv_decide_after_success(tv_actor_t *a, tv_next_t *n);
+/* Before the first attempt of a task with a calendar schedule: 1 and the
+ * delay until its first run (once), 0 no such wait, -1 the task ends (n). */
+int tv_decide_first_run(tv_actor_t *a, uint64_t *delay, tv_next_t *n);
 void tv_decide_after_failure(tv_actor_t *a, const tv_failure_t *f, tv_next_t *n);
 
 #endif

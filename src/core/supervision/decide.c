@@ -37,14 +37,36 @@ static int ask(tv_actor_t *a, tv_decision_t *d, int *answered, tv_next_t *n) {
   d->error = NULL;
   int r = t->ops->decide(t, d);
   if (r < 0) {
-    tv_str_t *reason = d->error ? d->error
-                                : tv_str_printf("%s function failed",
-                                                d->what == TV_DECIDE_RESTART ? "restart" : "backoff");
+    static const char *const whats[] = {"restart", "backoff", "schedule"};
+    tv_str_t *reason = d->error ? d->error : tv_str_printf("%s function failed", whats[d->what]);
     end_verdict(n, TV_EV_ACTOR_DEAD, TV_END_DEAD, reason, 0);
     return -1;
   }
   *answered = r > 0;
   return 0;
+}
+
+/* A calendar schedule's delay until its next run, from the task. 0, or -1
+ * when it could not say (the verdict in n ends the task). */
+static int calendar_delay(tv_actor_t *a, uint64_t *delay, tv_next_t *n) {
+  tv_decision_t d = {.what = TV_DECIDE_SCHEDULE,
+                     .wall_now = tv_clock_wall(tv_actor_env(a)->sched->clock)};
+  int answered;
+  if (ask(a, &d, &answered, n) < 0) return -1;
+  if (!answered) {
+    static const char none[] = "schedule function failed: the task has no calendar";
+    end_verdict(n, TV_EV_ACTOR_DEAD, TV_END_DEAD, tv_str_new(none, sizeof none - 1), 0);
+    return -1;
+  }
+  *delay = d.delay_ns;
+  return 0;
+}
+
+int tv_decide_first_run(tv_actor_t *a, uint64_t *delay, tv_next_t *n) {
+  *n = (tv_next_t){0};
+  if (!a->ext || a->ext->calendar != 1) return 0;
+  a->ext->calendar = 2;
+  return calendar_delay(a, delay, n) < 0 ? -1 : 1;
 }
 
 /* The next slot of an `every` schedule: the delay, and how many were skipped. */
@@ -129,6 +151,11 @@ void tv_decide_after_success(tv_actor_t *a, tv_next_t *n) {
     end_verdict(n, TV_EV_ACTOR_EXHAUSTED, TV_END_COMPLETED, tv_str_new(done, sizeof done - 1), 0);
     return;
   }
+  if (a->ext && a->ext->calendar) {
+    uint64_t delay;
+    if (calendar_delay(a, &delay, n) == 0) restart_verdict(a, delay, TV_BACKOFF_SCHEDULE, NULL, 0, n);
+    return;
+  }
   if (a->policy->every_ns && a->ext) {
     uint32_t skipped;
     uint64_t delay = next_slot(a, &skipped);
@@ -167,7 +194,10 @@ void tv_decide_after_failure(tv_actor_t *a, const tv_failure_t *f, tv_next_t *n)
   }
   uint64_t delay;
   int source = TV_BACKOFF_FAILURE;
-  if (a->policy->every_ns && a->ext) {
+  if (a->ext && a->ext->calendar) { /* a failure also waits for the next run */
+    if (calendar_delay(a, &delay, n) < 0) return;
+    source = TV_BACKOFF_SCHEDULE;
+  } else if (a->policy->every_ns && a->ext) {
     uint32_t skipped;
     delay = next_slot(a, &skipped);
     source = TV_BACKOFF_SCHEDULE;

@@ -48,6 +48,7 @@ typedef struct tv_add_opts {
                           (ready = "completed"); tv_task_ready refuses it */
   int decide;         /* the task answers restart/backoff itself (ops->decide) */
   int exempt;         /* not counted against max_concurrent: it never waits for a permit */
+  int calendar;       /* a calendar schedule: the task answers TV_DECIDE_SCHEDULE (with decide) */
   tv_parent_t *parent; /* a group; NULL: the supervisor */
   void *parent_data;   /* stored in the actor's ext->data */
   uint32_t index;      /* in the group */

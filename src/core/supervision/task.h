@@ -35,14 +35,17 @@ typedef struct tv_outcome {
 typedef struct tv_task tv_task_t;
 
 /* A policy decision a task may take itself (Lua policy functions). */
-enum { TV_DECIDE_RESTART, TV_DECIDE_BACKOFF };
+/* TV_DECIDE_SCHEDULE: a calendar schedule's delay until its next run, after
+ * `wall_now` (asked before the first attempt and after every attempt). */
+enum { TV_DECIDE_RESTART, TV_DECIDE_BACKOFF, TV_DECIDE_SCHEDULE };
 typedef struct tv_decision {
   int what;                   /* TV_DECIDE_* */
   const tv_outcome_t *outcome; /* the attempt that just ended */
   uint32_t attempt, streak;
   uint64_t ran_for_ns, last_delay_ns;
   int restart;       /* answer to TV_DECIDE_RESTART */
-  uint64_t delay_ns; /* answer to TV_DECIDE_BACKOFF */
+  uint64_t delay_ns; /* answer to TV_DECIDE_BACKOFF and TV_DECIDE_SCHEDULE */
+  double wall_now;   /* TV_DECIDE_SCHEDULE: the clock's wall time (seconds since the epoch) */
   tv_str_t *error;   /* set with a -1 answer (the task ends; taken over) */
 } tv_decision_t;
 
