@@ -358,6 +358,28 @@ static void settle_children(ltv_ctx *ctx) {
   tv_timer_stop(&ctx->sched, &t);
 }
 
+/* Protected: run's failure results (nil, verdict, stuck names) for the
+ * ltv_sup at 1. */
+static int push_verdict(lua_State *L) {
+  ltv_sup *s = lua_touserdata(L, 1);
+  tv_sup_t *sup = s->sup;
+  /* (either text may be missing: it could not be allocated) */
+  const char *verdict = sup->verdict ? sup->verdict->s : "shutdown timeout exceeded (no memory to say more)";
+  lua_pushnil(L);
+  if (sup->did_escalate)
+    lua_pushfstring(L, "ESCALATED: %s%s%s",
+                    sup->escalated ? sup->escalated->s : "a restart budget escalated (no memory to say more)",
+                    sup->grace_exceeded ? "; then " : "", sup->grace_exceeded ? verdict : "");
+  else
+    lua_pushfstring(L, "GraceExceeded: %s", verdict);
+  lua_createtable(L, (int)sup->nstuck, 0);
+  for (uint32_t i = 0; i < sup->nstuck; i++) {
+    lua_pushlstring(L, sup->stuck[i]->s, sup->stuck[i]->len);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 3;
+}
+
 /* sup:run(): drives the loop until this supervisor is done. */
 static int sup_run(lua_State *L) {
   ltv_sup *s = check_sup(L);
@@ -383,20 +405,18 @@ static int sup_run(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  /* (either text may be missing: it could not be allocated) */
-  const char *verdict = sup->verdict ? sup->verdict->s : "shutdown timeout exceeded (no memory to say more)";
+  /* Built protected: a host short of memory (a shutdown of 200,000 stuck
+   * tasks) still gets the verdict, without the list, instead of an error. */
+  lua_pushcfunction(L, push_verdict);
+  lua_pushlightuserdata(L, s);
+  if (lua_pcall(L, 1, 3, 0) == LUA_OK) return 3;
+  lua_pop(L, 1);
   lua_pushnil(L);
   if (sup->did_escalate)
-    lua_pushfstring(L, "ESCALATED: %s%s%s",
-                    sup->escalated ? sup->escalated->s : "a restart budget escalated (no memory to say more)",
-                    sup->grace_exceeded ? "; then " : "", sup->grace_exceeded ? verdict : "");
+    lua_pushliteral(L, "ESCALATED: a restart budget escalated (no memory to say more)");
   else
-    lua_pushfstring(L, "GraceExceeded: %s", verdict);
-  lua_createtable(L, (int)s->sup->nstuck, 0);
-  for (uint32_t i = 0; i < s->sup->nstuck; i++) {
-    lua_pushlstring(L, s->sup->stuck[i]->s, s->sup->stuck[i]->len);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
+    lua_pushliteral(L, "GraceExceeded: shutdown timeout exceeded (no memory to name the stuck tasks)");
+  lua_newtable(L);
   return 3;
 }
 

@@ -30,12 +30,14 @@ void tv_namemap_remove(tv_namemap_t *m, void *item);
 /* A malloc'd array of the items (caller frees), in no particular order;
  * NULL when out of memory. */
 void **tv_namemap_snapshot(const tv_namemap_t *m, uint32_t *n);
-/* Calls fn(item, arg) on every item that pending(item, arg) says still needs
- * it; fn may change the map. Goes over a snapshot, or, when there is no
- * memory for one, rescans the map after each call (fn must make its item no
- * longer pending), so stopping everything never needs memory. */
 /* Calls fn for each item; fn must not add or remove items. Allocates nothing. */
 void tv_namemap_visit(const tv_namemap_t *m, void (*fn)(void *item, void *arg), void *arg);
+/* Calls fn(item, arg) on every item that pending(item, arg) says still needs
+ * it; fn may change the map. Goes over a snapshot, or, when there is no
+ * memory for one, bucket by bucket, rescanning the current bucket after each
+ * call (fn must make its item no longer pending, and must not make an item
+ * it already passed pending again), so stopping everything never needs
+ * memory, in O(n). */
 void tv_namemap_each(tv_namemap_t *m, int (*pending)(void *item, void *arg),
                      void (*fn)(void *item, void *arg), void *arg);
 
