@@ -125,6 +125,8 @@ static void bring_up(tv_group_t *g) {
     } else if (s->st == C_NONE) {
       add_child(g, g->cursor);
       return; /* until it is ready (or the group fails) */
+    } else if (s->st == C_HELD && s->actor->ext->opstop) {
+      g->cursor++; /* an operator stopped it: it stays stopped (operator.c) */
     } else if (s->st == C_HELD) {
       uint64_t delay = g->first_delay;
       g->first_delay = 0;
@@ -444,4 +446,14 @@ int tv_strategy_parse(const char *name) {
 const char *tv_strategy_name(int s) {
   static const char *const names[] = {"one_for_one", "one_for_all", "rest_for_one"};
   return (unsigned)s < 3 ? names[s] : "?";
+}
+
+/* ---- an operator's start of a child (operator.c) ----------------------------- */
+
+int tv_group_resume_child(tv_group_t *g, tv_actor_t *a) {
+  tv_group_slot_t *s = slot_of(g, a);
+  if (!s || s->st != C_HELD || (g->phase != P_RUNNING && g->phase != P_UP)) return TV_EBUSY;
+  s->st = C_STARTING;
+  tv_actor_resume(a, 0);
+  return 0;
 }

@@ -85,6 +85,10 @@ int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n);
 /* Frees what tv_group_init allocated (after release, or when never added);
  * calls tv_task_fini. */
 void tv_group_fini(tv_group_t *g);
+/* An operator starts child `a` again (operator-stopped, HELD): it resumes as
+ * the group's child. 0, or TV_EBUSY while the group restarts or stops its
+ * children. */
+int tv_group_resume_child(tv_group_t *g, tv_actor_t *a);
 /* "one_for_one" ... or -1. */
 int tv_strategy_parse(const char *name);
 const char *tv_strategy_name(int s);
