@@ -120,6 +120,8 @@ local NONE = {}
 local NONE_DEFAULTS = { none = true }
 local scratch_policy = {}
 
+local Cfg = require("taskvisor.config") -- (it requires only validate)
+
 local function freeze(fields, type_name)
   if type(fields.backoff) == "table" then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
   if fields.run ~= nil or process_opts[fields] then
@@ -133,6 +135,9 @@ local function freeze(fields, type_name)
   local spec = read_only(fields, "a task spec (make a new one with tv.task{...})",
     type_name or "taskvisor.task")
   spec_fields[spec] = fields
+  -- while a config file loads, where each spec was made: its errors at
+  -- `taskvisor check` and reload name that line (config.lua)
+  if Cfg.recording then Cfg.note_line(spec, 4) end
   return spec
 end
 
