@@ -151,7 +151,10 @@ function M.build(cfg, new_supervisor)
         strip_where(sok and e or r))
     end
   end
+  local S = require("taskvisor.spec") -- (loaded by now; it requires this file)
   for i, s in ipairs(cfg.tasks) do
+    local made = S.made(s) -- (an invalid one: sup:add says why)
+    if made then cfg.tasks[i], s = made, made end
     local aok, r, e = pcall(sup.add, sup, s)
     if not aok or not r then
       local name = type(s.name) == "string" and " (" .. s.name .. ")" or ""

@@ -316,6 +316,19 @@ local function core_task(spec, d)
   return task, err
 end
 
+--- S.made(opts): the spec tv.task / tv.process / tv.group makes of a plain
+--- table (a made spec passes as it is), or nil, err. A config's plain tables
+--- become made specs when it is built, so a reload finds the very fields the
+--- running tasks were made from.
+function S.made(opts)
+  if spec_fields[opts] then return opts end
+  local fields, err = any_spec("sup:add", opts)
+  if not fields then return nil, err end
+  local spec = freeze(fields, G.is(fields) and "taskvisor.group"
+    or process_opts[fields] and "taskvisor.process" or nil)
+  return spec
+end
+
 S.policy_fields, S.read_only, S.spec_fields, S.freeze = policy_fields, read_only, spec_fields, freeze
 S.spec_common, S.any_spec, S.resolve, S.core_task = spec_common, any_spec, resolve, core_task
 
