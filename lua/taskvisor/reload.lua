@@ -68,9 +68,60 @@ local MAX_NODES = 100000 -- values compared per pair of specs, before "changed"
 
 local equal
 
+-- string.dump(fn, true) keeps each function's first and last line (in the
+-- header of it and of every nested function): the dump without them, read
+-- as Lua 5.4 writes it (ldump.c), so that a function moved to other lines
+-- compares equal. On anything unexpected, the dump as it is.
+local HEADER = 31 -- signature 4, version, format, LUAC_DATA 6, 3 sizes, LUAC_INT 8, LUAC_NUM 8
+local function without_lines(d)
+  local pos, cut = HEADER + 2, {} -- (+ the main function's upvalue count)
+  local function varint()
+    local x = 0
+    repeat
+      local b = d:byte(pos)
+      if not b then error("short dump") end
+      pos = pos + 1
+      x = x * 128 + (b & 0x7f)
+    until b & 0x80 ~= 0
+    return x
+  end
+  local function str() local n = varint() pos = pos + (n > 0 and n - 1 or 0) end
+  local function fn()
+    str() -- source (none when stripped)
+    local from = pos
+    varint() varint() -- linedefined, lastlinedefined: cut out
+    cut[#cut + 1] = { from, pos - 1 }
+    pos = pos + 3 -- numparams, is_vararg, maxstacksize
+    local n = varint() -- (read before pos is: varint moves it)
+    pos = pos + 4 * n -- code
+    for _ = 1, varint() do -- constants
+      local t = d:byte(pos) & 0x0f
+      pos = pos + 1
+      if t == 3 then pos = pos + 8 elseif t == 4 then str() elseif t > 1 then error("constant") end
+    end
+    n = varint()
+    pos = pos + 3 * n -- upvalues
+    for _ = 1, varint() do fn() end -- nested functions
+    n = varint()
+    pos = pos + n -- line info
+    for _ = 1, varint() do varint() varint() end -- absolute line info
+    for _ = 1, varint() do str() varint() varint() end -- locals
+    for _ = 1, varint() do str() end -- upvalue names
+  end
+  if not pcall(fn) or pos ~= #d + 1 then return d end
+  local out, at = {}, 1
+  for _, c in ipairs(cut) do
+    out[#out + 1] = d:sub(at, c[1] - 1)
+    at = c[2] + 1
+  end
+  out[#out + 1] = d:sub(at)
+  return table.concat(out)
+end
+
 local function fn_equal(f, g, st)
   local okf, df = pcall(string.dump, f, true)
   local okg, dg = pcall(string.dump, g, true)
+  if okf and okg and df ~= dg then df, dg = without_lines(df), without_lines(dg) end
   if not okf or not okg or df ~= dg then return false end -- (a C function: only itself)
   for i = 1, 255 do
     local nf, vf = debug.getupvalue(f, i)
