@@ -186,6 +186,8 @@ describe("reload", function()
         "tasks[4] (gone): 'after' names 'nobody', which is no task of this config" },
       { edit(V1, '"gone", cmd = { "sleep", "100" }', '"g1", cmd = { "sleep", "100" }'),
         "name 'g1' is used twice" },
+      { edit(V1, '"gone", cmd = { "sleep", "100" }', '"driver", cmd = { "sleep", "100" }'),
+        "tasks[4] (driver): a task of that name is already running (not one of the config's" },
     }
     local results, before, after = {}, nil, nil
     hosted(V1, function(host, ev, pid)

@@ -433,6 +433,20 @@ function M.apply(host, opts)
   end
   local sup = host.sup
   local p = M.plan(function(name) return contains(sup, name) end, host.config, new_cfg)
+  -- a new name already registered by something else than the config (a
+  -- task added at run time) would be refused when added: say it now
+  for _, name in ipairs(p.add) do
+    if contains(sup, name) then
+      local i = 1
+      while S.spec_fields[new_cfg.tasks[i]].name ~= name do i = i + 1 end
+      errs[#errs + 1] = string.format("%s: tasks[%d] (%s): a task of that name is already running "
+        .. "(not one of the config's: added at run time)", C.where(new_cfg, i), i, name)
+    end
+  end
+  if #errs > 0 then
+    return nil, string.format("ECONFIG: the new config has %d error%s; nothing was changed", #errs,
+      #errs == 1 and "" or "s"), errs
+  end
   local shown = public(p)
   shown.dry_run = opts.dry_run and true or false
   if opts.dry_run then return shown end
