@@ -129,21 +129,87 @@ describe("reload", function()
     assert.truthy(H.index(events, "TaskRemoved", "cmd") < H.index(events, "TaskAdded", "cmd"))
   end)
 
-  it("restarts a group whose child changed in identity (all its children)", function()
-    local V2 = edit(V1, '"g2", cmd = { "sleep", "100" }', '"g2", cmd = { "sleep", "102" }')
+  -- child `changed` of group g (strategy `strategy`) gets a new cmd: which
+  -- children get new pids
+  local function remake(strategy, changed)
+    local V = edit(V1, 'strategy = "one_for_one"', string.format("strategy = %q", strategy))
+    local V2 = edit(V, string.format('"%s", cmd = { "sleep", "100" }', changed),
+      string.format('"%s", cmd = { "sleep", "102" }', changed))
     local plan, before, after = nil, {}, {}
-    hosted(V1, function(host, ev, pid)
+    local events = hosted(V, function(host, ev, pid)
       assert(H.wait_for(all_up(pid, { "g1", "g2" })))
       before.g1, before.g2 = pid("g1"), pid("g2")
       write(host, V2)
       plan = assert(R.apply(host, {}))
-      assert(H.wait_for(function()
-        return pid("g1") and pid("g2") and pid("g1") ~= before.g1 and pid("g2") ~= before.g2
-      end))
+      assert(H.wait_for(function() return pid(changed) and pid(changed) ~= before[changed] end))
+      assert(H.wait_for(all_up(pid, { "g1", "g2" })))
+      after.g1, after.g2 = pid("g1"), pid("g2")
+      after.cmdline = P.read("/proc/" .. pid(changed) .. "/cmdline")
+      -- and a second reload of the same file changes nothing
+      local again = assert(R.apply(host, {}))
+      assert.same({}, again.restart)
+      assert.same({}, again.update)
+    end)
+    assert.same({ changed }, plan.restart)
+    assert.equal("cmd, process changed", plan.why[changed])
+    assert.same({}, plan.update)
+    assert.equal(1, H.count(events, "TaskStarting", "g")) -- the group itself ran on
+    assert.equal(0, H.count(events, "TaskRemoveRequested", changed)) -- remade by its group
+    assert.equal("sleep\0" .. "102\0", after.cmdline)
+    return before.g1 ~= after.g1, before.g2 ~= after.g2, events
+  end
+
+  it("remakes a changed group child alone under one_for_one", function()
+    local g1, g2 = remake("one_for_one", "g2")
+    assert.same({ false, true }, { g1, g2 })
+    g1, g2 = remake("one_for_one", "g1")
+    assert.same({ true, false }, { g1, g2 })
+  end)
+
+  it("remakes a changed child with every sibling under one_for_all", function()
+    local g1, g2 = remake("one_for_all", "g2")
+    assert.same({ true, true }, { g1, g2 })
+  end)
+
+  it("remakes a changed child and the later ones under rest_for_one", function()
+    local g1, g2 = remake("rest_for_one", "g1")
+    assert.same({ true, true }, { g1, g2 })
+    g1, g2 = remake("rest_for_one", "g2")
+    assert.same({ false, true }, { g1, g2 })
+  end)
+
+  it("remakes an operator-stopped group child stopped", function()
+    local V2 = edit(V1, '"g2", cmd = { "sleep", "100" }', '"g2", cmd = { "sleep", "102" }')
+    local started
+    local events = hosted(V1, function(host, ev, pid)
+      assert(H.wait_for(all_up(pid, { "g1", "g2" })))
+      local g1 = pid("g1")
+      assert(host.sup:stop_task("g2", 30))
+      write(host, V2)
+      assert.same({ "g2" }, assert(R.apply(host, {})).restart)
+      assert(H.wait_for(H.has(ev, "TaskStopped", "g2", 0))) -- the new one, held before it ran
+      assert.is_true(host.sup:stopped("g2"))
+      assert.is_nil(pid("g2"))
+      assert.equal(g1, pid("g1"))
+      assert(host.sup:start_task("g2"))
+      assert(H.wait_for(function() return pid("g2") end))
+      started = P.read("/proc/" .. pid("g2") .. "/cmdline")
+    end)
+    assert.equal("sleep\0" .. "102\0", started)
+    assert.equal("operator", H.first(events, "TaskStopped", "g2").reason)
+  end)
+
+  it("restarts the whole group when its own strategy changed", function()
+    local V2 = edit(V1, 'strategy = "one_for_one"', 'strategy = "one_for_all"')
+    local plan
+    hosted(V1, function(host, ev, pid)
+      assert(H.wait_for(all_up(pid, { "g1", "g2" })))
+      write(host, V2)
+      plan = assert(R.apply(host, {}))
+      assert(H.wait_for(H.has(ev, "TaskAdded", "g")))
     end)
     assert.same({ "g" }, plan.restart)
-    assert.equal("child 'g2': cmd, process changed", plan.why.g)
-    assert.same({}, plan.update)
+    assert.equal("strategy changed", plan.why.g)
   end)
 
   it("keeps operator-stopped tasks stopped: unchanged, updated, or restarted", function()

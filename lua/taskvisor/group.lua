@@ -252,6 +252,15 @@ function G.adopt(old, new)
   copy(resolved[old], resolved[new])
 end
 
+--- replace_child(old, new, i): a reload changed child i of a running group
+--- made from `old`: from now on the group makes it as `new` says (both
+--- resolved: G.resolve(new) first). The core then remakes it.
+function G.replace_child(old, new, i)
+  inner[old].children[i] = inner[new].children[i]
+  local ot, nt = resolved[old], resolved[new]
+  if ot and nt then ot.policies[i], ot.nodes[i] = nt.policies[i], nt.nodes[i] end
+end
+
 --- A fresh core group object for one add of a resolved group spec.
 function G.core_task(fields)
   return make(fields, resolved[fields])

@@ -40,11 +40,15 @@
 --   So a function that reads a table the config file builds afresh compares
 --   by that table's contents; one that holds a coroutine or a file handle
 --   made by the file restarts on every reload.
--- A group whose child changed in identity restarts as a whole (with all its
--- children): a superset of what one_for_all or rest_for_one restart (the
--- children are made by the group from its spec). A child whose policy alone
+-- A group's child that changed in identity is made afresh by its running
+-- group (group.h tv_group_remake_child), with what the group's strategy
+-- restarts with it: one_for_one alone, one_for_all every sibling,
+-- rest_for_one the later ones; the group itself runs on, no budget charged.
+-- The whole group restarts when its own identity changed, when its children
+-- were added, removed or reordered, when two of them changed, or when a
+-- child's `after` changed (its start order). A child whose policy alone
 -- changed is updated where it runs, and the group makes it with the new
--- policy from then on.
+-- policy from then on. plan.restart names the remade children.
 -- Not reloaded: the supervisor's options, subscribers, control (notes say
 -- so when they changed: restart the host for those).
 -- Requires validate, spec, group, preflight, config.
@@ -194,26 +198,38 @@ local function changed_fields(o, n, group)
 end
 
 -- Compares the validated fields of one task in the old and new config:
--- "same", "update" or "restart" and why; the updates it needs go into
--- `updates` ({ name, fields }, children too).
+-- "same", "update" or "restart", why, and the identity fields that changed.
+-- What it needs besides into `updates`: { name, fields, changed } policy
+-- swaps, children's too; { remake = true, name, group, old, new, index, why }
+-- a group's child made afresh (one per group at most; the group's strategy
+-- restarts its siblings with it).
 local function compare(o, n, updates)
   local ko, kn = kind_of(o), kind_of(n)
-  if ko ~= kn then return "restart", string.format("kind changed (%s -> %s)", ko, kn) end
+  if ko ~= kn then return "restart", string.format("kind changed (%s -> %s)", ko, kn), { "kind" } end
   local group = ko == "group"
   local ident, policy = changed_fields(o, n, group)
-  if #ident > 0 then return "restart", table.concat(ident, ", ") .. " changed" end
+  if #ident > 0 then return "restart", table.concat(ident, ", ") .. " changed", ident end
   local mine = {}
   if #policy > 0 then mine[1] = { name = n.name, fields = n, changed = policy } end
   if group then
     local oc, nc = G.children(o), G.children(n)
-    if #oc ~= #nc then return "restart", "children changed" end
+    if #oc ~= #nc then return "restart", "children changed", { "children" } end
+    local remade
     for i = 1, #nc do
-      if oc[i].name ~= nc[i].name then return "restart", "children changed" end
-      local class, why = compare(oc[i], nc[i], mine)
-      if class == "restart" then
-        return "restart", string.format("child '%s': %s", nc[i].name, why)
+      if oc[i].name ~= nc[i].name then return "restart", "children changed", { "children" } end
+      local sub = {}
+      local class, why, fields = compare(oc[i], nc[i], sub)
+      local after = false
+      for _, f in ipairs(fields or {}) do after = after or f == "after" end
+      if class == "restart" and (remade or after) then -- (the group's start order changes)
+        return "restart", string.format("child '%s': %s", nc[i].name, why), { "children" }
+      elseif class == "restart" then
+        remade = { remake = true, name = nc[i].name, group = n.name, old = o, new = n, index = i, why = why }
+      else
+        table.move(sub, 1, #sub, #mine + 1, mine)
       end
     end
+    if remade then mine[#mine + 1] = remade end
   end
   if #mine == 0 then return "same" end
   table.move(mine, 1, #mine, #updates + 1, updates)
@@ -228,11 +244,11 @@ local function fields_of(spec) return S.spec_fields[spec] or select(1, S.any_spe
 --- (apply checks the new config first).
 function M.plan(running, old_cfg, new_cfg)
   local p = { add = {}, remove = {}, restart = {}, update = {}, unchanged = {}, why = {},
-    updates = {}, notes = {} }
-  local old_by, new_by = {}, {}
+    updates = {}, notes = {}, tops = {} }
+  local old_by, new_by, old_spec = {}, {}, {}
   for _, s in ipairs(old_cfg.tasks) do
     local f = fields_of(s)
-    if f then old_by[f.name] = f end
+    if f then old_by[f.name], old_spec[f.name] = f, s end
   end
   for _, s in ipairs(new_cfg.tasks) do
     local n = fields_of(s)
@@ -245,13 +261,19 @@ function M.plan(running, old_cfg, new_cfg)
       local class, why = compare(o, n, ups)
       if class == "restart" then
         p.restart[#p.restart + 1] = n.name
+        p.tops[#p.tops + 1] = n.name -- (top-level: replaced; a group's child is remade)
         p.why[n.name] = why
       elseif class == "update" then
         for _, u in ipairs(ups) do
-          u.top, u.old_top = n, o
+          u.top, u.old_top, u.old_spec = n, o, old_spec[n.name]
           p.updates[#p.updates + 1] = u
-          p.update[#p.update + 1] = u.name
-          p.why[u.name] = table.concat(u.changed, ", ") .. " changed"
+          if u.remake then
+            p.restart[#p.restart + 1] = u.name
+            p.why[u.name] = u.why
+          else
+            p.update[#p.update + 1] = u.name
+            p.why[u.name] = table.concat(u.changed, ", ") .. " changed"
+          end
         end
       else
         p.unchanged[#p.unchanged + 1] = n.name
@@ -355,21 +377,35 @@ local function apply_plan(host, p, new_cfg)
   for _, name in ipairs(p.remove) do
     if contains(sup, name) then sup:remove(name) end
   end
-  -- policies in place; a group tree's made children take them too
-  local adopted = {}
+  -- policies in place (a group tree's made children take them too), and
+  -- children remade; a group changed in place stays the running one in the
+  -- recorded config (its tree now says what the new one says)
+  local adopted, errs = {}, {}
   for _, u in ipairs(p.updates) do
-    local policy = assert(S.resolve("reload", u.fields, d))
-    if contains(sup, u.name) then c:_op_update(u.name, policy) end
     if G.is(u.top) and not adopted[u.top] then
       adopted[u.top] = true
       assert(S.resolve("reload", u.top, d)) -- (resolves its tree under d)
       G.adopt(u.old_top, u.top)
+      for i, s in ipairs(new_cfg.tasks) do
+        if S.spec_fields[s] == u.top then new_cfg.tasks[i] = u.old_spec end
+      end
+    end
+    if u.remake then
+      G.replace_child(u.old, u.new, u.index)
+      if contains(sup, u.group) then
+        local keep = contains(sup, u.name) and c:_op_state(u.name) ~= 0
+        local ok, err = c:_remake_child(u.group, u.index, keep)
+        if not ok then errs[#errs + 1] = string.format("task '%s': %s", u.name, err) end
+      end
+    else
+      local policy = assert(S.resolve("reload", u.fields, d))
+      if contains(sup, u.name) then c:_op_update(u.name, policy) end
     end
   end
   -- restarts: each old task gone first, then the new ones are added with the
   -- added tasks, in config order (so that `after` finds them all)
-  local later, stopped, errs = {}, {}, {}
-  for _, name in ipairs(p.restart) do later[name] = true end
+  local later, stopped = {}, {}
+  for _, name in ipairs(p.tops) do later[name] = true end
   for _, name in ipairs(p.add) do later[name] = true end
   local function add_all()
     for _, s in ipairs(new_cfg.tasks) do
@@ -378,7 +414,7 @@ local function apply_plan(host, p, new_cfg)
     end
   end
   local waiting = 0
-  for _, name in ipairs(p.restart) do
+  for _, name in ipairs(p.tops) do
     if contains(sup, name) then
       stopped[name] = c:_op_state(name) ~= 0 -- (operator-stopped: stays stopped)
       waiting = waiting + 1
@@ -387,7 +423,7 @@ local function apply_plan(host, p, new_cfg)
   host.pending = waiting
   p.errors = errs
   if waiting == 0 then add_all() return end
-  for _, name in ipairs(p.restart) do
+  for _, name in ipairs(p.tops) do
     if contains(sup, name) then
       c:_when_gone(name, function()
         host.pending = host.pending - 1

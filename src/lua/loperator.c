@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "core/base/error.h"
+#include "core/supervision/group.h"
 #include "core/supervision/operator.h"
 #include "lbase.h"
 #include "lfiber.h"
@@ -81,6 +82,25 @@ static int op_update(lua_State *L) {
   return 1;
 }
 
+/* sup:_remake_child(group, index, keep): a reload changed child `index`
+ * (1-based) of the running group: it is made afresh (group.h). */
+static int remake_child(lua_State *L) {
+  ltv_sup *s = ltv_sup_check(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  lua_Integer i = luaL_checkinteger(L, 3);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  if (!a) return op_error(L, TV_ENOENT, name);
+  tv_group_t *g = tv_group_of_task(tv_container_of(a, tv_task_t, actor));
+  if (!g) return ltv_push_error(L, TV_ENOTSUP, "task '%s' is not a group", name);
+  if (i < 1 || (uint64_t)i > g->n) return luaL_argerror(L, 3, "no such child");
+  if (tv_group_remake_child(g, (uint32_t)(i - 1), lua_toboolean(L, 4)) != 0)
+    return ltv_push_error(L, TV_EBUSY, "group '%s' is starting, restarting or stopping its "
+                          "children", name);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* ---- gone: a function called once a task has been removed --------------------- */
 
 /* Owner: the userdata; anchored (registry) while its watch is on, which the
@@ -140,7 +160,8 @@ static int gone_gc(lua_State *L) {
 void ltv_operator_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"_op_stop", op_stop},     {"_op_start", op_start},
                                      {"_op_state", op_state},   {"_op_update", op_update},
-                                     {"_when_gone", when_gone}, {NULL, NULL}};
+                                     {"_when_gone", when_gone}, {"_remake_child", remake_child},
+                                     {NULL, NULL}};
   luaL_newmetatable(L, LTV_GONE);
   lua_pushcfunction(L, gone_gc);
   lua_setfield(L, -2, "__gc");
