@@ -3,6 +3,7 @@
  * actor that nothing restarts and no budget counts, start resumes it with a
  * fresh streak, a stop in backoff drops the restart, a policy swap decides
  * the next restart, and bad calls get their codes. */
+#include "core/supervision/group.h"
 #include "core/supervision/operator.h"
 #include "check.h"
 #include "fake.h"
@@ -105,10 +106,79 @@ static void budget_is_not_charged(void) {
   fake_free(f);
 }
 
+/* ---- a group's child remade (tv_group_remake_child) ---------------------------- */
+
+typedef struct mgroup {
+  tv_group_t g;
+  fake_t *kids[32];
+  int nkids, makes[3];
+} mgroup_t;
+
+static int m_make(tv_group_t *g, uint32_t i, tv_group_child_t *c, tv_str_t **err) {
+  mgroup_t *m = (mgroup_t *)g;
+  static const char *const names[] = {"a", "b", "c"};
+  (void)err;
+  c->name = tv_str_new(names[i], 1);
+  c->policy = policy(TV_RESTART_ALWAYS);
+  fake_t *f = fake_new(1, waits);
+  m->kids[m->nkids++] = f;
+  m->makes[i]++;
+  c->task = &f->base;
+  return 0;
+}
+static void m_unmake(tv_group_t *g, tv_task_t *t) { (void)g, (void)t; }
+static void m_release(tv_group_t *g) { (void)g; }
+static const tv_group_ops_t m_ops = {m_make, m_unmake, m_release};
+
+/* Child b of a group of a, b, c is remade under `strategy`: how often each
+ * child was made and started. */
+static void remake(tv_strategy_t strategy, const int *makes, const int *starts) {
+  setup(1000);
+  mgroup_t *m = calloc(1, sizeof *m);
+  tv_budget_cfg_t none = tv_budget_none(TV_EXHAUST_ESCALATE);
+  tv_group_init(&m->g, &m_ops, strategy, 3, &none);
+  tv_policy_t gp = policy(TV_RESTART_ON_FAILURE);
+  CHECK(tv_sup_add(sup, "g", 1, &gp, &m->g.base) == 0);
+  run_until(100);
+  CHECK(tv_group_of_task(&m->g.base) == &m->g);
+  CHECK(tv_group_remake_child(&m->g, 1, 0) == 0);
+  CHECK(tv_group_remake_child(&m->g, 1, 0) == (strategy == TV_ONE_FOR_ONE ? 0 : TV_EBUSY));
+  run_until(1000);
+  static const char *const names[] = {"a", "b", "c"};
+  for (int i = 0; i < 3; i++) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "TaskStarting %s #", names[i]);
+    CHECK(m->makes[i] == makes[i]);
+    CHECK(count_events(prefix) == starts[i]);
+  }
+  CHECK(count_events("TaskStarting g #") == 1); /* the group ran on */
+  CHECK(count_events("TaskRemoveRequested") == 0 && count_events("BackoffScheduled") == 0);
+  tv_sup_destroy(sup);
+  sup = NULL;
+  tv_sched_close(&sched);
+  tv_group_fini(&m->g);
+  for (int i = 0; i < m->nkids; i++) fake_free(m->kids[i]);
+  free(m);
+}
+
+static void remake_one_for_one(void) {
+  /* (asked twice: the second finds it stopping already, made once more) */
+  remake(TV_ONE_FOR_ONE, (const int[]){1, 2, 1}, (const int[]){1, 2, 1});
+}
+static void remake_one_for_all(void) {
+  remake(TV_ONE_FOR_ALL, (const int[]){1, 2, 1}, (const int[]){2, 2, 2});
+}
+static void remake_rest_for_one(void) {
+  remake(TV_REST_FOR_ONE, (const int[]){1, 2, 1}, (const int[]){1, 2, 2});
+}
+
 int main(void) {
   RUN(stop_holds_until_start);
   RUN(stop_in_backoff_drops_the_restart_and_start_resets_the_streak);
   RUN(update_swaps_the_policy_for_the_next_decision);
   RUN(budget_is_not_charged);
+  RUN(remake_one_for_one);
+  RUN(remake_one_for_all);
+  RUN(remake_rest_for_one);
   return check_report();
 }
