@@ -280,6 +280,26 @@ describe("reload", function()
     assert.truthy(results[2][3][1]:find("%.lua:9: tasks%[6%]") ~= nil, results[2][3][1])
   end)
 
+  it("answers EBUSY while a restart is still waiting for the old task, ESHUTDOWN once stopping", function()
+    local V = edit(V1, '"cmd", cmd = { "sleep", "100" }',
+      '"cmd", cmd = { "sh", "-c", "trap \'\' TERM; while :; do sleep 0.05; done" }, stop_timeout = 0.5')
+    local V2 = edit(V, "stop_timeout = 0.5", "stop_timeout = 0.6")
+    local busy, later, stopping
+    hosted(V, function(host, ev, pid)
+      assert(H.wait_for(all_up(pid, { "cmd" })))
+      write(host, V2)
+      assert.same({ "cmd" }, assert(R.apply(host, {})).restart)
+      busy = { R.apply(host, {}) } -- the old one ignores SIGTERM until its stop_timeout
+      assert(H.wait_for(H.has(ev, "TaskAdded", "cmd")))
+      later = assert(R.apply(host, {}))
+      host.sup:shutdown()
+      stopping = { R.apply(host, {}) }
+    end)
+    assert.same({ nil, "EBUSY: the previous reload is still restarting 1 task" }, busy)
+    assert.same({}, later.restart)
+    assert.same({ nil, "ESHUTDOWN: the supervisor is stopping; nothing was changed" }, stopping)
+  end)
+
   it("refuses a script config, and says why", function()
     local path = H.script("return 42")
     local sup = tv.supervisor({})

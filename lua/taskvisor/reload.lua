@@ -9,7 +9,8 @@
 --   apply(host_state, { dry_run = bool }) -> plan
 --                                          | nil, "ECONFIG: ...", errors
 --                                          | nil, "ERELOAD: cannot be reloaded: ..."
---                                          | nil, "EBUSY: ..."
+--                                          | nil, "EBUSY: ..." (a reload still restarting)
+--                                          | nil, "ESHUTDOWN: ..." (shutting down)
 --   host_state = {
 --     sup    = the running tv.supervisor, built from `config` (config.build),
 --     path   = the config file, loaded again by each apply (config.load),
@@ -450,6 +451,10 @@ function M.apply(host, opts)
   if not host.config or not host.path then
     return nil, "ERELOAD: cannot be reloaded: the host runs no declarative config (no tv.config{...} "
       .. "was loaded from a file)"
+  end
+  local state = host.sup:state()
+  if state ~= "open" and state ~= "draining" then
+    return nil, "ESHUTDOWN: the supervisor is " .. state .. "; nothing was changed"
   end
   if (host.pending or 0) > 0 then
     return nil, string.format("EBUSY: the previous reload is still restarting %d task%s", host.pending,
