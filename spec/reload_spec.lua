@@ -308,6 +308,10 @@ describe("reload", function()
     assert.truthy(has(r[2], "ERELOAD: cannot be reloaded: " .. path .. ": does not return a declarative config"), r[2])
     r = { R.apply({ sup = sup, path = path, script = "it runs its own supervisor (sup:run)" }, {}) }
     assert.same({ nil, "ERELOAD: cannot be reloaded: it runs its own supervisor (sup:run)" }, r)
+    r = { R.apply({ sup = sup, path = path, script = R.script_reason(path) }, {}) }
+    assert.same({ nil, "ERELOAD: cannot be reloaded: " .. path .. " runs its own supervisor (it calls "
+      .. "sup:run() instead of returning tv.config{...}): only a declarative config can be diffed; "
+      .. "restart the host to change it" }, r)
     r = { R.apply({ sup = sup }, {}) }
     assert.truthy(has(r[2], "ERELOAD: cannot be reloaded: the host runs no declarative config"), r[2])
     assert.has_error(function() R.apply(nil, {}) end)

@@ -17,11 +17,14 @@
 --     config = the tv.config{...} it runs now; apply replaces it,
 --     args   = (optional) the config's own arguments, its `...`,
 --     script = (optional) why it cannot be reloaded: the file is a script
---              that runs its own supervisor (config.load's "script" case),
+--              that runs its own supervisor (config.load's "script" case;
+--              M.script_reason(path) words it),
 --   }
---   plan = { add, remove, restart, update, unchanged = {names, in config
---   order}, why = { name = "cmd changed", ... }, notes = {strings} }
+--   plan = { dry_run = bool, add, remove, restart, update, unchanged =
+--   {names, in config order}, why = { name = "cmd changed", ... },
+--   notes = {strings}, errors = {adds refused while applying} }
 --   errors: "file:line: message" strings.
+-- A task's operator_stopped (the API's task field) is sup:stopped(name) == true.
 -- apply also keeps host_state.pending: restarted tasks not gone yet.
 --
 -- What is compared, field by field, on the validated specs:
@@ -33,8 +36,8 @@
 --   cwd, stdin/stdout/stderr, stop signal and timeout, exit codes, ready; a
 --   Lua task's run function, hooks, restart/backoff functions; after; slot;
 --   a group's strategy, budget and children (names, order, each child).
--- - functions: equal when string.dump(fn, true) (code without debug info:
---   moving a function to another line changes nothing) is equal and so are
+-- - functions: equal when string.dump(fn, true) with its line numbers cut
+--   out (moving a function to other lines changes nothing) is equal and so are
 --   their upvalues: plain values by value, functions by this same rule,
 --   tables without a metatable by their contents (bounded), anything else
 --   (userdata, tables with metatables) only when it is the very same value.
@@ -439,6 +442,13 @@ end
 local function public(p)
   return { add = p.add, remove = p.remove, restart = p.restart, update = p.update,
     unchanged = p.unchanged, why = p.why, notes = p.notes, errors = p.errors }
+end
+
+--- script_reason(path): host_state.script for a file that ran its own
+--- supervisor (sup:run) instead of returning tv.config{...}.
+function M.script_reason(path)
+  return string.format("%s runs its own supervisor (it calls sup:run() instead of returning "
+    .. "tv.config{...}): only a declarative config can be diffed; restart the host to change it", path)
 end
 
 --- apply(host_state, { dry_run = bool }): see the top of this file.
