@@ -697,7 +697,7 @@ row({ fn = "sup:slot", case = "a non-UTF-8 slot name is accepted (idle)", call =
   accepts = function(_, view) assert.equal("idle", view.status) end })
 
 -- sup:stop_task / start_task / stopped / delete / update (operator.lua) ------------------------
-for _, m in ipairs({ "stop_task", "start_task", "stopped", "delete" }) do
+for _, m in ipairs({ "stop_task", "start_task", "restart_task", "stopped", "delete" }) do
   values("sup:" .. m, "name", BAD_NAMES, function(E, v) return E.sup[m](E.sup, v) end)
   row({ fn = "sup:" .. m, case = "an unknown name", fails = "^ENOENT: no task named 'ghost'",
     call = function(E) return E.sup[m](E.sup, "ghost") end })

@@ -193,6 +193,58 @@ describe("an operator-stopped child of a one_for_all group", function()
   end)
 end)
 
+describe("sup:restart_task", function()
+  it("stops and starts again: a new attempt, no budget charged, a backoff cut short", function()
+    local pids = {}
+    local events = scenario({ worker("w", { intensity = { max_restarts = 1, within = 60 },
+      on_exhausted = "give_up" }), tv.process({ name = "p", cmd = { "sleep", "100" } }),
+      tv.task({ name = "f", restart = "on_failure", backoff = { first = 30 },
+        run = function(ctx) if ctx.attempt > 1 then while ctx:sleep(0.01) do end end error("x") end }) },
+      function(sup, ev)
+        for i = 1, 3 do
+          assert(H.wait_for(H.has(ev, "TaskStarting", "w", i)))
+          assert.same({ true }, { sup:restart_task("w") })
+        end
+        assert(H.wait_for(H.has(ev, "TaskStarting", "w", 4)))
+        assert(H.wait_for(function() return (sup:process("p") or {}).pid end))
+        pids[1] = sup:process("p").pid
+        assert(sup:restart_task("p"))
+        assert(H.wait_for(function()
+          local p = sup:process("p").pid
+          return p and p ~= pids[1]
+        end))
+        pids[2] = sup:process("p").pid
+        assert(H.wait_for(H.has(ev, "BackoffScheduled", "f")))
+        assert(sup:restart_task("f")) -- at once, not after 30 s
+        assert(H.wait_for(H.has(ev, "TaskStarting", "f", 2)))
+        assert.is_false(sup:stopped("w"))
+        -- an operator-stopped task just starts
+        assert(sup:stop_task("w", 30))
+        assert(sup:restart_task("w"))
+        assert(H.wait_for(H.has(ev, "TaskStarting", "w", 5)))
+        assert.same({ nil, "ENOENT: no task named 'ghost'" }, { sup:restart_task("ghost") })
+      end)
+    assert.equal(0, H.count(events, "ActorExhausted", "w"))
+    assert.equal("operator", H.first(events, "TaskStopped", "w").reason)
+    assert.equal("operator", H.first(events, "TaskStopped", "f").reason)
+    assert.are_not.equal(pids[1], pids[2])
+    assert.equal(0, H.count(events, "TaskRemoveRequested", "w"))
+  end)
+
+  it("restarts a child of a one_for_all group alone", function()
+    local events = scenario({ tv.group({ name = "g", strategy = "one_for_all", children = {
+      worker("a"), worker("b"), worker("c") } }) }, function(sup, ev)
+      assert(H.wait_for(H.has(ev, "TaskStarting", "c", 1)))
+      assert(sup:restart_task("b"))
+      assert(H.wait_for(H.has(ev, "TaskStarting", "b", 2)))
+    end)
+    assert.equal(1, H.count(events, "TaskStarting", "a"))
+    assert.equal(1, H.count(events, "TaskStarting", "c"))
+    assert.equal(2, H.count(events, "TaskStarting", "b"))
+    assert.equal(1, H.count(events, "TaskStarting", "g"))
+  end)
+end)
+
 describe("sup:delete", function()
   it("removes a stopped task (TaskRemoveRequested, TaskRemoved) and refuses a running one", function()
     local refused, deleted

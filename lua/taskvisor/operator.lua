@@ -1,6 +1,7 @@
 -- taskvisor.operator: an operator's verbs on one task (methods added to the
--- supervisor): sup:stop_task / sup:start_task (supervisord's stop / start,
--- OTP's terminate_child / restart_child), sup:delete (OTP's delete_child) and
+-- supervisor): sup:stop_task / start_task / restart_task (supervisord's
+-- stop / start / restart, OTP's terminate_child / restart_child), sup:delete
+-- (OTP's delete_child) and
 -- sup:update (a policy swapped in place). The stopped state is the core's
 -- (core/supervision/operator.h), never bookkeeping here.
 -- Requires validate, spec, supervisor.
@@ -56,6 +57,16 @@ end
 function Supervisor:start_task(name)
   local c = self_check(self, "start_task")
   return c:_op_start(name_arg("start_task", name))
+end
+
+--- sup:restart_task(name): stops the task as sup:stop_task does and starts it
+--- again once it has stopped (supervisorctl restart): a fresh failure streak,
+--- no budget charged, a pending backoff cut short; a group's child restarts
+--- alone. An operator-stopped task just starts. Returns at once: true, or
+--- nil + "ENOENT: ..." / "EBUSY: ... being removed" / "ESHUTDOWN: ...".
+function Supervisor:restart_task(name)
+  local c = self_check(self, "restart_task")
+  return c:_op_restart(name_arg("restart_task", name))
 end
 
 --- sup:stopped(name): true when an operator stopped the task (and it has not

@@ -54,6 +54,20 @@ static int op_start(lua_State *L) {
   return 1;
 }
 
+/* sup:_op_restart(name): true, or nil, "CODE: ...". */
+static int op_restart(lua_State *L) {
+  ltv_sup *s = ltv_sup_check(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  int rc = tv_op_restart(s->sup, name, len);
+  if (rc == TV_EBUSY)
+    return ltv_push_error(L, rc, "task '%s' is being removed (or its group is restarting or "
+                          "stopping its children)", name);
+  if (rc) return op_error(L, rc, name);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* sup:_op_state(name): nil (no such task), or 0 (not operator-stopped), 1
  * (stopped), 2 (stopping), and whether it is a group's child, and its actor
  * state's name. */
@@ -159,6 +173,7 @@ static int gone_gc(lua_State *L) {
 
 void ltv_operator_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"_op_stop", op_stop},     {"_op_start", op_start},
+                                     {"_op_restart", op_restart},
                                      {"_op_state", op_state},   {"_op_update", op_update},
                                      {"_when_gone", when_gone}, {"_remake_child", remake_child},
                                      {NULL, NULL}};

@@ -307,7 +307,12 @@ static void go_held(tv_actor_t *a) {
   leave_queues(a);
   a->state = TV_ACTOR_HELD;
   tv_parent_t *p = tv_actor_parent(a);
-  if (p->ops->held) p->ops->held(p, a);
+  if (p->ops->held) {
+    p->ops->held(p, a);
+  } else if (a->ext->opstop == TV_OPSTOP_RESTART) { /* an operator's restart (operator.c) */
+    a->ext->opstop = TV_OPSTOP_NONE;
+    tv_actor_resume(a, 0);
+  }
 }
 
 void tv_actor_hold(tv_actor_t *a, uint64_t kill_deadline) {

@@ -130,7 +130,7 @@ static void bring_up(tv_group_t *g) {
     } else if (s->st == C_NONE) {
       add_child(g, g->cursor);
       return; /* until it is ready (or the group fails) */
-    } else if (s->st == C_HELD && s->actor->ext->opstop) {
+    } else if (s->st == C_HELD && s->actor->ext->opstop == TV_OPSTOP_HELD) {
       g->cursor++; /* an operator stopped it: it stays stopped (operator.c) */
     } else if (s->st == C_HELD) {
       uint64_t delay = g->first_delay;
@@ -283,6 +283,14 @@ static void on_held(tv_parent_t *p, tv_actor_t *child) {
   tv_group_t *g = of_parent(p);
   tv_group_slot_t *s = slot_of(g, child);
   if (!s || s->st == C_STOPPING) return;
+  if (child->ext->opstop == TV_OPSTOP_RESTART) { /* an operator's restart (operator.c) */
+    child->ext->opstop = TV_OPSTOP_NONE; /* it starts again: now, or with its siblings */
+    if (g->phase == P_RUNNING) {
+      s->st = C_STARTING;
+      tv_actor_resume(child, 0);
+      return;
+    }
+  }
   s->st = C_HELD;
   drive(g);
 }
@@ -488,7 +496,7 @@ static void keep_stopped(tv_group_t *g, tv_group_slot_t *s) {
   s->keep = 0;
   if (!x) return; /* no memory: it runs */
   x->self = s->actor;
-  x->opstop = 1;
+  x->opstop = TV_OPSTOP_HELD;
   tv_str_t *why = tv_str_printf("operator");
   tv_event_t ev = tv_event_make(TV_EV_TASK_STOPPED);
   ev.task = s->actor->name;

@@ -16,7 +16,7 @@ static tv_group_t *group_of(const tv_actor_t *a) {
 }
 
 int tv_op_stopped(const tv_actor_t *a) {
-  if (!a->ext || !a->ext->opstop) return 0;
+  if (!a->ext || a->ext->opstop != TV_OPSTOP_HELD) return 0;
   return a->state == TV_ACTOR_HELD ? 1 : 2;
 }
 
@@ -44,7 +44,7 @@ int tv_op_stop(tv_sup_t *s, const char *name, size_t len) {
   /* (no memory for the record: the previous one of the name stays) */
   (void)tv_outcomes_record(&s->outcomes, a->name, TV_END_CANCELLED, a->attempt, why, 0, 0);
   tv_str_unref(why);
-  x->opstop = 1;
+  x->opstop = TV_OPSTOP_HELD;
   /* a running attempt's own TaskStopped says "operator" (actor.c); any
    * other state has no attempt to end: say it here */
   int running = a->state == TV_ACTOR_RUNNING;
@@ -60,7 +60,7 @@ int tv_op_start(tv_sup_t *s, const char *name, size_t len) {
   int st = tv_op_stopped(a);
   if (!st) return TV_EINVAL;
   if (st == 2) return TV_EBUSY;
-  a->ext->opstop = 0;
+  a->ext->opstop = TV_OPSTOP_NONE;
   a->streak = 0;
   tv_group_t *g = group_of(a);
   if (!g) {
@@ -68,8 +68,29 @@ int tv_op_start(tv_sup_t *s, const char *name, size_t len) {
     return 0;
   }
   int rc = tv_group_resume_child(g, a);
-  if (rc) a->ext->opstop = 1;
+  if (rc) a->ext->opstop = TV_OPSTOP_HELD;
   return rc;
+}
+
+int tv_op_restart(tv_sup_t *s, const char *name, size_t len) {
+  if (!tv_sup_accepting(s)) return TV_ESHUTDOWN;
+  tv_actor_t *a = tv_sup_find(s, name, len);
+  if (!a) return TV_ENOENT;
+  if (a->cancel_requested || a->state == TV_ACTOR_DONE) return TV_EBUSY;
+  if (tv_op_stopped(a) == 1) return tv_op_start(s, name, len);
+  tv_actor_ext_t *x = tv_actor_ext(a);
+  if (!x) return TV_ENOMEM;
+  x->self = a;
+  a->streak = 0;
+  if (x->opstop) { /* stopping already: it starts once it has stopped */
+    x->opstop = TV_OPSTOP_RESTART;
+    return 0;
+  }
+  if (a->state == TV_ACTOR_HELD) return 0; /* held by its group: it starts with its siblings */
+  x->opstop = TV_OPSTOP_RESTART;
+  if (a->state != TV_ACTOR_RUNNING) publish_stopped(s, a);
+  tv_actor_hold(a, tv_sched_deadline(s->sched, s->grace_ns));
+  return 0;
 }
 
 int tv_op_update(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p) {

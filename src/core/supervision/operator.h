@@ -27,6 +27,13 @@ int tv_op_stop(tv_sup_t *s, const char *name, size_t len);
  * 0, TV_ENOENT, TV_EINVAL (not operator-stopped), TV_EBUSY (still stopping,
  * or its group is restarting or stopping its children), TV_ESHUTDOWN. */
 int tv_op_start(tv_sup_t *s, const char *name, size_t len);
+/* Restarts task `name` (supervisorctl restart): stops it as tv_op_stop does
+ * (TaskStopped reason "operator"; a pending restart's wait cut short) and
+ * starts it again once it has stopped, with a fresh failure streak; no
+ * budget charged; a group's child restarts alone. An operator-stopped task
+ * just starts. 0, TV_ENOENT, TV_EBUSY (being removed), TV_ESHUTDOWN,
+ * TV_ENOMEM. */
+int tv_op_restart(tv_sup_t *s, const char *name, size_t len);
 /* Whether `a` is operator-stopped (1 held, 2 still stopping), or 0. */
 int tv_op_stopped(const tv_actor_t *a);
 /* Swaps task `name`'s policy for `p` without touching what runs: the next
