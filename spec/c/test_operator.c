@@ -106,6 +106,25 @@ static void budget_is_not_charged(void) {
   fake_free(f);
 }
 
+static void restart_stops_then_starts(void) {
+  setup(1000);
+  fake_t *f = fake_new(1, waits);
+  tv_policy_t p = policy(TV_RESTART_NEVER); /* never restarted by its policy: only by the operator */
+  CHECK(add("r", f, &p) == 0);
+  run_until(10);
+  CHECK(op(tv_op_restart, "r") == 0);
+  CHECK(op(tv_op_restart, "r") == 0); /* stopping already: still one restart */
+  run_until(100);
+  CHECK(f->starts == 2 && f->cancels == 1);
+  CHECK(tv_op_stopped(tv_sup_find(sup, "r", 1)) == 0);
+  CHECK(find_event("TaskStopped r #1 (operator)", 0) >= 0);
+  CHECK(find_event("TaskStarting r #2", 0) >= 0);
+  CHECK(count_events("ActorExhausted") == 0 && count_events("TaskRemoved") == 0);
+  CHECK(op(tv_op_restart, "nope") == TV_ENOENT);
+  teardown();
+  fake_free(f);
+}
+
 /* ---- a group's child remade (tv_group_remake_child) ---------------------------- */
 
 typedef struct mgroup {
@@ -177,6 +196,7 @@ int main(void) {
   RUN(stop_in_backoff_drops_the_restart_and_start_resets_the_streak);
   RUN(update_swaps_the_policy_for_the_next_decision);
   RUN(budget_is_not_charged);
+  RUN(restart_stops_then_starts);
   RUN(remake_one_for_one);
   RUN(remake_one_for_all);
   RUN(remake_rest_for_one);
