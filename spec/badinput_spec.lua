@@ -710,6 +710,27 @@ row({ fn = "sup:is_alive", case = "a non-UTF-8 name is accepted", call = functio
 row({ fn = "sup:slot", case = "a non-UTF-8 slot name is accepted (idle)", call = function(E) return E.sup:slot(NON_UTF8) end,
   accepts = function(_, view) assert.equal("idle", view.status) end })
 
+-- sup:stop_task / start_task / stopped / delete / update (operator.lua) ------------------------
+for _, m in ipairs({ "stop_task", "start_task", "restart_task", "stopped", "delete" }) do
+  values("sup:" .. m, "name", BAD_NAMES, function(E, v) return E.sup[m](E.sup, v) end)
+  row({ fn = "sup:" .. m, case = "an unknown name", fails = "^ENOENT: no task named 'ghost'",
+    call = function(E) return E.sup[m](E.sup, "ghost") end })
+end
+values("sup:stop_task", "wait", BAD_SECONDS, function(E, v) return E.sup:stop_task("ghost", v) end)
+row({ fn = "sup:start_task", case = "a running task", fails = "^EINVAL: task 'victim' is not stopped by an operator",
+  call = function(E) return E.sup:start_task("victim") end })
+row({ fn = "sup:delete", case = "a running task", fails = "^EBUSY: task 'victim' is not stopped",
+  call = function(E) return E.sup:delete("victim") end })
+values("sup:update", "name", BAD_NAMES, function(E, v) return E.sup:update(v, {}) end)
+whole("sup:update", "policy", NOT_TABLES, "expected a table of policy fields",
+  function(E, v) return E.sup:update("victim", v) end)
+values("sup:update", "backoff.factor", { { "a string", "2" }, { "NaN", NAN } },
+  function(E, v) return E.sup:update("victim", { backoff = { factor = v } }) end)
+row({ fn = "sup:update", case = "an unknown field", raises = { "unknown option 'restrat'" },
+  call = function(E) return E.sup:update("victim", { restrat = "never" }) end })
+row({ fn = "sup:update", case = "an unknown name", fails = "^ENOENT: no task named 'ghost'",
+  call = function(E) return E.sup:update("ghost", {}) end })
+
 -- sup:subscribe -------------------------------------------------------------------------------
 whole("sup:subscribe", "subscriber", { { "nil", nil }, { "a number", 3 }, { "a string", "x" },
   { "a boolean", true }, { "a coroutine", coroutine.create(noop) } },

@@ -74,20 +74,60 @@ local function tree_lines(specs, depth, out)
 end
 M.tree_lines = tree_lines
 
+-- The order in which the top-level tasks start: each after the tasks its
+-- `after` names (else in config order); a group's children start one after
+-- the other, each once the previous is ready. Lines "1. db", "2. web (after
+-- db)", "3. workers: a, b". (The config was built: `after` has no cycle.)
+local function start_order(specs)
+  local by, done, out = {}, {}, {}
+  for _, s in ipairs(specs) do by[s.name] = s end
+  local function children(s)
+    local names = {}
+    for _, c in ipairs(s.children or {}) do
+      names[#names + 1] = c.children and string.format("%s [%s]", c.name, children(c)) or c.name
+    end
+    return table.concat(names, ", ")
+  end
+  local left = #specs
+  while left > 0 do
+    local progressed = false
+    for _, s in ipairs(specs) do
+      local ready = not done[s.name]
+      for _, d in ipairs(s.after or {}) do
+        if by[d] and not done[d] then ready = false end
+      end
+      if ready then
+        done[s.name], left, progressed = true, left - 1, true
+        local line = string.format("%d. %s", #out + 1, s.name)
+        if s.after and #s.after > 0 then line = line .. " (after " .. table.concat(s.after, ", ") .. ")" end
+        if s.children then line = line .. ": " .. children(s) end
+        out[#out + 1] = line
+        break -- (again from the top: the first task in config order that may start)
+      end
+    end
+    if not progressed then break end
+  end
+  return out
+end
+M.start_order = start_order
+
 local function check(argv)
   local opts, config, rest = parse("check", argv, {})
   if not opts then err("%s", config) return 1 end
   local cfg, e = C.load(config, table.unpack(rest))
   if not cfg then err("%s", e) return 1 end
-  local sup, errs = C.build(cfg, tv.supervisor)
+  local sup, errs, partial = C.build(cfg, tv.supervisor)
+  if sup or partial then Sup.discard(sup or partial) end
   if not sup then
-    for _, m in ipairs(errs) do err("%s: %s", config, m) end
+    for _, m in ipairs(errs) do err("%s", m) end
+    err("%s: %d error%s; nothing was started", config, #errs, #errs == 1 and "" or "s")
     return 1
   end
-  Sup.discard(sup)
   local lines = tree_lines(cfg.tasks, 0, {})
   io.stdout:write(string.format("%s: ok, %d top-level task%s\n", config, #cfg.tasks, #cfg.tasks == 1 and "" or "s"))
   for _, l in ipairs(lines) do io.stdout:write(l, "\n") end
+  io.stdout:write("start order:\n")
+  for _, l in ipairs(start_order(cfg.tasks)) do io.stdout:write("  ", l, "\n") end
   return 0
 end
 
@@ -102,7 +142,7 @@ local function run(argv)
   end
   local sup, errs = C.build(cfg, tv.supervisor)
   if not sup then
-    for _, m in ipairs(errs) do err("%s: %s", config, m) end
+    for _, m in ipairs(errs) do err("%s", m) end
     return 1
   end
   local ok, msg = sup:run()

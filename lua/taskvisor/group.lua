@@ -237,6 +237,30 @@ local function make(fields, tree)
     g.waits)
 end
 
+--- The validated fields of a group's children, in order (reload compares them).
+function G.children(fields) return inner[fields] and inner[fields].children end
+
+--- adopt(old, new): a reload changed only policies in a group tree: the
+--- running group, made from `old`, makes its children with the policies of
+--- `new` (resolved by G.resolve just before) from now on.
+function G.adopt(old, new)
+  local function copy(ot, nt)
+    if not ot or not nt then return end
+    for i, p in pairs(nt.policies) do ot.policies[i] = p end
+    for i, sub in pairs(nt.nodes) do copy(ot.nodes[i], sub) end
+  end
+  copy(resolved[old], resolved[new])
+end
+
+--- replace_child(old, new, i): a reload changed child i of a running group
+--- made from `old`: from now on the group makes it as `new` says (both
+--- resolved: G.resolve(new) first). The core then remakes it.
+function G.replace_child(old, new, i)
+  inner[old].children[i] = inner[new].children[i]
+  local ot, nt = resolved[old], resolved[new]
+  if ot and nt then ot.policies[i], ot.nodes[i] = nt.policies[i], nt.nodes[i] end
+end
+
 --- A fresh core group object for one add of a resolved group spec.
 function G.core_task(fields)
   return make(fields, resolved[fields])

@@ -14,6 +14,7 @@ local S = require("taskvisor.spec")
 local Sup = require("taskvisor.supervisor")
 require("taskvisor.waits")
 require("taskvisor.controller")
+require("taskvisor.operator")
 
 local tv = {
   version = core.version,

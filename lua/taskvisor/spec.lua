@@ -120,6 +120,8 @@ local NONE = {}
 local NONE_DEFAULTS = { none = true }
 local scratch_policy = {}
 
+local Cfg = require("taskvisor.config") -- (it requires only validate)
+
 local function freeze(fields, type_name)
   if type(fields.backoff) == "table" then fields.backoff = read_only(fields.backoff, "a task spec's backoff") end
   if fields.run ~= nil or process_opts[fields] then
@@ -133,6 +135,9 @@ local function freeze(fields, type_name)
   local spec = read_only(fields, "a task spec (make a new one with tv.task{...})",
     type_name or "taskvisor.task")
   spec_fields[spec] = fields
+  -- while a config file loads, where each spec was made: its errors at
+  -- `taskvisor check` and reload name that line (config.lua)
+  if Cfg.recording then Cfg.note_line(spec, 4) end
   return spec
 end
 
@@ -309,6 +314,19 @@ local function core_task(spec, d)
     core.set_extras(task, x)
   end
   return task, err
+end
+
+--- S.made(opts): the spec tv.task / tv.process / tv.group makes of a plain
+--- table (a made spec passes as it is), or nil, err. A config's plain tables
+--- become made specs when it is built, so a reload finds the very fields the
+--- running tasks were made from.
+function S.made(opts)
+  if spec_fields[opts] then return opts end
+  local fields, err = any_spec("sup:add", opts)
+  if not fields then return nil, err end
+  local spec = freeze(fields, G.is(fields) and "taskvisor.group"
+    or process_opts[fields] and "taskvisor.process" or nil)
+  return spec
 end
 
 S.policy_fields, S.read_only, S.spec_fields, S.freeze = policy_fields, read_only, spec_fields, freeze

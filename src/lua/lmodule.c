@@ -9,6 +9,7 @@
 #include "lfiber.h"
 #include "lgroup.h"
 #include "lhooks.h"
+#include "loperator.h"
 #include "lpath.h"
 #include "lpolicy.h"
 #include "lproc.h"
@@ -59,6 +60,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_sup_open(L);
   ltv_ctl_open(L);
   ltv_supview_open(L); /* adds to the supervisor's methods */
+  ltv_operator_open(L); /* so does this */
   ltv_process_open(L);
   ltv_group_open(L);
 

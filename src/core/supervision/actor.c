@@ -320,7 +320,12 @@ static void go_held(tv_actor_t *a) {
   leave_queues(a);
   a->state = TV_ACTOR_HELD;
   tv_parent_t *p = tv_actor_parent(a);
-  if (p->ops->held) p->ops->held(p, a);
+  if (p->ops->held) {
+    p->ops->held(p, a);
+  } else if (a->ext->opstop == TV_OPSTOP_RESTART) { /* an operator's restart (operator.c) */
+    a->ext->opstop = TV_OPSTOP_NONE;
+    tv_actor_resume(a, 0);
+  }
 }
 
 void tv_actor_hold(tv_actor_t *a, uint64_t kill_deadline) {
@@ -454,7 +459,9 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   if (!f.display) f.sig = 0;
 
   tv_event_t ev = tv_actor_event(a, f.display ? TV_EV_TASK_FAILED : TV_EV_TASK_STOPPED);
-  tv_event_set_reason(&ev, f.display);
+  /* an operator's stop (operator.c) is told by this attempt's end */
+  tv_str_t *op = held && !f.display && a->ext->opstop ? tv_str_printf("operator") : NULL;
+  tv_event_set_reason(&ev, f.display ? f.display : op);
   tv_event_set_exit_code(&ev, f.has_code, f.code);
   tv_event_set_signal(&ev, f.sig);
   if (t_killed(a)) ev.fields |= TV_F_KILLED;
@@ -463,6 +470,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
     ev.fields |= TV_F_TRACEBACK;
   }
   tv_actor_publish(a, &ev);
+  tv_str_unref(op);
   started_is_ready(a);
 
   if (held && !f.display) {

@@ -97,6 +97,9 @@ typedef enum tv_actor_end {
 } tv_actor_end_t;
 
 enum { TV_KILL_NONE, TV_KILL_TIMEOUT, TV_KILL_FORCED };
+/* ext->opstop: held until started / held only until it has stopped, then
+ * started again (an operator's restart). */
+enum { TV_OPSTOP_NONE, TV_OPSTOP_HELD, TV_OPSTOP_RESTART };
 
 /* Per-task state of the optional features (budgets, schedules, readiness
  * dependencies, groups, hooks); plain tasks have none. */
@@ -120,6 +123,7 @@ typedef struct tv_actor_ext {
   uint8_t exempt;        /* not counted against max_concurrent (takes no permit) */
   uint8_t calendar;      /* a calendar schedule decides each start: 1, 2 once the first wait began */
   uint8_t hold;          /* the parent asked it to stop and wait */
+  uint8_t opstop;        /* TV_OPSTOP_*: an operator stopped it (operator.h) */
   uint8_t walk;          /* the supervisor's `after` cycle check: seen / a target */
   uint32_t index;        /* in its group */
   tv_link_t blocked;     /* in the supervisor's blocked list */

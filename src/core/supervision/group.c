@@ -16,7 +16,8 @@
 enum { P_IDLE, P_UP, P_RUNNING, P_HOLDING, P_STOPPING, P_KILLING };
 /* A child slot: not added yet this attempt; added or resumed, not ready yet;
  * ready; asked to hold; held; asked to stop; ended for good. */
-enum { C_NONE, C_STARTING, C_UP, C_HOLDING, C_HELD, C_STOPPING, C_GONE };
+enum { C_NONE, C_STARTING, C_UP, C_HOLDING, C_HELD, C_STOPPING, C_GONE,
+       C_REMAKE /* stopping, to be made afresh (tv_group_remake_child) */ };
 
 static tv_group_t *of_parent(tv_parent_t *p) { return container_of(p, tv_group_t, parent); }
 static tv_sup_t *sup_of(tv_group_t *g) { return tv_actor_env(&g->base.actor)->data; }
@@ -64,6 +65,9 @@ static void begin_stop(tv_group_t *g, tv_outcome_kind_t outcome, tv_str_t *reaso
 
 /* ---- the steps -------------------------------------------------------------- */
 
+static void keep_stopped(tv_group_t *g, tv_group_slot_t *s);
+static void remade(tv_group_t *g, tv_group_slot_t *s);
+
 static int add_child(tv_group_t *g, uint32_t i) {
   tv_group_child_t c;
   memset(&c, 0, sizeof c);
@@ -106,6 +110,7 @@ static int add_child(tv_group_t *g, uint32_t i) {
   tv_str_unref(c.name);
   g->slots[i].actor = &c.task->actor;
   g->slots[i].st = C_STARTING;
+  if (g->slots[i].keep) keep_stopped(g, &g->slots[i]);
   return 0;
 }
 
@@ -125,6 +130,8 @@ static void bring_up(tv_group_t *g) {
     } else if (s->st == C_NONE) {
       add_child(g, g->cursor);
       return; /* until it is ready (or the group fails) */
+    } else if (s->st == C_HELD && s->actor->ext->opstop == TV_OPSTOP_HELD) {
+      g->cursor++; /* an operator stopped it: it stays stopped (operator.c) */
     } else if (s->st == C_HELD) {
       uint64_t delay = g->first_delay;
       g->first_delay = 0;
@@ -165,7 +172,7 @@ static void hold_down(tv_group_t *g) {
       }
       continue; /* it may be held or gone already */
     }
-    if (s->st == C_HOLDING || s->st == C_STOPPING) return;
+    if (s->st == C_HOLDING || s->st == C_STOPPING || s->st == C_REMAKE) return;
     g->cursor--;
   }
   g->phase = P_UP;
@@ -276,6 +283,14 @@ static void on_held(tv_parent_t *p, tv_actor_t *child) {
   tv_group_t *g = of_parent(p);
   tv_group_slot_t *s = slot_of(g, child);
   if (!s || s->st == C_STOPPING) return;
+  if (child->ext->opstop == TV_OPSTOP_RESTART) { /* an operator's restart (operator.c) */
+    child->ext->opstop = TV_OPSTOP_NONE; /* it starts again: now, or with its siblings */
+    if (g->phase == P_RUNNING) {
+      s->st = C_STARTING;
+      tv_actor_resume(child, 0);
+      return;
+    }
+  }
   s->st = C_HELD;
   drive(g);
 }
@@ -284,6 +299,10 @@ static void on_finished(tv_parent_t *p, tv_actor_t *child) {
   tv_group_t *g = of_parent(p);
   tv_group_slot_t *s = slot_of(g, child);
   if (!s) return;
+  if (s->st == C_REMAKE) {
+    remade(g, s);
+    return;
+  }
   s->actor = NULL;
   s->st = C_GONE;
   if (child->end == TV_END_ESCALATED) begin_stop(g, TV_OUTCOME_FAIL, NULL); /* why: escalate() */
@@ -311,7 +330,7 @@ static void group_start(tv_task_t *t, uint32_t attempt) {
   }
   snprintf(g->what, sizeof g->what, "group '%s'", a->name->s);
   tv_budget_reset(&g->parent.budget); /* a restarted group starts afresh (OTP) */
-  for (uint32_t i = 0; i < g->n; i++) g->slots[i] = (tv_group_slot_t){NULL, C_NONE};
+  for (uint32_t i = 0; i < g->n; i++) g->slots[i] = (tv_group_slot_t){NULL, C_NONE, 0};
   g->phase = P_UP;
   g->cursor = g->lo = 0;
   g->first_delay = 0;
@@ -444,4 +463,71 @@ int tv_strategy_parse(const char *name) {
 const char *tv_strategy_name(int s) {
   static const char *const names[] = {"one_for_one", "one_for_all", "rest_for_one"};
   return (unsigned)s < 3 ? names[s] : "?";
+}
+
+/* ---- an operator's start of a child (operator.c) ----------------------------- */
+
+int tv_group_resume_child(tv_group_t *g, tv_actor_t *a) {
+  tv_group_slot_t *s = slot_of(g, a);
+  if (!s || s->st != C_HELD || (g->phase != P_RUNNING && g->phase != P_UP)) return TV_EBUSY;
+  s->st = C_STARTING;
+  tv_actor_resume(a, 0);
+  return 0;
+}
+
+/* ---- a child made afresh (a reload changed its spec: operator.c) ---------------- */
+
+/* The old child is gone: its slot is made again as its strategy says (alone,
+ * or once its siblings are held: hold_down goes on). */
+static void remade(tv_group_t *g, tv_group_slot_t *s) {
+  s->actor = NULL;
+  s->st = C_NONE;
+  if (g->phase == P_RUNNING) { /* one_for_one: bring it up alone */
+    g->phase = P_UP;
+    g->cursor = (uint32_t)(s - g->slots);
+  }
+  drive(g);
+}
+
+/* A remade child of an operator-stopped one starts stopped (held before its
+ * first attempt, as operator.c holds one). */
+static void keep_stopped(tv_group_t *g, tv_group_slot_t *s) {
+  tv_actor_ext_t *x = tv_actor_ext(s->actor);
+  s->keep = 0;
+  if (!x) return; /* no memory: it runs */
+  x->self = s->actor;
+  x->opstop = TV_OPSTOP_HELD;
+  tv_str_t *why = tv_str_printf("operator");
+  tv_event_t ev = tv_event_make(TV_EV_TASK_STOPPED);
+  ev.task = s->actor->name;
+  ev.fields = TV_F_TASK | TV_F_ATTEMPT;
+  if (why) ev.reason = why, ev.fields |= TV_F_REASON;
+  tv_bus_publish(tv_actor_env(s->actor)->bus, &ev);
+  tv_str_unref(why);
+  tv_actor_hold(s->actor, stop_deadline(g));
+}
+
+int tv_group_remake_child(tv_group_t *g, uint32_t i, int keep) {
+  if (g->phase != P_RUNNING || i >= g->n) return TV_EBUSY;
+  tv_group_slot_t *s = &g->slots[i];
+  s->keep = (uint8_t)(keep != 0);
+  if (g->strategy != TV_ONE_FOR_ONE) { /* its siblings restart with it, as a failure would */
+    g->phase = P_HOLDING;
+    g->lo = g->strategy == TV_ONE_FOR_ALL ? 0 : i;
+    g->cursor = g->n;
+    g->first_delay = 0;
+  }
+  if (s->st == C_GONE || s->st == C_NONE || !s->actor) {
+    s->st = C_REMAKE;
+    remade(g, s);
+    return 0;
+  }
+  s->st = C_REMAKE;
+  tv_actor_cancel(s->actor, stop_deadline(g)); /* (may be gone at once: remade) */
+  drive(g);
+  return 0;
+}
+
+tv_group_t *tv_group_of_task(tv_task_t *t) {
+  return t->ops == &group_task_ops ? (tv_group_t *)t : NULL;
 }

@@ -52,6 +52,7 @@ typedef struct tv_group_wait {
 typedef struct tv_group_slot {
   tv_actor_t *actor; /* registered, or NULL */
   uint8_t st;
+  uint8_t keep; /* remade (tv_group_remake_child): hold it stopped when made */
 } tv_group_slot_t;
 
 struct tv_group {
@@ -85,6 +86,18 @@ int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n);
 /* Frees what tv_group_init allocated (after release, or when never added);
  * calls tv_task_fini. */
 void tv_group_fini(tv_group_t *g);
+/* An operator starts child `a` again (operator-stopped, HELD): it resumes as
+ * the group's child. 0, or TV_EBUSY while the group restarts or stops its
+ * children. */
+int tv_group_resume_child(tv_group_t *g, tv_actor_t *a);
+/* A reload changed child `i`'s spec (ops->make now makes the new one): the
+ * running child stops and is made afresh, with the siblings its strategy
+ * restarts with it (one_for_all: all; rest_for_one: the later ones), no
+ * budget charged. keep: the new one is held stopped (its predecessor was
+ * operator-stopped). 0, or TV_EBUSY while the group is not running steadily. */
+int tv_group_remake_child(tv_group_t *g, uint32_t i, int keep);
+/* The group a task is, or NULL. */
+tv_group_t *tv_group_of_task(tv_task_t *t);
 /* "one_for_one" ... or -1. */
 int tv_strategy_parse(const char *name);
 const char *tv_strategy_name(int s);
