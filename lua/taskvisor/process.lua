@@ -88,6 +88,8 @@ end
 local READY_FIELDS = { { "every", V.seconds, false }, { "check_timeout", V.seconds, false },
   { "timeout", V.seconds, true } }
 local ROTATION_FIELDS = { { "max_bytes", V.integer, 1, 1 << 53 }, { "backups", V.integer, 0, MAX_BACKUPS } }
+local OUTPUT_KEYS = { "file", "max_bytes", "backups", "events", "timestamps", "compress", "rotate_every" }
+local PERIODS = { hourly = 3600, daily = 86400, weekly = 604800 }
 
 --- stdout / stderr: "inherit" | "null" | "events" | "path/to/file" |
 --- { file =, max_bytes =, backups =, events = }, into { mode =, file =,
@@ -102,7 +104,7 @@ function M.output(where, field, v)
     return { mode = "pipe", file = v }
   end
   if type(v) ~= "table" then return bad(where, field, expected, v) end
-  local ok, err = V.known_keys(where, field .. ".", v, { "file", "max_bytes", "backups", "events" })
+  local ok, err = V.known_keys(where, field .. ".", v, OUTPUT_KEYS)
   if not ok then return nil, err end
   local out = { mode = "pipe" }
   if v.file ~= nil then
@@ -123,11 +125,34 @@ function M.output(where, field, v)
     return nil, string.format("%s: '%s.max_bytes' and '%s.backups' need '%s.file'", where, field,
       field, field)
   end
-  if out.backups and not out.max_bytes then
-    return nil, string.format("%s: '%s.backups' needs '%s.max_bytes' (rotation is by size)", where,
-      field, field)
+  if out.backups and not (out.max_bytes or v.rotate_every ~= nil) then
+    return nil, string.format("%s: '%s.backups' needs '%s.max_bytes' or '%s.rotate_every' (the rotation)",
+      where, field, field, field)
   end
-  if out.max_bytes and not out.backups then out.backups = 5 end
+  for _, flag in ipairs({ "timestamps", "compress" }) do
+    ok, err = boolean(where, field .. "." .. flag, v[flag])
+    if not ok then return nil, err end
+    out[flag] = v[flag] == true or nil
+  end
+  if v.rotate_every ~= nil then
+    local every = PERIODS[v.rotate_every] or v.rotate_every
+    if math.type(every) ~= "integer" and not (type(every) == "number" and every == math.floor(every)) then
+      return bad(where, field .. ".rotate_every", '"hourly", "daily", "weekly" or whole seconds', v.rotate_every)
+    end
+    if every < 60 or every > 31 * 86400 then
+      return bad(where, field .. ".rotate_every", "a period from 60 s to 31 days", v.rotate_every)
+    end
+    out.rotate_every = math.tointeger(every)
+  end
+  if (out.timestamps or out.compress or out.rotate_every) and not out.file then
+    return nil, string.format("%s: '%s.timestamps', '.compress' and '.rotate_every' need '%s.file'",
+      where, field, field)
+  end
+  if out.compress and not (out.max_bytes or out.rotate_every) then
+    return nil, string.format("%s: '%s.compress' needs rotation ('%s.max_bytes' or '%s.rotate_every')",
+      where, field, field, field)
+  end
+  if (out.max_bytes or out.rotate_every) and not out.backups then out.backups = 5 end
   return out
 end
 

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "check.h"
 #include "core/os/outfile.h"
 
@@ -15,6 +17,87 @@ static long size_of(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
+
+static char *slurp(const char *path) {
+  static char buf[8192];
+  FILE *fp = fopen(path, "r");
+  if (!fp) return NULL;
+  size_t n = fread(buf, 1, sizeof buf - 1, fp);
+  fclose(fp);
+  buf[n] = 0;
+  return buf;
+}
+
+/* Timestamps, time rotation (a manual clock) and compressed rotations. */
+static void extras(const char *dir) {
+  tv_clock_t clock;
+  tv_clock_init_manual(&clock, 0); /* wall: 1e9 s = 2001-09-09T01:46:40Z */
+  char path[256], p1[300], gz1[300], gz2[300];
+  snprintf(path, sizeof path, "%s/stamped", dir);
+  snprintf(p1, sizeof p1, "%s.1", path);
+  tv_outfile_t f;
+  CHECK(tv_outfile_open(&f, path, 0, 0) == 0);
+  tv_outfile_extras(&f, &(tv_outfile_extra_t){.timestamps = 1, .clock = &clock});
+  tv_outfile_write(&f, "a\nb", 3); /* a line in two pieces gets one stamp */
+  tv_clock_set(&clock, 1500);
+  tv_outfile_write(&f, "c\n\n", 3);
+  tv_outfile_close(&f);
+  CHECK_STR(slurp(path), "2001-09-09T01:46:40.000Z a\n2001-09-09T01:46:40.000Z bc\n"
+                         "2001-09-09T01:46:41.500Z \n");
+
+  /* every_s = 60: the first line after a period ended starts a new file */
+  snprintf(path, sizeof path, "%s/timed", dir);
+  snprintf(p1, sizeof p1, "%s.1", path);
+  tv_clock_init_manual(&clock, 0);
+  CHECK(tv_outfile_open(&f, path, 0, 2) == 0);
+  tv_outfile_extras(&f, &(tv_outfile_extra_t){.every_s = 60, .clock = &clock});
+  tv_outfile_write(&f, "one\n", 4);
+  tv_clock_set(&clock, 15000);
+  tv_outfile_write(&f, "two\n", 4); /* 1e9 + 15 s: the same minute (1e9 is 40 s into one) */
+  CHECK(size_of(p1) == -1);
+  tv_clock_set(&clock, 21000);
+  tv_outfile_write(&f, "thr", 3); /* the next minute: rotated before the line */
+  tv_outfile_write(&f, "ee\n", 3);
+  tv_outfile_close(&f);
+  CHECK_STR(slurp(p1), "one\ntwo\n");
+  CHECK_STR(slurp(path), "three\n");
+
+  /* compress: path.1 becomes path.1.gz in the thread pool, older ones shift */
+  uv_loop_t loop;
+  CHECK(uv_loop_init(&loop) == 0);
+  snprintf(path, sizeof path, "%s/packed", dir);
+  snprintf(p1, sizeof p1, "%s.1", path);
+  snprintf(gz1, sizeof gz1, "%s.1.gz", path);
+  snprintf(gz2, sizeof gz2, "%s.2.gz", path);
+  CHECK(tv_outfile_open(&f, path, 10, 3) == 0);
+  tv_outfile_extras(&f, &(tv_outfile_extra_t){.compress = 1, .loop = &loop});
+  tv_outfile_write(&f, "first\n", 6);
+  tv_outfile_write(&f, "second\n", 7); /* past 10 bytes: rotates, compresses */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(size_of(p1) == -1);
+  tv_outfile_write(&f, "third\n", 6);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  tv_outfile_close(&f);
+  gzFile gz = gzopen(gz2, "rb");
+  CHECK(gz != NULL);
+  char got[64] = {0};
+  if (gz) {
+    CHECK(gzread(gz, got, sizeof got - 1) == 6);
+    gzclose(gz);
+  }
+  CHECK_STR(got, "first\n");
+  gz = gzopen(gz1, "rb");
+  CHECK(gz != NULL);
+  memset(got, 0, sizeof got);
+  if (gz) {
+    CHECK(gzread(gz, got, sizeof got - 1) == 7);
+    gzclose(gz);
+  }
+  CHECK_STR(got, "second\n");
+  CHECK_STR(slurp(path), "third\n");
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
 
 int main(void) {
   char dir[] = "/tmp/tv-outfile-XXXXXX";
@@ -150,6 +233,8 @@ int main(void) {
   char bad[300];
   snprintf(bad, sizeof bad, "%s/no/such/dir/log", dir);
   CHECK(tv_outfile_open(&f, bad, 0, 0) < 0);
+
+  extras(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

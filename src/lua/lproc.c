@@ -65,8 +65,8 @@ static void on_release(tv_process_t *tp) {
 }
 
 /* One of stdout/stderr: { mode = "inherit"|"null"|"pipe", file =, max_bytes =,
- * backups =, events = }. Returns 0 or the negative errno of the log file. */
-static int read_output(lua_State *L, int opts, const char *k, tv_process_t *p, int i) {
+ * backups =, events =, timestamps =, compress =, rotate_every = seconds }. Returns 0 or the negative errno of the log file. */
+static int read_output(lua_State *L, ltv_ctx *ctx, int opts, const char *k, tv_process_t *p, int i) {
   if (lua_getfield(L, opts, k) != LUA_TTABLE) {
     lua_pop(L, 1);
     return 0;
@@ -90,7 +90,18 @@ static int read_output(lua_State *L, int opts, const char *k, tv_process_t *p, i
       double max = ltv_opt_number(L, t, "max_bytes", 0), backups = ltv_opt_number(L, t, "backups", 0);
       rc = tv_outfile_open(&p->files[i], path, max > 0 ? (uint64_t)max : 0,
                            backups > 0 ? (uint32_t)backups : 0);
-      if (rc == 0) p->out[i].file = &p->files[i];
+      if (rc == 0) {
+        double every = ltv_opt_number(L, t, "rotate_every", 0);
+        tv_outfile_extra_t x = {
+            .timestamps = lua_getfield(L, t, "timestamps") != LUA_TNIL && lua_toboolean(L, -1),
+            .compress = lua_getfield(L, t, "compress") != LUA_TNIL && lua_toboolean(L, -1),
+            .every_s = every > 0 ? (uint64_t)every : 0,
+            .clock = &ctx->clock,
+            .loop = ctx->loop};
+        lua_pop(L, 2);
+        tv_outfile_extras(&p->files[i], &x);
+        p->out[i].file = &p->files[i];
+      }
     }
   }
   lua_settop(L, t - 1);
@@ -177,7 +188,7 @@ int ltv_process_new(lua_State *L) {
   read_ready(L, 1, p);
   static const char *const streams[2] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {
-    int rc = read_output(L, 1, streams[i], p, i);
+    int rc = read_output(L, ctx, 1, streams[i], p, i);
     if (rc) {
       lua_getfield(L, 1, streams[i]);
       lua_getfield(L, -1, "file");

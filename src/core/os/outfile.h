@@ -15,6 +15,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
+
+#include "core/base/clock.h"
 
 #define TV_OUTFILE_HOLD_MAX 65536
 #define TV_OUTFILE_REPORT_MS 5000 /* at most one loss report per file this often */
@@ -33,11 +36,34 @@ typedef struct tv_outfile {
   int error;          /* the last error that lost bytes (negative errno) */
   uint8_t reported;   /* a report was made; the next waits for reported_ms + TV_OUTFILE_REPORT_MS */
   uint64_t reported_ms;
+  /* tv_outfile_extras: */
+  uint8_t timestamps;  /* each line starts with its RFC 3339 UTC time */
+  uint8_t compress;    /* rotated files are gzip'd (path.1.gz ...), off the loop */
+  uint8_t midline;     /* timestamps: the last byte written was not a newline */
+  uint64_t every_s;    /* time rotation: a new file each every_s seconds (0: none) */
+  double period_end;   /* wall time the current file's period ends */
+  const tv_clock_t *clock;
+  uv_loop_t *loop;
+  struct tv_gzjob *gz; /* the compression running, or NULL */
+  uint8_t gz_due;      /* a rotation waits for it */
 } tv_outfile_t;
+
+/* What a log file does beyond size rotation (supervisord's logfile options,
+ * logrotate's compress/daily, PM2 logrotate's rotateInterval). */
+typedef struct tv_outfile_extra {
+  int timestamps;
+  int compress;      /* needs loop: the work runs in libuv's thread pool */
+  uint64_t every_s;  /* periods are aligned to the epoch (UTC): 3600 rotates on the hour */
+  const tv_clock_t *clock; /* wall time for stamps and periods */
+  uv_loop_t *loop;
+} tv_outfile_extra_t;
 
 /* Copies path. 0, or a negative errno (the file cannot be opened: the error
  * is reported at configuration time, not on the first line). */
 int tv_outfile_open(tv_outfile_t *f, const char *path, uint64_t max_bytes, uint32_t backups);
+/* After tv_outfile_open. A file with timestamps or a period is rotated
+ * between lines like a size-rotated one. */
+void tv_outfile_extras(tv_outfile_t *f, const tv_outfile_extra_t *x);
 void tv_outfile_write(tv_outfile_t *f, const char *buf, size_t len);
 /* Writes a held unterminated line (the stream ended). */
 void tv_outfile_flush(tv_outfile_t *f);
@@ -46,7 +72,7 @@ void tv_outfile_flush(tv_outfile_t *f);
  * e.g. the stream ended): *bytes and *error say what, and the count starts
  * again. 0: nothing to report now. */
 int tv_outfile_report(tv_outfile_t *f, uint64_t now_ms, int force, uint64_t *bytes, int *error);
-/* Flushes, closes, frees. */
+/* Flushes, closes, frees (a compression still running finishes on its own). */
 void tv_outfile_close(tv_outfile_t *f);
 
 #endif
