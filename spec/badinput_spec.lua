@@ -255,14 +255,25 @@ local EXHAUST_EXPECTED = '"give_up", "escalate" or { cooldown = seconds }'
 local HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 local function budget(n, s) return { max_restarts = n, within = s } end
 local GIVEN_NOT_TABLES = given(NOT_TABLES)
-local MAX_RESTARTS_BAD = { { "0", 0, "between 1 and 100000" }, { "100001", 100001, "between 1 and 100000" },
-  { "1e300", 1e300 }, table.unpack(BAD_COUNTS) }
+-- 0 is OTP's "no restart allowed" and math.huge the explicit "no limit": both accepted (rows below)
+local MAX_RESTARTS_BAD = { { "100001", 100001, "an integer 0..100000" }, { "1e300", 1e300 } }
+for _, v in ipairs(BAD_COUNTS) do
+  if v[2] ~= INF then MAX_RESTARTS_BAD[#MAX_RESTARTS_BAD + 1] = v end
+end
 local SECONDS_NOT_ZERO = { { "0", 0, "> 0" }, table.unpack(BAD_SECONDS) }
 
 values("tv.task", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.task(spec("intensity", v)) end,
   INTENSITY_EXPECTED)
 values("tv.task", "intensity.max_restarts", MAX_RESTARTS_BAD,
   function(_, v) return tv.task(spec("intensity", budget(v, 5))) end)
+row({ fn = "tv.task", case = "'intensity.max_restarts' 0 (no restart, OTP) and math.huge (no limit; within optional)",
+  accepts = function(_, a, b, c)
+    assert.equal(0, a.max_restarts); assert.is_false(b.max_restarts); assert.is_false(c.max_restarts)
+  end,
+  call = function()
+    return tv.task(spec("intensity", budget(0, 5))), tv.task(spec("intensity", { max_restarts = INF })),
+      tv.task(spec("intensity", budget(INF, 5)))
+  end })
 values("tv.task", "intensity.within", SECONDS_NOT_ZERO,
   function(_, v) return tv.task(spec("intensity", budget(3, v))) end)
 row({ fn = "tv.task", case = "'intensity' without within", raises = { "'intensity' needs both max_restarts and within",
@@ -389,8 +400,12 @@ row({ fn = "tv.supervisor", case = "max_instructions in defaults", raises = { "u
 -- the supervisor's budget, and budgets in defaults ---------------------------------------------------
 values("tv.supervisor", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.supervisor({ intensity = v }) end,
   INTENSITY_EXPECTED)
-values("tv.supervisor", "intensity.max_restarts", { { "0", 0, "between 1 and 100000" }, { "NaN", NAN } },
+values("tv.supervisor", "intensity.max_restarts", { { "-1", -1, "an integer 0..100000" }, { "NaN", NAN, "math.huge" } },
   function(_, v) return tv.supervisor({ intensity = budget(v, 5) }) end)
+row({ fn = "tv.supervisor", case = "'intensity.max_restarts' 0 and math.huge are accepted", accepts = true,
+  call = function()
+    return tv.supervisor({ intensity = budget(0, 5) }), tv.supervisor({ intensity = { max_restarts = INF } })
+  end })
 values("tv.supervisor", "intensity.within", { { "0", 0 }, { "inf", INF } },
   function(_, v) return tv.supervisor({ intensity = budget(3, v) }) end)
 row({ fn = "tv.supervisor", case = "'on_exhausted' without an intensity", raises = { "'on_exhausted' needs an 'intensity'" },
@@ -499,8 +514,8 @@ values("tv.group", "strategy", { { "unknown", "one_for_rest" }, { "empty", "" },
   { "a number", 1 }, { "a table", {} }, { "a function", noop } },
   function(_, v) return tv.group(gspec("strategy", v)) end, 'one of "one_for_one", "one_for_all", "rest_for_one"')
 values("tv.group", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.group(gspec("intensity", v)) end, "a table")
-values("tv.group", "intensity.max_restarts", { { "-1", -1, "between 0 and 100000" }, { "100001", 100001 },
-  { "1.5", 1.5, "(got 1.5)" }, { "NaN", NAN }, { "inf", INF }, { "a string", "3" }, { "a boolean", true } },
+values("tv.group", "intensity.max_restarts", { { "-1", -1, "an integer 0..100000" }, { "100001", 100001 },
+  { "1.5", 1.5, "(got 1.5)" }, { "NaN", NAN }, { "-inf", -INF }, { "a string", "3" }, { "a boolean", true } },
   function(_, v) return tv.group(gspec("intensity", { max_restarts = v })) end)
 values("tv.group", "intensity.within", SECONDS_NOT_ZERO, function(_, v) return tv.group(gspec("intensity", { within = v })) end)
 row({ fn = "tv.group", case = "unknown intensity key (near miss)",
@@ -539,6 +554,7 @@ row({ fn = "tv.group", case = "boundaries, every strategy and on_exhausted, nest
       "on_exhausted", { cooldown = 1e-3 }, "name", NON_UTF8,
       "children", { tv.once("c1", noop), tv.process(pspec()), { name = "h", children = { { name = "c2", run = noop } } } }))
     tv.group(gspec("strategy", "one_for_all", "on_exhausted", "give_up", "intensity", { max_restarts = 100000 }))
+    assert.equal(INF, tv.group(gspec("intensity", { max_restarts = INF })).intensity.max_restarts)
     return g, tv.group(g)
   end })
 row({ fn = "sup:add", case = "a group whose child's name is taken: added, its attempt fails",

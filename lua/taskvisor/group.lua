@@ -4,6 +4,7 @@
 -- child of each attempt. init.lua hands over spec.lua's helpers with G.bind
 -- (group cannot require spec: spec requires group).
 local V = require("taskvisor.validate")
+local L = require("taskvisor.lifecycle")
 
 local G = {}
 
@@ -11,7 +12,6 @@ local STRATEGIES = { "one_for_one", "one_for_all", "rest_for_one" }
 local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval", "after",
   "backoff", "timeout", "max_retries" }
 local INTENSITY_KEYS = { "max_restarts", "within" }
-local MAX_RESTARTS = 100000 -- the core's budget ring limit
 -- Elixir's defaults (OTP's are 1 in 5 s: one flaky child would fail the group).
 local DEFAULT_INTENSITY = { max_restarts = 3, within = 5 }
 
@@ -54,8 +54,10 @@ local function budget(where, opts)
     if v then v, err = V.known_keys(where, "intensity.", opts.intensity, INTENSITY_KEYS) end
     if not v then return nil, err end
     local i = opts.intensity
-    if i.max_restarts ~= nil then
-      b.max, err = V.integer(where, "intensity.max_restarts", i.max_restarts, 0, MAX_RESTARTS)
+    if i.max_restarts == math.huge then
+      b.max = false -- no limit (what max_restarts = 0 meant before issue 19)
+    elseif i.max_restarts ~= nil then
+      b.max, err = L.max_restarts(where, i.max_restarts) -- 0: no restart allowed (OTP)
       if not b.max then return nil, err end
     end
     if i.within ~= nil then
@@ -169,7 +171,7 @@ function G.spec(where, opts)
   end
   names[fields.name] = nil
   fields.children = I.read_only(shown, "a group spec's children")
-  fields.intensity = I.read_only({ max_restarts = b.max, within = b.within },
+  fields.intensity = I.read_only({ max_restarts = b.max or math.huge, within = b.within },
     "a group spec's intensity")
   fields.on_exhausted = b.action == "cooldown" and I.read_only({ cooldown = b.cooldown },
     "a group spec's on_exhausted") or b.action
@@ -233,7 +235,7 @@ local function make(fields, tree)
     return task, c.name, tree.policies[i], I.add_opts(c)
   end
   local b = g.budget
-  return I.core.group(g.strategy, #g.children, factory, b.max, b.within, b.action, b.cooldown,
+  return I.core.group(g.strategy, #g.children, factory, b.max or nil, b.within, b.action, b.cooldown,
     g.waits)
 end
 

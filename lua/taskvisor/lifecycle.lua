@@ -15,25 +15,43 @@ local INTENSITY_KEYS = { "max_restarts", "within" }
 local EXHAUST = { "give_up", "escalate" }
 
 --- intensity = { max_restarts = n, within = seconds } -> fields into out.
+--- max_restarts = 0 allows no restart (OTP's intensity 0: the first one
+--- exhausts the budget); math.huge is the explicit "no limit" (out.max_restarts
+--- = false: it overrides a supervisor's defaults, and the core gets no budget).
 function M.intensity(where, v, out)
   if type(v) ~= "table" then
     return V.bad(where, "intensity", "a table { max_restarts = n, within = seconds }", v)
   end
   local ok, err = V.known_keys(where, "intensity.", v, INTENSITY_KEYS)
   if not ok then return nil, err end
-  if v.max_restarts ~= nil then
-    out.max_restarts, err = V.integer(where, "intensity.max_restarts", v.max_restarts, 1, MAX_RESTARTS)
+  local unlimited = v.max_restarts == math.huge
+  if v.max_restarts ~= nil and not unlimited then
+    out.max_restarts, err = M.max_restarts(where, v.max_restarts)
     if not out.max_restarts then return nil, err end
   end
   if v.within ~= nil then
     out.within, err = V.seconds(where, "intensity.within", v.within, false)
     if not out.within then return nil, err end
   end
+  if unlimited then
+    out.max_restarts, out.within = false, nil
+    return out
+  end
   if v.max_restarts == nil or v.within == nil then
     return nil, string.format("%s: 'intensity' needs both max_restarts and within (got %s)",
       where, v.max_restarts == nil and "no max_restarts" or "no within")
   end
   return out
+end
+
+--- intensity.max_restarts: an integer 0..100000 (0 = no restart allowed).
+function M.max_restarts(where, v)
+  if v ~= math.huge and (math.type(v) == "float" or math.type(v) == "integer") then
+    local n = math.tointeger(v)
+    if n and n >= 0 and n <= MAX_RESTARTS then return n end
+  end
+  return V.bad(where, "intensity.max_restarts", string.format("an integer 0..%d (0: no restart "
+    .. "allowed, as in OTP) or math.huge (no limit)", MAX_RESTARTS), v)
 end
 
 --- on_exhausted = "give_up" | "escalate" | { cooldown = seconds } -> fields into out.

@@ -147,18 +147,19 @@ static int read_waits(lua_State *L, int idx, tv_group_t *g) {
 }
 
 /* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown
- * [, waits]): arguments validated by group.lua; factory(i) -> task, name,
- * policy; waits: what the children's trees start after outside the group. */
+ * [, waits]): arguments validated by group.lua (max_restarts nil: no limit);
+ * factory(i) -> task, name, policy; waits: what the children's trees start after outside the group. */
 int ltv_group_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   int strategy = tv_strategy_parse(luaL_checkstring(L, 1));
   lua_Integer n = luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  lua_Integer max = luaL_checkinteger(L, 4);
+  int limited = !lua_isnil(L, 4); /* nil: no limit; 0: no restart allowed (OTP) */
+  lua_Integer max = limited ? luaL_checkinteger(L, 4) : 0;
   static const char *const actions[] = {"give_up", "escalate", "cooldown", NULL};
   tv_budget_cfg_t b = {(uint32_t)max, (uint8_t)luaL_checkoption(L, 6, "escalate", actions),
-                       tv_secs_to_ns(luaL_checknumber(L, 5)),
-                       tv_secs_to_ns(luaL_optnumber(L, 7, 0))};
+                       tv_secs_to_ns(luaL_optnumber(L, 5, 0)),
+                       tv_secs_to_ns(luaL_optnumber(L, 7, 0)), (uint8_t)limited};
   if (strategy < 0) return luaL_argerror(L, 1, "unknown strategy");
   if (n < 0 || n > 100000) return luaL_argerror(L, 2, "bad number of children");
   if (max < 0 || max > TV_BUDGET_MAX) return luaL_argerror(L, 4, "bad max_restarts");

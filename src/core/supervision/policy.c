@@ -27,7 +27,8 @@ int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {
          a->interval_ns == b->interval_ns && a->timeout_ns == b->timeout_ns &&
          a->max_retries == b->max_retries && a->restart == b->restart &&
          a->reset_after_ns == b->reset_after_ns && a->every_ns == b->every_ns &&
-         a->budget.max == b->budget.max && a->budget.action == b->budget.action &&
+         a->budget.max == b->budget.max && a->budget.limited == b->budget.limited &&
+         a->budget.action == b->budget.action &&
          a->budget.within_ns == b->budget.within_ns &&
          a->budget.cooldown_ns == b->budget.cooldown_ns;
 }
@@ -45,6 +46,7 @@ void tv_policy_canonical(tv_policy_t *out, const tv_policy_t *p) {
   out->reset_after_ns = p->reset_after_ns;
   out->every_ns = p->every_ns;
   out->budget.max = p->budget.max;
+  out->budget.limited = p->budget.limited;
   out->budget.action = p->budget.action;
   out->budget.within_ns = p->budget.within_ns;
   out->budget.cooldown_ns = p->budget.cooldown_ns;
@@ -86,7 +88,7 @@ static uint32_t policy_hash(const tv_policy_t *p) {
   h = mix(h, p->max_retries);
   h = mix(h, p->reset_after_ns);
   h = mix(h, p->every_ns);
-  h = mix(h, (uint64_t)p->budget.max << 8 | p->budget.action);
+  h = mix(h, (uint64_t)p->budget.max << 16 | (uint64_t)p->budget.limited << 8 | p->budget.action);
   h = mix(h, p->budget.within_ns);
   h = mix(h, p->budget.cooldown_ns);
   return (uint32_t)(h ^ (h >> 32));

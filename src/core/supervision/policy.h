@@ -39,7 +39,7 @@ typedef struct tv_policy {
                               and the budget; 0 = never */
   uint64_t every_ns;       /* fixed-rate schedule (attempts start on multiples
                               of it from the first; overruns skip); 0 = none */
-  tv_budget_cfg_t budget;  /* the task's restart intensity; max 0 = none */
+  tv_budget_cfg_t budget;  /* the task's restart intensity; limited 0 = none */
 } tv_policy_t;
 
 void tv_policy_default(tv_policy_t *p);
