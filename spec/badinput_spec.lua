@@ -961,6 +961,47 @@ row({ fn = "sup:wait_all", case = "after run returned: nothing to wait for", aft
 row({ fn = "sup:outcomes", case = "after run returned", after = true, call = function(E) return E.sup:outcomes() end,
   accepts = function(_, o) assert.equal("cancelled", o.victim.status); assert.equal("completed", o.early.status) end })
 
+-- OTP fields (issue 19): shutdown, significant -------------------------------------------------------
+local SHUTDOWN_BAD = { { "0", 0, '"brutal_kill", "infinity" or a number of seconds > 0' }, { "-1", -1 },
+  { "NaN", NAN, "(got nan)" }, { "inf", INF }, { "1e300", 1e300 }, { "unknown word", "kill", '(got "kill")' },
+  { "in capitals", "BRUTAL_KILL" }, { "a boolean", true }, { "a table", {} }, { "a function", noop } }
+values("tv.task", "shutdown", SHUTDOWN_BAD, function(_, v) return tv.task(spec("shutdown", v)) end)
+values("tv.process", "shutdown", SHUTDOWN_BAD, function(_, v) return tv.process(pspec("shutdown", v)) end)
+values("tv.group", "shutdown", SHUTDOWN_BAD, function(_, v) return tv.group(gspec("shutdown", v)) end)
+row({ fn = "tv.process", case = "'shutdown' and 'stop_timeout' both", raises = { "give 'shutdown' or 'stop_timeout', not both" },
+  call = function() return tv.process(pspec("shutdown", 1, "stop_timeout", 2)) end })
+row({ fn = "tv.task", case = "'shutdown' brutal_kill, infinity and seconds are accepted",
+  accepts = function(_, a, b, c) assert.equal("brutal_kill", a.shutdown); assert.equal("infinity", b.shutdown)
+    assert.equal(0.5, c.shutdown) end,
+  call = function()
+    return tv.task(spec("shutdown", "brutal_kill")), tv.task(spec("shutdown", "infinity")), tv.task(spec("shutdown", 0.5))
+  end })
+values("tv.task", "significant", { { "a number", 1, "a boolean" }, { "a string", "true" }, { "a table", {} } },
+  function(_, v) return tv.task(spec("significant", v, "restart", "never")) end)
+values("tv.group", "significant", { { "a number", 1, "a boolean" } },
+  function(_, v) return tv.group(gspec("significant", v)) end)
+row({ fn = "tv.task", case = "'significant' with restart \"always\" (OTP: no significant permanent child)",
+  raises = { "'significant' needs restart = \"never\" or \"on_failure\"", 'got "always"' },
+  call = function() return tv.task(spec("significant", true, "restart", "always")) end })
+row({ fn = "tv.task", case = "'significant' with every", raises = { "'significant' needs restart", "got 'every'" },
+  call = function() return tv.task(spec("significant", true, "every", 1)) end })
+row({ fn = "tv.task", case = "'significant' with a restart function", raises = { "'significant' needs", "a restart function" },
+  call = function() return tv.task(spec("significant", true, "restart", function() return true end)) end })
+row({ fn = "tv.process", case = "'significant' with restart \"always\"", raises = { "'significant' needs restart" },
+  call = function() return tv.process(pspec("significant", true, "restart", "always")) end })
+row({ fn = "sup:add", case = "'significant' where the defaults' restart is \"always\"",
+  raises = { "task 't' is significant but its restart is \"always\"" },
+  call = function()
+    local s = tv.supervisor({ defaults = { restart = "always" } })
+    return s:add(tv.task(spec("significant", true)))
+  end })
+row({ fn = "tv.task", case = "'significant' false or with never / on_failure is accepted",
+  accepts = function(_, a, b, c) assert.is_nil(a.significant); assert.is_true(b.significant); assert.is_true(c.significant) end,
+  call = function()
+    return tv.task(spec("significant", false, "restart", "always")), tv.task(spec("significant", true, "restart", "never")),
+      tv.task(spec("significant", true))
+  end })
+
 -- ---- running the table -----------------------------------------------------------------------------
 
 local E, results = {}, {}

@@ -10,7 +10,7 @@ local G = {}
 
 local STRATEGIES = { "one_for_one", "one_for_all", "rest_for_one" }
 local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval", "after",
-  "backoff", "timeout", "max_retries" }
+  "backoff", "timeout", "max_retries", "shutdown", "significant" }
 local INTENSITY_KEYS = { "max_restarts", "within" }
 -- Elixir's defaults (OTP's are 1 in 5 s: one flaky child would fail the group).
 local DEFAULT_INTENSITY = { max_restarts = 3, within = 5 }
@@ -199,7 +199,7 @@ end
 --- children's under the supervisor's defaults `d`.
 function G.resolve(where, fields, d)
   local own = {}
-  for _, k in ipairs({ "name", "interval", "backoff", "timeout", "max_retries" }) do
+  for _, k in ipairs({ "name", "interval", "backoff", "timeout", "max_retries", "shutdown", "significant" }) do
     own[k] = fields[k]
   end
   own.restart = fields.restart or "on_failure"

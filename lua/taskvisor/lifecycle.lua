@@ -8,7 +8,7 @@ local M = {}
 
 M.HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "after", "ready",
-  "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
+  "setup", "on_restart", "on_error", "cleanup", "on_shutdown", "shutdown", "significant" }
 M.MAX_AFTER = 64 -- the binding's bound
 local MAX_RESTARTS = 100000 -- the core's ring bound (TV_BUDGET_MAX)
 local INTENSITY_KEYS = { "max_restarts", "within" }
@@ -152,6 +152,8 @@ function M.fields(where, src, spec, lua_task, group)
       end
     end
   end
+  ok, err = M.otp_fields(where, src, spec)
+  if not ok then return nil, err end
   if lua_task and src.ready ~= nil then
     spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify", "completed" })
     if not spec.ready then return nil, err end
@@ -164,6 +166,44 @@ function M.fields(where, src, spec, lua_task, group)
     end
   end
   return spec
+end
+
+local SHUTDOWN_EXPECTED = '"brutal_kill", "infinity" or a number of seconds > 0'
+
+--- OTP's child spec fields: shutdown = "brutal_kill" | seconds | "infinity"
+--- (how long a stop may take before the task is force-stopped, within the
+--- supervisor's grace), significant = true (its own end may end its group or
+--- the supervisor: their auto_shutdown). OTP refuses a significant permanent
+--- child; so do we (restart "always", a schedule or a restart function).
+function M.otp_fields(where, src, spec)
+  local v = src.shutdown
+  if v ~= nil then
+    if v ~= "brutal_kill" and v ~= "infinity" then
+      if type(v) ~= "number" then return V.bad(where, "shutdown", SHUTDOWN_EXPECTED, v) end
+      local secs = V.seconds(where, "shutdown", v, false)
+      if not secs then return V.bad(where, "shutdown", SHUTDOWN_EXPECTED, v) end
+    end
+    spec.shutdown = v
+  end
+  v = src.significant
+  if v ~= nil then
+    if type(v) ~= "boolean" then return V.bad(where, "significant", "a boolean", v) end
+    if v and (spec.restart == "always" or spec.every or spec.restart_fn) then
+      return nil, string.format("%s: 'significant' needs restart = \"never\" or \"on_failure\" "
+        .. "(OTP's temporary or transient; a permanent child never ends by itself; got %s)", where,
+        spec.restart_fn and "a restart function" or spec.every and "'every'" or '"always"')
+    end
+    spec.significant = v or nil
+  end
+  return spec
+end
+
+--- The seconds the core's policy takes for `shutdown` (0: brutal_kill), or
+--- nil (infinity: only the grace bounds it).
+function M.shutdown_secs(v)
+  if v == "brutal_kill" then return 0 end
+  if type(v) == "number" then return v end
+  return nil
 end
 
 --- What the binding keeps next to the task object: hooks and policy

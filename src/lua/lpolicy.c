@@ -98,4 +98,11 @@ void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p) {
   p->reset_after_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "reset_after", 0));
   p->every_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "every", 0));
   ltv_budget_read(L, idx, &p->budget, TV_EXHAUST_GIVE_UP);
+  /* shutdown: seconds (0 = brutal_kill, as group.lua/lifecycle.lua resolve it); absent = infinity */
+  if (lua_getfield(L, idx, "shutdown") == LUA_TNUMBER)
+    p->shutdown_ns = tv_secs_to_ns(lua_tonumber(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "significant");
+  p->significant = (uint8_t)lua_toboolean(L, -1);
+  lua_pop(L, 1);
 }

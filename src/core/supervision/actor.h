@@ -118,6 +118,7 @@ typedef struct tv_actor_ext {
   uint8_t hook_flags;    /* hooks that ran / are known to be absent */
   uint8_t shutdown;      /* ended by the supervisor's shutdown */
   uint8_t hold;          /* the parent asked it to stop and wait */
+  uint8_t own_stop;      /* kill_deadline is its own shutdown's (policy), not its caller's */
   uint8_t walk;          /* the supervisor's `after` cycle check: seen / a target */
   uint32_t index;        /* in its group */
   tv_link_t blocked;     /* in the supervisor's blocked list */

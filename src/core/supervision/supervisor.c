@@ -359,7 +359,7 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
 }
 
 static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o, const tv_task_t *t) {
-  return p->budget.limited || p->every_ns || p->timeout_ns || p->reset_after_ns || t->ops->awaits ||
+  return p->budget.limited || p->shutdown_ns != TV_SHUTDOWN_INFINITY || p->every_ns || p->timeout_ns || p->reset_after_ns || t->ops->awaits ||
          (o && (o->nafter || o->hooks || o->explicit_ready || o->completed_ready || o->decide ||
                 o->parent));
 }
