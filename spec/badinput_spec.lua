@@ -1002,6 +1002,21 @@ row({ fn = "tv.task", case = "'significant' false or with never / on_failure is 
       tv.task(spec("significant", true))
   end })
 
+values("tv.group", "auto_shutdown", { { "unknown", "any", 'one of "never", "any_significant", "all_significant"' },
+  { "in capitals", "NEVER" }, { "a boolean", true }, { "a number", 1 }, { "a table", {} } },
+  function(_, v) return tv.group(gspec("auto_shutdown", v)) end)
+values("tv.supervisor", "auto_shutdown", { { "unknown", "all", 'one of "never", "any_significant", "all_significant"' },
+  { "a boolean", false }, { "a function", noop } }, function(_, v) return tv.supervisor({ auto_shutdown = v }) end)
+row({ fn = "tv.group", case = "a significant child under auto_shutdown \"never\" (the default)",
+  raises = { "children[1] ('c1') is significant but the group's auto_shutdown is \"never\"" },
+  call = function() return tv.group(gspec("children", { tv.task({ name = "c1", restart = "never", significant = true, run = noop }) })) end })
+row({ fn = "sup:add", case = "a significant task under the supervisor's auto_shutdown \"never\"", fails = "^ENOTSUP",
+  call = function(E) return E.sup:add(tv.task({ name = "sig-never", restart = "never", significant = true, run = noop })) end })
+row({ fn = "tv.group", case = "auto_shutdown with significant children is accepted",
+  accepts = function(_, g) assert.equal("all_significant", g.auto_shutdown) end,
+  call = function() return tv.group(gspec("auto_shutdown", "all_significant", "children",
+    { tv.task({ name = "c1", restart = "never", significant = true, run = noop }) })) end })
+
 -- ---- running the table -----------------------------------------------------------------------------
 
 local E, results = {}, {}

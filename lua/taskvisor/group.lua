@@ -10,7 +10,7 @@ local G = {}
 
 local STRATEGIES = { "one_for_one", "one_for_all", "rest_for_one" }
 local KEYS = { "name", "slot", "strategy", "children", "intensity", "on_exhausted", "restart", "interval", "after",
-  "backoff", "timeout", "max_retries", "shutdown", "significant" }
+  "backoff", "timeout", "max_retries", "shutdown", "significant", "auto_shutdown" }
 local INTENSITY_KEYS = { "max_restarts", "within" }
 -- Elixir's defaults (OTP's are 1 in 5 s: one flaky child would fail the group).
 local DEFAULT_INTENSITY = { max_restarts = 3, within = 5 }
@@ -110,6 +110,8 @@ function G.spec(where, opts)
   end
   b, err = budget(where, opts)
   if not b then return nil, err end
+  fields.auto_shutdown, err = L.auto_shutdown(where, opts.auto_shutdown)
+  if not fields.auto_shutdown then return nil, err end
   local list = opts.children
   if type(list) ~= "table" or #list == 0 then
     return V.bad(where, "children", "a non-empty list of task, process or group specs", list)
@@ -145,6 +147,11 @@ function G.spec(where, opts)
     table.insert(nodes[1].after, kf.name) -- a group is ready once all its children are
     local sub = inner[kf] and inner[kf].nodes or { kf }
     table.move(sub, 1, #sub, #nodes + 1, nodes)
+    if kf.significant and fields.auto_shutdown == "never" then
+      return nil, string.format("%s: %s ('%s') is significant but the group's auto_shutdown is \"never\" "
+        .. "(OTP refuses such a child: set auto_shutdown = \"any_significant\" or \"all_significant\")",
+        where, field, kf.name)
+    end
     kids[i] = kf
     shown[i] = I.spec_fields[c] and c or I.read_only(kf, "a group's child spec")
   end
@@ -235,8 +242,10 @@ local function make(fields, tree)
     return task, c.name, tree.policies[i], I.add_opts(c)
   end
   local b = g.budget
+  local sig = {}
+  for i, c in ipairs(g.children) do sig[i] = c.significant or false end
   return I.core.group(g.strategy, #g.children, factory, b.max or nil, b.within, b.action, b.cooldown,
-    g.waits)
+    g.waits, fields.auto_shutdown, sig)
 end
 
 --- A fresh core group object for one add of a resolved group spec.

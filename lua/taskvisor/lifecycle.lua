@@ -198,6 +198,15 @@ function M.otp_fields(where, src, spec)
   return spec
 end
 
+local AUTO_SHUTDOWN = { "never", "any_significant", "all_significant" }
+
+--- auto_shutdown = "never" | "any_significant" | "all_significant" (OTP's,
+--- on a group or the supervisor): the name, or nil + error.
+function M.auto_shutdown(where, v)
+  if v == nil then return "never" end
+  return V.one_of(where, "auto_shutdown", v, AUTO_SHUTDOWN)
+end
+
 --- The seconds the core's policy takes for `shutdown` (0: brutal_kill), or
 --- nil (infinity: only the grace bounds it).
 function M.shutdown_secs(v)

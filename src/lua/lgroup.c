@@ -146,8 +146,27 @@ static int read_waits(lua_State *L, int idx, tv_group_t *g) {
   return rc;
 }
 
+/* auto_shutdown (a name, default "never") and which children are significant
+ * (a list of booleans by child): validated by group.lua. */
+static void read_auto_shutdown(lua_State *L, int mode_idx, int sig_idx, tv_group_t *g) {
+  static const char *const modes[] = {"never", "any_significant", "all_significant", NULL};
+  int mode = luaL_checkoption(L, mode_idx, "never", modes);
+  uint8_t sig[64];
+  uint8_t *flags = g->n <= sizeof sig ? sig : lua_newuserdatauv(L, g->n, 0); /* collected */
+  for (uint32_t i = 0; i < g->n; i++) {
+    flags[i] = 0;
+    if (lua_type(L, sig_idx) == LUA_TTABLE) {
+      lua_rawgeti(L, sig_idx, (lua_Integer)i + 1);
+      flags[i] = (uint8_t)lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  tv_group_set_auto_shutdown(g, mode, flags);
+  if (flags != sig) lua_pop(L, 1);
+}
+
 /* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown
- * [, waits]): arguments validated by group.lua (max_restarts nil: no limit);
+ * [, waits [, auto_shutdown, significant]]): arguments validated by group.lua (max_restarts nil: no limit);
  * factory(i) -> task, name, policy; waits: what the children's trees start after outside the group. */
 int ltv_group_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
@@ -171,6 +190,7 @@ int ltv_group_new(lua_State *L) {
     return luaL_error(L, "not enough memory");
   luaL_setmetatable(L, LTV_GROUP); /* from here __gc frees what init allocated */
   if (read_waits(L, 8, &lg->g) != 0) return luaL_error(L, "not enough memory");
+  read_auto_shutdown(L, 9, 10, &lg->g);
   lua_pushvalue(L, 3);
   lua_setiuservalue(L, -2, 1);
   return 1;

@@ -58,8 +58,13 @@ int ltv_sup_new(lua_State *L) {
     o.seed = (uint64_t)luaL_checkinteger(L, 4);
     o.seeded = 1;
   }
-  if (lua_type(L, 6) == LUA_TTABLE) /* the supervisor's budget, as policies give it */
+  if (lua_type(L, 6) == LUA_TTABLE) { /* the supervisor's budget, as policies give it */
     ltv_budget_read(L, 6, &o.budget, TV_EXHAUST_ESCALATE);
+    static const char *const modes[] = {"never", "any_significant", "all_significant", NULL};
+    lua_getfield(L, 6, "auto_shutdown"); /* OTP's; validated by supervisor.lua */
+    o.auto_shutdown = (uint8_t)luaL_checkoption(L, -1, "never", modes);
+    lua_pop(L, 1);
+  }
   if (!lua_isnoneornil(L, 7)) {
     lua_Integer keep = luaL_checkinteger(L, 7);
     luaL_argcheck(L, keep >= 0 && keep <= TV_OUTCOMES_MAX, 7, "keep_outcomes out of range");
@@ -135,6 +140,10 @@ static int sup_add(lua_State *L) {
     int n;
     if (rc == TV_EINVAL) n = ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
     else if (rc == TV_ESHUTDOWN) n = ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
+    else if (rc == TV_ENOTSUP && p.significant)
+      n = ltv_push_error(L, rc, "task '%s' is significant but its parent's auto_shutdown is \"never\" "
+                         "(OTP refuses such a child: set auto_shutdown = \"any_significant\" or "
+                         "\"all_significant\")", name);
     else n = ltv_push_error(L, rc, "cannot add task '%s'", name);
     const char *msg = lua_tostring(L, -1);
     if (msg) publish_add_failed(s, name, len, msg);

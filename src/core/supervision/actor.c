@@ -576,6 +576,17 @@ const char *tv_actor_state_name(int state) {
   return (unsigned)state < 8 ? names[state] : "?";
 }
 
+const char *tv_auto_shutdown_name(int mode) {
+  static const char *const names[] = {"never", "any_significant", "all_significant"};
+  return (unsigned)mode < 3 ? names[mode] : "?";
+}
+
+tv_str_t *tv_auto_shutdown_reason(const tv_actor_t *child, int mode) {
+  return tv_str_printf("auto_shutdown = %s: significant child '%s' ended (%s)%s",
+                       tv_auto_shutdown_name(mode), child->name->s, tv_actor_end_status(child->end),
+                       mode == TV_AUTO_ALL_SIGNIFICANT ? "; no significant child is left" : "");
+}
+
 const char *tv_actor_end_status(int end) {
   switch (end) {
     case TV_END_COMPLETED: return "completed";

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/base/error.h"
+#include "core/supervision/actor_impl.h"
 
 #define container_of tv_container_of
 
@@ -280,6 +281,22 @@ static void on_held(tv_parent_t *p, tv_actor_t *child) {
   drive(g);
 }
 
+/* OTP's auto_shutdown: a significant child ended by itself (its slot is
+ * gone); the group stops the rest in reverse order and completes. */
+static void auto_shutdown(tv_group_t *g, tv_actor_t *child) {
+  int mode = g->parent.auto_shutdown;
+  if (g->phase == P_IDLE || g->phase == P_STOPPING || g->phase == P_KILLING) return;
+  if (mode == TV_AUTO_ALL_SIGNIFICANT)
+    for (uint32_t i = 0; i < g->n; i++)
+      if (g->slots[i].sig && g->slots[i].st != C_GONE) return; /* one is left (or to start) */
+  tv_str_t *why = tv_auto_shutdown_reason(child, mode);
+  tv_event_t ev = tv_actor_event(&g->base.actor, TV_EV_AUTO_SHUTDOWN);
+  tv_event_set_reason(&ev, why);
+  tv_actor_publish(&g->base.actor, &ev);
+  tv_str_unref(why);
+  begin_stop(g, TV_OUTCOME_OK, NULL);
+}
+
 static void on_finished(tv_parent_t *p, tv_actor_t *child) {
   tv_group_t *g = of_parent(p);
   tv_group_slot_t *s = slot_of(g, child);
@@ -287,6 +304,8 @@ static void on_finished(tv_parent_t *p, tv_actor_t *child) {
   s->actor = NULL;
   s->st = C_GONE;
   if (child->end == TV_END_ESCALATED) begin_stop(g, TV_OUTCOME_FAIL, NULL); /* why: escalate() */
+  else if (s->sig && p->auto_shutdown != TV_AUTO_NEVER && tv_actor_ended_by_itself(child))
+    auto_shutdown(g, child);
   if (g->phase == P_RUNNING && all_gone(g)) {
     g->phase = P_STOPPING;
     g->outcome = TV_OUTCOME_OK;
@@ -311,7 +330,7 @@ static void group_start(tv_task_t *t, uint32_t attempt) {
   }
   snprintf(g->what, sizeof g->what, "group '%s'", a->name->s);
   tv_budget_reset(&g->parent.budget); /* a restarted group starts afresh (OTP) */
-  for (uint32_t i = 0; i < g->n; i++) g->slots[i] = (tv_group_slot_t){NULL, C_NONE};
+  for (uint32_t i = 0; i < g->n; i++) g->slots[i].actor = NULL, g->slots[i].st = C_NONE;
   g->phase = P_UP;
   g->cursor = g->lo = 0;
   g->first_delay = 0;
@@ -391,6 +410,11 @@ int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strate
   tv_budget_init(&g->parent.budget);
   tv_work_init(&g->report, on_report);
   return 0;
+}
+
+void tv_group_set_auto_shutdown(tv_group_t *g, int mode, const uint8_t *sig) {
+  g->parent.auto_shutdown = (uint8_t)mode;
+  for (uint32_t i = 0; i < g->n; i++) g->slots[i].sig = sig ? sig[i] : 0;
 }
 
 static void drop_waits(tv_group_t *g) {

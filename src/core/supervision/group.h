@@ -52,6 +52,7 @@ typedef struct tv_group_wait {
 typedef struct tv_group_slot {
   tv_actor_t *actor; /* registered, or NULL */
   uint8_t st;
+  uint8_t sig; /* a significant child (kept across attempts) */
 } tv_group_slot_t;
 
 struct tv_group {
@@ -82,6 +83,9 @@ int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strate
  * the supervisor's cycle check sees only children already added. 0 or
  * TV_ENOMEM (the group keeps none). */
 int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n);
+/* OTP's auto_shutdown (tv_auto_shutdown_t) and which children are
+ * significant (`sig[i]`, n entries; NULL: none). Before the group is added. */
+void tv_group_set_auto_shutdown(tv_group_t *g, int mode, const uint8_t *sig);
 /* Frees what tv_group_init allocated (after release, or when never added);
  * calls tv_task_fini. */
 void tv_group_fini(tv_group_t *g);

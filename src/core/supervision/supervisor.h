@@ -36,6 +36,7 @@ typedef struct tv_sup_opts {
   int seeded;
   tv_budget_cfg_t budget;  /* restarts of its top-level tasks; limited 0 = none */
   uint32_t keep_outcomes;  /* outcomes kept (names); TV_OUTCOMES_DEFAULT */
+  uint8_t auto_shutdown;   /* tv_auto_shutdown_t: OTP's, for its top-level tasks */
 } tv_sup_opts_t;
 
 /* Optional parts of an add (tv_sup_add_ex). */
