@@ -166,7 +166,7 @@ static void read_auto_shutdown(lua_State *L, int mode_idx, int sig_idx, tv_group
 }
 
 /* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown
- * [, waits [, auto_shutdown, significant]]): arguments validated by group.lua (max_restarts nil: no limit);
+ * [, waits [, auto_shutdown, significant [, template]]]): arguments validated by group.lua (max_restarts nil: no limit);
  * factory(i) -> task, name, policy; waits: what the children's trees start after outside the group. */
 int ltv_group_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
@@ -191,8 +191,46 @@ int ltv_group_new(lua_State *L) {
   luaL_setmetatable(L, LTV_GROUP); /* from here __gc frees what init allocated */
   if (read_waits(L, 8, &lg->g) != 0) return luaL_error(L, "not enough memory");
   read_auto_shutdown(L, 9, 10, &lg->g);
+  if (lua_toboolean(L, 11)) tv_group_set_template(&lg->g);
   lua_pushvalue(L, 3);
   lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+/* g:add_child(significant): a new child slot on the running group (its make
+ * asks the factory for that index): the 1-based index, or nil, "CODE: ...". */
+static int group_add_child(lua_State *L) {
+  ltv_group *lg = luaL_checkudata(L, 1, LTV_GROUP);
+  uint32_t index = 0;
+  tv_str_t *err = NULL;
+  int rc = tv_group_add_child(&lg->g, (uint8_t)lua_toboolean(L, 2), &index, &err);
+  if (rc == 0) {
+    lua_pushinteger(L, (lua_Integer)index + 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  if (err) lua_pushlstring(L, err->s, err->len);
+  else if (rc == TV_ESHUTDOWN) lua_pushliteral(L, "ESHUTDOWN: the group is stopping");
+  else if (rc == TV_EFULL) lua_pushliteral(L, "EFULL: a group holds at most 1000000 children");
+  else lua_pushfstring(L, "%s: cannot add the child", tv_err_name(rc));
+  tv_str_unref(err);
+  return 2;
+}
+
+/* g:remove_child(index): true, or nil, "ENOENT: ...". */
+static int group_remove_child(lua_State *L) {
+  ltv_group *lg = luaL_checkudata(L, 1, LTV_GROUP);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  if (i < 1 || i > (lua_Integer)lg->g.n || tv_group_remove_child(&lg->g, (uint32_t)(i - 1)) != 0)
+    return ltv_push_error(L, TV_ENOENT, "no such child");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int ltv_group_push(lua_State *L, tv_task_t *t) {
+  ltv_group *lg = (ltv_group *)tv_group_of(t);
+  if (!lg || lg->anchor == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->anchor);
   return 1;
 }
 
@@ -215,8 +253,12 @@ static int group_tostring(lua_State *L) {
 
 void ltv_group_open(lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", group_gc}, {"__tostring", group_tostring}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"add_child", group_add_child},
+                                     {"remove_child", group_remove_child}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_GROUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
   ltv_held_kind(L, offsetof(ltv_group, anchor));
   lua_pop(L, 1);
 }

@@ -15,6 +15,7 @@
 #include "core/os/reaper.h"
 #include "lbase.h"
 #include "lfiber.h"
+#include "lgroup.h"
 #include "lheld.h"
 #include "lpolicy.h"
 #include "lproc.h"
@@ -245,6 +246,17 @@ static int sup_contains(lua_State *L) {
   return 1;
 }
 
+/* sup:group(name): the group object of that registered group task (for
+ * group.lua's run-time children), or nil. */
+static int sup_group(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  if (!a || !ltv_group_push(L, tv_container_of(a, tv_task_t, actor))) lua_pushnil(L);
+  return 1;
+}
+
 static int sup_is_alive(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
@@ -460,7 +472,7 @@ static int sup_tostring(lua_State *L) {
 void ltv_sup_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
-      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
+      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains}, {"group", sup_group},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
             {"_add_failed", sup_add_failed},
