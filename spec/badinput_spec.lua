@@ -1017,6 +1017,44 @@ row({ fn = "tv.group", case = "auto_shutdown with significant children is accept
   call = function() return tv.group(gspec("auto_shutdown", "all_significant", "children",
     { tv.task({ name = "c1", restart = "never", significant = true, run = noop }) })) end })
 
+-- template groups and run-time children (issue 19) ------------------------------------------------------
+row({ fn = "tv.group", case = "'strategy' simple_one_for_one without a template", raises = { "'strategy' \"simple_one_for_one\" needs a 'template'" },
+  call = function() return tv.group(gspec("strategy", "simple_one_for_one")) end })
+values("tv.group", "template", { { "a number", 1 }, { "a string", "x" }, { "a made spec", tv.task(spec()) }, { "a boolean", true } },
+  function(_, v) return tv.group({ name = "g", template = v }) end, "a function(args, n) -> spec, or a plain table")
+row({ fn = "tv.group", case = "'template' with a name", raises = { "'template.name' must be left out", "'g/1'" },
+  call = function() return tv.group({ name = "g", template = { name = "x", run = noop } }) end })
+row({ fn = "tv.group", case = "'template' with a bad field", raises = { "tv.group: template: ", "'run'" },
+  call = function() return tv.group({ name = "g", template = { run = 1 } }) end })
+row({ fn = "tv.group", case = "'template' significant", raises = { "'significant' does not apply to a template's instances" },
+  call = function() return tv.group({ name = "g", template = { run = noop, restart = "never", significant = true } }) end })
+row({ fn = "tv.group", case = "'template' and 'children'", raises = { "'children' and 'template' cannot both be set" },
+  call = function() return tv.group(gspec("template", { run = noop })) end })
+row({ fn = "tv.group", case = "'template' with another strategy", raises = { "a 'template' group's strategy is \"simple_one_for_one\"" },
+  call = function() return tv.group({ name = "g", strategy = "one_for_all", template = { run = noop } }) end })
+row({ fn = "tv.group", case = "'template' with auto_shutdown", raises = { "'auto_shutdown' does not apply to a template group" },
+  call = function() return tv.group({ name = "g", auto_shutdown = "any_significant", template = { run = noop } }) end })
+row({ fn = "tv.group", case = "a template table or function is accepted",
+  accepts = function(_, a, b) assert.equal("simple_one_for_one", a.strategy); assert.equal("simple_one_for_one", b.strategy) end,
+  call = function()
+    return tv.group({ name = "g", template = { run = noop } }), tv.group({ name = "h", strategy = "simple_one_for_one",
+      template = function() return { run = noop } end })
+  end })
+for _, m in ipairs({ "add_child", "start_child", "remove_child" }) do
+  values("sup:" .. m, "group", BAD_NAMES, function(E, v) return E.sup[m](E.sup, v, "x") end)
+  row({ fn = "sup:" .. m, case = "called with a dot", raises = { "call it as a method" },
+    call = function(E) return E.sup[m]("g", "x") end })
+  row({ fn = "sup:" .. m, case = "an unknown group", fails = "^ENOENT: no group named 'ghost'",
+    call = function(E) return E.sup[m](E.sup, "ghost", m == "add_child" and tv.task(spec()) or "x") end })
+end
+whole("sup:add_child", "spec", NOT_TABLES, "expected a task spec table", function(E, v)
+  if not E.sup:contains("dyn-g") then
+    assert(E.sup:add(tv.group({ name = "dyn-g", restart = "never", children = { H.cooperative("dyn-c", "never") } })))
+  end
+  return E.sup:add_child("dyn-g", v)
+end)
+values("sup:remove_child", "name", BAD_NAMES, function(E, v) return E.sup:remove_child("g", v) end)
+
 -- ---- running the table -----------------------------------------------------------------------------
 
 local E, results = {}, {}
