@@ -255,14 +255,25 @@ local EXHAUST_EXPECTED = '"give_up", "escalate" or { cooldown = seconds }'
 local HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 local function budget(n, s) return { max_restarts = n, within = s } end
 local GIVEN_NOT_TABLES = given(NOT_TABLES)
-local MAX_RESTARTS_BAD = { { "0", 0, "between 1 and 100000" }, { "100001", 100001, "between 1 and 100000" },
-  { "1e300", 1e300 }, table.unpack(BAD_COUNTS) }
+-- 0 is OTP's "no restart allowed" and math.huge the explicit "no limit": both accepted (rows below)
+local MAX_RESTARTS_BAD = { { "100001", 100001, "an integer 0..100000" }, { "1e300", 1e300 } }
+for _, v in ipairs(BAD_COUNTS) do
+  if v[2] ~= INF then MAX_RESTARTS_BAD[#MAX_RESTARTS_BAD + 1] = v end
+end
 local SECONDS_NOT_ZERO = { { "0", 0, "> 0" }, table.unpack(BAD_SECONDS) }
 
 values("tv.task", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.task(spec("intensity", v)) end,
   INTENSITY_EXPECTED)
 values("tv.task", "intensity.max_restarts", MAX_RESTARTS_BAD,
   function(_, v) return tv.task(spec("intensity", budget(v, 5))) end)
+row({ fn = "tv.task", case = "'intensity.max_restarts' 0 (no restart, OTP) and math.huge (no limit; within optional)",
+  accepts = function(_, a, b, c)
+    assert.equal(0, a.max_restarts); assert.is_false(b.max_restarts); assert.is_false(c.max_restarts)
+  end,
+  call = function()
+    return tv.task(spec("intensity", budget(0, 5))), tv.task(spec("intensity", { max_restarts = INF })),
+      tv.task(spec("intensity", budget(INF, 5)))
+  end })
 values("tv.task", "intensity.within", SECONDS_NOT_ZERO,
   function(_, v) return tv.task(spec("intensity", budget(3, v))) end)
 row({ fn = "tv.task", case = "'intensity' without within", raises = { "'intensity' needs both max_restarts and within",
@@ -403,8 +414,12 @@ row({ fn = "tv.supervisor", case = "max_instructions in defaults", raises = { "u
 -- the supervisor's budget, and budgets in defaults ---------------------------------------------------
 values("tv.supervisor", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.supervisor({ intensity = v }) end,
   INTENSITY_EXPECTED)
-values("tv.supervisor", "intensity.max_restarts", { { "0", 0, "between 1 and 100000" }, { "NaN", NAN } },
+values("tv.supervisor", "intensity.max_restarts", { { "-1", -1, "an integer 0..100000" }, { "NaN", NAN, "math.huge" } },
   function(_, v) return tv.supervisor({ intensity = budget(v, 5) }) end)
+row({ fn = "tv.supervisor", case = "'intensity.max_restarts' 0 and math.huge are accepted", accepts = true,
+  call = function()
+    return tv.supervisor({ intensity = budget(0, 5) }), tv.supervisor({ intensity = { max_restarts = INF } })
+  end })
 values("tv.supervisor", "intensity.within", { { "0", 0 }, { "inf", INF } },
   function(_, v) return tv.supervisor({ intensity = budget(3, v) }) end)
 row({ fn = "tv.supervisor", case = "'on_exhausted' without an intensity", raises = { "'on_exhausted' needs an 'intensity'" },
@@ -513,8 +528,8 @@ values("tv.group", "strategy", { { "unknown", "one_for_rest" }, { "empty", "" },
   { "a number", 1 }, { "a table", {} }, { "a function", noop } },
   function(_, v) return tv.group(gspec("strategy", v)) end, 'one of "one_for_one", "one_for_all", "rest_for_one"')
 values("tv.group", "intensity", GIVEN_NOT_TABLES, function(_, v) return tv.group(gspec("intensity", v)) end, "a table")
-values("tv.group", "intensity.max_restarts", { { "-1", -1, "between 0 and 100000" }, { "100001", 100001 },
-  { "1.5", 1.5, "(got 1.5)" }, { "NaN", NAN }, { "inf", INF }, { "a string", "3" }, { "a boolean", true } },
+values("tv.group", "intensity.max_restarts", { { "-1", -1, "an integer 0..100000" }, { "100001", 100001 },
+  { "1.5", 1.5, "(got 1.5)" }, { "NaN", NAN }, { "-inf", -INF }, { "a string", "3" }, { "a boolean", true } },
   function(_, v) return tv.group(gspec("intensity", { max_restarts = v })) end)
 values("tv.group", "intensity.within", SECONDS_NOT_ZERO, function(_, v) return tv.group(gspec("intensity", { within = v })) end)
 row({ fn = "tv.group", case = "unknown intensity key (near miss)",
@@ -553,6 +568,7 @@ row({ fn = "tv.group", case = "boundaries, every strategy and on_exhausted, nest
       "on_exhausted", { cooldown = 1e-3 }, "name", NON_UTF8,
       "children", { tv.once("c1", noop), tv.process(pspec()), { name = "h", children = { { name = "c2", run = noop } } } }))
     tv.group(gspec("strategy", "one_for_all", "on_exhausted", "give_up", "intensity", { max_restarts = 100000 }))
+    assert.equal(INF, tv.group(gspec("intensity", { max_restarts = INF })).intensity.max_restarts)
     return g, tv.group(g)
   end })
 row({ fn = "sup:add", case = "a group whose child's name is taken: added, its attempt fails",
@@ -979,6 +995,100 @@ row({ fn = "sup:wait_all", case = "after run returned: nothing to wait for", aft
   call = function(E) return E.sup:wait_all() end, accepts = function(_, all) assert.same({}, all) end })
 row({ fn = "sup:outcomes", case = "after run returned", after = true, call = function(E) return E.sup:outcomes() end,
   accepts = function(_, o) assert.equal("cancelled", o.victim.status); assert.equal("completed", o.early.status) end })
+
+-- OTP fields (issue 19): shutdown, significant -------------------------------------------------------
+local SHUTDOWN_BAD = { { "0", 0, '"brutal_kill", "infinity" or a number of seconds > 0' }, { "-1", -1 },
+  { "NaN", NAN, "(got nan)" }, { "inf", INF }, { "1e300", 1e300 }, { "unknown word", "kill", '(got "kill")' },
+  { "in capitals", "BRUTAL_KILL" }, { "a boolean", true }, { "a table", {} }, { "a function", noop } }
+values("tv.task", "shutdown", SHUTDOWN_BAD, function(_, v) return tv.task(spec("shutdown", v)) end)
+values("tv.process", "shutdown", SHUTDOWN_BAD, function(_, v) return tv.process(pspec("shutdown", v)) end)
+values("tv.group", "shutdown", SHUTDOWN_BAD, function(_, v) return tv.group(gspec("shutdown", v)) end)
+row({ fn = "tv.process", case = "'shutdown' and 'stop_timeout' both", raises = { "give 'shutdown' or 'stop_timeout', not both" },
+  call = function() return tv.process(pspec("shutdown", 1, "stop_timeout", 2)) end })
+row({ fn = "tv.task", case = "'shutdown' brutal_kill, infinity and seconds are accepted",
+  accepts = function(_, a, b, c) assert.equal("brutal_kill", a.shutdown); assert.equal("infinity", b.shutdown)
+    assert.equal(0.5, c.shutdown) end,
+  call = function()
+    return tv.task(spec("shutdown", "brutal_kill")), tv.task(spec("shutdown", "infinity")), tv.task(spec("shutdown", 0.5))
+  end })
+values("tv.task", "significant", { { "a number", 1, "a boolean" }, { "a string", "true" }, { "a table", {} } },
+  function(_, v) return tv.task(spec("significant", v, "restart", "never")) end)
+values("tv.group", "significant", { { "a number", 1, "a boolean" } },
+  function(_, v) return tv.group(gspec("significant", v)) end)
+row({ fn = "tv.task", case = "'significant' with restart \"always\" (OTP: no significant permanent child)",
+  raises = { "'significant' needs restart = \"never\" or \"on_failure\"", 'got "always"' },
+  call = function() return tv.task(spec("significant", true, "restart", "always")) end })
+row({ fn = "tv.task", case = "'significant' with every", raises = { "'significant' needs restart", "got 'every'" },
+  call = function() return tv.task(spec("significant", true, "every", 1)) end })
+row({ fn = "tv.task", case = "'significant' with a restart function", raises = { "'significant' needs", "a restart function" },
+  call = function() return tv.task(spec("significant", true, "restart", function() return true end)) end })
+row({ fn = "tv.process", case = "'significant' with restart \"always\"", raises = { "'significant' needs restart" },
+  call = function() return tv.process(pspec("significant", true, "restart", "always")) end })
+row({ fn = "sup:add", case = "'significant' where the defaults' restart is \"always\"",
+  raises = { "task 't' is significant but its restart is \"always\"" },
+  call = function()
+    local s = tv.supervisor({ defaults = { restart = "always" } })
+    return s:add(tv.task(spec("significant", true)))
+  end })
+row({ fn = "tv.task", case = "'significant' false or with never / on_failure is accepted",
+  accepts = function(_, a, b, c) assert.is_nil(a.significant); assert.is_true(b.significant); assert.is_true(c.significant) end,
+  call = function()
+    return tv.task(spec("significant", false, "restart", "always")), tv.task(spec("significant", true, "restart", "never")),
+      tv.task(spec("significant", true))
+  end })
+
+values("tv.group", "auto_shutdown", { { "unknown", "any", 'one of "never", "any_significant", "all_significant"' },
+  { "in capitals", "NEVER" }, { "a boolean", true }, { "a number", 1 }, { "a table", {} } },
+  function(_, v) return tv.group(gspec("auto_shutdown", v)) end)
+values("tv.supervisor", "auto_shutdown", { { "unknown", "all", 'one of "never", "any_significant", "all_significant"' },
+  { "a boolean", false }, { "a function", noop } }, function(_, v) return tv.supervisor({ auto_shutdown = v }) end)
+row({ fn = "tv.group", case = "a significant child under auto_shutdown \"never\" (the default)",
+  raises = { "children[1] ('c1') is significant but the group's auto_shutdown is \"never\"" },
+  call = function() return tv.group(gspec("children", { tv.task({ name = "c1", restart = "never", significant = true, run = noop }) })) end })
+row({ fn = "sup:add", case = "a significant task under the supervisor's auto_shutdown \"never\"", fails = "^ENOTSUP",
+  call = function(E) return E.sup:add(tv.task({ name = "sig-never", restart = "never", significant = true, run = noop })) end })
+row({ fn = "tv.group", case = "auto_shutdown with significant children is accepted",
+  accepts = function(_, g) assert.equal("all_significant", g.auto_shutdown) end,
+  call = function() return tv.group(gspec("auto_shutdown", "all_significant", "children",
+    { tv.task({ name = "c1", restart = "never", significant = true, run = noop }) })) end })
+
+-- template groups and run-time children (issue 19) ------------------------------------------------------
+row({ fn = "tv.group", case = "'strategy' simple_one_for_one without a template", raises = { "'strategy' \"simple_one_for_one\" needs a 'template'" },
+  call = function() return tv.group(gspec("strategy", "simple_one_for_one")) end })
+values("tv.group", "template", { { "a number", 1 }, { "a string", "x" }, { "a made spec", tv.task(spec()) }, { "a boolean", true } },
+  function(_, v) return tv.group({ name = "g", template = v }) end, "a function(args, n) -> spec, or a plain table")
+row({ fn = "tv.group", case = "'template' with a name", raises = { "'template.name' must be left out", "'g/1'" },
+  call = function() return tv.group({ name = "g", template = { name = "x", run = noop } }) end })
+row({ fn = "tv.group", case = "'template' with a bad field", raises = { "tv.group: template: ", "'run'" },
+  call = function() return tv.group({ name = "g", template = { run = 1 } }) end })
+row({ fn = "tv.group", case = "'template' significant", raises = { "'significant' does not apply to a template's instances" },
+  call = function() return tv.group({ name = "g", template = { run = noop, restart = "never", significant = true } }) end })
+row({ fn = "tv.group", case = "'template' and 'children'", raises = { "'children' and 'template' cannot both be set" },
+  call = function() return tv.group(gspec("template", { run = noop })) end })
+row({ fn = "tv.group", case = "'template' with another strategy", raises = { "a 'template' group's strategy is \"simple_one_for_one\"" },
+  call = function() return tv.group({ name = "g", strategy = "one_for_all", template = { run = noop } }) end })
+row({ fn = "tv.group", case = "'template' with auto_shutdown", raises = { "'auto_shutdown' does not apply to a template group" },
+  call = function() return tv.group({ name = "g", auto_shutdown = "any_significant", template = { run = noop } }) end })
+row({ fn = "tv.group", case = "a template table or function is accepted",
+  accepts = function(_, a, b) assert.equal("simple_one_for_one", a.strategy); assert.equal("simple_one_for_one", b.strategy) end,
+  call = function()
+    return tv.group({ name = "g", template = { run = noop } }), tv.group({ name = "h", strategy = "simple_one_for_one",
+      template = function() return { run = noop } end })
+  end })
+for _, m in ipairs({ "add_child", "start_child", "remove_child" }) do
+  values("sup:" .. m, "group", BAD_NAMES, function(E, v) return E.sup[m](E.sup, v, "x") end)
+  row({ fn = "sup:" .. m, case = "called with a dot", raises = { "call it as a method" },
+    call = function(E) return E.sup[m]("g", "x") end })
+  row({ fn = "sup:" .. m, case = "an unknown group", fails = "^ENOENT: no group named 'ghost'",
+    call = function(E) return E.sup[m](E.sup, "ghost", m == "add_child" and tv.task(spec()) or "x") end })
+end
+whole("sup:add_child", "spec", NOT_TABLES, "expected a task spec table", function(E, v)
+  if not E.sup:contains("dyn-g") then
+    assert(E.sup:add(tv.group({ name = "dyn-g", restart = "never", children = { H.cooperative("dyn-c", "never") } })))
+  end
+  return E.sup:add_child("dyn-g", v)
+end)
+values("sup:remove_child", "name", BAD_NAMES, function(E, v) return E.sup:remove_child("g", v) end)
 
 -- ---- running the table -----------------------------------------------------------------------------
 

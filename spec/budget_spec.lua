@@ -252,8 +252,8 @@ describe("the supervisor's budget", function()
       tv.task{ name = "x", run = function() end, intensity = { max_restarts = 1, within = 1 },
         on_exhausted = "explode" }
     end)
-    assert.has_error(function()
-      tv.task{ name = "x", run = function() end, intensity = { max_restarts = 0, within = 1 } }
+    assert.has_error(function() -- 0 is OTP's "no restart allowed" (otp_intensity_spec); -1 is no count
+      tv.task{ name = "x", run = function() end, intensity = { max_restarts = -1, within = 1 } }
     end)
     assert.has_error(function()
       tv.task{ name = "x", run = function() end, intensity = { max_restarts = 1, within = 1, extra = 1 } }

@@ -12,10 +12,19 @@ describe("a supervisor collected while its subscribers have queued events", func
       local tv = require("taskvisor")
       collectgarbage() -- (the collector's phase from here on: not from how much loading took)
       local seen = 0
+      -- the supervisors are dropped once the first event has been handed over
+      -- (not before: when they went is up to the collector's pacing, which
+      -- any change in what was allocated before shifts), so they are
+      -- collected while their subscribers are still being handed events
+      local keep = {}
       local function make()
         local sup = tv.supervisor({})
-        assert(sup:subscribe({ queue = 100000, on_event = function() seen = seen + 1 end }))
+        assert(sup:subscribe({ queue = 100000, on_event = function()
+          seen = seen + 1
+          keep = nil
+        end }))
         sup.core:_bench_publish(50000) -- queued; the supervisor is dropped with them
+        keep[#keep + 1] = sup
       end
       for _ = 1, 20 do make() end
       local other = tv.supervisor({})

@@ -88,6 +88,18 @@ local expect = {
     anywhere = { "failed: fetch attempt 1\n", "failed: fetch attempt 2\n" },
     absent = { "attempt 3\n" },
   },
+  otp_pool = {
+    status = 0,
+    patterns = { "%[starting%] task=jobs attempt=1", "started jobs/1, jobs/2, jobs/3",
+      "%[starting%] task=jobs/2 attempt=2", "jobs/2: completed after 2 attempt%(s%)",
+      "%[task%-removed%] task=batch",
+      "%[auto%-shutdown%] task=none reason=\"auto_shutdown = any_significant: significant child 'batch' ended %(completed%)\"",
+      "%[shutdown%-requested%]", "%[task%-removed%] task=jobs", "%[all%-stopped%-within%-grace%]",
+      "run returned\ttrue", "outcome batch: completed", "outcome jobs: cancelled" },
+    anywhere = { "job 1 %(resize%) done on attempt 1", "job 2 %(thumbnail%) done on attempt 2",
+      "job 3 %(upload%) done on attempt 1" },
+    absent = { "%[starting%] task=jobs/1 attempt=2", "%[starting%] task=jobs/3 attempt=2" },
+  },
   control = {
     status = 0,
     patterns = { "list: operator, worker%-a, worker%-b", "removed worker%-a",

@@ -4,7 +4,8 @@
 -- taskvisor.core (C). The modules, each requiring only those before it:
 --   validate -> process, lifecycle, preflight -> group -> spec (tv.task, tv.process,
 --   policies) -> supervisor (tv.supervisor, add, run) -> waits (outcomes,
---   sup:wait*), controller (sup:submit, slots) -> init; log_writer on demand.
+--   sup:wait*), controller (sup:submit, slots), children (sup:add_child,
+--   start_child, remove_child) -> init; log_writer on demand.
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
@@ -15,6 +16,7 @@ local Sup = require("taskvisor.supervisor")
 require("taskvisor.waits")
 require("taskvisor.controller")
 require("taskvisor.operator")
+require("taskvisor.children")
 
 local tv = {
   version = core.version,

@@ -9,32 +9,50 @@ local M = {}
 
 M.HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "calendar", "after", "ready", "concurrency",
-  "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
+  "setup", "on_restart", "on_error", "cleanup", "on_shutdown", "shutdown", "significant" }
 M.MAX_AFTER = 64 -- the binding's bound
 local MAX_RESTARTS = 100000 -- the core's ring bound (TV_BUDGET_MAX)
 local INTENSITY_KEYS = { "max_restarts", "within" }
 local EXHAUST = { "give_up", "escalate" }
 
 --- intensity = { max_restarts = n, within = seconds } -> fields into out.
+--- max_restarts = 0 allows no restart (OTP's intensity 0: the first one
+--- exhausts the budget); math.huge is the explicit "no limit" (out.max_restarts
+--- = false: it overrides a supervisor's defaults, and the core gets no budget).
 function M.intensity(where, v, out)
   if type(v) ~= "table" then
     return V.bad(where, "intensity", "a table { max_restarts = n, within = seconds }", v)
   end
   local ok, err = V.known_keys(where, "intensity.", v, INTENSITY_KEYS)
   if not ok then return nil, err end
-  if v.max_restarts ~= nil then
-    out.max_restarts, err = V.integer(where, "intensity.max_restarts", v.max_restarts, 1, MAX_RESTARTS)
+  local unlimited = v.max_restarts == math.huge
+  if v.max_restarts ~= nil and not unlimited then
+    out.max_restarts, err = M.max_restarts(where, v.max_restarts)
     if not out.max_restarts then return nil, err end
   end
   if v.within ~= nil then
     out.within, err = V.seconds(where, "intensity.within", v.within, false)
     if not out.within then return nil, err end
   end
+  if unlimited then
+    out.max_restarts, out.within = false, nil
+    return out
+  end
   if v.max_restarts == nil or v.within == nil then
     return nil, string.format("%s: 'intensity' needs both max_restarts and within (got %s)",
       where, v.max_restarts == nil and "no max_restarts" or "no within")
   end
   return out
+end
+
+--- intensity.max_restarts: an integer 0..100000 (0 = no restart allowed).
+function M.max_restarts(where, v)
+  if v ~= math.huge and (math.type(v) == "float" or math.type(v) == "integer") then
+    local n = math.tointeger(v)
+    if n and n >= 0 and n <= MAX_RESTARTS then return n end
+  end
+  return V.bad(where, "intensity.max_restarts", string.format("an integer 0..%d (0: no restart "
+    .. "allowed, as in OTP) or math.huge (no limit)", MAX_RESTARTS), v)
 end
 
 --- on_exhausted = "give_up" | "escalate" | { cooldown = seconds } -> fields into out.
@@ -158,6 +176,8 @@ function M.fields(where, src, spec, lua_task, group)
       end
     end
   end
+  ok, err = M.otp_fields(where, src, spec)
+  if not ok then return nil, err end
   if lua_task and src.ready ~= nil then
     spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify", "completed" })
     if not spec.ready then return nil, err end
@@ -176,6 +196,53 @@ function M.fields(where, src, spec, lua_task, group)
     end
   end
   return spec
+end
+
+local SHUTDOWN_EXPECTED = '"brutal_kill", "infinity" or a number of seconds > 0'
+
+--- OTP's child spec fields: shutdown = "brutal_kill" | seconds | "infinity"
+--- (how long a stop may take before the task is force-stopped, within the
+--- supervisor's grace), significant = true (its own end may end its group or
+--- the supervisor: their auto_shutdown). OTP refuses a significant permanent
+--- child; so do we (restart "always", a schedule or a restart function).
+function M.otp_fields(where, src, spec)
+  local v = src.shutdown
+  if v ~= nil then
+    if v ~= "brutal_kill" and v ~= "infinity" then
+      if type(v) ~= "number" then return V.bad(where, "shutdown", SHUTDOWN_EXPECTED, v) end
+      local secs = V.seconds(where, "shutdown", v, false)
+      if not secs then return V.bad(where, "shutdown", SHUTDOWN_EXPECTED, v) end
+    end
+    spec.shutdown = v
+  end
+  v = src.significant
+  if v ~= nil then
+    if type(v) ~= "boolean" then return V.bad(where, "significant", "a boolean", v) end
+    if v and (spec.restart == "always" or spec.every or spec.restart_fn) then
+      return nil, string.format("%s: 'significant' needs restart = \"never\" or \"on_failure\" "
+        .. "(OTP's temporary or transient; a permanent child never ends by itself; got %s)", where,
+        spec.restart_fn and "a restart function" or spec.every and "'every'" or '"always"')
+    end
+    spec.significant = v or nil
+  end
+  return spec
+end
+
+local AUTO_SHUTDOWN = { "never", "any_significant", "all_significant" }
+
+--- auto_shutdown = "never" | "any_significant" | "all_significant" (OTP's,
+--- on a group or the supervisor): the name, or nil + error.
+function M.auto_shutdown(where, v)
+  if v == nil then return "never" end
+  return V.one_of(where, "auto_shutdown", v, AUTO_SHUTDOWN)
+end
+
+--- The seconds the core's policy takes for `shutdown` (0: brutal_kill), or
+--- nil (infinity: only the grace bounds it).
+function M.shutdown_secs(v)
+  if v == "brutal_kill" then return 0 end
+  if type(v) == "number" then return v end
+  return nil
 end
 
 --- What the binding keeps next to the task object: hooks and policy

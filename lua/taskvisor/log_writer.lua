@@ -94,6 +94,9 @@ local bodies = {
   Escalated = function(e)
     return string.format("[escalated] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))
   end,
+  AutoShutdown = function(e)
+    return string.format("[auto-shutdown] task=%s reason=%s", e.task or "none", q(e.reason, "unknown"))
+  end,
 }
 
 --- The line for one event (without the newline).

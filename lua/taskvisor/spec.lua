@@ -184,6 +184,14 @@ local function process_spec(where, opts)
   popts, err = P.options(where, opts, {}, core.signum)
   if not popts then return nil, err end
   -- what runs is `popts`; the spec shows copies (changing them changes nothing)
+  if opts.shutdown ~= nil then -- OTP's name for stop_timeout: one of the two
+    if opts.stop_timeout ~= nil then
+      return nil, string.format("%s: give 'shutdown' or 'stop_timeout', not both ('shutdown' "
+        .. "is OTP's name for the stop window stop_timeout sets)", where)
+    end
+    if type(opts.shutdown) == "number" then popts.stop_timeout = opts.shutdown end
+    if opts.shutdown == "infinity" then popts.stop_timeout = 1e9 end -- bounded by the grace
+  end
   process_opts[spec] = popts
   spec.explicit_ready = opts.ready ~= nil and opts.ready ~= "started" or nil
   spec.process = deep_copy(popts)
@@ -283,6 +291,12 @@ function resolve(where, spec, d, out)
   p.max_retries = spec.max_retries or d.max_retries
   p.reset_after = spec.reset_after or d.reset_after
   p.every = spec.every
+  p.shutdown = L.shutdown_secs(spec.shutdown)
+  p.significant = spec.significant
+  if spec.significant and restart == "always" then
+    return nil, string.format("%s: task '%s' is significant but its restart is \"always\" (from the "
+      .. "supervisor's defaults; a significant child needs \"never\" or \"on_failure\")", where, spec.name)
+  end
   local own_budget = spec.max_restarts ~= nil -- the spec's budget, or all of the defaults'
   p.max_restarts = spec.max_restarts or (not own_budget and d.max_restarts) or nil
   p.within = spec.within or (not own_budget and d.within) or nil

@@ -12,7 +12,7 @@ local S = require("taskvisor.spec")
 local M = {}
 
 local SUPERVISOR_KEYS = { "grace", "max_concurrent", "bus_capacity", "defaults", "seed",
-  "controller", "intensity", "on_exhausted", "max_instructions", "keep_outcomes" }
+  "controller", "intensity", "on_exhausted", "max_instructions", "keep_outcomes", "auto_shutdown" }
 local KEEP_OUTCOMES = { 10000, 1 << 24 } -- default, max (outcomes.h)
 local MAX_INSTRUCTIONS = S.MAX_INSTRUCTIONS
 local POLICY_KEYS = S.POLICY_KEYS
@@ -205,6 +205,7 @@ function M.new(opts)
   end
   local budget = check(L.budget("tv.supervisor", opts, {}))
   if budget.max_restarts and not budget.on_exhausted then budget.on_exhausted = "escalate" end
+  budget.auto_shutdown = check(L.auto_shutdown("tv.supervisor", opts.auto_shutdown)) -- OTP's (lsup.c)
   local max_slot_queue, err = controller_opts(opts.controller)
   if err then error(err, 2) end
   defaults.none = next(defaults) == nil -- no policy defaults: made specs' policies serve as they are

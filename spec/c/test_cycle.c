@@ -187,7 +187,7 @@ static int with_waits = 1; /* set what the children wait for (as the Lua layer d
 static cgroup_t *cgroup_new(const crecipe_t *r) {
   cgroup_t *t = calloc(1, sizeof *t);
   tv_group_init(&t->g, &c_ops, TV_ONE_FOR_ONE, (uint32_t)r->n,
-                &(tv_budget_cfg_t){0, TV_EXHAUST_ESCALATE, 0, 0});
+                &(tv_budget_cfg_t){0, TV_EXHAUST_ESCALATE, 0, 0, 0});
   t->r = r;
   if (with_waits && r->nwaits) {
     tv_group_wait_t w[4];

@@ -6,7 +6,7 @@
 #include "check.h"
 
 static void kind_names_round_trip(void) {
-  CHECK_EQ_U(TV_EV__COUNT, 25); /* the reference's 19 kinds + TaskAddFailed, TaskOutput, TaskReady, HookFailed, Escalated, OutputLost */
+  CHECK_EQ_U(TV_EV__COUNT, 26); /* the reference's 19 kinds + TaskAddFailed, TaskOutput, TaskReady, HookFailed, Escalated, OutputLost, AutoShutdown */
   for (int k = 0; k < TV_EV__COUNT; k++) CHECK(tv_event_kind_parse(tv_event_kind_name(k)) == k);
   CHECK_STR(tv_event_kind_name(TV_EV_TASK_STARTING), "TaskStarting");
   CHECK_STR(tv_event_kind_name(TV_EV_ACTOR_DEAD), "ActorDead");

@@ -92,7 +92,8 @@ static void done(void) {
   free_made();
 }
 
-#define BUDGET(max_, secs_, action_) ((tv_budget_cfg_t){(max_), (action_), (secs_) * 1000000000ull, 0})
+#define BUDGET(max_, secs_, action_) \
+  ((tv_budget_cfg_t){(max_), (action_), (secs_) * 1000000000ull, 0, (max_) != 0})
 #define NONE BUDGET(0, 0, TV_EXHAUST_ESCALATE)
 #define WAIT_KID(n_, r_) {.name = (n_), .restart = (r_), .script = {DO_WAIT}, .nscript = 1}
 

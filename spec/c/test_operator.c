@@ -88,7 +88,7 @@ static void budget_is_not_charged(void) {
   tv_sup_opts_t o;
   tv_sup_opts_default(&o);
   o.grace_ns = 1000000000ull;
-  o.budget = (tv_budget_cfg_t){1, TV_EXHAUST_ESCALATE, 60000000000ull, 0};
+  o.budget = (tv_budget_cfg_t){1, TV_EXHAUST_ESCALATE, 60000000000ull, 0, 1};
   setup_opts(&o);
   fake_t *f = fake_new(1, waits);
   tv_policy_t p = policy(TV_RESTART_ALWAYS);

@@ -1,5 +1,6 @@
 /* test_policy.c - backoff and jitter formulas (reference A5 and its tests). */
 #include "core/supervision/policy.h"
+#include "core/supervision/budget.h"
 #include "core/base/str.h"
 #include <string.h>
 
@@ -193,7 +194,7 @@ static void canonical_bytes_follow_equality(void) {
   tv_policy_canonical(&ca, &a);
   tv_policy_canonical(&cb, &b);
   CHECK(memcmp(&ca, &cb, sizeof ca) == 0);
-  b.budget.cooldown_ns = 1; /* the last field listed */
+  b.significant = 1; /* the last field listed */
   tv_policy_canonical(&cb, &b);
   CHECK(memcmp(&ca, &cb, sizeof ca) != 0);
   b = a;
@@ -202,7 +203,32 @@ static void canonical_bytes_follow_equality(void) {
   CHECK(memcmp(&ca, &cb, sizeof ca) != 0);
 }
 
+/* OTP's intensity 0: a limited budget of 0 refuses the first restart; an
+ * unlimited one (a zeroed cfg) takes any number; limited 2 takes two in the
+ * window, then refuses, and takes again once the oldest has left it. */
+static void budget_zero_allows_no_restart(void) {
+  tv_budget_t b;
+  tv_budget_init(&b);
+  tv_budget_cfg_t zero = {0, TV_EXHAUST_GIVE_UP, 1000 * MS, 0, 1};
+  CHECK(tv_budget_take(&b, &zero, 10) == 0);
+  CHECK(b.ring == NULL);
+  tv_budget_cfg_t none = {0, TV_EXHAUST_GIVE_UP, 0, 0, 0};
+  for (int i = 0; i < 1000; i++) CHECK(tv_budget_take(&b, &none, 10) == 1);
+  tv_budget_cfg_t two = {2, TV_EXHAUST_GIVE_UP, 1000 * MS, 0, 1};
+  CHECK(tv_budget_take(&b, &two, 10) == 1);
+  CHECK(tv_budget_take(&b, &two, 20) == 1);
+  CHECK(tv_budget_take(&b, &two, 30) == 0);
+  CHECK(tv_budget_take(&b, &two, 1010) == 1);
+  tv_budget_free(&b);
+  tv_policy_t a, c;
+  tv_policy_default(&a);
+  c = a;
+  c.budget.limited = 1; /* max 0 limited differs from no budget */
+  CHECK(!tv_policy_equal(&a, &c));
+}
+
 int main(void) {
+  RUN(budget_zero_allows_no_restart);
   RUN(defaults_match_reference);
   RUN(canonical_bytes_follow_equality);
   RUN(attempt_zero_returns_first);

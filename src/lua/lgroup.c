@@ -146,19 +146,39 @@ static int read_waits(lua_State *L, int idx, tv_group_t *g) {
   return rc;
 }
 
+/* auto_shutdown (a name, default "never") and which children are significant
+ * (a list of booleans by child): validated by group.lua. */
+static void read_auto_shutdown(lua_State *L, int mode_idx, int sig_idx, tv_group_t *g) {
+  static const char *const modes[] = {"never", "any_significant", "all_significant", NULL};
+  int mode = luaL_checkoption(L, mode_idx, "never", modes);
+  uint8_t sig[64];
+  uint8_t *flags = g->n <= sizeof sig ? sig : lua_newuserdatauv(L, g->n, 0); /* collected */
+  for (uint32_t i = 0; i < g->n; i++) {
+    flags[i] = 0;
+    if (lua_type(L, sig_idx) == LUA_TTABLE) {
+      lua_rawgeti(L, sig_idx, (lua_Integer)i + 1);
+      flags[i] = (uint8_t)lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  tv_group_set_auto_shutdown(g, mode, flags);
+  if (flags != sig) lua_pop(L, 1);
+}
+
 /* core.group(strategy, n, factory, max_restarts, within, on_exhausted, cooldown
- * [, waits]): arguments validated by group.lua; factory(i) -> task, name,
- * policy; waits: what the children's trees start after outside the group. */
+ * [, waits [, auto_shutdown, significant [, template]]]): arguments validated by group.lua (max_restarts nil: no limit);
+ * factory(i) -> task, name, policy; waits: what the children's trees start after outside the group. */
 int ltv_group_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
   int strategy = tv_strategy_parse(luaL_checkstring(L, 1));
   lua_Integer n = luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  lua_Integer max = luaL_checkinteger(L, 4);
+  int limited = !lua_isnil(L, 4); /* nil: no limit; 0: no restart allowed (OTP) */
+  lua_Integer max = limited ? luaL_checkinteger(L, 4) : 0;
   static const char *const actions[] = {"give_up", "escalate", "cooldown", NULL};
   tv_budget_cfg_t b = {(uint32_t)max, (uint8_t)luaL_checkoption(L, 6, "escalate", actions),
-                       tv_secs_to_ns(luaL_checknumber(L, 5)),
-                       tv_secs_to_ns(luaL_optnumber(L, 7, 0))};
+                       tv_secs_to_ns(luaL_optnumber(L, 5, 0)),
+                       tv_secs_to_ns(luaL_optnumber(L, 7, 0)), (uint8_t)limited};
   if (strategy < 0) return luaL_argerror(L, 1, "unknown strategy");
   if (n < 0 || n > 100000) return luaL_argerror(L, 2, "bad number of children");
   if (max < 0 || max > TV_BUDGET_MAX) return luaL_argerror(L, 4, "bad max_restarts");
@@ -170,8 +190,47 @@ int ltv_group_new(lua_State *L) {
     return luaL_error(L, "not enough memory");
   luaL_setmetatable(L, LTV_GROUP); /* from here __gc frees what init allocated */
   if (read_waits(L, 8, &lg->g) != 0) return luaL_error(L, "not enough memory");
+  read_auto_shutdown(L, 9, 10, &lg->g);
+  if (lua_toboolean(L, 11)) tv_group_set_template(&lg->g);
   lua_pushvalue(L, 3);
   lua_setiuservalue(L, -2, 1);
+  return 1;
+}
+
+/* g:add_child(significant): a new child slot on the running group (its make
+ * asks the factory for that index): the 1-based index, or nil, "CODE: ...". */
+static int group_add_child(lua_State *L) {
+  ltv_group *lg = luaL_checkudata(L, 1, LTV_GROUP);
+  uint32_t index = 0;
+  tv_str_t *err = NULL;
+  int rc = tv_group_add_child(&lg->g, (uint8_t)lua_toboolean(L, 2), &index, &err);
+  if (rc == 0) {
+    lua_pushinteger(L, (lua_Integer)index + 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  if (err) lua_pushlstring(L, err->s, err->len);
+  else if (rc == TV_ESHUTDOWN) lua_pushliteral(L, "ESHUTDOWN: the group is stopping");
+  else if (rc == TV_EFULL) lua_pushliteral(L, "EFULL: a group holds at most 1000000 children");
+  else lua_pushfstring(L, "%s: cannot add the child", tv_err_name(rc));
+  tv_str_unref(err);
+  return 2;
+}
+
+/* g:remove_child(index): true, or nil, "ENOENT: ...". */
+static int group_remove_child(lua_State *L) {
+  ltv_group *lg = luaL_checkudata(L, 1, LTV_GROUP);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  if (i < 1 || i > (lua_Integer)lg->g.n || tv_group_remove_child(&lg->g, (uint32_t)(i - 1)) != 0)
+    return ltv_push_error(L, TV_ENOENT, "no such child");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int ltv_group_push(lua_State *L, tv_task_t *t) {
+  ltv_group *lg = (ltv_group *)tv_group_of(t);
+  if (!lg || lg->anchor == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->anchor);
   return 1;
 }
 
@@ -194,8 +253,12 @@ static int group_tostring(lua_State *L) {
 
 void ltv_group_open(lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", group_gc}, {"__tostring", group_tostring}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"add_child", group_add_child},
+                                     {"remove_child", group_remove_child}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_GROUP); /* sets __name */
   luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
   ltv_held_kind(L, offsetof(ltv_group, anchor));
   lua_pop(L, 1);
 }

@@ -5,8 +5,13 @@
 
 #include <lua.h>
 
+#include "core/supervision/task.h"
+
 /* core.group(...) pushes a group task object (see lgroup.c). */
 int ltv_group_new(lua_State *L);
 void ltv_group_open(lua_State *L);
+/* Pushes the group object whose task `t` is (while the core holds it): 1;
+ * or pushes nothing: 0 (not a group). */
+int ltv_group_push(lua_State *L, tv_task_t *t);
 
 #endif

@@ -24,6 +24,10 @@ static int exhaust_parse(const char *name) {
 }
 
 void ltv_budget_read(lua_State *L, int idx, tv_budget_cfg_t *b, int def_action) {
+  /* a max_restarts of 0 is OTP's "no restart allowed"; none at all is no budget */
+  lua_getfield(L, idx, "max_restarts");
+  b->limited = lua_type(L, -1) == LUA_TNUMBER;
+  lua_pop(L, 1);
   b->max = (uint32_t)ltv_opt_number(L, idx, "max_restarts", 0);
   b->within_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "within", 0));
   b->cooldown_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "cooldown", 0));
@@ -94,4 +98,11 @@ void ltv_policy_read(lua_State *L, int idx, tv_policy_t *p) {
   p->reset_after_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "reset_after", 0));
   p->every_ns = tv_secs_to_ns(ltv_opt_number(L, idx, "every", 0));
   ltv_budget_read(L, idx, &p->budget, TV_EXHAUST_GIVE_UP);
+  /* shutdown: seconds (0 = brutal_kill, as group.lua/lifecycle.lua resolve it); absent = infinity */
+  if (lua_getfield(L, idx, "shutdown") == LUA_TNUMBER)
+    p->shutdown_ns = tv_secs_to_ns(lua_tonumber(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "significant");
+  p->significant = (uint8_t)lua_toboolean(L, -1);
+  lua_pop(L, 1);
 }

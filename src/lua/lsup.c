@@ -15,6 +15,7 @@
 #include "core/os/reaper.h"
 #include "lbase.h"
 #include "lfiber.h"
+#include "lgroup.h"
 #include "lheld.h"
 #include "lpolicy.h"
 #include "lproc.h"
@@ -58,8 +59,13 @@ int ltv_sup_new(lua_State *L) {
     o.seed = (uint64_t)luaL_checkinteger(L, 4);
     o.seeded = 1;
   }
-  if (lua_type(L, 6) == LUA_TTABLE) /* the supervisor's budget, as policies give it */
+  if (lua_type(L, 6) == LUA_TTABLE) { /* the supervisor's budget, as policies give it */
     ltv_budget_read(L, 6, &o.budget, TV_EXHAUST_ESCALATE);
+    static const char *const modes[] = {"never", "any_significant", "all_significant", NULL};
+    lua_getfield(L, 6, "auto_shutdown"); /* OTP's; validated by supervisor.lua */
+    o.auto_shutdown = (uint8_t)luaL_checkoption(L, -1, "never", modes);
+    lua_pop(L, 1);
+  }
   if (!lua_isnoneornil(L, 7)) {
     lua_Integer keep = luaL_checkinteger(L, 7);
     luaL_argcheck(L, keep >= 0 && keep <= TV_OUTCOMES_MAX, 7, "keep_outcomes out of range");
@@ -135,6 +141,10 @@ static int sup_add(lua_State *L) {
     int n;
     if (rc == TV_EINVAL) n = ltv_push_error(L, rc, "task '%s' cannot start after itself", name);
     else if (rc == TV_ESHUTDOWN) n = ltv_push_error(L, rc, "supervisor is shutting down or has stopped; task '%s' not added", name);
+    else if (rc == TV_ENOTSUP && p.significant)
+      n = ltv_push_error(L, rc, "task '%s' is significant but its parent's auto_shutdown is \"never\" "
+                         "(OTP refuses such a child: set auto_shutdown = \"any_significant\" or "
+                         "\"all_significant\")", name);
     else n = ltv_push_error(L, rc, "cannot add task '%s'", name);
     const char *msg = lua_tostring(L, -1);
     if (msg) publish_add_failed(s, name, len, msg);
@@ -233,6 +243,17 @@ static int sup_contains(lua_State *L) {
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
   lua_pushboolean(L, tv_sup_find(s->sup, name, len) != NULL);
+  return 1;
+}
+
+/* sup:group(name): the group object of that registered group task (for
+ * group.lua's run-time children), or nil. */
+static int sup_group(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 2, &len);
+  tv_actor_t *a = tv_sup_find(s->sup, name, len);
+  if (!a || !ltv_group_push(L, tv_container_of(a, tv_task_t, actor))) lua_pushnil(L);
   return 1;
 }
 
@@ -471,7 +492,7 @@ static int sup_tostring(lua_State *L) {
 void ltv_sup_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"add", sup_add},         {"remove", sup_remove},     {"cancel", sup_cancel},
-      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains},
+      {"list", sup_list},       {"snapshot", sup_snapshot}, {"is_alive", sup_is_alive}, {"contains", sup_contains}, {"group", sup_group},
       {"shutdown", sup_shutdown}, {"subscribe", sup_subscribe}, {"run", sup_run}, {"runnable", sup_runnable},
       {"state", sup_state},     {"_bench_publish", sup_bench_publish}, {"signal", sup_signal},
             {"_add_failed", sup_add_failed},

@@ -33,7 +33,8 @@
   X(TASK_READY, "TaskReady")                   \
   X(HOOK_FAILED, "HookFailed")                 \
   X(ESCALATED, "Escalated")                   \
-  X(OUTPUT_LOST, "OutputLost")
+  X(OUTPUT_LOST, "OutputLost")                 \
+  X(AUTO_SHUTDOWN, "AutoShutdown")
 
 typedef enum tv_event_kind {
 #define X(id, name) TV_EV_##id,

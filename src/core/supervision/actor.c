@@ -104,11 +104,22 @@ static void schedule_next(tv_actor_t *a, uint64_t delay_ns);
 static void follow(tv_actor_t *a, tv_next_t *n, const tv_failure_t *f);
 static void go_held(tv_actor_t *a);
 
+/* Why a stop was forced: its own shutdown (OTP's brutal_kill or timeout), or
+ * its caller's deadline (the grace). */
+static tv_str_t *forced_reason(const tv_actor_t *a) {
+  char buf[48];
+  if (!a->ext || !a->ext->own_stop)
+    return tv_str_printf("force_stopped: did not stop within its grace period");
+  if (!a->policy->shutdown_ns) return tv_str_printf("force_stopped: shutdown = brutal_kill");
+  return tv_str_printf("force_stopped: did not stop within its shutdown (%s)",
+                       tv_fmt_duration(a->policy->shutdown_ns, buf, sizeof buf));
+}
+
 static void after_hook(tv_actor_t *a) {
   tv_actor_ext_t *x = a->ext;
   if (a->killing == TV_KILL_FORCED) { /* the grace ran out during the hook */
     a->killing = TV_KILL_NONE;
-    tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
+    tv_str_t *reason = forced_reason(a);
     tv_actor_publish_end(a, TV_EV_TASK_STOPPED, reason, NULL);
     finish(a, TV_END_FORCED, &(tv_actor_result_t){reason, 0, 0});
     tv_str_unref(reason);
@@ -316,6 +327,25 @@ static void schedule_next(tv_actor_t *a, uint64_t delay_ns) {
 
 /* ---- group holds ------------------------------------------------------------ */
 
+/* A stop's deadline: the caller's (the grace), or the task's own shutdown
+ * when that comes first (noted in own_stop, for the reason). */
+static void bound_deadline(tv_actor_t *a, uint64_t kill_deadline) {
+  uint64_t own = UINT64_MAX, s = a->policy->shutdown_ns;
+  if (s != TV_SHUTDOWN_INFINITY && a->ext) own = tv_sched_deadline(tv_actor_env(a)->sched, s);
+  if (own < kill_deadline && own < a->kill_deadline) {
+    a->kill_deadline = own;
+    a->ext->own_stop = 1;
+  } else if (kill_deadline < a->kill_deadline) {
+    a->kill_deadline = kill_deadline;
+    if (a->ext) a->ext->own_stop = 0;
+  }
+}
+
+/* brutal_kill: the attempt is not asked to stop; its deadline (now) kills it
+ * at the loop's next turn (never from inside the caller, which may be the
+ * task itself). */
+static int brutal(const tv_actor_t *a) { return a->policy->shutdown_ns == 0 && a->ext; }
+
 static void go_held(tv_actor_t *a) {
   leave_queues(a);
   a->state = TV_ACTOR_HELD;
@@ -332,10 +362,10 @@ void tv_actor_hold(tv_actor_t *a, uint64_t kill_deadline) {
   tv_actor_ext_t *x = a->ext;
   if (!x || a->state == TV_ACTOR_DONE || a->cancel_requested) return;
   x->hold = 1;
-  if (kill_deadline < a->kill_deadline) a->kill_deadline = kill_deadline;
+  bound_deadline(a, kill_deadline);
   switch (a->state) {
     case TV_ACTOR_RUNNING:
-      tv_actor_task(a)->ops->cancel(tv_actor_task(a));
+      if (!brutal(a)) tv_actor_task(a)->ops->cancel(tv_actor_task(a));
       if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
       break;
     case TV_ACTOR_HOOK:
@@ -424,7 +454,7 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   int held = a->ext && a->ext->hold && !a->cancel_requested;
 
   if (killing == TV_KILL_FORCED) {
-    tv_str_t *reason = tv_str_printf("force_stopped: did not stop within its grace period");
+    tv_str_t *reason = forced_reason(a);
     tv_event_t ev = tv_actor_event(a, TV_EV_TASK_STOPPED);
     tv_event_set_reason(&ev, reason);
     if (t_killed(a)) ev.fields |= TV_F_KILLED;
@@ -527,7 +557,7 @@ void tv_actor_start(tv_actor_t *a) {
 
 void tv_actor_cancel(tv_actor_t *a, uint64_t kill_deadline) {
   if (a->state == TV_ACTOR_DONE) return;
-  if (kill_deadline < a->kill_deadline) a->kill_deadline = kill_deadline;
+  bound_deadline(a, kill_deadline); /* hooks run on the way out are bounded by it too */
   int first = !a->cancel_requested;
   a->cancel_requested = 1;
   switch (a->state) {
@@ -540,7 +570,8 @@ void tv_actor_cancel(tv_actor_t *a, uint64_t kill_deadline) {
       end_actor(a, TV_END_CANCELLED, NULL, NULL);
       break;
     case TV_ACTOR_RUNNING:
-      if (first && !(a->ext && a->ext->hold)) tv_actor_task(a)->ops->cancel(tv_actor_task(a));
+      if (first && !(a->ext && a->ext->hold) && !brutal(a))
+        tv_actor_task(a)->ops->cancel(tv_actor_task(a));
       if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
       break;
     case TV_ACTOR_HOOK:
@@ -556,6 +587,7 @@ void tv_actor_kill(tv_actor_t *a) {
   }
   if (a->killing == TV_KILL_FORCED) return;
   a->cancel_requested = 1;
+  if (a->ext) a->ext->own_stop = 0; /* forced by its caller (the grace), not its shutdown */
   force_stop(a);
 }
 
@@ -563,6 +595,17 @@ const char *tv_actor_state_name(int state) {
   static const char *const names[] = {"queued", "waiting", "running", "backoff",
                                       "done",   "blocked", "hook",    "held"};
   return (unsigned)state < 8 ? names[state] : "?";
+}
+
+const char *tv_auto_shutdown_name(int mode) {
+  static const char *const names[] = {"never", "any_significant", "all_significant"};
+  return (unsigned)mode < 3 ? names[mode] : "?";
+}
+
+tv_str_t *tv_auto_shutdown_reason(const tv_actor_t *child, int mode) {
+  return tv_str_printf("auto_shutdown = %s: significant child '%s' ended (%s)%s",
+                       tv_auto_shutdown_name(mode), child->name->s, tv_actor_end_status(child->end),
+                       mode == TV_AUTO_ALL_SIGNIFICANT ? "; no significant child is left" : "");
 }
 
 const char *tv_actor_end_status(int end) {

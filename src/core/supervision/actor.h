@@ -65,12 +65,21 @@ typedef struct tv_parent_ops {
   void (*finished)(tv_parent_t *p, tv_actor_t *child);
 } tv_parent_ops_t;
 
+/* OTP's auto_shutdown: when the parent ends because significant children
+ * ended by themselves. */
+typedef enum tv_auto_shutdown {
+  TV_AUTO_NEVER,          /* significant children are refused */
+  TV_AUTO_ANY_SIGNIFICANT, /* the first one that ends */
+  TV_AUTO_ALL_SIGNIFICANT  /* once none is left */
+} tv_auto_shutdown_t;
+
 struct tv_parent {
   const tv_parent_ops_t *ops;
   const char *what; /* "supervisor" or "group 'name'", for reasons */
   tv_actor_t *owner; /* the group's own task; NULL: the supervisor */
   tv_budget_cfg_t cfg;
   tv_budget_t budget;
+  uint8_t auto_shutdown; /* tv_auto_shutdown_t */
 };
 
 typedef enum tv_actor_state {
@@ -124,6 +133,7 @@ typedef struct tv_actor_ext {
   uint8_t calendar;      /* a calendar schedule decides each start: 1, 2 once the first wait began */
   uint8_t hold;          /* the parent asked it to stop and wait */
   uint8_t opstop;        /* TV_OPSTOP_*: an operator stopped it (operator.h) */
+  uint8_t own_stop;      /* kill_deadline is its own shutdown's (policy), not its caller's */
   uint8_t walk;          /* the supervisor's `after` cycle check: seen / a target */
   uint32_t index;        /* in its group */
   tv_link_t blocked;     /* in the supervisor's blocked list */
@@ -202,6 +212,17 @@ static inline tv_parent_t *tv_actor_parent(const tv_actor_t *a) {
 /* The status a finished actor's outcome reports: "completed", "exhausted",
  * "dead", "cancelled", "setup_failed" or "escalated". */
 const char *tv_actor_end_status(int end);
+/* Whether it ended by itself (completed, exhausted its policy, fatal, setup
+ * failed), not stopped by someone (cancelled, force-stopped) nor escalated:
+ * what OTP's auto_shutdown counts of a significant child. */
+static inline int tv_actor_ended_by_itself(const tv_actor_t *a) {
+  return a->end == TV_END_COMPLETED || a->end == TV_END_EXHAUSTED || a->end == TV_END_DEAD ||
+         a->end == TV_END_SETUP_FAILED;
+}
+const char *tv_auto_shutdown_name(int mode);
+/* "significant child 'x' ended (completed); any_significant": the reason of
+ * an AutoShutdown event. A new string (NULL: out of memory). */
+tv_str_t *tv_auto_shutdown_reason(const tv_actor_t *child, int mode);
 const char *tv_actor_state_name(int state);
 
 #endif

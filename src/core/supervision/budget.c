@@ -11,7 +11,8 @@ void tv_budget_free(tv_budget_t *b) {
 }
 
 int tv_budget_take(tv_budget_t *b, const tv_budget_cfg_t *cfg, uint64_t now_ms) {
-  if (!cfg->max) return 1;
+  if (!cfg->limited) return 1;
+  if (!cfg->max) return 0; /* no restart allowed at all */
   if (!b->ring) {
     b->ring = malloc(cfg->max * sizeof *b->ring);
     if (!b->ring) return -1;

@@ -16,17 +16,20 @@ typedef enum tv_exhaust {
   TV_EXHAUST_COOLDOWN  /* no restart for `cooldown`, then a fresh budget */
 } tv_exhaust_t;
 
-/* Plain data, part of a policy. max 0 = no budget. */
+/* Plain data, part of a policy. limited 0 = no budget (any number of
+ * restarts; a zeroed cfg is that). limited with max 0 = no restart allowed:
+ * the first one exceeds it (OTP's intensity 0). */
 typedef struct tv_budget_cfg {
   uint32_t max;
   uint8_t action; /* tv_exhaust_t */
   uint64_t within_ns;
   uint64_t cooldown_ns;
+  uint8_t limited; /* last: positional initialisers of the older fields stay valid */
 } tv_budget_cfg_t;
 
 /* No budget; `action` applies once one is set. */
 static inline tv_budget_cfg_t tv_budget_none(int action) {
-  tv_budget_cfg_t c = {0, (uint8_t)action, 0, 0};
+  tv_budget_cfg_t c = {0, (uint8_t)action, 0, 0, 0};
   return c;
 }
 

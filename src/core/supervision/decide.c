@@ -113,11 +113,11 @@ static int over_budget(tv_actor_t *a, const tv_budget_cfg_t *cfg, tv_budget_t *b
 static int take_budgets(tv_actor_t *a, uint64_t *delay, int failed, tv_next_t *n) {
   const tv_budget_cfg_t *own = &a->policy->budget;
   tv_parent_t *p = tv_actor_parent(a);
-  if (!own->max && !p->cfg.max) return 1; /* the common case: no budget at all */
+  if (!own->limited && !p->cfg.limited) return 1; /* the common case: no budget at all */
   uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
-  if (own->max && a->ext && tv_budget_take(&a->ext->budget, own, now) == 0)
+  if (own->limited && a->ext && tv_budget_take(&a->ext->budget, own, now) == 0)
     return over_budget(a, own, &a->ext->budget, "the task's budget", delay, failed, n);
-  if (p->cfg.max && tv_budget_take(&p->budget, &p->cfg, now) == 0) {
+  if (p->cfg.limited && tv_budget_take(&p->budget, &p->cfg, now) == 0) {
     char whose[160];
     snprintf(whose, sizeof whose, "the %s's budget", p->what);
     return over_budget(a, &p->cfg, &p->budget, whose, delay, failed, n);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/base/error.h"
+#include "core/supervision/actor_impl.h"
 
 #define container_of tv_container_of
 
@@ -67,15 +68,31 @@ static void begin_stop(tv_group_t *g, tv_outcome_kind_t outcome, tv_str_t *reaso
 
 static void keep_stopped(tv_group_t *g, tv_group_slot_t *s);
 static void remade(tv_group_t *g, tv_group_slot_t *s);
+/* Child i could not be made or added (`why` borrowed): a child being added
+ * at run time is its caller's error (the group goes on); any other fails the
+ * attempt (or cancels it when the supervisor is shutting down). */
+static void child_failed(tv_group_t *g, uint32_t i, int rc, tv_str_t *why) {
+  if (g->adding == i + 1) {
+    g->slots[i].st = C_GONE;
+    g->slots[i].removed = 1;
+    g->add_rc = rc;
+    tv_str_unref(g->add_err);
+    g->add_err = tv_str_ref(why);
+    g->again = 1; /* bring_up goes on past it */
+    return;
+  }
+  tv_str_t *full = why ? tv_str_printf("%s; children stopped", why->s) : NULL;
+  begin_stop(g, rc == TV_ESHUTDOWN ? TV_OUTCOME_CANCELED : TV_OUTCOME_FAIL, full);
+  tv_str_unref(full);
+}
 
 static int add_child(tv_group_t *g, uint32_t i) {
   tv_group_child_t c;
   memset(&c, 0, sizeof c);
   tv_str_t *err = NULL;
   if (g->ops->make(g, i, &c, &err) != 0) {
-    tv_str_t *why = tv_str_printf("cannot make child %u: %s; children stopped", i + 1,
-                                  err ? err->s : "?");
-    begin_stop(g, TV_OUTCOME_FAIL, why);
+    tv_str_t *why = tv_str_printf("cannot make child %u: %s", i + 1, err ? err->s : "?");
+    child_failed(g, i, TV_EINVAL, why);
     tv_str_unref(why);
     tv_str_unref(err);
     return -1;
@@ -95,14 +112,13 @@ static int add_child(tv_group_t *g, uint32_t i) {
     tv_str_t *why = NULL;
     if (rc == TV_EEXIST)
       why = tv_str_printf("cannot start child '%s': EEXIST: a task of that name already exists "
-                          "in the supervisor; children stopped", c.name->s);
+                          "in the supervisor", c.name->s);
     else if (rc == TV_EINVAL && cycle[0])
-      why = tv_str_printf("cannot start child '%s': EINVAL: 'after' would make a cycle: %s; "
-                          "children stopped", c.name->s, cycle);
+      why = tv_str_printf("cannot start child '%s': EINVAL: 'after' would make a cycle: %s",
+                          c.name->s, cycle);
     else if (rc != TV_ESHUTDOWN)
-      why = tv_str_printf("cannot start child '%s': %s; children stopped", c.name->s,
-                          tv_err_name(rc));
-    begin_stop(g, rc == TV_ESHUTDOWN ? TV_OUTCOME_CANCELED : TV_OUTCOME_FAIL, why);
+      why = tv_str_printf("cannot start child '%s': %s", c.name->s, tv_err_name(rc));
+    child_failed(g, i, rc, why);
     tv_str_unref(why);
     tv_str_unref(c.name);
     return -1;
@@ -147,7 +163,7 @@ static void bring_up(tv_group_t *g) {
     g->ready_sent = 1;
     tv_task_ready(&g->base);
   }
-  if (all_gone(g)) { /* every child ended by itself */
+  if (!g->keep_open && all_gone(g)) { /* every child ended by itself */
     g->phase = P_STOPPING;
     g->outcome = TV_OUTCOME_OK;
     g->cursor = 0;
@@ -295,6 +311,22 @@ static void on_held(tv_parent_t *p, tv_actor_t *child) {
   drive(g);
 }
 
+/* OTP's auto_shutdown: a significant child ended by itself (its slot is
+ * gone); the group stops the rest in reverse order and completes. */
+static void auto_shutdown(tv_group_t *g, tv_actor_t *child) {
+  int mode = g->parent.auto_shutdown;
+  if (g->phase == P_IDLE || g->phase == P_STOPPING || g->phase == P_KILLING) return;
+  if (mode == TV_AUTO_ALL_SIGNIFICANT)
+    for (uint32_t i = 0; i < g->n; i++)
+      if (g->slots[i].sig && g->slots[i].st != C_GONE) return; /* one is left (or to start) */
+  tv_str_t *why = tv_auto_shutdown_reason(child, mode);
+  tv_event_t ev = tv_actor_event(&g->base.actor, TV_EV_AUTO_SHUTDOWN);
+  tv_event_set_reason(&ev, why);
+  tv_actor_publish(&g->base.actor, &ev);
+  tv_str_unref(why);
+  begin_stop(g, TV_OUTCOME_OK, NULL);
+}
+
 static void on_finished(tv_parent_t *p, tv_actor_t *child) {
   tv_group_t *g = of_parent(p);
   tv_group_slot_t *s = slot_of(g, child);
@@ -306,7 +338,10 @@ static void on_finished(tv_parent_t *p, tv_actor_t *child) {
   s->actor = NULL;
   s->st = C_GONE;
   if (child->end == TV_END_ESCALATED) begin_stop(g, TV_OUTCOME_FAIL, NULL); /* why: escalate() */
-  if (g->phase == P_RUNNING && all_gone(g)) {
+  else if (s->sig && p->auto_shutdown != TV_AUTO_NEVER && tv_actor_ended_by_itself(child))
+    auto_shutdown(g, child);
+  if (g->keep_open) s->removed = 1; /* OTP deletes an ended simple_one_for_one child */
+  if (g->phase == P_RUNNING && !g->keep_open && all_gone(g)) {
     g->phase = P_STOPPING;
     g->outcome = TV_OUTCOME_OK;
     g->cursor = 0;
@@ -330,7 +365,15 @@ static void group_start(tv_task_t *t, uint32_t attempt) {
   }
   snprintf(g->what, sizeof g->what, "group '%s'", a->name->s);
   tv_budget_reset(&g->parent.budget); /* a restarted group starts afresh (OTP) */
-  for (uint32_t i = 0; i < g->n; i++) g->slots[i] = (tv_group_slot_t){NULL, C_NONE, 0};
+  for (uint32_t i = 0; i < g->n; i++) {
+    tv_group_slot_t *s = &g->slots[i];
+    /* a restarted template group starts empty (OTP); one added while it was
+     * between attempts (never started: C_NONE) starts now */
+    if (g->keep_open && s->st != C_NONE) s->removed = 1;
+    s->actor = NULL;
+    s->keep = 0;
+    s->st = s->removed ? C_GONE : C_NONE;
+  }
   g->phase = P_UP;
   g->cursor = g->lo = 0;
   g->first_delay = 0;
@@ -399,6 +442,7 @@ int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strate
   tv_task_init(&g->base, &group_task_ops);
   g->slots = calloc(n ? n : 1, sizeof *g->slots);
   if (!g->slots) return TV_ENOMEM;
+  g->cap = n ? n : 1;
   g->ops = ops;
   g->n = n;
   g->strategy = (uint8_t)strategy;
@@ -410,6 +454,75 @@ int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strate
   tv_budget_init(&g->parent.budget);
   tv_work_init(&g->report, on_report);
   return 0;
+}
+
+#define MAX_SLOTS 1000000u /* children a group may have had (a template group reuses them) */
+
+int tv_group_add_child(tv_group_t *g, uint8_t sig, uint32_t *index, tv_str_t **err) {
+  *err = NULL;
+  if (g->phase == P_STOPPING || g->phase == P_KILLING) return TV_ESHUTDOWN;
+  uint32_t i = g->n;
+  if (g->keep_open) /* a free slot: order means nothing here (OTP stops these in any order) */
+    for (uint32_t k = 0; k < g->n; k++)
+      if (g->slots[k].removed && g->slots[k].st == C_GONE) {
+        i = k;
+        break;
+      }
+  if (i == g->n) {
+    if (g->n == MAX_SLOTS) return TV_EFULL;
+    if (g->n == g->cap) {
+      uint32_t cap = g->cap * 2 > MAX_SLOTS ? MAX_SLOTS : g->cap * 2;
+      tv_group_slot_t *more = realloc(g->slots, cap * sizeof *more);
+      if (!more) return TV_ENOMEM;
+      g->slots = more;
+      g->cap = cap;
+    }
+    g->n++;
+  }
+  g->slots[i] = (tv_group_slot_t){.actor = NULL, .st = C_NONE, .sig = sig};
+  *index = i;
+  if (g->phase != P_RUNNING && g->phase != P_UP) {
+    if (g->phase == P_IDLE) g->slots[i].st = C_NONE; /* the next attempt starts it */
+    return 0;
+  }
+  if (g->phase == P_UP && i >= g->cursor) return 0; /* in its turn */
+  g->phase = P_UP;
+  g->cursor = i;
+  g->adding = i + 1;
+  g->add_rc = 0;
+  drive(g);
+  g->adding = 0;
+  if (g->add_rc) {
+    *err = g->add_err;
+    g->add_err = NULL;
+    return g->add_rc;
+  }
+  return 0;
+}
+
+int tv_group_remove_child(tv_group_t *g, uint32_t i) {
+  if (i >= g->n || g->slots[i].removed) return TV_ENOENT;
+  tv_group_slot_t *s = &g->slots[i];
+  s->removed = 1;
+  if (s->actor && s->st != C_GONE) {
+    s->st = C_STOPPING;
+    tv_actor_cancel(s->actor, stop_deadline(g)); /* may finish it at once */
+  } else {
+    s->st = C_GONE;
+  }
+  drive(g);
+  return 0;
+}
+
+void tv_group_set_template(tv_group_t *g) { g->keep_open = 1; }
+
+tv_group_t *tv_group_of(tv_task_t *t) {
+  return t && t->ops == &group_task_ops ? (tv_group_t *)t : NULL;
+}
+
+void tv_group_set_auto_shutdown(tv_group_t *g, int mode, const uint8_t *sig) {
+  g->parent.auto_shutdown = (uint8_t)mode;
+  for (uint32_t i = 0; i < g->n; i++) g->slots[i].sig = sig ? sig[i] : 0;
 }
 
 static void drop_waits(tv_group_t *g) {
@@ -451,6 +564,8 @@ void tv_group_fini(tv_group_t *g) {
   g->slots = NULL;
   tv_str_unref(g->reason);
   g->reason = NULL;
+  tv_str_unref(g->add_err);
+  g->add_err = NULL;
   tv_task_fini(&g->base);
 }
 

@@ -53,6 +53,8 @@ typedef struct tv_group_slot {
   tv_actor_t *actor; /* registered, or NULL */
   uint8_t st;
   uint8_t keep; /* remade (tv_group_remake_child): hold it stopped when made */
+  uint8_t sig; /* a significant child (kept across attempts) */
+  uint8_t removed; /* remove_child (OTP's delete_child), or a free slot of a template group */
 } tv_group_slot_t;
 
 struct tv_group {
@@ -70,6 +72,11 @@ struct tv_group {
   void *data;       /* the embedding's */
   tv_group_wait_t *waits; /* tv_group_set_waits; by child */
   uint32_t nwaits;
+  uint32_t cap;          /* slots allocated (children added at run time grow n) */
+  uint32_t adding;       /* 1 + the child tv_group_add_child is starting now */
+  int add_rc;            /* ... and how that went */
+  tv_str_t *add_err;
+  uint8_t keep_open;     /* a template group (simple_one_for_one): no child is no end */
 };
 
 /* Prepares a group of `n` children (the supervisor's tv_sup_add_ex takes it
@@ -83,6 +90,27 @@ int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strate
  * the supervisor's cycle check sees only children already added. 0 or
  * TV_ENOMEM (the group keeps none). */
 int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n);
+/* OTP's auto_shutdown (tv_auto_shutdown_t) and which children are
+ * significant (`sig[i]`, n entries; NULL: none). Before the group is added. */
+void tv_group_set_auto_shutdown(tv_group_t *g, int mode, const uint8_t *sig);
+/* OTP's start_child on a running group: a new last child slot, made by
+ * ops->make(index) like the others (the strategy covers it: rest_for_one
+ * orders it last). A running group starts it now: an error (its make or add
+ * failed: *err a new reference) is the caller's, and the group goes on. A
+ * group starting or restarting its children starts it in its turn; one
+ * between attempts, at its next. A template group (keep_open) reuses a free
+ * slot. *index: its slot. 0, TV_ESHUTDOWN (the group is stopping), TV_EFULL,
+ * TV_ENOMEM, or the add's error. */
+int tv_group_add_child(tv_group_t *g, uint8_t sig, uint32_t *index, tv_str_t **err);
+/* OTP's terminate_child + delete_child: stops child `index` (if it runs; the
+ * group does not restart it) and drops it from later attempts. 0 or
+ * TV_ENOENT. */
+int tv_group_remove_child(tv_group_t *g, uint32_t index);
+/* A template group (simple_one_for_one): it has no children until added,
+ * does not end when it has none, and each attempt starts with none. */
+void tv_group_set_template(tv_group_t *g);
+/* The group a task is, or NULL. */
+tv_group_t *tv_group_of(tv_task_t *t);
 /* Frees what tv_group_init allocated (after release, or when never added);
  * calls tv_task_fini. */
 void tv_group_fini(tv_group_t *g);

@@ -19,6 +19,8 @@ void tv_policy_default(tv_policy_t *p) {
   p->reset_after_ns = 0;
   p->every_ns = 0;
   p->budget = tv_budget_none(TV_EXHAUST_GIVE_UP);
+  p->shutdown_ns = TV_SHUTDOWN_INFINITY;
+  p->significant = 0;
 }
 
 int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {
@@ -27,9 +29,11 @@ int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b) {
          a->interval_ns == b->interval_ns && a->timeout_ns == b->timeout_ns &&
          a->max_retries == b->max_retries && a->restart == b->restart &&
          a->reset_after_ns == b->reset_after_ns && a->every_ns == b->every_ns &&
-         a->budget.max == b->budget.max && a->budget.action == b->budget.action &&
+         a->budget.max == b->budget.max && a->budget.limited == b->budget.limited &&
+         a->budget.action == b->budget.action &&
          a->budget.within_ns == b->budget.within_ns &&
-         a->budget.cooldown_ns == b->budget.cooldown_ns;
+         a->budget.cooldown_ns == b->budget.cooldown_ns && a->shutdown_ns == b->shutdown_ns &&
+         a->significant == b->significant;
 }
 
 void tv_policy_canonical(tv_policy_t *out, const tv_policy_t *p) {
@@ -45,9 +49,12 @@ void tv_policy_canonical(tv_policy_t *out, const tv_policy_t *p) {
   out->reset_after_ns = p->reset_after_ns;
   out->every_ns = p->every_ns;
   out->budget.max = p->budget.max;
+  out->budget.limited = p->budget.limited;
   out->budget.action = p->budget.action;
   out->budget.within_ns = p->budget.within_ns;
   out->budget.cooldown_ns = p->budget.cooldown_ns;
+  out->shutdown_ns = p->shutdown_ns;
+  out->significant = p->significant;
 }
 
 /* ---- the pool -------------------------------------------------------------- */
@@ -86,9 +93,10 @@ static uint32_t policy_hash(const tv_policy_t *p) {
   h = mix(h, p->max_retries);
   h = mix(h, p->reset_after_ns);
   h = mix(h, p->every_ns);
-  h = mix(h, (uint64_t)p->budget.max << 8 | p->budget.action);
+  h = mix(h, (uint64_t)p->budget.max << 16 | (uint64_t)p->budget.limited << 8 | p->budget.action);
   h = mix(h, p->budget.within_ns);
   h = mix(h, p->budget.cooldown_ns);
+  h = mix(h, p->shutdown_ns ^ p->significant);
   return (uint32_t)(h ^ (h >> 32));
 }
 

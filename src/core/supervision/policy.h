@@ -39,8 +39,16 @@ typedef struct tv_policy {
                               and the budget; 0 = never */
   uint64_t every_ns;       /* fixed-rate schedule (attempts start on multiples
                               of it from the first; overruns skip); 0 = none */
-  tv_budget_cfg_t budget;  /* the task's restart intensity; max 0 = none */
+  tv_budget_cfg_t budget;  /* the task's restart intensity; limited 0 = none */
+  uint64_t shutdown_ns;    /* OTP's shutdown: how long a stop may take before the
+                              task is force-stopped (within its caller's deadline,
+                              the grace); 0 = brutal_kill, TV_SHUTDOWN_INFINITY =
+                              only the caller's deadline (the default) */
+  uint8_t significant;     /* OTP's significant child: its own end may end its
+                              group or supervisor (their auto_shutdown) */
 } tv_policy_t;
+
+#define TV_SHUTDOWN_INFINITY UINT64_MAX
 
 void tv_policy_default(tv_policy_t *p);
 int tv_policy_equal(const tv_policy_t *a, const tv_policy_t *b);

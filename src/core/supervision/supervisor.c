@@ -99,6 +99,35 @@ static void recheck_blocked(tv_sup_t *s, const tv_actor_t *ending, const tv_acto
   }
 }
 
+/* OTP's auto_shutdown for top-level tasks (a group's children are its own). */
+static int live_significant(void *x, void *arg) {
+  const tv_actor_t *a = x;
+  (void)arg;
+  return a->policy->significant && !(a->ext && a->ext->parent);
+}
+static void count_one(void *x, void *arg) {
+  (void)x;
+  ++*(uint32_t *)arg;
+}
+
+static void auto_shutdown(tv_sup_t *s, tv_actor_t *a) {
+  int mode = s->parent.auto_shutdown;
+  if (mode == TV_AUTO_NEVER || !a->policy->significant || (a->ext && a->ext->parent) ||
+      s->state != TV_SUP_OPEN || !tv_actor_ended_by_itself(a))
+    return;
+  if (mode == TV_AUTO_ALL_SIGNIFICANT) {
+    uint32_t left = 0;
+    tv_namemap_each(&s->reg, live_significant, count_one, &left);
+    if (left) return;
+  }
+  tv_str_t *why = tv_auto_shutdown_reason(a, mode);
+  tv_event_t ev = tv_event_make(TV_EV_AUTO_SHUTDOWN);
+  if (why) ev.reason = why, ev.fields |= TV_F_REASON;
+  tv_bus_publish(&s->bus, &ev);
+  tv_str_unref(why);
+  tv_sup_shutdown(s, "auto_shutdown");
+}
+
 static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
   tv_sup_t *s = tv_actor_env(a)->data;
   if (!s->destroying && !tv_list_empty(&s->blocked)) recheck_blocked(s, a, NULL);
@@ -119,6 +148,7 @@ static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
     tv_parent_t *p = a->ext ? a->ext->parent : NULL;
     if (p && p->ops->finished) p->ops->finished(p, a);
     if (s->state == TV_SUP_STOPPING) release_needs(s, a);
+    auto_shutdown(s, a); /* after its TaskRemoved: the shutdown's events follow it */
   }
   a->hnext = s->reap;
   s->reap = a;
@@ -246,6 +276,7 @@ void tv_sup_opts_default(tv_sup_opts_t *o) {
   o->seeded = 0;
   o->budget = tv_budget_none(TV_EXHAUST_ESCALATE);
   o->keep_outcomes = TV_OUTCOMES_DEFAULT;
+  o->auto_shutdown = TV_AUTO_NEVER;
 }
 
 /* ---- the supervisor as its top-level tasks' parent ------------------------ */
@@ -299,6 +330,7 @@ int tv_sup_new(tv_sup_t **out, tv_sched_t *sched, const tv_sup_opts_t *o) {
   s->parent.ops = &sup_parent_ops;
   s->parent.what = "supervisor";
   s->parent.cfg = o->budget;
+  s->parent.auto_shutdown = o->auto_shutdown;
   tv_budget_init(&s->parent.budget);
   tv_list_init(&s->blocked);
   tv_outcomes_init(&s->outcomes, o->keep_outcomes);
@@ -359,7 +391,7 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
 }
 
 static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o, const tv_task_t *t) {
-  return p->budget.max || p->every_ns || p->timeout_ns || p->reset_after_ns || t->ops->awaits ||
+  return p->budget.limited || p->shutdown_ns != TV_SHUTDOWN_INFINITY || p->every_ns || p->timeout_ns || p->reset_after_ns || t->ops->awaits ||
          (o && (o->nafter || o->hooks || o->explicit_ready || o->completed_ready || o->decide || o->exempt || o->calendar ||
                 o->parent));
 }
@@ -402,6 +434,9 @@ int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *
                   tv_task_t *task, const tv_add_opts_t *o) {
   if (!tv_sup_accepting(s)) return TV_ESHUTDOWN;
   if (task->actor.policy) return TV_EBUSY; /* already held by a supervisor */
+  /* OTP refuses a significant child of a parent that never auto-shuts down */
+  if (p->significant && (o && o->parent ? o->parent : &s->parent)->auto_shutdown == TV_AUTO_NEVER)
+    return TV_ENOTSUP;
   tv_str_t *nm = tv_str_new(name, len);
   if (!nm) return TV_ENOMEM;
   publish_simple(s, TV_EV_TASK_ADD_REQUESTED, nm, NULL);

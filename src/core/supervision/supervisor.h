@@ -34,8 +34,9 @@ typedef struct tv_sup_opts {
   uint32_t queue_capacity; /* default subscriber queue ("bus_capacity"); 1024 */
   uint64_t seed;           /* jitter seed when `seeded` */
   int seeded;
-  tv_budget_cfg_t budget;  /* restarts of its top-level tasks; max 0 = none */
+  tv_budget_cfg_t budget;  /* restarts of its top-level tasks; limited 0 = none */
   uint32_t keep_outcomes;  /* outcomes kept (names); TV_OUTCOMES_DEFAULT */
+  uint8_t auto_shutdown;   /* tv_auto_shutdown_t: OTP's, for its top-level tasks */
 } tv_sup_opts_t;
 
 /* Optional parts of an add (tv_sup_add_ex). */
