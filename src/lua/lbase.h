@@ -47,6 +47,7 @@ typedef struct ltv_ctx {
   struct ltv_exec *execs;     /* lexec.c: fibers waiting in ctx:exec (a short list) */
   struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
   int running;     /* lsup.c: a sup:run() is driving the loop */
+  uint64_t no_starts_until; /* ltask.c: clock ms; a coroutine could not be made */
   int extras_used; /* lhooks.c: core.set_extras was called: releases look for extras to drop */
 } ltv_ctx;
 

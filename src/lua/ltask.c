@@ -123,15 +123,28 @@ static int new_thread(lua_State *L) {
   return 0;
 }
 
+/* A failed lua_newthread has run a full emergency collection of the whole
+ * heap first: with thousands of tasks due, one after another, the loop did
+ * nothing else (a SIGTERM waited minutes). After a failure, starts fail at
+ * once for NO_STARTS_MS (each task then waits out its own backoff). */
+#define NO_STARTS_MS 100
+
 static lua_State *attempt_thread(ltv_task *t) {
-  lua_State *L = t->fiber.ctx->L;
+  ltv_ctx *ctx = t->fiber.ctx;
+  lua_State *L = ctx->L;
   lua_State *co = t->fiber.co;
   if (co && lua_status(co) == LUA_OK && lua_gettop(co) == 0) return co;
+  uint64_t now = tv_sched_now(&ctx->sched);
+  if (now < ctx->no_starts_until) {
+    t->fiber.co = NULL;
+    return NULL;
+  }
   lua_pushcfunction(L, new_thread);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->fiber.anchor);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     lua_pop(L, 1);
     t->fiber.co = NULL;
+    ctx->no_starts_until = now + NO_STARTS_MS;
     return NULL;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->fiber.anchor);

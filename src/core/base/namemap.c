@@ -69,6 +69,11 @@ static int grow(tv_namemap_t *m) {
 
 int tv_namemap_reserve(tv_namemap_t *m) { return m->nbuckets ? 0 : grow(m); }
 
+void tv_namemap_reserve_for(tv_namemap_t *m, uint32_t n) {
+  if (n > 1u << 20) n = 1u << 20;
+  while (m->nbuckets < n && grow(m) == 0) {}
+}
+
 int tv_namemap_insert(tv_namemap_t *m, void *item) {
   /* growing is optional once there are buckets: chains just get longer */
   if (m->count >= m->nbuckets && grow(m) != 0 && !m->nbuckets) return TV_ENOMEM;

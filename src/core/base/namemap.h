@@ -24,6 +24,9 @@ void *tv_namemap_find(const tv_namemap_t *m, const char *name, size_t len);
 /* Allocates the first buckets: from then on inserts cannot fail (a failed
  * growth only lengthens chains). 0 or TV_ENOMEM. */
 int tv_namemap_reserve(tv_namemap_t *m);
+/* Grows (best effort) to at least n buckets (a power of two, at most 2^20):
+ * room made while memory is there, for a map that must work when it is not. */
+void tv_namemap_reserve_for(tv_namemap_t *m, uint32_t n);
 /* Returns 0 or TV_ENOMEM. The name must not be present. */
 int tv_namemap_insert(tv_namemap_t *m, void *item);
 void tv_namemap_remove(tv_namemap_t *m, void *item);

@@ -13,6 +13,11 @@ void tv_outcomes_init(tv_outcomes_t *o, uint32_t max) {
   o->max = max > TV_OUTCOMES_MAX ? TV_OUTCOMES_MAX : max;
 }
 
+void tv_outcomes_expect(tv_outcomes_t *o, uint32_t n) {
+  uint32_t want = n < o->max ? n : o->max;
+  if (o->map.nbuckets < want) tv_namemap_reserve_for(&o->map, want);
+}
+
 static void rec_free(void *item, void *arg) {
   tv_outcomes_t *o = arg;
   tv_outcome_rec_t *r = item;

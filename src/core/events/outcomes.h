@@ -36,6 +36,9 @@ typedef struct tv_outcomes {
 #define TV_OUTCOMES_MAX (1u << 24)
 
 void tv_outcomes_init(tv_outcomes_t *o, uint32_t max);
+/* n tasks may end: room for min(n, max) records, made now (best effort). A
+ * supervisor whose adds ran memory out still records each end in O(1). */
+void tv_outcomes_expect(tv_outcomes_t *o, uint32_t n);
 void tv_outcomes_free(tv_outcomes_t *o);
 /* Records (or replaces) the outcome for `name`. 0 or TV_ENOMEM (then the
  * previous record of that name, if any, stays). */

@@ -479,6 +479,7 @@ int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *
     a->state = TV_ACTOR_DONE;
     return err ? err : TV_ENOMEM;
   }
+  tv_outcomes_expect(&s->outcomes, s->reg.count);
   if (s->state == TV_SUP_DRAINING) { /* natural completion interrupted */
     s->state = TV_SUP_OPEN;
     s->natural = 0;
