@@ -2,6 +2,7 @@
 -- into the normalized tables taskvisor.core reads. Errors name the field and
 -- what was expected; checkers return the value or nil plus the message.
 local V = require("taskvisor.validate")
+local C = require("taskvisor.creds")
 
 local M = {}
 
@@ -219,6 +220,7 @@ end
 --- The options only a process spec has (init.lua adds the shared ones).
 M.KEYS = { "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
   "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "ready" }
+for _, k in ipairs(C.KEYS) do M.KEYS[#M.KEYS + 1] = k end
 
 --- The process-specific options of a tv.process spec, into out (the table
 --- core.process reads).
@@ -248,6 +250,8 @@ function M.options(where, src, out, signum)
   v, err = M.ready(where, src.ready, src.env)
   if not v then return nil, err end
   out.ready = v ~= true and v or nil
+  v, err = C.options(where, src, out)
+  if not v then return nil, err end
   for _, c in ipairs(out.fatal_codes) do
     for _, s in ipairs(out.success_codes) do
       if c == s then

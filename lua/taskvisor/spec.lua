@@ -9,6 +9,7 @@ local P = require("taskvisor.process")
 local L = require("taskvisor.lifecycle")
 local G = require("taskvisor.group")
 local Pre = require("taskvisor.preflight")
+local Cr = require("taskvisor.creds")
 
 local S = {}
 
@@ -286,6 +287,20 @@ function resolve(where, spec, d, out)
   return p
 end
 
+-- The process options of one add: popts, or a view of it with the resolved
+-- creds and a user's HOME, USER, LOGNAME and SHELL (the spec's env wins).
+local function with_creds(popts, creds, env)
+  if not creds and not env then return popts end
+  local view = { creds = creds }
+  if env then
+    local merged = {}
+    for k, v in pairs(env) do merged[k] = v end
+    for k, v in pairs(popts.env or {}) do merged[k] = v end
+    view.env = merged
+  end
+  return setmetatable(view, { __index = popts })
+end
+
 -- A fresh core task object for one add of a validated spec, or nil, err
 -- (a process's program is not there, its log file cannot be opened). Its instruction budget (for a Lua
 -- task's attempts, hooks and policy functions): the spec's, else the
@@ -299,7 +314,15 @@ local function core_task(spec, d)
   local task, err
   if popts then
     task, err = Pre.program(popts)
-    if task then task, err = core.process(popts) end
+    if task then
+      local creds, env
+      creds, env, err = Cr.resolve(popts)
+      if err then
+        task = nil
+      else
+        task, err = core.process(with_creds(popts, creds, env))
+      end
+    end
   else
     task = core.task(spec.run, budget)
   end

@@ -102,6 +102,7 @@ static int readiness_open(tv_process_t *p, char ***envp) {
 static void readiness_start(tv_process_t *p) {
   if (p->notify && tv_notify_start(p->notify, p->run->pid) != 0)
     readiness_stop(p, 1); /* cannot happen on a fresh socket; the timeout still applies */
+  p->check.spawn.creds = p->creds; /* (the check runs as the process does) */
   if (p->ready_mode == TV_READY_CHECK)
     tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms,
                         p->check_timeout_ms);
@@ -175,6 +176,7 @@ static int32_t process_spawn(tv_task_t *t, uint32_t attempt) {
   cfg.spawn.argv = p->argv;
   cfg.spawn.envp = envp;
   cfg.spawn.cwd = p->cwd;
+  cfg.spawn.creds = p->creds;
   cfg.stdin_mode = p->stdin_mode;
   memcpy(cfg.out, p->out, sizeof cfg.out);
   cfg.stop_signal = p->stop_signal;
@@ -288,11 +290,13 @@ void tv_process_fini(tv_process_t *p) {
   free(p->argv);
   free(p->envp);
   free(p->cwd);
+  free(p->creds);
   free(p->codes);
   free(p->check_argv);
   for (int i = 0; i < 2; i++) tv_outfile_close(&p->files[i]);
   p->argv = p->envp = NULL;
   p->cwd = NULL;
+  p->creds = NULL;
   p->codes = NULL;
   p->check_argv = NULL;
   tv_list_unlink(&p->all);

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "core/os/creds.h"
 #include "core/os/notify.h"
 #include "core/os/outfile.h"
 #include "core/os/proc.h"
@@ -32,6 +33,7 @@ struct tv_process {
   char **argv;           /* one block (tv_strv_new) */
   char **envp;           /* one block (tv_env_build), or NULL: the host's at each spawn */
   char *cwd;             /* malloc'd, or NULL */
+  tv_creds_t *creds;     /* malloc'd, or NULL: the host's limits and identity */
   uint8_t stdin_mode;    /* TV_IO_NULL or TV_IO_INHERIT */
   tv_proc_out_t out[2];  /* stdout, stderr; out[i].file is &files[i] or NULL */
   tv_outfile_t files[2]; /* fd -1 / path NULL when unused */
