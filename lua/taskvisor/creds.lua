@@ -169,7 +169,12 @@ function M.resolve(popts)
   end
   local host = core.host_creds()
   local c, env = {}, nil
-  local root_note = string.format("(host runs as uid %d)", host.uid)
+  -- "needs root (host runs as uid 1000)"; a root host without the
+  -- capability (a container's) is told which one it lacks
+  local function needs(cap)
+    if host.uid ~= 0 then return string.format("needs root (host runs as uid %d)", host.uid) end
+    return string.format("needs %s (the host runs as root without it)", cap)
+  end
   local pw
   if popts.user ~= nil then
     pw = core.user_info(popts.user)
@@ -185,8 +190,8 @@ function M.resolve(popts)
     end
     if pw.uid ~= host.uid then
       if not host.setuid then
-        return nil, nil, string.format("EPERM: user: switching to %s needs root %s",
-          shown_id(popts.user), root_note)
+        return nil, nil, string.format("EPERM: user: switching to %s %s", shown_id(popts.user),
+          needs("CAP_SETUID"))
       end
       c.uid = pw.uid
     end
@@ -202,8 +207,9 @@ function M.resolve(popts)
   end
   if gid and gid ~= host.gid then
     if not host.setgid then
-      return nil, nil, string.format("EPERM: %s: switching to group %s (gid %d) needs root (host runs as gid %d)",
-        popts.group ~= nil and "group" or "user", shown_id(popts.group or gid), gid, host.gid)
+      return nil, nil, string.format("EPERM: %s: switching to group %s (gid %d) %s",
+        popts.group ~= nil and "group" or "user", shown_id(popts.group or gid), gid,
+        host.uid ~= 0 and string.format("needs root (host runs as gid %d)", host.gid) or needs("CAP_SETGID"))
     end
     c.gid = gid
   end
@@ -224,15 +230,15 @@ function M.resolve(popts)
   end
   if groups and (host.setgid or not same_set(groups, host.groups)) then
     if not host.setgid then
-      return nil, nil, string.format("EPERM: groups: setting supplementary groups needs root %s", root_note)
+      return nil, nil, string.format("EPERM: groups: setting supplementary groups %s", needs("CAP_SETGID"))
     end
     c.groups = groups
   end
   c.umask = popts.umask
   if popts.nice ~= nil then
     if popts.nice < host.nice and not host.sys_nice then
-      return nil, nil, string.format("EPERM: nice: %d is below the host's nice (%d) and needs root %s",
-        popts.nice, host.nice, root_note)
+      return nil, nil, string.format("EPERM: nice: %d is below the host's nice (%d) and %s",
+        popts.nice, host.nice, needs("CAP_SYS_NICE"))
     end
     c.nice = popts.nice
   end
@@ -250,8 +256,8 @@ function M.resolve(popts)
             .. "(the host's)", name, fmt_lim(s), fmt_lim(h))
         end
         if (hard ~= -1 and (h == -1 or h > hard)) and not host.sys_resource then
-          return nil, nil, string.format("EPERM: limits.%s: raising the hard limit to %s (the host's is %s) "
-            .. "needs root %s", name, fmt_lim(h), fmt_lim(hard), root_note)
+          return nil, nil, string.format("EPERM: limits.%s: raising the hard limit to %s (the host's is %s) %s",
+            name, fmt_lim(h), fmt_lim(hard), needs("CAP_SYS_RESOURCE"))
         end
         c.limits[#c.limits + 1] = { resource = res, soft = s, hard = h }
       end
