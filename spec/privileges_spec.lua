@@ -11,6 +11,7 @@ local P = require("proc_helpers")
 local tv = H.tv
 
 local ROOT = H.sh("id -u"):match("%d+") == "0"
+local MEMCHECK = os.getenv("TASKVISOR_MEMCHECK")
 
 -- The TaskOutput lines of task `name`.
 local function lines(events, name)
@@ -96,12 +97,12 @@ sup:run({ tv.process({ name = "s", cmd = { "sleep", "60" }, user = "nobody" }) }
   end)
 
   it("sets resource limits, both sides or each on its own", function()
-    local out = output({ cmd = { "sh", "-c", "ulimit -Sn; ulimit -Hn; ulimit -Sc; ulimit -Hc" },
-      limits = { nofile = 123, core = { soft = 0, hard = 4096 } } })
     -- (ulimit -c counts 512-byte blocks in dash)
-    assert.same({ "123", "123", "0", "8" }, out)
-    local _, hard = H.sh("sh -c 'ulimit -Hn'")
-    assert.equal(0, hard)
+    local out = output({ cmd = { "sh", "-c", "ulimit -Sc; ulimit -Hc" }, limits = { core = { soft = 0, hard = 4096 } } })
+    assert.same({ "0", "8" }, out)
+    if MEMCHECK then return end -- valgrind refuses to change the nofile limit of what it runs (the child, until its exec)
+    out = output({ cmd = { "sh", "-c", "ulimit -Sn; ulimit -Hn" }, limits = { nofile = 123 } })
+    assert.same({ "123", "123" }, out)
     out = output({ cmd = { "sh", "-c", "ulimit -Sn; ulimit -Hn" }, limits = { nofile = { soft = 100 } } })
     assert.equal("100", out[1])
     assert.equal(H.sh("sh -c 'ulimit -Hn'"):match("%S+"), out[2]) -- the host's hard limit kept
@@ -151,7 +152,9 @@ sup:run({ tv.process({ name = "s", cmd = { "sleep", "60" }, user = "nobody" }) }
     local failed = H.first(events, "TaskFailed", "p")
     assert.not_matches("forked", out)
     -- nobody already over the limit (another of its processes runs): the
-    -- kernel refuses the exec itself; else the shell's fork fails
+    -- kernel refuses the exec itself (under valgrind: its own exec, which
+    -- exits 101); else the shell's fork fails
+    if MEMCHECK and failed.reason == "execution failed: exited with code 101" then return end
     if failed.reason:find("EAGAIN", 1, true) then
       assert.equal("execution failed: EAGAIN: resource temporarily unavailable: sh", failed.reason)
     else
