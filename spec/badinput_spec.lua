@@ -231,6 +231,20 @@ values("tv.process", "limits.nofile", { { "-1", -1 }, { "1.5", 1.5 }, { "a strin
   { "NaN", NAN } }, function(_, v) return tv.process(pspec("limits", { nofile = v })) end)
 values("tv.process", "limits.core.hard", { { "-2", -2 }, { "a string", "lots" } },
   function(_, v) return tv.process(pspec("limits", { core = { hard = v } })) end)
+values("tv.process", "max_memory", { { "0", 0 }, { "-1", -1 }, { "1.5", 1.5 }, { "a word", "lots" },
+  { "an unknown unit", "12X" }, { "a boolean", true }, { "NaN", NAN }, { "empty", "" } },
+  function(_, v) return tv.process(pspec("max_memory", v)) end, "a size")
+values("tv.process", "max_memory.limit", { { "nil", nil }, { "0", 0 }, { "a word", "big" } },
+  function(_, v) return tv.process(pspec("max_memory", { limit = v })) end)
+values("tv.process", "max_memory.every", { { "0", 0 }, { "1 ms", 0.001, ">= 0.01" }, { "NaN", NAN }, { "a string", "1" } },
+  function(_, v) return tv.process(pspec("max_memory", { limit = "1G", every = v })) end)
+row({ fn = "tv.process", case = "max_memory with an unknown field", raises = { "unknown option 'max_memory.max'" },
+  call = function() return tv.process(pspec("max_memory", { max = "1G" })) end })
+row({ fn = "tv.process", case = "max_memory sizes with units are accepted", accepts = true,
+  call = function()
+    return tv.process(pspec("max_memory", "200M")), tv.process(pspec("max_memory", "1.5GiB")),
+      tv.process(pspec("max_memory", { limit = 4096, every = 0.5 }))
+  end })
 row({ fn = "tv.process", case = "an unknown limit (near miss)", raises = { "unknown option 'limits.nofiles'",
   "'limits.nofile'" }, call = function() return tv.process(pspec("limits", { nofiles = 1 })) end })
 row({ fn = "tv.process", case = "a limit's soft above its hard", raises = { "'limits.nproc.soft' (20)",

@@ -202,7 +202,7 @@ static void read_creds(lua_State *L, int opts, tv_process_t *p) {
 /* core.process{ cmd =, cwd =, env =, inherit_env =, stdin = "null"|"inherit",
  * stdout =, stderr = (see read_output), stop_signal = n, stop_timeout = s,
  * success_codes =, fatal_codes =, ready = (see read_ready), creds = (see
- * read_creds) }: a task object,
+ * read_creds), max_memory = { bytes =, every = s } }: a task object,
  * or nil, "CODE: message" when a log file cannot be opened. */
 int ltv_process_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
@@ -234,6 +234,11 @@ int ltv_process_new(lua_State *L) {
   read_codes(L, 1, p);
   read_ready(L, 1, p);
   read_creds(L, 1, p);
+  if (lua_getfield(L, 1, "max_memory") == LUA_TTABLE) { /* { bytes =, every = s } */
+    p->max_memory = (uint64_t)int_field(L, lua_gettop(L), "bytes", 0);
+    p->memory_every_ms = ltv_opt_ms(L, lua_gettop(L), "every", (double)p->memory_every_ms / 1000.0);
+  }
+  lua_pop(L, 1);
   static const char *const streams[2] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {
     int rc = read_output(L, 1, streams[i], p, i);
