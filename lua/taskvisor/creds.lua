@@ -4,14 +4,13 @@
 -- their shape when the spec is made; `resolve` runs at each sup:add: names
 -- into ids (in the host: a child may not call getpwnam), and a change the
 -- host is not allowed to make is an error then, never a silent skip.
--- Requires validate and the core.
+-- Requires validate and the core; required by process and spec when a spec
+-- sets one of these fields.
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 
 local M = {}
 local bad = V.bad
-
-M.KEYS = { "user", "group", "groups", "umask", "nice", "limits" }
 
 local MAX_ID = 0xfffffffe -- (uid_t)-1 means "unchanged" to the kernel
 local MAX_GROUPS = 256
@@ -160,13 +159,9 @@ local function fmt_lim(n) return n == -1 and "infinity" or tostring(n) end
 --- At sup:add: the creds table core.process reads ({ uid, gid, groups,
 --- umask, nice, limits = { {resource, soft, hard} } }) and the environment
 --- additions of a user switch (HOME, USER, LOGNAME, SHELL, as systemd sets
---- them); nil when the spec sets none of these fields; or nil, nil,
---- "CODE: message".
+--- them); or nil, nil, "CODE: message". (Called for specs that set one of
+--- these fields.)
 function M.resolve(popts)
-  if popts.user == nil and popts.group == nil and popts.groups == nil and popts.umask == nil
-      and popts.nice == nil and popts.limits == nil then
-    return nil
-  end
   local host = core.host_creds()
   local c, env = {}, nil
   -- "needs root (host runs as uid 1000)"; a root host without the

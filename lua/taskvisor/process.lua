@@ -2,7 +2,6 @@
 -- into the normalized tables taskvisor.core reads. Errors name the field and
 -- what was expected; checkers return the value or nil plus the message.
 local V = require("taskvisor.validate")
-local C = require("taskvisor.creds")
 
 local M = {}
 
@@ -254,7 +253,18 @@ end
 --- The options only a process spec has (init.lua adds the shared ones).
 M.KEYS = { "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
   "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "ready", "max_memory" }
-for _, k in ipairs(C.KEYS) do M.KEYS[#M.KEYS + 1] = k end
+-- user, group, groups, umask, nice, limits: taskvisor.creds, loaded by the
+-- first spec that sets one (a config without them does not carry it)
+M.CREDS_KEYS = { "user", "group", "groups", "umask", "nice", "limits" }
+for _, k in ipairs(M.CREDS_KEYS) do M.KEYS[#M.KEYS + 1] = k end
+
+--- Whether options table t sets any of M.CREDS_KEYS.
+function M.has_creds(t)
+  for _, k in ipairs(M.CREDS_KEYS) do
+    if t[k] ~= nil then return true end
+  end
+  return false
+end
 
 --- The process-specific options of a tv.process spec, into out (the table
 --- core.process reads).
@@ -284,8 +294,10 @@ function M.options(where, src, out, signum)
   v, err = M.ready(where, src.ready, src.env)
   if not v then return nil, err end
   out.ready = v ~= true and v or nil
-  v, err = C.options(where, src, out)
-  if not v then return nil, err end
+  if M.has_creds(src) then
+    v, err = require("taskvisor.creds").options(where, src, out)
+    if not v then return nil, err end
+  end
   if src.max_memory ~= nil then
     out.max_memory, err = M.max_memory(where, src.max_memory)
     if not out.max_memory then return nil, err end

@@ -9,7 +9,6 @@ local P = require("taskvisor.process")
 local L = require("taskvisor.lifecycle")
 local G = require("taskvisor.group")
 local Pre = require("taskvisor.preflight")
-local Cr = require("taskvisor.creds")
 
 local S = {}
 
@@ -316,7 +315,7 @@ local function core_task(spec, d)
     task, err = Pre.program(popts)
     if task then
       local creds, env
-      creds, env, err = Cr.resolve(popts)
+      if P.has_creds(popts) then creds, env, err = require("taskvisor.creds").resolve(popts) end
       if err then
         task = nil
       else
