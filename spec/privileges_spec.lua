@@ -136,7 +136,7 @@ sup:run({ tv.process({ name = "s", cmd = { "sleep", "60" }, user = "nobody" }) }
       -- above fs.nr_open: setrlimit fails even with CAP_SYS_RESOURCE
       local _, events = output({ cmd = { "true" }, limits = { nofile = 1 << 40 } })
       local failed = H.first(events, "TaskFailed", "p")
-      assert.equal("execution failed: EPERM: cannot set a resource limit (limits): operation not permitted",
+      assert.equal("execution failed: EPERM: cannot set limits.nofile: operation not permitted",
         failed.reason)
     end)
   else

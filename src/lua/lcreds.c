@@ -145,18 +145,6 @@ static int host_creds(lua_State *L) {
   return 1;
 }
 
-static const struct {
-  const char *name;
-  int resource;
-} limits[] = {
-    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
-    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
-    {"stack", RLIMIT_STACK},
-};
-
 static void push_lim(lua_State *L, rlim_t v) {
   if (v == RLIM_INFINITY)
     lua_pushinteger(L, -1);
@@ -167,7 +155,8 @@ static void push_lim(lua_State *L, rlim_t v) {
 /* core.rlimit(name): resource number, the host's soft and hard limits (-1:
  * infinity); nil for an unknown name. core.rlimit() lists the names. */
 static int rlimit(lua_State *L) {
-  size_t n = sizeof limits / sizeof limits[0];
+  size_t n = tv_rlimit_count;
+  const tv_rlimit_name_t *limits = tv_rlimit_names;
   if (lua_isnoneornil(L, 1)) {
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {

@@ -36,7 +36,18 @@ typedef struct tv_creds {
 /* In the child, before exec (async-signal-safe, no libc wrapper that
  * would act on the parent's threads, as glibc's setuid does): limits, nice
  * and umask while still privileged, then groups, gid and uid last. 0, or
- * the failing TV_CREDS_AT_* step with *err its errno. */
-int tv_creds_apply(const tv_creds_t *c, int *err);
+ * the failing TV_CREDS_AT_* step with *err its errno (and for a limit,
+ * *which its index in c->limits). */
+int tv_creds_apply(const tv_creds_t *c, int *err, int *which);
+
+/* The limits by their short names ("nofile" for RLIMIT_NOFILE), sorted. */
+typedef struct tv_rlimit_name {
+  const char *name;
+  int resource;
+} tv_rlimit_name_t;
+extern const tv_rlimit_name_t tv_rlimit_names[];
+extern const unsigned tv_rlimit_count;
+/* "nofile", or "?" for a resource without a name. */
+const char *tv_rlimit_name(int resource);
 
 #endif

@@ -133,9 +133,9 @@ __attribute__((no_sanitize_address)) static int child(void *arg) {
   /* Fds the embedding opened without O_CLOEXEC (Lua's io.open) stay here. */
   SYS(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (sp->creds) {
-    int err, step = tv_creds_apply(sp->creds, &err);
-    if (step) {
-      report(a->errfd, TV_SPAWN_AT_CREDS + step, err);
+    int err, which = 0, step = tv_creds_apply(sp->creds, &err, &which);
+    if (step) { /* (which limit: in the stage's upper bits, see spawn.h) */
+      report(a->errfd, TV_SPAWN_AT_CREDS + step + TV_SPAWN_CREDS_WHICH * which, err);
       SYS(SYS_exit_group, 127);
     }
   }
@@ -246,8 +246,9 @@ char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, siz
   }
   if (stage > TV_SPAWN_AT_CREDS && sp->creds) {
     const tv_creds_t *c = sp->creds;
-    int step = stage - TV_SPAWN_AT_CREDS;
-    char what2[64];
+    int step = (stage - TV_SPAWN_AT_CREDS) % TV_SPAWN_CREDS_WHICH;
+    unsigned which = (unsigned)(stage - TV_SPAWN_AT_CREDS) / TV_SPAWN_CREDS_WHICH;
+    char what2[96];
     if (step == TV_CREDS_AT_UID)
       snprintf(what2, sizeof what2, "cannot switch to uid %u (user)", (unsigned)c->uid);
     else if (step == TV_CREDS_AT_GID)
@@ -256,6 +257,8 @@ char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, siz
       snprintf(what2, sizeof what2, "cannot set %u supplementary groups (groups)", (unsigned)c->ngroups);
     else if (step == TV_CREDS_AT_NICE)
       snprintf(what2, sizeof what2, "cannot set nice %d (nice)", c->nice);
+    else if (which < c->nlimits)
+      snprintf(what2, sizeof what2, "cannot set limits.%s", tv_rlimit_name(c->limits[which].resource));
     else
       snprintf(what2, sizeof what2, "cannot set a resource limit (limits)");
     snprintf(buf, size, "%s: %s: %s", uv_err_name(err), what2, uv_strerror(err));

@@ -23,8 +23,10 @@ typedef struct tv_spawn {
 
 /* Where a spawn failed, for the message. */
 enum { TV_SPAWN_AT_EXEC = 0, TV_SPAWN_AT_CWD = 1, TV_SPAWN_AT_SETUP = 2, TV_SPAWN_AT_CGROUP = 3 };
-/* TV_SPAWN_AT_CREDS + a TV_CREDS_AT_* step: applying creds failed. */
+/* TV_SPAWN_AT_CREDS + a TV_CREDS_AT_* step (+ TV_SPAWN_CREDS_WHICH * the
+ * index of the limit that failed): applying creds failed. */
 #define TV_SPAWN_AT_CREDS 8
+#define TV_SPAWN_CREDS_WHICH 16
 
 /* Clones and execs. Returns the pid (> 0), or a negative errno (libuv's error
  * codes on Linux) with *stage set to TV_SPAWN_AT_*; on failure no child is
