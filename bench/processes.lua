@@ -3,7 +3,8 @@
 --    code 1) under restart = "always" with no backoff, N attempts, with no
 --    subscriber and with one counting subscriber;
 -- 2. in the same run, RAW_SPAWN (bench/raw_spawn.c, uv_spawn alone) spawning
---    and reaping /bin/false N times: the baseline;
+--    and reaping /bin/false N times: the baseline; then the same with
+--    posix_spawn (RAW_SPAWN --posix), the cheapest spawn glibc has;
 -- 3. the host's resident memory before and while it supervises 100
 --    `sleep 1000` children.
 local tv = require("taskvisor")
@@ -44,6 +45,12 @@ if raw then
   io.write(out)
   local base = tonumber(out:match("spawns/s=(%d+)"))
   if base then print(string.format("processes: restarts/s = %.0f%% of raw uv_spawn", 100 * rate / base)) end
+  p = assert(io.popen(string.format("%q --posix %d /bin/false", raw, n)))
+  out = p:read("a")
+  p:close()
+  io.write(out)
+  base = tonumber(out:match("spawns/s=(%d+)"))
+  if base then print(string.format("processes: restarts/s = %.0f%% of raw posix_spawn", 100 * rate / base)) end
 end
 
 collectgarbage()

@@ -16,4 +16,5 @@ for i in $(seq "$runs"); do
   $host bench/controller.lua queue 200000 1000
   $host bench/controller.lua replace 200000
   $host bench/processes.lua 2000 ./build/raw_spawn
+  bench/spawn_ratio.sh $host ./build/raw_spawn 5 1000
 done

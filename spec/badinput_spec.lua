@@ -213,6 +213,46 @@ row({ fn = "tv.process", case = "unknown option (near miss)", raises = { "unknow
   call = function() return tv.process(pspec("comand", "x")) end })
 row({ fn = "tv.process", case = "a task spec made by tv.task", raises = { "got a task spec" },
   call = function() return tv.process(tv.task(spec())) end })
+local BAD_IDS = { { "empty", "" }, { "-1", -1 }, { "1.5", 1.5 }, { "2^32", 1 << 32 }, { "a boolean", true },
+  { "a table", {} }, { "with a NUL byte", "a\0b" }, { "with a '/'", "a/b" }, { "with a newline", "a\nb" } }
+for _, k in ipairs({ "user", "group" }) do
+  values("tv.process", k, BAD_IDS, function(_, v) return tv.process(pspec(k, v)) end, "a name or a numeric id")
+end
+values("tv.process", "groups", { { "a string", "users" }, { "a number", 100 } },
+  function(_, v) return tv.process(pspec("groups", v)) end)
+values("tv.process", "groups[2]", BAD_IDS, function(_, v) return tv.process(pspec("groups", { "users", v })) end)
+values("tv.process", "umask", { { "an octal string above 0777", "1000" }, { "not octal", "089" },
+  { "512", 512 }, { "-1", -1 }, { "a boolean", true }, { "empty", "" }, { "1.5", 1.5 } },
+  function(_, v) return tv.process(pspec("umask", v)) end, "octal string")
+values("tv.process", "nice", { { "-21", -21 }, { "20", 20 }, { "1.5", 1.5 }, { "a string", "5" }, { "NaN", NAN } },
+  function(_, v) return tv.process(pspec("nice", v)) end)
+values("tv.process", "limits", NOT_TABLES, function(_, v) return tv.process(pspec("limits", v)) end)
+values("tv.process", "limits.nofile", { { "-1", -1 }, { "1.5", 1.5 }, { "a string", "many" }, { "a boolean", true },
+  { "NaN", NAN } }, function(_, v) return tv.process(pspec("limits", { nofile = v })) end)
+values("tv.process", "limits.core.hard", { { "-2", -2 }, { "a string", "lots" } },
+  function(_, v) return tv.process(pspec("limits", { core = { hard = v } })) end)
+values("tv.process", "max_memory", { { "0", 0 }, { "-1", -1 }, { "1.5", 1.5 }, { "a word", "lots" },
+  { "an unknown unit", "12X" }, { "a boolean", true }, { "NaN", NAN }, { "empty", "" } },
+  function(_, v) return tv.process(pspec("max_memory", v)) end, "a size")
+values("tv.process", "max_memory.limit", { { "nil", nil }, { "0", 0 }, { "a word", "big" } },
+  function(_, v) return tv.process(pspec("max_memory", { limit = v })) end)
+values("tv.process", "max_memory.every", { { "0", 0 }, { "1 ms", 0.001, ">= 0.01" }, { "NaN", NAN }, { "a string", "1" } },
+  function(_, v) return tv.process(pspec("max_memory", { limit = "1G", every = v })) end)
+row({ fn = "tv.process", case = "max_memory with an unknown field", raises = { "unknown option 'max_memory.max'" },
+  call = function() return tv.process(pspec("max_memory", { max = "1G" })) end })
+row({ fn = "tv.process", case = "max_memory sizes with units are accepted", accepts = true,
+  call = function()
+    return tv.process(pspec("max_memory", "200M")), tv.process(pspec("max_memory", "1.5GiB")),
+      tv.process(pspec("max_memory", { limit = 4096, every = 0.5 }))
+  end })
+row({ fn = "tv.process", case = "an unknown limit (near miss)", raises = { "unknown option 'limits.nofiles'",
+  "'limits.nofile'" }, call = function() return tv.process(pspec("limits", { nofiles = 1 })) end })
+row({ fn = "tv.process", case = "a limit's soft above its hard", raises = { "'limits.nproc.soft' (20)",
+  "'limits.nproc.hard' (10)" }, call = function() return tv.process(pspec("limits", { nproc = { soft = 20, hard = 10 } })) end })
+row({ fn = "tv.process", case = "a limit table with neither side", raises = { "'limits.nproc' needs 'soft', 'hard'" },
+  call = function() return tv.process(pspec("limits", { nproc = {} })) end })
+row({ fn = "tv.process", case = "a limit table with an unknown side", raises = { "unknown option 'limits.nproc.max'" },
+  call = function() return tv.process(pspec("limits", { nproc = { max = 1 } })) end })
 row({ fn = "tv.process", case = "non-UTF-8 env names and values are accepted", accepts = true,
   call = function() return tv.process(pspec("env", { [NON_UTF8] = NON_UTF8 })) end })
 row({ fn = "tv.process", case = "a 1 MB argument is accepted (the spawn reports E2BIG)", accepts = true,
@@ -699,6 +739,14 @@ end, accepts = function(_, ok, present) assert.is_true(ok); assert.is_true(prese
 row({ fn = "sup:add", case = "a 1 MB argument: added, the spawn fails with E2BIG", call = function(E)
   return E.sup:add(tv.process({ name = "huge-arg", cmd = { "true", MB }, restart = "never" }))
 end, accepts = function(_, ok) assert.is_true(ok) end })
+row({ fn = "sup:add", case = "an unknown user", fails = "^ENOENT: user: no such user 'no_such_user_tv'",
+  call = function(E) return E.sup:add(pspec("name", "nouser", "user", "no_such_user_tv")) end })
+row({ fn = "sup:add", case = "an unknown group", fails = "^ENOENT: group: no such group 'no_such_group_tv'",
+  call = function(E) return E.sup:add(pspec("name", "nogroup", "group", "no_such_group_tv")) end })
+row({ fn = "sup:add", case = "an unknown supplementary group", fails = "^ENOENT: groups%[2%]: no such group 'no_such_group_tv'",
+  call = function(E) return E.sup:add(pspec("name", "nogroups", "groups", { 0, "no_such_group_tv" })) end })
+row({ fn = "sup:add", case = "a uid without a passwd entry and no group", fails = "^ENOENT: user: uid 4000000000 has no passwd entry: give 'group' too",
+  call = function(E) return E.sup:add(pspec("name", "nopasswd", "user", 4000000000)) end })
 row({ fn = "sup:add", case = "a 1 MB log file path", fails = "^ENAMETOOLONG: stdout: cannot open log file",
   call = function(E) return E.sup:add(pspec("name", "long-path", "stdout", "/tmp/" .. MB)) end })
 

@@ -191,6 +191,40 @@ local function shell_cmd(where, field, v)
   return M.cmd(where, field, v)
 end
 
+local SIZE_EXPECTED = 'a size: bytes (an integer > 0) or a string such as "200M" (K, M, G, T: powers of 1024)'
+local UNITS = { [""] = 1, K = 1 << 10, M = 1 << 20, G = 1 << 30, T = 1 << 40 }
+local MEMORY_EVERY = 1 -- seconds between samples of the tree's memory (memtree.h)
+
+local function size(where, field, v)
+  if math.type(v) == "integer" and v > 0 then return v end
+  if type(v) == "string" then
+    local num, unit = v:match("^(%d+%.?%d*)%s*([KkMmGgTt]?)i?[Bb]?$")
+    local n = num and tonumber(num) * UNITS[unit:upper()]
+    if n and n >= 1 and n < 2 ^ 62 then return math.floor(n) end
+  end
+  return bad(where, field, SIZE_EXPECTED, v)
+end
+
+--- max_memory = size | { limit = size, every = s }, into { bytes =, every = }.
+function M.max_memory(where, v)
+  if type(v) ~= "table" then
+    local n, err = size(where, "max_memory", v)
+    if not n then return nil, err end
+    return { bytes = n, every = MEMORY_EVERY }
+  end
+  local ok, err = V.known_keys(where, "max_memory.", v, { "limit", "every" })
+  if not ok then return nil, err end
+  local out = { every = MEMORY_EVERY }
+  out.bytes, err = size(where, "max_memory.limit", v.limit)
+  if not out.bytes then return nil, err end
+  ok, err = V.optional(where, "max_memory.", v, out, { { "every", V.seconds, false } })
+  if not ok then return nil, err end
+  if out.every < 0.01 then -- (a sample is a few /proc reads: not a busy loop)
+    return bad(where, "max_memory.every", "a number of seconds >= 0.01", v.every)
+  end
+  return out
+end
+
 local READY_KEYS = { "notify", "check", "every", "check_timeout", "timeout" }
 local READY_TIMEOUT = 90 -- like systemd's DefaultTimeoutStartSec
 local READY_EXPECTED = '"started", "notify", or a table { notify = true | check = cmd, every =, check_timeout =, timeout = }'
@@ -243,7 +277,19 @@ end
 
 --- The options only a process spec has (init.lua adds the shared ones).
 M.KEYS = { "cmd", "cwd", "env", "inherit_env", "stdin", "stdout", "stderr",
-  "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "ready" }
+  "stop_signal", "stop_timeout", "success_codes", "fatal_codes", "ready", "max_memory" }
+-- user, group, groups, umask, nice, limits: taskvisor.creds, loaded by the
+-- first spec that sets one (a config without them does not carry it)
+M.CREDS_KEYS = { "user", "group", "groups", "umask", "nice", "limits" }
+for _, k in ipairs(M.CREDS_KEYS) do M.KEYS[#M.KEYS + 1] = k end
+
+--- Whether options table t sets any of M.CREDS_KEYS.
+function M.has_creds(t)
+  for _, k in ipairs(M.CREDS_KEYS) do
+    if t[k] ~= nil then return true end
+  end
+  return false
+end
 
 --- The process-specific options of a tv.process spec, into out (the table
 --- core.process reads).
@@ -273,6 +319,14 @@ function M.options(where, src, out, signum)
   v, err = M.ready(where, src.ready, src.env)
   if not v then return nil, err end
   out.ready = v ~= true and v or nil
+  if M.has_creds(src) then
+    v, err = require("taskvisor.creds").options(where, src, out)
+    if not v then return nil, err end
+  end
+  if src.max_memory ~= nil then
+    out.max_memory, err = M.max_memory(where, src.max_memory)
+    if not out.max_memory then return nil, err end
+  end
   for _, c in ipairs(out.fatal_codes) do
     for _, s in ipairs(out.success_codes) do
       if c == s then

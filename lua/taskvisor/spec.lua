@@ -305,6 +305,20 @@ function resolve(where, spec, d, out)
   return p
 end
 
+-- The process options of one add: popts, or a view of it with the resolved
+-- creds and a user's HOME, USER, LOGNAME and SHELL (the spec's env wins).
+local function with_creds(popts, creds, env)
+  if not creds and not env then return popts end
+  local view = { creds = creds }
+  if env then
+    local merged = {}
+    for k, v in pairs(env) do merged[k] = v end
+    for k, v in pairs(popts.env or {}) do merged[k] = v end
+    view.env = merged
+  end
+  return setmetatable(view, { __index = popts })
+end
+
 -- A fresh core task object for one add of a validated spec, or nil, err
 -- (a process's program is not there, its log file cannot be opened). Its instruction budget (for a Lua
 -- task's attempts, hooks and policy functions): the spec's, else the
@@ -318,7 +332,15 @@ local function core_task(spec, d)
   local task, err
   if popts then
     task, err = Pre.program(popts)
-    if task then task, err = core.process(popts) end
+    if task then
+      local creds, env
+      if P.has_creds(popts) then creds, env, err = require("taskvisor.creds").resolve(popts) end
+      if err then
+        task = nil
+      else
+        task, err = core.process(with_creds(popts, creds, env))
+      end
+    end
   else
     task = core.task(spec.run, budget)
   end

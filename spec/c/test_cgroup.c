@@ -76,7 +76,7 @@ static pid_t spawn_in(const char *cg, const char *script) {
   int fd = tv_cgroup_dir_fd(cg);
   CHECK(fd > 2);
   char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
-  tv_spawn_t sp = {argv, NULL, NULL, {0, 1, 2}, fd};
+  tv_spawn_t sp = {argv, NULL, NULL, {0, 1, 2}, fd, NULL};
   int stage;
   pid_t pid = tv_spawn(&sp, &stage);
   close(fd);

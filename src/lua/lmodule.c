@@ -10,6 +10,7 @@
 #include "lgroup.h"
 #include "lhooks.h"
 #include "loperator.h"
+#include "lcreds.h"
 #include "lpath.h"
 #include "lpolicy.h"
 #include "lproc.h"
@@ -83,6 +84,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_setfield(L, -2, "signum");
   lua_pushcfunction(L, ltv_find_program);
   lua_setfield(L, -2, "find_program");
+  ltv_creds_open(L);
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");

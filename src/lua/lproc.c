@@ -5,6 +5,7 @@
  * Owner: the userdata; anchored in the registry while the core holds it
  * (lheld.c), until release(); its configuration is freed by __gc. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,9 +154,66 @@ static void read_ready(lua_State *L, int opts, tv_process_t *p) {
   lua_settop(L, t - 1);
 }
 
+static lua_Integer int_field(lua_State *L, int t, const char *k, lua_Integer dflt) {
+  lua_getfield(L, t, k);
+  lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : dflt;
+  lua_pop(L, 1);
+  return v;
+}
+
+static rlim_t as_rlim(lua_Integer v) { return v < 0 ? RLIM_INFINITY : (rlim_t)v; }
+
+/* creds = { uid =, gid =, groups = {gid...}, umask =, nice =, limits = {
+ * { resource =, soft =, hard = (-1: infinity) }... } }, resolved and checked
+ * by preflight.lua at add time; each field absent: left as the host's. */
+static void read_creds(lua_State *L, int opts, tv_process_t *p) {
+  if (lua_getfield(L, opts, "creds") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  int t = lua_gettop(L);
+  tv_creds_t *c = p->creds = calloc(1, sizeof *c);
+  if (!c) luaL_error(L, "not enough memory");
+  lua_Integer v;
+  if ((v = int_field(L, t, "uid", -1)) >= 0) c->set_uid = 1, c->uid = (uid_t)v;
+  if ((v = int_field(L, t, "gid", -1)) >= 0) c->set_gid = 1, c->gid = (gid_t)v;
+  if ((v = int_field(L, t, "umask", -1)) >= 0) c->set_umask = 1, c->umask = (mode_t)v;
+  lua_getfield(L, t, "nice");
+  if (lua_isinteger(L, -1)) c->set_nice = 1, c->nice = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (lua_getfield(L, t, "groups") == LUA_TTABLE) {
+    size_t n = lua_rawlen(L, -1);
+    if (n > TV_CREDS_MAX_GROUPS) luaL_error(L, "core.process: more than %d groups", TV_CREDS_MAX_GROUPS);
+    c->set_groups = 1;
+    c->ngroups = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      c->groups[i] = (gid_t)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, t, "limits") == LUA_TTABLE) {
+    size_t n = lua_rawlen(L, -1);
+    if (n > TV_CREDS_MAX_LIMITS) luaL_error(L, "core.process: more than %d limits", TV_CREDS_MAX_LIMITS);
+    int lt = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, lt, (lua_Integer)i + 1);
+      int e = lua_gettop(L);
+      c->limits[i].resource = (int)int_field(L, e, "resource", 0);
+      c->limits[i].lim.rlim_cur = as_rlim(int_field(L, e, "soft", -1));
+      c->limits[i].lim.rlim_max = as_rlim(int_field(L, e, "hard", -1));
+      lua_pop(L, 1);
+    }
+    c->nlimits = (uint32_t)n;
+  }
+  lua_settop(L, t - 1);
+}
+
 /* core.process{ cmd =, cwd =, env =, inherit_env =, stdin = "null"|"inherit",
  * stdout =, stderr = (see read_output), stop_signal = n, stop_timeout = s,
- * success_codes =, fatal_codes =, ready = (see read_ready) }: a task object,
+ * success_codes =, fatal_codes =, ready = (see read_ready), creds = (see
+ * read_creds), max_memory = { bytes =, every = s } }: a task object,
  * or nil, "CODE: message" when a log file cannot be opened. */
 int ltv_process_new(lua_State *L) {
   ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
@@ -186,6 +244,12 @@ int ltv_process_new(lua_State *L) {
   p->stop_timeout_ms = ltv_opt_ms(L, 1, "stop_timeout", (double)p->stop_timeout_ms / 1000.0);
   read_codes(L, 1, p);
   read_ready(L, 1, p);
+  read_creds(L, 1, p);
+  if (lua_getfield(L, 1, "max_memory") == LUA_TTABLE) { /* { bytes =, every = s } */
+    p->max_memory = (uint64_t)int_field(L, lua_gettop(L), "bytes", 0);
+    p->memory_every_ms = ltv_opt_ms(L, lua_gettop(L), "every", (double)p->memory_every_ms / 1000.0);
+  }
+  lua_pop(L, 1);
   static const char *const streams[2] = {"stdout", "stderr"};
   for (int i = 0; i < 2; i++) {
     int rc = read_output(L, ctx, 1, streams[i], p, i);

@@ -12,6 +12,7 @@
 
 #include "core/base/error.h"
 #include "core/loop/signals.h"
+#include "core/os/memtree.h"
 
 /* Every process task from tv_process_init to tv_process_fini (one loop, one
  * thread). */
@@ -102,11 +103,34 @@ static int readiness_open(tv_process_t *p, char ***envp) {
 static void readiness_start(tv_process_t *p) {
   if (p->notify && tv_notify_start(p->notify, p->run->pid) != 0)
     readiness_stop(p, 1); /* cannot happen on a fresh socket; the timeout still applies */
+  p->check.spawn.creds = p->creds; /* (the check runs as the process does) */
   if (p->ready_mode == TV_READY_CHECK)
     tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms,
                         p->check_timeout_ms);
   if (p->ready_mode != TV_READY_STARTED && p->ready_timeout_ms)
     tv_timer_start(p->sched, &p->ready_timer, p->ready_timeout_ms);
+}
+
+/* ---- memory limit ---------------------------------------------------------- */
+
+static void on_memory_timer(tv_timer_t *t) {
+  tv_process_t *p = tv_container_of(t, tv_process_t, memory_timer);
+  if (!p->run || !p->run->child || p->stopping || p->not_ready || p->over_memory) return;
+  int64_t bytes = tv_memtree_bytes(p->run->child->cg, p->run->pid);
+  if (bytes > (int64_t)p->max_memory) {
+    p->over_memory = 1;
+    p->memory_seen = (uint64_t)bytes;
+    readiness_stop(p, 0);
+    tv_proc_stop(p->run); /* stop_signal, SIGKILL after stop_timeout */
+    return;
+  }
+  tv_timer_start(p->sched, &p->memory_timer, p->memory_every_ms);
+}
+
+static void memory_msg(const tv_process_t *p, char *buf, size_t size) {
+  char seen[32], max[32];
+  snprintf(buf, size, "memory limit exceeded: %s > %s", tv_fmt_bytes(p->memory_seen, seen, sizeof seen),
+           tv_fmt_bytes(p->max_memory, max, sizeof max));
 }
 
 /* ---- attempts -------------------------------------------------------------- */
@@ -119,6 +143,7 @@ static void on_done(tv_proc_t *run) {
   p->run = NULL;
   tv_proc_release(run);
   readiness_stop(p, 1);
+  tv_timer_stop(p->sched, &p->memory_timer);
   char msg[320];
   tv_outcome_t o = {TV_OUTCOME_CANCELED, 0, 0, NULL, 0, NULL, 0};
   if (p->stopping) {
@@ -126,6 +151,9 @@ static void on_done(tv_proc_t *run) {
   } else if (p->not_ready) { /* stopped by us: whatever it exited with, this failure */
     o.kind = TV_OUTCOME_FAIL;
     not_ready_msg(p, msg, sizeof msg);
+  } else if (p->over_memory) { /* stopped by us: whatever it exited with, this failure */
+    o.kind = TV_OUTCOME_FAIL;
+    memory_msg(p, msg, sizeof msg);
   } else if (WIFEXITED(st)) {
     int32_t code = WEXITSTATUS(st);
     if (p->codes ? has_code(p->codes, p->nsuccess, code) : code == 0) {
@@ -159,7 +187,7 @@ static void fail_now(tv_task_t *t, const char *msg) {
 /* Spawns before TaskStarting is published, so the event can carry the pid. */
 static int32_t process_spawn(tv_task_t *t, uint32_t attempt) {
   tv_process_t *p = (tv_process_t *)t;
-  p->stopping = p->not_ready = 0;
+  p->stopping = p->not_ready = p->over_memory = 0;
   p->spawned = 1;
   p->start_error[0] = '\0';
   char **envp, msg[512];
@@ -175,6 +203,7 @@ static int32_t process_spawn(tv_task_t *t, uint32_t attempt) {
   cfg.spawn.argv = p->argv;
   cfg.spawn.envp = envp;
   cfg.spawn.cwd = p->cwd;
+  cfg.spawn.creds = p->creds;
   cfg.stdin_mode = p->stdin_mode;
   memcpy(cfg.out, p->out, sizeof cfg.out);
   cfg.stop_signal = p->stop_signal;
@@ -197,6 +226,7 @@ static int32_t process_spawn(tv_task_t *t, uint32_t attempt) {
     return 0;
   }
   readiness_start(p);
+  if (p->max_memory) tv_timer_start(p->sched, &p->memory_timer, p->memory_every_ms);
   return (int32_t)p->run->pid;
 }
 
@@ -217,6 +247,7 @@ static void process_cancel(tv_task_t *t) {
   tv_process_t *p = (tv_process_t *)t;
   p->stopping = 1;
   readiness_stop(p, 0);
+  tv_timer_stop(p->sched, &p->memory_timer);
   if (p->run) tv_proc_stop(p->run);
 }
 
@@ -224,6 +255,7 @@ static void process_kill(tv_task_t *t) {
   tv_process_t *p = (tv_process_t *)t;
   if (!p->run) return;
   readiness_stop(p, 0);
+  tv_timer_stop(p->sched, &p->memory_timer);
   if (t->actor.killing == TV_KILL_TIMEOUT) { /* the attempt's timeout: stop it properly */
     tv_proc_stop(p->run);
   } else {
@@ -239,6 +271,7 @@ static void process_release(tv_task_t *t) {
     p->run = NULL;
   }
   readiness_stop(p, 1);
+  tv_timer_stop(p->sched, &p->memory_timer);
   /* A task runs under one supervisor once: its log files are done with now,
    * not whenever the garbage collector gets to its object. */
   for (int i = 0; i < 2; i++) tv_outfile_close(&p->files[i]);
@@ -281,6 +314,8 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
   p->ready_timeout_ms = 90000;
   tv_readycheck_init(&p->check, r, s, on_ready, p);
   tv_timer_init(&p->ready_timer, on_ready_timeout);
+  tv_timer_init(&p->memory_timer, on_memory_timer);
+  p->memory_every_ms = 1000;
   tv_list_push(&all_processes, &p->all);
 }
 
@@ -288,11 +323,13 @@ void tv_process_fini(tv_process_t *p) {
   free(p->argv);
   free(p->envp);
   free(p->cwd);
+  free(p->creds);
   free(p->codes);
   free(p->check_argv);
   for (int i = 0; i < 2; i++) tv_outfile_close(&p->files[i]);
   p->argv = p->envp = NULL;
   p->cwd = NULL;
+  p->creds = NULL;
   p->codes = NULL;
   p->check_argv = NULL;
   tv_list_unlink(&p->all);

@@ -9,6 +9,9 @@
  * socket (notify.h) or a polled check (readycheck.h) call tv_task_ready;
  * an attempt not ready within ready_timeout_ms is stopped gracefully and
  * fails ("not ready within 5s (ready = \"notify\")").
+ * A memory limit (max_memory) samples the attempt's tree every
+ * memory_every_ms; past it, the attempt is stopped gracefully and fails
+ * ("memory limit exceeded: 212 MiB > 200 MiB").
  * Owner: the embedding allocates it (the binding's userdata starts with it),
  * fills the configuration (each field's owner is the task: freed by
  * tv_process_fini) and hands it to tv_sup_add; release() calls on_release. */
@@ -17,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "core/os/creds.h"
 #include "core/os/notify.h"
 #include "core/os/outfile.h"
 #include "core/os/proc.h"
@@ -32,6 +36,7 @@ struct tv_process {
   char **argv;           /* one block (tv_strv_new) */
   char **envp;           /* one block (tv_env_build), or NULL: the host's at each spawn */
   char *cwd;             /* malloc'd, or NULL */
+  tv_creds_t *creds;     /* malloc'd, or NULL: the host's limits and identity */
   uint8_t stdin_mode;    /* TV_IO_NULL or TV_IO_INHERIT */
   tv_proc_out_t out[2];  /* stdout, stderr; out[i].file is &files[i] or NULL */
   tv_outfile_t files[2]; /* fd -1 / path NULL when unused */
@@ -55,6 +60,11 @@ struct tv_process {
   tv_notify_t *notify;   /* this attempt's sd_notify socket, else NULL */
   tv_readycheck_t check; /* this attempt's readiness check */
   tv_timer_t ready_timer; /* ready_timeout_ms */
+  uint64_t max_memory;   /* bytes the tree may keep resident; 0: no limit (memtree.h) */
+  uint64_t memory_every_ms; /* how often it is sampled */
+  uint64_t memory_seen;  /* the sample over the limit, for the message */
+  uint8_t over_memory;   /* this attempt is being stopped: over max_memory */
+  tv_timer_t memory_timer;
   void (*on_release)(tv_process_t *p);
   tv_link_t all;         /* in the list tv_process_reopen_logs walks (init to fini) */
 };

@@ -24,12 +24,26 @@ static pid_t reapers_pid;
 
 static void close_free(uv_handle_t *h) { free(h); }
 
+/* tv_cgroup_populated of c's cgroup. Once it was empty after the leader was
+ * reaped it stays empty (nothing of the tree is left to fork into it), so
+ * the restart path reads cgroup.events once, not three times. */
+static int cg_populated(tv_child_t *c) {
+  if (c->cg_empty) return 0;
+  int rc = tv_cgroup_populated(c->cg);
+  if (rc == 0 && !c->pid) c->cg_empty = 1;
+  return rc;
+}
+
 static void drop(tv_child_t *c) {
   tv_reaper_t *r = c->r;
   if (c->disowned) r->disowned--;
   if (c->watch) uv_close((uv_handle_t *)c->watch, close_free);
-  if (c->cg) tv_cgroup_remove(c->cg); /* empty by now (zombies do not count) */
-  free(c->cg);
+  if (c->cg && (c->cg_killed || r->nspare == TV_REAPER_SPARE_CG || cg_populated(c) != 0)) {
+    tv_cgroup_remove(c->cg); /* empty by now (zombies do not count) */
+    free(c->cg);
+  } else if (c->cg) { /* the next spawn starts in it: no rmdir + mkdir per restart */
+    r->spare[r->nspare++] = c->cg;
+  }
   tv_list_unlink(&c->link);
   free(c);
   /* Idle: do not keep the loop alive. */
@@ -46,14 +60,19 @@ static int group_held(const tv_child_t *c) {
 
 /* SIGKILL to the whole tree. */
 static void kill_tree(tv_child_t *c) {
-  if (c->cg) tv_cgroup_kill(&c->r->cg, c->cg);
+  /* An empty cgroup is not killed: it can then be reused (a child cloned
+   * into a cgroup that was ever killed is killed at birth by Linux 6.18) */
+  if (c->cg && cg_populated(c) != 0) {
+    tv_cgroup_kill(&c->r->cg, c->cg);
+    c->cg_killed = 1;
+  }
   if (group_held(c)) kill(-c->pgid, SIGKILL);
 }
 
 int tv_child_signal(tv_child_t *c, int sig) {
   if (c->cg) {
     if (sig == SIGKILL) {
-      int alive = group_held(c) || tv_cgroup_populated(c->cg) == 1;
+      int alive = group_held(c) || cg_populated(c) == 1;
       kill_tree(c);
       return alive ? 0 : TV_ESRCH;
     }
@@ -111,9 +130,9 @@ static void check_child(tv_child_t *c) {
     if (!c->stopping) kill_tree(c); /* a crash: the rest goes now */
   }
   if (!reap_group(c)) return; /* members still dying: their SIGCHLD comes */
-  if (c->cg && tv_cgroup_populated(c->cg) == 1) {
+  if (c->cg && cg_populated(c) == 1) {
     watch_cgroup(c);
-    if (tv_cgroup_populated(c->cg) == 1) return; /* (emptied before the watch began?) */
+    if (cg_populated(c) == 1) return; /* (emptied before the watch began?) */
   }
   void (*cb)(tv_child_t *, int) = c->on_exit;
   c->on_exit = NULL;
@@ -196,6 +215,11 @@ static int adopted(const tv_reaper_t *r, pid_t pid, pid_t own) {
  * zombie that is not ours (an unclosed io.popen) blocks nothing. Exited
  * children are peeked at (WNOWAIT) before deciding. */
 static void reap_adopted(const tv_reaper_t *r) {
+  siginfo_t any;
+  any.si_pid = 0;
+  /* No exited child at all (the common case: the leaders were reaped just
+   * before): nothing to look for, one call instead of a /proc scan. */
+  if (waitid(P_ALL, 0, &any, WEXITED | WNOHANG | WNOWAIT) != 0 || any.si_pid == 0) return;
   pid_t *kids, own = getpgrp();
   size_t n = list_children(&kids);
   for (size_t i = 0; i < n; i++) {
@@ -246,11 +270,20 @@ static void finish(tv_reaper_t *r, tv_child_t *c) {
 
 /* The atexit handler: nothing of a task may outlive the host. The Lua state
  * may still point at these children: nothing is freed. */
+static void remove_spares(tv_reaper_t *r) {
+  while (r->nspare) {
+    char *cg = r->spare[--r->nspare];
+    tv_cgroup_remove(cg);
+    free(cg);
+  }
+}
+
 static void at_exit(void) {
   if (getpid() != reapers_pid) return;
   tv_list_each(l, &reapers) {
     tv_reaper_t *r = tv_container_of(l, tv_reaper_t, all);
     tv_list_each(k, &r->children) finish(r, tv_container_of(k, tv_child_t, link));
+    remove_spares(r);
     tv_cgroot_close(&r->cg);
   }
 }
@@ -289,6 +322,7 @@ void tv_reaper_kill_all_now(void) {
         nanosleep(&ts, NULL);
       }
     }
+    for (unsigned i = 0; i < r->nspare; i++) rmdir(r->spare[i]); /* (empty ones) */
     if (r->cg.dir) rmdir(r->cg.dir);
   }
 }
@@ -333,6 +367,7 @@ void tv_reaper_close(tv_reaper_t *r) {
     finish(r, c);
     drop(c);
   }
+  remove_spares(r);
   tv_cgroot_close(&r->cg);
   tv_list_unlink(&r->all);
   uv_close((uv_handle_t *)r->sig, close_free);
@@ -346,7 +381,7 @@ static char *new_cgroup(tv_reaper_t *r, int *fd) {
     r->cg_tried = 1;
     r->cg_err = tv_cgroot_open(&r->cg);
   }
-  char *cg = r->cg.dir ? tv_cgroup_new(&r->cg) : NULL;
+  char *cg = r->nspare ? r->spare[--r->nspare] : r->cg.dir ? tv_cgroup_new(&r->cg) : NULL;
   if (cg && (*fd = tv_cgroup_dir_fd(cg)) <= 2) {
     if (*fd >= 0) close(*fd);
     *fd = -1;

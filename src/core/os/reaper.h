@@ -41,6 +41,10 @@
 #include "core/os/cgroup.h"
 #include "core/os/spawn.h"
 
+/* Empty cgroups kept for reuse (a restart reuses its attempt's: no rmdir
+ * and mkdir, each a kernel cgroup teardown / setup); removed at close. */
+#define TV_REAPER_SPARE_CG 16
+
 typedef struct tv_reaper tv_reaper_t;
 typedef struct tv_child tv_child_t;
 
@@ -58,6 +62,8 @@ struct tv_child {
   int disowned; /* its owner is gone; counted in the reaper's `disowned` */
   int stopping; /* a stop began: the leader's exit leaves the rest to its deadline */
   char *cg;     /* its cgroup's directory (malloc'd), or NULL: its process group only */
+  int cg_killed; /* cgroup.kill was written: never reused (see kill_tree) */
+  int cg_empty;  /* seen empty after the leader was reaped (cg_populated) */
   uv_fs_event_t *watch; /* cgroup.events, once the leader is gone (freed in its close callback) */
 };
 
@@ -71,6 +77,8 @@ struct tv_reaper {
   int cg_tried;  /* cgroup containment looked for (at the first spawn) */
   int cg_err;    /* why there is none (negative errno), or 0 */
   tv_cgroot_t cg; /* the host's cgroup directory; cg.dir NULL: process groups only */
+  char *spare[TV_REAPER_SPARE_CG]; /* empty cgroups of children gone, for the next spawns */
+  unsigned nspare;
   tv_link_t all;  /* in the list the atexit handler walks */
 };
 

@@ -1,5 +1,9 @@
-/* spawn.c - fork + exec with the child set up for supervision (see spawn.h).
- * Not posix_spawn / uv_spawn: neither can set a parent-death signal. */
+/* spawn.c - clone + exec with the child set up for supervision (see spawn.h).
+ * Not posix_spawn / uv_spawn: neither can set a parent-death signal, a
+ * cgroup at birth or a user. The child shares the parent's memory until its
+ * exec (vclone.h: no page tables copied, which is what made fork + exec
+ * slower than libuv's spawn), so everything it needs is built here first and
+ * it makes raw system calls only. */
 #define _GNU_SOURCE
 #include "core/os/spawn.h"
 
@@ -18,24 +22,12 @@
 #include <unistd.h>
 #include <uv.h>
 
-/* clone3's arguments (linux/sched.h, not included: its CLONE_* macros clash
- * with glibc's). */
-struct clone_args3 {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-      set_tid_size, cgroup;
-};
-#define TV_CLONE_INTO_CGROUP 0x200000000ULL
+#include "core/os/creds.h"
+#include "core/os/vclone.h"
 
-/* fork() runs the atfork handlers (libuv's re-creates its signal pipes in
- * the child: not async-signal-safe, and it aborts when fds 0-2 are closed);
- * the child only sets itself up and execs, so it needs none of them. */
-static pid_t raw_fork(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  return _Fork();
-#else
-  return fork();
-#endif
-}
+/* The child's stack: on the parent's, which sleeps while the child runs.
+ * The child's frames are small (no libc beyond syscall()). */
+#define CHILD_STACK 16384
 
 void tv_stdio_guard(void) {
   for (int fd = 0; fd <= 2; fd++)
@@ -43,28 +35,6 @@ void tv_stdio_guard(void) {
       int nfd = open("/dev/null", O_RDWR); /* the lowest free number: fd */
       if (nfd >= 0 && nfd != fd) close(nfd);
     }
-}
-
-/* A child born in the cgroup of directory fd cgfd (Linux 5.7: no migration
- * of a running process, which costs the kernel an RCU grace period, and
- * nothing of the child ever runs outside it); *joined says whether it was.
- * Like _Fork, clone3 runs no atfork handler. */
-static pid_t fork_into(int cgfd, int *joined) {
-  *joined = 0;
-  if (cgfd > 2) {
-    struct clone_args3 ca;
-    memset(&ca, 0, sizeof ca);
-    ca.flags = TV_CLONE_INTO_CGROUP;
-    ca.exit_signal = SIGCHLD;
-    ca.cgroup = (uint64_t)cgfd;
-    long pid = syscall(SYS_clone3, &ca, sizeof ca);
-    if (pid >= 0) {
-      *joined = 1;
-      return (pid_t)pid;
-    }
-    /* ENOSYS, E2BIG (older kernels): the child joins by writing cgroup.procs */
-  }
-  return raw_fork();
 }
 
 extern char **environ;
@@ -100,81 +70,120 @@ static const char *env_get(char *const *envp, const char *key) {
   return NULL;
 }
 
-/* The child, between fork and exec: async-signal-safe calls only. */
-static void child(const tv_spawn_t *sp, const char *file, int errfd, pid_t parent, int joined) {
+/* The kernel's sigaction (rt_sigaction takes it, not glibc's). */
+struct ksigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  uint64_t mask;
+};
+
+/* What the child reads: all of it built by the parent before the clone. */
+typedef struct child_args {
+  const tv_spawn_t *sp;
+  const char *file;
+  char *const *envp;
+  int errfd;
+  pid_t parent;
+  int joined;
+  struct ksigaction dfl; /* SIG_DFL, no flags */
+  uint64_t nomask;       /* the empty signal mask */
+} child_args_t;
+
+/* (errno is shared with the parent thread in a CLONE_VM child: read back at once) */
+#define SYS(...) syscall(__VA_ARGS__)
+
+__attribute__((no_sanitize_address)) static void report(int errfd, int stage, int err) {
+  int msg[2] = {stage, err};
+  SYS(SYS_write, errfd, msg, sizeof msg);
+}
+
+/* The child, between clone and exec: raw system calls only (it runs in the
+ * parent's memory, on its own stack, unknown to a sanitizer). */
+__attribute__((no_sanitize_address)) static int child(void *arg) {
+  const child_args_t *a = arg;
+  const tv_spawn_t *sp = a->sp;
   int stage = TV_SPAWN_AT_SETUP;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  /* Ignored signals stay ignored across exec (the host may ignore SIGPIPE);
-   * caught ones would run the host's handlers until exec. */
-  for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+  /* Every disposition back to the default: ignored ones too (the host
+   * ignores SIGPIPE; a child inheriting that would not die writing to a
+   * closed pipe), and caught ones would run the host's handlers until exec.
+   * All signals are blocked until the exec. */
+  for (int s = 1; s < 65; s++)
+    if (s != SIGKILL && s != SIGSTOP) SYS(SYS_rt_sigaction, s, &a->dfl, NULL, sizeof a->nomask);
   /* Into the task's cgroup before anything can fork; failing that, the child
    * still runs, contained by its process group only: the parent is told. */
-  if (sp->cgroup_fd > 2 && !joined) {
-    int fd = openat(sp->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) {
-      int note[2] = {TV_SPAWN_AT_CGROUP, errno};
-      ssize_t w = write(errfd, note, sizeof note);
-      (void)w;
-    }
-    if (fd >= 0) close(fd);
+  if (sp->cgroup_fd > 2 && !a->joined) {
+    long fd = SYS(SYS_openat, sp->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || SYS(SYS_write, fd, "0", 1) != 1) report(a->errfd, TV_SPAWN_AT_CGROUP, errno);
+    if (fd >= 0) SYS(SYS_close, fd);
   }
-  if (setpgid(0, 0) != 0) goto fail;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) goto fail;
-  if (getppid() != parent) _exit(127); /* the host died before prctl */
+  if (SYS(SYS_setpgid, 0, 0) != 0) goto fail;
   int tmp[3];
-  for (int i = 0; i < 3; i++) { /* above 2 first, so no dup2 clobbers a source */
-    tmp[i] = sp->fds[i] == i ? i : fcntl(sp->fds[i], F_DUPFD_CLOEXEC, 3);
+  for (int i = 0; i < 3; i++) { /* above 2 first, so no dup clobbers a source */
+    tmp[i] = sp->fds[i] == i ? i : (int)SYS(SYS_fcntl, sp->fds[i], F_DUPFD_CLOEXEC, 3);
     if (tmp[i] < 0) goto fail;
   }
   for (int i = 0; i < 3; i++) {
     if (tmp[i] == i) {
-      if (fcntl(i, F_SETFD, 0) != 0) goto fail;
-    } else if (dup2(tmp[i], i) < 0) {
+      if (SYS(SYS_fcntl, i, F_SETFD, 0) != 0) goto fail;
+    } else if (SYS(SYS_dup3, tmp[i], i, 0) < 0) {
       goto fail;
     }
   }
   /* Fds the embedding opened without O_CLOEXEC (Lua's io.open) stay here. */
-  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (sp->cwd) {
+  SYS(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (sp->creds) {
+    int err, which = 0, step = tv_creds_apply(sp->creds, &err, &which);
+    if (step) { /* (which limit: in the stage's upper bits, see spawn.h) */
+      report(a->errfd, TV_SPAWN_AT_CREDS + step + TV_SPAWN_CREDS_WHICH * which, err);
+      SYS(SYS_exit_group, 127);
+    }
+  }
+  /* After the uid change, which clears it */
+  if (SYS(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) goto fail;
+  if (SYS(SYS_getppid) != a->parent) SYS(SYS_exit_group, 127); /* the host died before prctl */
+  if (sp->cwd) { /* as the user: a directory it may not enter is an error */
     stage = TV_SPAWN_AT_CWD;
-    if (chdir(sp->cwd) != 0) goto fail;
+    if (SYS(SYS_chdir, sp->cwd) != 0) goto fail;
   }
   stage = TV_SPAWN_AT_EXEC;
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  execve(file, sp->argv, sp->envp ? sp->envp : environ);
-fail:;
-  int msg[2] = {stage, errno};
-  ssize_t w = write(errfd, msg, sizeof msg);
-  (void)w;
-  _exit(127);
+  SYS(SYS_rt_sigprocmask, SIG_SETMASK, &a->nomask, NULL, sizeof a->nomask);
+  SYS(SYS_execve, a->file, sp->argv, a->envp);
+fail:
+  report(a->errfd, stage, errno);
+  SYS(SYS_exit_group, 127);
+  return 127;
 }
 
 pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
   char resolved[PATH_MAX];
-  const char *file = sp->argv[0];
+  child_args_t a;
+  memset(&a, 0, sizeof a);
+  a.sp = sp;
+  a.file = sp->argv[0];
+  a.envp = sp->envp ? sp->envp : environ;
+  a.dfl.handler = SIG_DFL;
   *stage = TV_SPAWN_AT_EXEC;
-  if (!strchr(file, '/')) {
+  if (!strchr(a.file, '/')) {
     const char *path = sp->envp ? env_get(sp->envp, "PATH") : getenv("PATH");
-    int rc = tv_spawn_resolve(file, path, resolved, sizeof resolved);
+    int rc = tv_spawn_resolve(a.file, path, resolved, sizeof resolved);
     if (rc) return rc;
-    file = resolved;
+    a.file = resolved;
   }
+  /* The child reports through a pipe, not the memory it shares: under
+   * valgrind its vfork is a fork. EOF at exec: the pipe is close-on-exec. */
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) return -errno;
-  /* Blocked around fork: a signal arriving in the child before it resets
-   * the handlers would run the host's (libuv's writes to the loop's pipe). */
+  a.errfd = ep[1];
+  /* Blocked around the clone: a signal arriving in the child before it
+   * resets the handlers would run the host's (libuv's writes to the loop's
+   * pipe) in the host's memory. */
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
-  pid_t parent = getpid();
-  int joined;
-  pid_t pid = fork_into(sp->cgroup_fd, &joined);
-  if (pid == 0) child(sp, file, ep[1], parent, joined);
+  a.parent = getpid();
+  _Alignas(16) char stack[CHILD_STACK];
+  pid_t pid = tv_vclone(child, &a, stack, sizeof stack, sp->cgroup_fd, &a.joined);
   int saved = errno;
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(ep[1]);
@@ -184,9 +193,9 @@ pid_t tv_spawn(const tv_spawn_t *sp, int *stage) {
   }
   int msg[2];
   ssize_t n;
-  joined = 1; /* unless the child says it could not join */
+  int joined = 1; /* unless the child says it could not join */
   for (;;) {
-    do n = read(ep[0], msg, sizeof msg); /* EOF at exec: the close-on-exec pipe */
+    do n = read(ep[0], msg, sizeof msg);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof msg || msg[0] != TV_SPAWN_AT_CGROUP) break;
     joined = 0; /* (a note: the exec's outcome follows) */
@@ -230,9 +239,29 @@ char *tv_spawn_strerror(int err, int stage, const tv_spawn_t *sp, char *buf, siz
   const char *what;
   const char *arg = sp->argv[0];
   char interp[256];
-  if (stage != TV_SPAWN_AT_CWD && stage != TV_SPAWN_AT_SETUP && err == UV_ENOENT &&
+  if (stage == TV_SPAWN_AT_EXEC && err == UV_ENOENT &&
       missing_interpreter(arg, sp->cwd, interp, sizeof interp)) {
     snprintf(buf, size, "ENOENT: interpreter not found: %s (the #! line of %s)", interp, arg);
+    return buf;
+  }
+  if (stage > TV_SPAWN_AT_CREDS && sp->creds) {
+    const tv_creds_t *c = sp->creds;
+    int step = (stage - TV_SPAWN_AT_CREDS) % TV_SPAWN_CREDS_WHICH;
+    unsigned which = (unsigned)(stage - TV_SPAWN_AT_CREDS) / TV_SPAWN_CREDS_WHICH;
+    char what2[96];
+    if (step == TV_CREDS_AT_UID)
+      snprintf(what2, sizeof what2, "cannot switch to uid %u (user)", (unsigned)c->uid);
+    else if (step == TV_CREDS_AT_GID)
+      snprintf(what2, sizeof what2, "cannot switch to gid %u (group)", (unsigned)c->gid);
+    else if (step == TV_CREDS_AT_GROUPS)
+      snprintf(what2, sizeof what2, "cannot set %u supplementary groups (groups)", (unsigned)c->ngroups);
+    else if (step == TV_CREDS_AT_NICE)
+      snprintf(what2, sizeof what2, "cannot set nice %d (nice)", c->nice);
+    else if (which < c->nlimits)
+      snprintf(what2, sizeof what2, "cannot set limits.%s", tv_rlimit_name(c->limits[which].resource));
+    else
+      snprintf(what2, sizeof what2, "cannot set a resource limit (limits)");
+    snprintf(buf, size, "%s: %s: %s", uv_err_name(err), what2, uv_strerror(err));
     return buf;
   }
   if (stage == TV_SPAWN_AT_CWD) {

@@ -1,8 +1,10 @@
 /* spawn.h - starting a child process the way the supervisor needs: its own
  * process group, a parent-death signal, clean signal state, chosen stdio fds,
- * and exec failures (missing binary, bad cwd) reported to the parent.
- * Everything the child needs is prepared before fork(); the child only makes
- * async-signal-safe calls. Owner: the caller owns every input and gets a pid
+ * and exec failures (missing binary, bad cwd, a user it cannot become)
+ * reported to the parent, with the limits, nice, umask and identity of
+ * creds.h. Everything the child needs is prepared before the clone
+ * (vclone.h: the child shares the parent's memory until exec); the child
+ * only makes raw system calls. Owner: the caller owns every input and gets a pid
  * it must reap (tv_reaper does). */
 #ifndef TV_SPAWN_H
 #define TV_SPAWN_H
@@ -16,12 +18,17 @@ typedef struct tv_spawn {
   const char *cwd;   /* NULL: the host's */
   int fds[3];        /* the child's stdin/stdout/stderr (parent fds; left open) */
   int cgroup_fd;     /* > 2: the directory of a cgroup the child starts in (cgroup.h); 0: none */
+  const struct tv_creds *creds; /* NULL: the host's limits and identity (creds.h) */
 } tv_spawn_t;
 
 /* Where a spawn failed, for the message. */
 enum { TV_SPAWN_AT_EXEC = 0, TV_SPAWN_AT_CWD = 1, TV_SPAWN_AT_SETUP = 2, TV_SPAWN_AT_CGROUP = 3 };
+/* TV_SPAWN_AT_CREDS + a TV_CREDS_AT_* step (+ TV_SPAWN_CREDS_WHICH * the
+ * index of the limit that failed): applying creds failed. */
+#define TV_SPAWN_AT_CREDS 8
+#define TV_SPAWN_CREDS_WHICH 16
 
-/* Forks and execs. Returns the pid (> 0), or a negative errno (libuv's error
+/* Clones and execs. Returns the pid (> 0), or a negative errno (libuv's error
  * codes on Linux) with *stage set to TV_SPAWN_AT_*; on failure no child is
  * left behind (it is reaped before returning). On success *stage is
  * TV_SPAWN_AT_CGROUP if the child could not join its cgroup (it runs anyway,
