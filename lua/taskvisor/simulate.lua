@@ -49,14 +49,14 @@ end
 
 -- The process kind, preflight and ctx:exec swapped for the simulation's
 -- (restored by the returned function).
-local function patch(trace)
+local function patch(trace, abort)
   local saved = { process = core.process, program = Pre.program, exec = core.ctx_methods.exec }
   local function linger(secs)
     core.sim_cancelled(false)
     core.sleep(secs)
     core.sim_cancelled(true)
   end
-  core.process = function(popts) return core.task(T.body(trace, popts, tv, core.signum, linger), 0) end
+  core.process = function(popts) return core.task(T.body(trace, popts, tv, core.signum, linger, abort), 0) end
   Pre.program = function() return true end
   core.ctx_methods.exec = function() error(EXEC_ERROR, 2) end
   return function()
@@ -97,11 +97,17 @@ function M.run(cfg, opts)
   -- The config's own log writers would print the same events a second
   -- time, without the virtual time: they are left out; other subscribers stay.
   -- (ours first: it sees the tasks' add events, as a config's subscribers do)
+  -- (seq is process-wide: renumbered from 1, a simulation reads the same
+  -- wherever it runs, after other supervisors or other simulations)
+  local base
   local subs = { { name = "simulate", queue = 1 << 16, on_event = function(ev)
-    local ms = math.floor(ev.at * 1000 + 0.5)
-    R.event(acc, ev, ms)
-    if events then events[#events + 1] = copy(ev) end
-    if on_event then on_event(ev, ms) end
+    local e = copy(ev)
+    base = base or ev.seq - 1
+    e.seq = ev.seq - base
+    local ms = math.floor(e.at * 1000 + 0.5)
+    R.event(acc, e, ms)
+    if events then events[#events + 1] = e end
+    if on_event then on_event(e, ms) end
   end } }
   for _, s in ipairs(cfg.subscribers) do
     if not (type(s) == "table" and s.name == "log_writer") then subs[#subs + 1] = s end
@@ -110,14 +116,19 @@ function M.run(cfg, opts)
     getmetatable(cfg))
   core.clock_virtual(0)
   math.randomseed(seed)
-  local restore = patch(trace)
-  local result
+  local result, bad_trace, running
+  -- A trace function's bad result ends the simulation with that error.
+  local restore = patch(trace, function(msg)
+    bad_trace = bad_trace or msg
+    if running then running:shutdown() end
+  end)
   local ok, e = pcall(function()
     local sup, errs, partial = C.build(sim_cfg, tv.supervisor)
     if not sup then
       if partial then require("taskvisor.supervisor").discard(partial) end
       error("simulate: the config does not build:\n  " .. table.concat(errs, "\n  "), 0)
     end
+    running = sup
     local h = sup.core:_shutdown_at(secs)
     local rok, msg = sup:run()
     h:cancel()
@@ -127,6 +138,7 @@ function M.run(cfg, opts)
   local _, now = core.clock_kind()
   core.clock_real()
   if not ok then error(e, 0) end
+  if bad_trace then error(bad_trace, 0) end
   local t_end = acc.now
   return { seed = seed, duration_ms = duration, events = events, acc = acc,
     summary = R.finish(acc, t_end, result), ended_ms = t_end, clock_end = now }

@@ -50,12 +50,12 @@ local function json_summary(sum)
     tasks[i] = { name = t.name, attempts = t.attempts, restarts = t.restarts, failures = t.failures,
       up = seconds_of(t.up_ms), down = seconds_of(t.down_ms), backoff = seconds_of(t.backoff_ms),
       idle = seconds_of(t.idle_ms), longest_outage = seconds_of(t.longest_outage_ms), exhaustions = t.exhaustions,
-      escalations = t.escalations, at_horizon = t.at_shutdown, final = t.final }
+      escalations = t.escalations, at_shutdown = t.at_shutdown, final = t.final }
   end
   local r = sum.run
   return { tasks = tasks, run = { attempts = r.attempts, restarts = r.restarts, failures = r.failures,
     exhaustions = r.exhaustions, escalations = r.escalations, duration = seconds_of(r.duration_ms),
-    events = r.events, horizon = seconds_of(r.shutdown_at_ms), result = r.result,
+    events = r.events, shutdown = seconds_of(r.shutdown_at_ms), result = r.result,
     subscriber_overflows = r.subscriber_overflows } }
 end
 

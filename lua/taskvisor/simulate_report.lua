@@ -167,7 +167,7 @@ function R.text(sum)
   local out = { "", string.format("summary: %d tasks, %s virtual, %d events", #sum.tasks,
     R.dur(sum.run.duration_ms), sum.run.events) }
   local head = { "task", "attempts", "restarts", "up", "down", "backoff", "longest_outage", "exhausted",
-    "escalated", "at_horizon", "final" }
+    "escalated", "at_shutdown", "final" }
   local rows = { head }
   for _, t in ipairs(sum.tasks) do
     rows[#rows + 1] = { t.name, tostring(t.attempts), tostring(t.restarts), R.dur(t.up_ms), R.dur(t.down_ms),
@@ -187,8 +187,8 @@ function R.text(sum)
   end
   local r = sum.run
   out[#out + 1] = string.format("run: attempts=%d restarts=%d failures=%d exhaustions=%d escalations=%d "
-    .. "horizon=%s result=%s", r.attempts, r.restarts, r.failures, r.exhaustions, r.escalations,
-    r.shutdown_at_ms and R.clock(r.shutdown_at_ms) or "not reached", r.result)
+    .. "shutdown=%s result=%s", r.attempts, r.restarts, r.failures, r.exhaustions, r.escalations,
+    r.shutdown_at_ms and R.clock(r.shutdown_at_ms) or "none", r.result)
   if r.subscriber_overflows > 0 then
     out[#out + 1] = string.format("warning: %d events were dropped (SubscriberOverflow)", r.subscriber_overflows)
   end

@@ -68,7 +68,8 @@ function M.entry(e, field, signum)
     ignore_term = e.ignore_term }
   if e.signal ~= nil then
     local name = type(e.signal) == "string" and e.signal:upper():gsub("^SIG", "") or nil
-    if not name or not pcall(signum, name) then
+    local ok, num = pcall(signum, name)
+    if not name or not ok or not num then
       return nil, string.format("%s.signal must be a signal name such as \"KILL\" or \"SEGV\" (got %s)", field,
         show(e.signal))
     end
@@ -172,18 +173,23 @@ local function stop_late(secs, popts, linger)
   if secs and secs > 0 and linger then linger(math.min(secs, popts.stop_timeout or 10)) end
 end
 
---- body(trace, popts, tv, signum, linger): a Lua task's run function that
+--- body(trace, popts, tv, signum, linger, abort): a Lua task's run function that
 --- plays a process spec's attempts from the trace, in the words the real
 --- process task uses ("exited with code 3", "killed by signal SIGKILL", "not
---- ready within 5s (ready = "notify")").
-function M.body(trace, popts, tv, signum, linger)
+--- ready within 5s (ready = "notify")"). abort(msg) is told of a trace
+--- function's bad result (the simulation then ends with that error).
+function M.body(trace, popts, tv, signum, linger, abort)
   local ready = type(popts.ready) == "table" and popts.ready or nil
   local function has(codes, c)
     for _, x in ipairs(codes or {}) do if x == c then return true end end
     return false
   end
   return function(ctx)
-    local o = M.outcome(trace, ctx.name, ctx.attempt, signum)
+    local ok, o = pcall(M.outcome, trace, ctx.name, ctx.attempt, signum)
+    if not ok then
+      if abort then abort(o) end
+      error(o, 0)
+    end
     local spent = 0
     if ready then
       if o.never_ready then

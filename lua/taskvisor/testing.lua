@@ -12,7 +12,7 @@ local M = {}
 --- { events = { ev, ... } (each with t, its virtual time in seconds),
 ---   lines = { "00:00:05.000 [007] [failed] ...", ... },
 ---   summary = { tasks = { { name, attempts, restarts, failures, up, down, backoff,
----     longest_outage, exhaustions, escalations, at_horizon, final }, ... },
+---     longest_outage, exhaustions, escalations, at_shutdown, final }, ... },
 ---     run = { attempts, restarts, failures, exhaustions, escalations, duration, events,
 ---     horizon, result } }, seed = n }.
 --- Durations in seconds. Raises on a bad config, trace or option.
@@ -30,14 +30,14 @@ function M.simulate(cfg, opts)
     tasks[i] = { name = t.name, attempts = t.attempts, restarts = t.restarts, failures = t.failures,
       up = s(t.up_ms), down = s(t.down_ms), backoff = s(t.backoff_ms), idle = s(t.idle_ms),
       longest_outage = s(t.longest_outage_ms), exhaustions = t.exhaustions, escalations = t.escalations,
-      at_horizon = t.at_shutdown, final = t.final }
+      at_shutdown = t.at_shutdown, final = t.final }
     by_name[t.name] = tasks[i]
   end
   local r = res.summary.run
   return { events = res.events, lines = lines, seed = res.seed, task = by_name,
     summary = { tasks = tasks, run = { attempts = r.attempts, restarts = r.restarts, failures = r.failures,
       exhaustions = r.exhaustions, escalations = r.escalations, duration = s(r.duration_ms), events = r.events,
-      horizon = s(r.shutdown_at_ms), result = r.result } } }
+      shutdown = s(r.shutdown_at_ms), result = r.result } } }
 end
 
 --- kinds(events [, task]): the events' kinds in order (of one task's only,
