@@ -56,7 +56,7 @@ local function patch(trace, abort)
     core.sleep(secs)
     core.sim_cancelled(true)
   end
-  core.process = function(popts) return core.task(T.body(trace, popts, tv, core.signum, linger, abort), 0) end
+  core.process = function(popts) return core.task(T.body(trace, popts, core.failure_mt, core.signum, linger, abort), 0) end
   Pre.program = function() return true end
   core.ctx_methods.exec = function() error(EXEC_ERROR, 2) end
   return function()
@@ -96,19 +96,26 @@ function M.run(cfg, opts)
   sup_opts.seed = seed
   -- The config's own log writers would print the same events a second
   -- time, without the virtual time: they are left out; other subscribers stay.
-  -- (ours first: it sees the tasks' add events, as a config's subscribers do)
   -- (seq is process-wide: renumbered from 1, a simulation reads the same
   -- wherever it runs, after other supervisors or other simulations)
   local base
-  local subs = { { name = "simulate", queue = 1 << 16, on_event = function(ev)
-    local e = copy(ev)
+  local function observe(ev)
     base = base or ev.seq - 1
-    e.seq = ev.seq - base
-    local ms = math.floor(e.at * 1000 + 0.5)
-    R.event(acc, e, ms)
-    if events then events[#events + 1] = e end
-    if on_event then on_event(e, ms) end
-  end } }
+    ev.seq = ev.seq - base -- (each subscriber gets its own table)
+    local ms = math.floor(ev.at * 1000 + 0.5)
+    R.event(acc, ev, ms)
+    if events then events[#events + 1] = ev end
+    if on_event then on_event(ev, ms) end
+  end
+  -- Ours subscribes first (it sees the tasks' add events, as a config's
+  -- subscribers do), through the core: without an instruction budget, whose
+  -- count hook was most of a simulation's cost (ours cannot run away).
+  local function new_supervisor(o)
+    local sup = tv.supervisor(o)
+    assert(sup.core:subscribe("simulate", observe, 1 << 16, 0))
+    return sup
+  end
+  local subs = {}
   for _, s in ipairs(cfg.subscribers) do
     if not (type(s) == "table" and s.name == "log_writer") then subs[#subs + 1] = s end
   end
@@ -123,7 +130,7 @@ function M.run(cfg, opts)
     if running then running:shutdown() end
   end)
   local ok, e = pcall(function()
-    local sup, errs, partial = C.build(sim_cfg, tv.supervisor)
+    local sup, errs, partial = C.build(sim_cfg, new_supervisor)
     if not sup then
       if partial then require("taskvisor.supervisor").discard(partial) end
       error("simulate: the config does not build:\n  " .. table.concat(errs, "\n  "), 0)

@@ -92,47 +92,60 @@ local function mark(acc, k, t, what)
   end
 end
 
---- Accounts one event at virtual time t (milliseconds).
-function R.event(acc, ev, t)
-  acc.nevents = acc.nevents + 1
-  acc.now = t
-  acc.kinds[ev.kind] = (acc.kinds[ev.kind] or 0) + 1
-  local kind = ev.kind
-  if kind == "SubscriberOverflow" then acc.overflow = acc.overflow + 1 end
-  if kind == "ShutdownRequested" then
-    acc.shutdown_at = t
-    for _, name in ipairs(acc.order) do acc.tasks[name].at_shutdown = acc.tasks[name].state end
-    return
-  end
-  if not ev.task or kind:find("^Subscriber") or kind:find("^Controller") then return end
-  local k = task(acc, ev.task, t)
-  if kind == "TaskStarting" then
+-- What each kind of event about a task does to its row.
+local ON = {
+  TaskStarting = function(acc, k, _, t)
     k.attempts = k.attempts + 1
     if k.attempts > 1 then
       k.restarts = k.restarts + 1
       mark(acc, k, t, "restart")
     end
     enter(acc, k, "up", t)
-  elseif kind == "TaskFailed" then
+  end,
+  TaskFailed = function(acc, k, _, t)
     k.failures = k.failures + 1
     enter(acc, k, "down", t)
-  elseif kind == "TaskStopped" then
-    enter(acc, k, "down", t)
-  elseif kind == "BackoffScheduled" then
+  end,
+  TaskStopped = function(acc, k, _, t) enter(acc, k, "down", t) end,
+  BackoffScheduled = function(acc, k, ev, t)
     enter(acc, k, ev.backoff_source == "success" and "idle" or "backoff", t)
-  elseif kind == "ActorExhausted" then
+  end,
+  ActorExhausted = function(acc, k, _, t)
     k.exhaustions = k.exhaustions + 1
     k.final = "exhausted"
     mark(acc, k, t, "exhausted")
-  elseif kind == "ActorDead" then
-    k.final = "dead"
-  elseif kind == "Escalated" then
+  end,
+  ActorDead = function(_, k) k.final = "dead" end,
+  Escalated = function(acc, k, _, t)
     k.escalations = k.escalations + 1
     mark(acc, k, t, "escalated")
-  elseif kind == "TaskRemoved" then
+  end,
+  TaskRemoved = function(acc, k, _, t)
     enter(acc, k, nil, t)
     k.state = nil
     if k.final == "running" then k.final = acc.shutdown_at and "stopped" or "removed" end
+  end,
+  TaskAddRequested = function() end,
+  TaskAdded = function() end,
+  TaskReady = function() end,
+  TimeoutHit = function() end,
+}
+
+--- Accounts one event at virtual time t (milliseconds).
+function R.event(acc, ev, t)
+  acc.nevents = acc.nevents + 1
+  acc.now = t
+  local kind = ev.kind
+  acc.kinds[kind] = (acc.kinds[kind] or 0) + 1
+  local on = ON[kind]
+  if on then
+    local name = ev.task
+    if name then on(acc, acc.tasks[name] or task(acc, name, t), ev, t) end
+  elseif kind == "ShutdownRequested" then
+    acc.shutdown_at = t
+    for _, name in ipairs(acc.order) do acc.tasks[name].at_shutdown = acc.tasks[name].state end
+  elseif kind == "SubscriberOverflow" then
+    acc.overflow = acc.overflow + 1
   end
 end
 

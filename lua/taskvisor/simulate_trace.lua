@@ -173,12 +173,18 @@ local function stop_late(secs, popts, linger)
   if secs and secs > 0 and linger then linger(math.min(secs, popts.stop_timeout or 10)) end
 end
 
---- body(trace, popts, tv, signum, linger, abort): a Lua task's run function that
+-- A process attempt's failure, as the process task reports it: a message and
+-- an exit code, no Lua traceback.
+local function fail(mt, fatal, msg, code)
+  error(setmetatable({ message = msg, exit_code = code, fatal = fatal, no_traceback = true }, mt), 0)
+end
+
+--- body(trace, popts, failure_mt, signum, linger, abort): a Lua task's run function that
 --- plays a process spec's attempts from the trace, in the words the real
 --- process task uses ("exited with code 3", "killed by signal SIGKILL", "not
 --- ready within 5s (ready = "notify")"). abort(msg) is told of a trace
 --- function's bad result (the simulation then ends with that error).
-function M.body(trace, popts, tv, signum, linger, abort)
+function M.body(trace, popts, mt, signum, linger, abort)
   local ready = type(popts.ready) == "table" and popts.ready or nil
   local function has(codes, c)
     for _, x in ipairs(codes or {}) do if x == c then return true end end
@@ -196,7 +202,7 @@ function M.body(trace, popts, tv, signum, linger, abort)
         local t = ready.timeout and ready.timeout > 0 and ready.timeout or FOREVER
         if not ctx:sleep(t) then stop_late(o.ignore_term, popts, linger) return end
         local how = ready.mode == "notify" and 'ready = "notify"' or "ready.check"
-        tv.fail(string.format("not ready within %s (%s)", dur(math.ceil(t * 1000)), how))
+        fail(mt, false, string.format("not ready within %s (%s)", dur(math.ceil(t * 1000)), how))
       end
       spent = o.ready_after or 0
       if spent > 0 and not ctx:sleep(spent) then stop_late(o.ignore_term, popts, linger) return end
@@ -208,12 +214,11 @@ function M.body(trace, popts, tv, signum, linger, abort)
       return
     end
     if not ctx:sleep(math.max(0, o.run - spent)) then stop_late(o.ignore_term, popts, linger) return end
-    if o.signal then tv.fail("killed by signal " .. o.signal) end
+    if o.signal then fail(mt, false, "killed by signal " .. o.signal) end
     local code = o.exit or 0
     local success = popts.success_codes and has(popts.success_codes, code) or (not popts.success_codes and code == 0)
     if success then return end
-    if has(popts.fatal_codes, code) then tv.fatal(string.format("exited with code %d", code), code) end
-    tv.fail(string.format("exited with code %d", code), code)
+    fail(mt, has(popts.fatal_codes, code), string.format("exited with code %d", code), code)
   end
 end
 
