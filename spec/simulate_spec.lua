@@ -272,3 +272,26 @@ describe("tv.testing.simulate", function()
     assert.are.equal("real", (core.clock_kind()))
   end)
 end)
+
+describe("README's simulate example", function()
+  it("prints what README shows and writes the committed SVG", function()
+    local svg = os.tmpname()
+    local out, status, err = simulate("docs/simulate-example.lua --for 6h --trace docs/simulate-trace.lua --svg " .. sq(svg))
+    assert.are.equal(0, status, err)
+    local readme = read("README.md")
+    local block = readme:match("\n%$ taskvisor simulate docs/simulate%-example%.lua[^\n]*\n(.-)\n```\n")
+    assert.truthy(block, "README's block not found")
+    local n = 0
+    for line in block:gmatch("[^\n]+") do
+      if line ~= "..." then
+        n = n + 1
+        assert.truthy(out:find("\n" .. line:gsub("%p", "%%%0") .. "\n") or out:find("^" .. line:gsub("%p", "%%%0") .. "\n"),
+          "README line not in the output: " .. line)
+      end
+    end
+    assert.is_true(n >= 8)
+    local made = read(svg)
+    os.remove(svg)
+    assert.are.equal(read("docs/simulate-example.svg"), made)
+  end)
+end)

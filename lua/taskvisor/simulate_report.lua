@@ -108,7 +108,12 @@ local ON = {
   end,
   TaskStopped = function(acc, k, _, t) enter(acc, k, "down", t) end,
   BackoffScheduled = function(acc, k, ev, t)
-    enter(acc, k, ev.backoff_source == "success" and "idle" or "backoff", t)
+    local source = ev.backoff_source
+    if source == "cooldown" then -- a budget exhausted with on_exhausted = { cooldown = s }
+      k.exhaustions = k.exhaustions + 1
+      mark(acc, k, t, "exhausted")
+    end
+    enter(acc, k, source == "success" and "idle" or "backoff", t)
   end,
   ActorExhausted = function(acc, k, _, t)
     k.exhaustions = k.exhaustions + 1
