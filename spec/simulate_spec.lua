@@ -261,6 +261,26 @@ describe("tv.testing.simulate", function()
     assert.are.equal(11, a.seed)
   end)
 
+  it("leaves the host's exit status to real runs, and refuses to start inside a running supervisor", function()
+    local out, status = H.host_run([[
+      local tv = require("taskvisor")
+      local cfg = tv.config{ tasks = { tv.process{ name = "p", cmd = { "/x" }, restart = "always",
+        intensity = { max_restarts = 1, within = 60 }, on_exhausted = "escalate" } } }
+      local r = tv.testing.simulate(cfg, { for_ = 60, trace = { p = { { run = 1, exit = 1 } } } })
+      print(r.summary.run.result:match("^%u+"))
+    ]])
+    assert.are.equal(0, status, out) -- (an escalated real run would exit 3)
+    assert.truthy(out:find("^ESCALATED\n"), out)
+    local cfg = tv.config{ tasks = { tv.process{ name = "p", cmd = { "/x" } } } }
+    local sup = tv.supervisor{}
+    local ok, err
+    sup:add(tv.task{ name = "inner", restart = "never",
+      run = function() ok, err = pcall(T.simulate, cfg, { for_ = 1 }) end })
+    assert(sup:run())
+    assert.is_false(ok)
+    assert.truthy(err:find("cannot change the clock while a supervisor runs", 1, true), err)
+  end)
+
   it("rejects bad options and a trace for a task it does not have", function()
     local cfg = tv.config{ tasks = { tv.process{ name = "p", cmd = { "/x" } } } }
     assert.has_error(function() T.simulate(cfg, { for_ = -1 }) end,
