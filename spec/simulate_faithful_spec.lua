@@ -10,7 +10,7 @@ local C = require("taskvisor.config")
 
 -- The real run: the config built as `taskvisor run` builds it, shut down at
 -- `horizon` seconds like the simulation is.
-local function real_run(cfg, horizon, seed)
+local function real_run(cfg, horizon, seed, setup)
   local sup_opts = {}
   for k, v in pairs(cfg.supervisor) do sup_opts[k] = v end
   sup_opts.seed = seed
@@ -18,28 +18,31 @@ local function real_run(cfg, horizon, seed)
   local real = tv.config{ supervisor = sup_opts, tasks = cfg.tasks,
     subscribers = { { name = "collect", queue = 65536, on_event = function(e) events[#events + 1] = e end } } }
   local sup = assert(C.build(real, tv.supervisor))
+  if setup then setup(sup) end
   local h = sup.core:_shutdown_at(horizon)
   sup:run()
   h:cancel()
   return events
 end
 
--- "Kind#attempt delay=ms reason" per event of `task`.
+-- "Kind#attempt delay=ms reason" per event of `task` (or, for "controller",
+-- of every Controller* event).
 local function story(events, task)
   local out = {}
   for _, e in ipairs(events) do
-    if e.task == task then
+    if e.task == task or (task == "controller" and e.kind:find("^Controller")) then
       out[#out + 1] = string.format("%s#%s%s%s", e.kind, tostring(e.attempt or "-"),
         e.delay_ms and " delay=" .. e.delay_ms or "", e.reason and " " .. e.reason or "")
+        .. (e.slot and " slot=" .. e.slot or "")
     end
   end
   return out
 end
 
 -- Runs cfg both ways and compares each task's story.
-local function same_story(cfg, tasks, horizon, seed)
-  local real = real_run(cfg, horizon, seed)
-  local sim = tv.testing.simulate(cfg, { for_ = horizon, seed = seed })
+local function same_story(cfg, tasks, horizon, seed, setup)
+  local real = real_run(cfg, horizon, seed, setup)
+  local sim = tv.testing.simulate(cfg, { for_ = horizon, seed = seed, setup = setup })
   for _, name in ipairs(tasks) do
     local r, s = story(real, name), story(sim.events, name)
     assert.is_true(#r > 2, name .. ": the real run told little: " .. table.concat(r, ", "))
@@ -101,5 +104,27 @@ describe("a simulation matches the real run", function()
     local cfg = tv.config{ tasks = { failing("slow", 5, "none", { timeout = 0.05 }) } }
     local _, sim = same_story(cfg, { "slow" }, 3, 9)
     assert.are.equal(5, H.count(sim.events, "TimeoutHit", "slow"))
+  end)
+
+  it("the controller: the same admissions, rejections and slot transitions", function()
+    local cfg = tv.config{ supervisor = { controller = { max_slot_queue = 4 } }, tasks = {} }
+    local function deploy(v, secs)
+      return tv.task{ name = "deploy-" .. v, slot = "deploy", restart = "never",
+        run = function(ctx) ctx:sleep(secs) end }
+    end
+    local function setup(sup)
+      assert(sup:add(tv.task{ name = "driver", restart = "never", run = function(ctx)
+        assert(sup:submit{ slot = "deploy", admission = "queue", task = deploy("v1", 0.2) })
+        assert(sup:submit{ slot = "deploy", admission = "queue", task = deploy("v2", 0.1) })
+        ctx:sleep(0.05)
+        assert(sup:submit{ slot = "deploy", admission = "replace", task = deploy("v3", 0.1) })
+        assert(not sup:submit{ slot = "deploy", admission = "drop_if_running", task = deploy("v4", 0.1) })
+        ctx:sleep(0.3)
+        assert(sup:submit{ slot = "deploy", admission = "queue", task = deploy("v5", 0.05) })
+      end }))
+    end
+    local real, sim = same_story(cfg, { "controller", "driver", "deploy-v1", "deploy-v3", "deploy-v5" }, 1.5, 3, setup)
+    assert.truthy(H.first(real, "ControllerRejected"))
+    assert.are.equal(0, H.count(sim.events, "TaskStarting", "deploy-v4"))
   end)
 end)

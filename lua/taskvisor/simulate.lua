@@ -74,6 +74,8 @@ end
 --- "24h", default 24 h), seed (integer, default 1), trace (a table; see
 --- simulate_trace), trace_file / trace_src (to name lines in errors),
 --- on_event(ev, ms) (each event as it happens), keep_events (collect them),
+--- setup(sup) (called with the built supervisor before it runs: to submit to
+--- its controller, or add tasks that need the supervisor),
 --- columns (timeline resolution, 0 for none). Returns { seed, duration_ms,
 --- events, summary, acc }; raises on bad input.
 function M.run(cfg, opts)
@@ -139,6 +141,7 @@ function M.run(cfg, opts)
       error("simulate: the config does not build:\n  " .. table.concat(errs, "\n  "), 0)
     end
     running = sup
+    if opts.setup then opts.setup(sup) end
     local h = sup.core:_shutdown_at(secs)
     local rok, msg = sup:run()
     h:cancel()

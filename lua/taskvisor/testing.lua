@@ -8,7 +8,9 @@ local R = require("taskvisor.simulate_report")
 
 local M = {}
 
---- simulate(cfg, { for_ = seconds | "24h", seed = 1, trace = {...} }):
+--- simulate(cfg, { for_ = seconds | "24h", seed = 1, trace = {...},
+--- setup = function(sup) end (before the run: submit to its controller, add
+--- tasks that need the supervisor) }):
 --- { events = { ev, ... } (each with t, its virtual time in seconds),
 ---   lines = { "00:00:05.000 [007] [failed] ...", ... },
 ---   summary = { tasks = { { name, attempts, restarts, failures, up, down, backoff,
@@ -21,7 +23,7 @@ function M.simulate(cfg, opts)
   if type(opts) ~= "table" then error("tv.testing.simulate: 'opts' must be a table (got " .. type(opts) .. ")", 2) end
   local lines = {}
   local ok, res = pcall(S.run, cfg, { for_ = opts.for_, seed = opts.seed, trace = opts.trace,
-    keep_events = true, on_event = function(ev, ms) lines[#lines + 1] = R.line(ev, ms) end })
+    setup = opts.setup, keep_events = true, on_event = function(ev, ms) lines[#lines + 1] = R.line(ev, ms) end })
   if not ok then error(res, 2) end
   for _, ev in ipairs(res.events) do ev.t = ev.at end
   local tasks, by_name = {}, {}
