@@ -208,6 +208,25 @@ describe("tv.testing.simulate", function()
     assert.are.equal("up", r.task.steady.at_shutdown)
   end)
 
+  it("traces a group's process children; a schedule's waits are idle, not outages", function()
+    local cfg = tv.config{ supervisor = { grace = 3 }, tasks = {
+      tv.process{ name = "db", cmd = { "/x/db" }, ready = { notify = true, timeout = 10 } },
+      tv.group{ name = "app", strategy = "one_for_all", after = { "db" }, children = {
+        tv.process{ name = "api", cmd = { "/x/api" }, restart = "always", backoff = { first = 2 } },
+        { name = "cache", cmd = { "/x/cache" }, restart = "always" } } },
+      tv.task{ name = "cron", every = 60, run = function(ctx) ctx:sleep(5) end } } }
+    local r = T.simulate(cfg, { for_ = 600, trace = { db = { { ready_after = 3 } },
+      api = { { run = 100, exit = 2 }, { run = 50, signal = "SEGV" }, {} }, cache = { { ignore_term = 1 } } } })
+    assert.are.equal(3, H.first(r.events, "TaskStarting", "api").t) -- after db's readiness
+    assert.are.equal(3, r.task.api.attempts)
+    assert.are.equal(3, r.task.cache.attempts) -- one_for_all
+    assert.are.equal(104, H.only(r.events, "cache", "TaskStopped")[1].t) -- 1 s after its SIGTERM
+    assert.are.equal("execution failed: killed by signal SIGSEGV", H.only(r.events, "api", "TaskFailed")[2].reason)
+    assert.are.equal(10, r.task.cron.attempts)
+    assert.are.equal(0, r.task.cron.down)
+    assert.are.equal(0, r.task.cron.longest_outage)
+  end)
+
   it("a process ignoring SIGTERM stops late, within grace; past grace it is GraceExceeded", function()
     local function cfg(grace)
       return tv.config{ supervisor = { grace = grace }, tasks = {

@@ -34,7 +34,7 @@ R.STATES = STATES
 --- 0 for none).
 function R.new(duration, columns)
   return { duration = duration, columns = columns or 0, tasks = {}, order = {}, marks = {},
-    nevents = 0, kinds = {}, overflow = 0, now = 0 }
+    nevents = 0, overflow = 0, now = 0 }
 end
 
 local function task(acc, name, t)
@@ -113,7 +113,9 @@ local ON = {
       k.exhaustions = k.exhaustions + 1
       mark(acc, k, t, "exhausted")
     end
-    enter(acc, k, source == "success" and "idle" or "backoff", t)
+    -- (waiting for its next run after a success, or for its schedule, is
+    -- not an outage)
+    enter(acc, k, (source == "success" or source == "schedule") and "idle" or "backoff", t)
   end,
   ActorExhausted = function(acc, k, _, t)
     k.exhaustions = k.exhaustions + 1
@@ -141,7 +143,6 @@ function R.event(acc, ev, t)
   acc.nevents = acc.nevents + 1
   acc.now = t
   local kind = ev.kind
-  acc.kinds[kind] = (acc.kinds[kind] or 0) + 1
   local on = ON[kind]
   if on then
     local name = ev.task
