@@ -6,7 +6,7 @@
 set -eu
 
 # To build the host and the module (the host embeds Lua: no interpreter needed).
-RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
+RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev lua-dkjson" # lua-dkjson: taskvisor simulate --json
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
