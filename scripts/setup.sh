@@ -9,6 +9,8 @@ set -eu
 RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
 # zlib1g-dev: compressed log rotations
 RUNTIME="$RUNTIME zlib1g-dev"
+# lua-dkjson: taskvisor simulate --json
+RUNTIME="$RUNTIME lua-dkjson"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"

@@ -107,6 +107,13 @@ local expect = {
       "worker%-b stopped after %d ticks", "cancel worker%-b: true", "worker%-b alive: false",
       "list: operator, worker%-c", "worker%-c stopped after %d ticks", "done" },
   },
+  policy_spec = {
+    status = 0,
+    patterns = { "api: %d+ restarts, up %d+%.%d%% of the day, longest outage %d+%.%d s\n",
+      "ok %- rides out a crash every 5 minutes for a day without escalating\n",
+      "crash loop: ESCALATED: task 'api': restart intensity exceeded",
+      "ok %- escalates a crash loop within the first minute\n" },
+  },
 }
 
 local e = assert(expect[name], "no expectations for example " .. name)

@@ -150,7 +150,8 @@ local function run(argv)
   return nil -- the host's exit status from the run (0, 2 grace exceeded, 3 escalated)
 end
 
-M.commands = { run = run, check = check }
+M.commands = { run = run, check = check,
+  simulate = function(argv) return require("taskvisor.simulate_cli").main(argv) end }
 
 --- main(cmd, argv): the exit status, or nil for the host's default (the
 --- status of the last run).

@@ -66,4 +66,13 @@ G.bind(tv, { core = core, any_spec = S.any_spec, resolve = S.resolve, core_task 
   spec_common = S.spec_common, freeze = S.freeze, read_only = S.read_only, spec_fields = S.spec_fields,
   add_opts = L.add_opts })
 
+-- tv.testing (simulations for users' specs), loaded on first use: it
+-- requires this module itself.
+setmetatable(tv, { __index = function(t, k)
+  if k ~= "testing" then return nil end
+  local m = require("taskvisor.testing")
+  rawset(t, k, m)
+  return m
+end })
+
 return tv

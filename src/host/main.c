@@ -27,7 +27,7 @@ int luaopen_taskvisor_core(lua_State *L);
 static void usage(FILE *out) {
   fprintf(out,
           "usage: " PROGNAME " [options] [script [args...]]\n"
-          "       " PROGNAME " run CONFIG | check CONFIG | help [CMD]\n"
+          "       " PROGNAME " run CONFIG | check CONFIG | simulate CONFIG | help [CMD]\n"
           "Runs a supervision config written in Lua 5.4 with taskvisor built in.\n"
           "Options:\n"
           "  -e code   run the Lua code (may be repeated; before the script)\n"
@@ -216,7 +216,7 @@ static void warn_unran(lua_State *L) {
 
 /* ---- subcommands -------------------------------------------------------------
  * taskvisor run | check CONFIG ...: the Lua module taskvisor.cli. */
-static const char *const LUA_COMMANDS[] = {"run", "check", NULL};
+static const char *const LUA_COMMANDS[] = {"run", "check", "simulate", NULL};
 
 static int is_lua_command(const char *w) {
   for (int i = 0; LUA_COMMANDS[i]; i++)
@@ -234,6 +234,11 @@ static void command_usage(FILE *out, const char *cmd) {
     fprintf(out, "usage: " PROGNAME " check CONFIG [args...]\n"
                  "Loads and validates a declarative config without starting anything, prints\n"
                  "its task tree and exits 0; or prints every error (file:line) and exits 1.\n");
+  else if (strcmp(cmd, "simulate") == 0)
+    fprintf(out, "usage: " PROGNAME " simulate CONFIG [--for 24h] [--seed N] [--trace TRACE.lua] [--json] [--svg FILE]\n"
+                 "Runs the config's tasks in virtual time (nothing waits for real; process tasks\n"
+                 "are not spawned: the trace says how each attempt goes) and prints the events\n"
+                 "with virtual timestamps, then a summary per task. Same inputs, same output.\n");
 }
 
 /* Runs taskvisor.cli's main(cmd, {words}) and returns the exit status: its

@@ -14,6 +14,7 @@
 #include "lpath.h"
 #include "lpolicy.h"
 #include "lproc.h"
+#include "lsim.h"
 #include "lsub.h"
 #include "lsup.h"
 #include "lsupview.h"
@@ -29,9 +30,11 @@ static int l_sleep(lua_State *L) {
   return ltv_fiber_sleep(L, f, ms, "tv.sleep");
 }
 
-/* tv.monotime(): seconds on the monotonic clock (for measurements). */
+/* tv.monotime(): seconds on the monotonic clock (for measurements; virtual
+ * in a simulation). */
 static int l_monotime(lua_State *L) {
-  lua_pushnumber(L, (lua_Number)uv_hrtime() / 1e9);
+  ltv_ctx *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushnumber(L, (lua_Number)tv_clock_hrtime(&ctx->clock) / 1e9);
   return 1;
 }
 
@@ -88,7 +91,8 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_sleep, 1);
   lua_setfield(L, -2, "sleep");
-  lua_pushcfunction(L, l_monotime);
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, l_monotime, 1);
   lua_setfield(L, -2, "monotime");
   lua_pushlightuserdata(L, ctx);
   lua_pushcclosure(L, l_supervised, 1);
@@ -105,5 +109,6 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushliteral(L, LTV_VERSION);
   lua_setfield(L, -2, "version");
   ltv_hooks_open(L);
+  ltv_sim_open(L); /* also adds to the supervisor's methods */
   return 1;
 }

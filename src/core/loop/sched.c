@@ -1,5 +1,7 @@
 /* sched.c - timer heap and two-lane run queue on top of one uv_timer_t and
- * one uv_idle_t (or driven by hand when there is no loop). */
+ * one uv_idle_t (or driven by hand when there is no loop). On a virtual clock
+ * the uv timer is never armed: the idle handle moves the clock to the next
+ * deadline whenever no work is left (virtual time on a real loop). */
 #include "core/loop/sched.h"
 
 #include <stdlib.h>
@@ -80,12 +82,16 @@ static int timers_due(const tv_sched_t *s) {
   return s->nheap && s->heap[0]->due <= tv_sched_now(s);
 }
 
+static int is_virtual(const tv_sched_t *s) { return tv_clock_is_virtual(s->clock); }
+
 static void on_uv_idle(uv_idle_t *h) {
   tv_sched_t *s = h->data;
   drain_pass(s);
+  if (is_virtual(s) && !tv_sched_has_work(s) && s->nheap)
+    tv_clock_set(s->clock, s->heap[0]->due); /* nothing runnable: jump */
   if (timers_due(s)) run_timers(s);
   sync_uv_timer(s); /* the timer this pass served may have been stopped meanwhile */
-  if (!tv_sched_has_work(s) && !timers_due(s)) uv_idle_stop(h);
+  if (!tv_sched_has_work(s) && !timers_due(s) && !(is_virtual(s) && s->nheap)) uv_idle_stop(h);
 }
 
 static void on_uv_timer(uv_timer_t *h) {
@@ -103,9 +109,10 @@ static void on_uv_timer(uv_timer_t *h) {
  * idle pass re-syncs it). */
 static void sync_uv_timer(tv_sched_t *s) {
   if (!s->uvtimer || s->closing) return;
-  if (s->nheap == 0) {
+  if (s->nheap == 0 || is_virtual(s)) {
     if (s->armed_due != UINT64_MAX) uv_timer_stop(s->uvtimer);
     s->armed_due = UINT64_MAX;
+    if (s->nheap && !uv_is_active((uv_handle_t *)s->uvidle)) uv_idle_start(s->uvidle, on_uv_idle);
     return;
   }
   uint64_t due = s->heap[0]->due, now = tv_sched_now(s);
@@ -284,14 +291,16 @@ static void drain_pass(tv_sched_t *s) {
   s->pass++;
   tv_sched_flush(s);
   tv_list_splice(&s->lanes[TV_LANE_NEXT], &cur);
-  int bounded = s->uvidle != NULL;
-  uint64_t start = bounded ? uv_hrtime() : 0, last = start;
+  /* (not on a virtual clock either: where a pass is cut must not depend on
+   * the machine's speed, or a simulation would not repeat itself) */
+  int bounded = s->uvidle != NULL && !is_virtual(s);
+  uint64_t start = bounded ? tv_clock_hrtime(s->clock) : 0, last = start;
   uint32_t n = 0;
   while (!tv_list_empty(&cur)) {
     run_first(&cur);
     tv_sched_flush(s);
     if (!bounded || ++n % s->stride) continue;
-    uint64_t now = uv_hrtime();
+    uint64_t now = tv_clock_hrtime(s->clock);
     s->stride = now - last > SLOW_ITEMS_NS / 16 * s->stride ? 1 : 16; /* slow items: read every one */
     last = now;
     if (now - start >= PASS_BUDGET_NS && !tv_list_empty(&cur)) {
@@ -302,6 +311,12 @@ static void drain_pass(tv_sched_t *s) {
 }
 
 void tv_sched_run_pass(tv_sched_t *s) { drain_pass(s); }
+
+void tv_sched_clock_changed(tv_sched_t *s) {
+  if (s->uvtimer && s->armed_due != UINT64_MAX) uv_timer_stop(s->uvtimer);
+  s->armed_due = UINT64_MAX;
+  sync_uv_timer(s);
+}
 
 uint64_t tv_sched_run_until(tv_sched_t *s, uint64_t until_ms) {
   uint64_t passes = 0;

@@ -13,6 +13,9 @@
  * grace deadline) reserves room for its timer once, where it can still report
  * TV_ENOMEM (tv_timer_reserve); arming a reserved timer never allocates.
  *
+ * On a virtual clock (clock.h) the loop still runs callbacks, but time moves
+ * to the next deadline as soon as no work is queued: nothing waits for real.
+ *
  * Without a loop (tv_sched_init with loop NULL) nothing runs by itself: tests
  * call tv_sched_run_until with a manual clock. Owner: the embedding (binding
  * context or test); timers and work items are owned by the structs embedding
@@ -121,6 +124,9 @@ void tv_sched_flush(tv_sched_t *s);
  * the next timer is after `until_ms`, moving the (manual) clock forward.
  * Returns the number of callbacks run. */
 uint64_t tv_sched_run_until(tv_sched_t *s, uint64_t until_ms);
+/* The clock's kind or time was changed in place (real <-> virtual): re-syncs
+ * the libuv timer to it. Armed timers keep their deadlines. */
+void tv_sched_clock_changed(tv_sched_t *s);
 /* Manual driving: one loop pass of deferred work (no timers). */
 void tv_sched_run_pass(tv_sched_t *s);
 /* Deadline of the earliest armed timer, or UINT64_MAX. */
