@@ -4,7 +4,8 @@
 -- taskvisor.core (C). The modules, each requiring only those before it:
 --   validate -> process, lifecycle, preflight -> group -> spec (tv.task, tv.process,
 --   policies) -> supervisor (tv.supervisor, add, run) -> waits (outcomes,
---   sup:wait*), controller (sup:submit, slots) -> init; log_writer on demand.
+--   sup:wait*), controller (sup:submit, slots), embed (sup:start, tv.step)
+--   -> init; log_writer on demand.
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
@@ -14,6 +15,7 @@ local S = require("taskvisor.spec")
 local Sup = require("taskvisor.supervisor")
 require("taskvisor.waits")
 require("taskvisor.controller")
+local E = require("taskvisor.embed")
 
 local tv = {
   version = core.version,
@@ -26,6 +28,8 @@ local tv = {
   restartable = S.restartable,
   supervisor = Sup.new,
   config = require("taskvisor.config").config,
+  step = E.step,
+  backend = E.backend,
 }
 
 -- ctx:exec(cmd [, opts]): runs a command to completion without blocking the
