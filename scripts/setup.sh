@@ -10,6 +10,10 @@ RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
+# lua-luv: spec/luv_spec.lua and examples/luv_*.lua (a luv app); luarocks: the
+# rockspec's test. lua-luv-dev: luv.h, which checks
+# the type the binding gives luv_loop (found at run time; luv is never linked).
+TEST="$TEST lua-luv lua-luv-dev luarocks"
 
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;

@@ -25,10 +25,15 @@ ltv_ctx *ltv_ctx_get(lua_State *L) {
   return ctx;
 }
 
-/* luv.h declares it so (LUALIB_API uv_loop_t *luv_loop(lua_State *L)); it is
- * looked up at run time, so the module neither links luv nor needs its
- * headers to build, and works the same without it. */
+/* luv's C API (luv.h): uv_loop_t *luv_loop(lua_State *L). It is looked up at
+ * run time, so the module neither links luv nor needs it to build or run;
+ * where luv's headers are installed the build checks our type against it. */
+#ifdef TV_HAVE_LUV_H
+#include <luv/luv.h>
+typedef __typeof__(&luv_loop) luv_loop_fn;
+#else
 typedef uv_loop_t *(*luv_loop_fn)(lua_State *L);
+#endif
 
 /* luv's luv_loop: in the shared object luv's own functions live in (Lua
  * loads C modules RTLD_LOCAL, so the global scope does not see it), else in
