@@ -256,6 +256,48 @@ describe("taskvisor on luv's loop", function()
     assert.has_error(function() sup:start{ nope = 1 } end)
   end)
 
+  it("starts from inside a task; sup:run after sup:start drives it to its end; tv.step refuses inside", function()
+    local inner = tv.supervisor{ grace = 5 }
+    local outer = tv.supervisor{ grace = 5 }
+    local step_err, started
+    assert(outer:start{ tv.task{ name = "starter", restart = "never", run = function()
+      step_err = select(2, pcall(tv.step))
+      started = assert(inner:start{ tv.task{ name = "inner", restart = "never", run = function() tv.sleep(0.01) end } })
+    end } })
+    local ok, outcomes = outer:run() -- after start: runs the loop until it ended
+    assert.is_true(ok)
+    assert.are.equal("completed", outcomes.starter.status)
+    assert.is_true(started)
+    assert.matches("tv.step: cannot be called from inside a task", step_err, 1, true)
+    run_until(function() return inner:done() end, 30)
+    local iok, iout = inner:result()
+    assert.is_true(iok)
+    assert.are.equal("completed", iout.inner.status)
+  end)
+
+  it("refuses sup:start when luv was loaded after taskvisor, unless external_loop", function()
+    local script = H.script([[
+      local tv = require("taskvisor")
+      local uv = require("luv")
+      local sup = tv.supervisor{}
+      local ok, err = pcall(sup.start, sup, { tv.task{ name = "t", restart = "never", run = function() end } })
+      io.write(tostring(ok), " ", err, "\n")
+      local _, _, loop = tv.backend()
+      io.write("loop ", loop, "\n")
+      assert(sup:start({ tv.task{ name = "t", restart = "never", run = function() io.write("ran\n") end } },
+        { external_loop = true }))
+      while not sup:done() do tv.step() end
+      io.write("done ", tostring((sup:result())), "\n")
+    ]])
+    local runner = SANITIZED and string.format("%q", H.host()) or H.lua()
+    local out, status = H.sh(runner .. " " .. script)
+    os.remove(script)
+    assert.are.equal(0, status, out)
+    assert.matches("false [^\n]*sup:start: luv is loaded, but taskvisor is not on its loop", out)
+    assert.matches("require%('luv'%) before require%('taskvisor'%)", out)
+    assert.matches("loop default\nran\ndone true\n", out)
+  end)
+
   it("lets the app exit with tasks still registered: no crash, leak or process left", function()
     local script = H.script([[
       local uv = require("luv")
