@@ -16,6 +16,10 @@ RUNTIME="$RUNTIME lua-dkjson"
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
 # tzdata: the calendar spec's daylight-saving cases (America/New_York)
 TEST="$TEST tzdata"
+# lua-luv: spec/luv_spec.lua and examples/luv_*.lua (a luv app); luarocks: the
+# rockspec's test. lua-luv-dev: luv.h, which checks
+# the type the binding gives luv_loop (found at run time; luv is never linked).
+TEST="$TEST lua-luv lua-luv-dev luarocks"
 
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;

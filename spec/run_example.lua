@@ -114,6 +114,21 @@ local expect = {
       "crash loop: ESCALATED: task 'api': restart intensity exceeded",
       "ok %- escalates a crash loop within the first minute\n" },
   },
+  luv_app = { -- (luv's loop: examples/luv_app.lua)
+    status = 0, lua = true,
+    patterns = { "sup:start returned; tasks run while uv%.run%(%) runs\n", "echo: one\n", "echo: two\n",
+      "echo: three\n", "supervisor done: true\n", "outcome heartbeat: cancelled after 1 attempt",
+      "outcome job: completed after 3 attempt", "uv%.run%(%) returned after %d+ heartbeats\n" },
+    anywhere = { "taskvisor: job attempt 1 failed\n", "taskvisor: job attempt 2 failed\n",
+      "taskvisor: job done on attempt 3\n" },
+    absent = { "attempt 3 failed", "Uncaught Error" },
+  },
+  luv_step = { -- (tv.step from another loop: examples/luv_step.lua)
+    status = 0, lua = true,
+    patterns = { "counter: tick 1\n", "counter: tick 2\n", "counter: tick 3\n",
+      "done: true; counter completed, child completed\n", "the other loop ended; several tv%.step%(%) passes\n" },
+    anywhere = { "child: hello\n" },
+  },
 }
 
 local e = assert(expect[name], "no expectations for example " .. name)

@@ -5,7 +5,8 @@
 --   validate -> process, lifecycle, preflight -> group -> spec (tv.task, tv.process,
 --   policies) -> supervisor (tv.supervisor, add, run) -> waits (outcomes,
 --   sup:wait*), controller (sup:submit, slots), children (sup:add_child,
---   start_child, remove_child) -> init; log_writer on demand.
+--   start_child, remove_child), embed (sup:start, tv.step) -> init; log_writer
+--   on demand.
 local core = require("taskvisor.core")
 local V = require("taskvisor.validate")
 local P = require("taskvisor.process")
@@ -17,6 +18,7 @@ require("taskvisor.waits")
 require("taskvisor.controller")
 require("taskvisor.operator")
 require("taskvisor.children")
+local E = require("taskvisor.embed")
 
 local tv = {
   version = core.version,
@@ -29,6 +31,8 @@ local tv = {
   restartable = S.restartable,
   supervisor = Sup.new,
   config = require("taskvisor.config").config,
+  step = E.step,
+  backend = E.backend,
 }
 
 -- ctx:exec(cmd [, opts]): runs a command to completion without blocking the

@@ -125,7 +125,7 @@ end
 -- them up, so tasks added while it runs may still come: theirs are checked
 -- then (as a task added while running is): the dependent ends, ActorDead.
 -- nil, or the error naming the first such dependency.
-local function missing_after(self, c, tops, nodes)
+local function missing_after(self, c, tops, nodes, where)
   local known = {}
   for _, n in ipairs(nodes) do known[n.name] = true end
   local refused = self.refused
@@ -133,8 +133,8 @@ local function missing_after(self, c, tops, nodes)
   for _, n in ipairs(tops) do
     for _, d in ipairs(n.after or {}) do
       if absent(d) then
-        return string.format("sup:run: task '%s' starts after '%s', which is not a task of this "
-          .. "supervisor ('after' names tasks added before sup:run or in its batch)", n.name, d)
+        return string.format("%s: task '%s' starts after '%s', which is not a task of this "
+          .. "supervisor ('after' names tasks added before sup:run or in its batch)", where, n.name, d)
       end
     end
   end
@@ -143,8 +143,8 @@ local function missing_after(self, c, tops, nodes)
   for _, name in ipairs(self.added_after and c:list() or {}) do
     for _, w in ipairs(c:waits(name) or {}) do
       if not w[3] and not w[2] and absent(w[1]) then
-        return string.format("sup:run: task '%s' starts after '%s', which is not a task of this "
-          .. "supervisor ('after' names tasks added before sup:run or in its batch)", name, w[1])
+        return string.format("%s: task '%s' starts after '%s', which is not a task of this "
+          .. "supervisor ('after' names tasks added before sup:run or in its batch)", where, name, w[1])
       end
     end
   end
@@ -334,20 +334,18 @@ function Supervisor:subscribe(sub)
   return nil, "EEXIST: no free default subscriber name; give it a name"
 end
 
---- sup:run([specs]): adds `specs` (all or none: a duplicate name adds nothing),
---- then runs the loop until every task has ended, or until SIGINT / SIGTERM /
---- SIGQUIT or sup:shutdown(). true, or nil, "GraceExceeded: ...", stuck_names.
-function Supervisor:run(specs)
-  local c = self_check(self, "run")
-  local runnable, why, never = c:runnable() -- refuse before adding anything
-  if never then error(why, 2) end -- (called where it never can run)
-  if not runnable then return nil, why end
+-- Adds a run's (or a start's) batch of specs: all or none (a duplicate name
+-- adds nothing). true, or nil + err (reported as TaskAddFailed); raises at
+-- the caller of sup:run / sup:start for bad specs. `where`: "sup:run", ...
+local function add_batch(self, c, where, specs)
+  -- levels: error's caller, add_batch, sup:run / sup:start, their caller
+  local function need(v, err) if v == nil then error(err, 4) end return v end
   if specs ~= nil then
-    check(V.list("sup:run", "specs", specs, "task specs"))
+    need(V.list(where, "specs", specs, "task specs"))
     local batch, seen, taken = {}, {}, nil
     for i, s in ipairs(specs) do
-      local spec = check(any_spec(string.format("sup:run: specs[%d]", i), s))
-      local policy = check(resolve("sup:run", spec, self.defaults))
+      local spec = need(any_spec(string.format("%s: specs[%d]", where, i), s))
+      local policy = need(resolve(where, spec, self.defaults))
       if not taken and (seen[spec.name] or c:contains(spec.name)) then taken = spec.name end
       seen[spec.name] = true
       batch[i] = { spec, policy }
@@ -359,15 +357,15 @@ function Supervisor:run(specs)
     local specs_only = {}
     for i, item in ipairs(batch) do specs_only[i] = item[1] end
     local nodes = G.expand(specs_only)
-    local cyc = L.cycle("sup:run", nodes) -- through group trees too
-    if cyc then error(cyc, 2) end
+    local cyc = L.cycle(where, nodes) -- through group trees too
+    if cyc then error(cyc, 3) end
     cyc = L.cross_cycle(nodes, function(n, as_child) return c:waits(n, as_child) end)
     if cyc then
       return refuse_batch(self, c, batch, string.format("EINVAL: 'after' would make a cycle: %s "
         .. "(none of them could start); no task of this batch was added", cyc))
     end
-    local missing = missing_after(self, c, specs_only, nodes)
-    if missing then error(missing, 2) end
+    local missing = missing_after(self, c, specs_only, nodes, where)
+    if missing then error(missing, 3) end
     for _, item in ipairs(batch) do -- every task object first: all or none
       local task, err = core_task(item[1], self.defaults)
       if not task then return refuse_batch(self, c, batch, err .. "; no task of this batch was added") end
@@ -378,10 +376,24 @@ function Supervisor:run(specs)
       if not ok then return nil, err end
     end
   else
-    local missing = missing_after(self, c, {}, {})
-    if missing then error(missing, 2) end
+    local missing = missing_after(self, c, {}, {}, where)
+    if missing then error(missing, 3) end
   end
   note_ran(self)
+  return true
+end
+M.add_batch = add_batch
+
+--- sup:run([specs]): adds `specs` (all or none: a duplicate name adds nothing),
+--- then runs the loop until every task has ended, or until SIGINT / SIGTERM /
+--- SIGQUIT or sup:shutdown(). true, or nil, "GraceExceeded: ...", stuck_names.
+function Supervisor:run(specs)
+  local c = self_check(self, "run")
+  local runnable, why, never = c:runnable() -- refuse before adding anything
+  if never then error(why, 2) end -- (called where it never can run)
+  if not runnable then return nil, why end
+  local added, err = add_batch(self, c, "sup:run", specs)
+  if not added then return nil, err end
   local ok, msg, stuck = c:run()
   -- (as sup:outcomes; a host short of memory still gets the run's verdict,
   -- with no outcomes, rather than an error after everything stopped)

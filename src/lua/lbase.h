@@ -46,8 +46,9 @@ typedef struct ltv_ctx {
   const struct ltv_fiber_ops *fiber_ops[LTV_FIBER_KINDS]; /* a fiber's kind indexes it */
   struct ltv_exec *execs;     /* lexec.c: fibers waiting in ctx:exec (a short list) */
   struct tv_reaper *reaper;   /* children of process tasks and ctx:exec; made on first use */
-  int running;     /* lsup.c: a sup:run() is driving the loop */
+  int running;     /* lsup.c, lembed.c: a sup:run() or tv.step() is driving the loop */
   uint64_t no_starts_until; /* ltask.c: clock ms; a coroutine could not be made */
+  int luv;         /* on luv's loop: a registry ref to luv's module table, else LUA_NOREF */
   int extras_used; /* lhooks.c: core.set_extras was called: releases look for extras to drop */
 } ltv_ctx;
 
@@ -57,6 +58,20 @@ ltv_ctx *ltv_ctx_get(lua_State *L);
 ltv_ctx *ltv_ctx_open(lua_State *L);
 /* The context whose scheduler s is (every supervisor of ours runs on one). */
 static inline ltv_ctx *ltv_ctx_of_sched(tv_sched_t *s) { return ltv_container_of(s, ltv_ctx, sched); }
+/* Whose loop (the seam): when the app loaded luv before taskvisor.core, luv's
+ * (from luv's C API, luv_loop), so one uv.run() drives both; else libuv's
+ * default loop. Chosen once, when the context is made. */
+/* Luv's loop for L's interpreter, or NULL (luv not loaded, or its C API not
+ * found: *why says which). */
+uv_loop_t *ltv_luv_loop(lua_State *L, const char **why);
+/* Turns the context's loop once in `mode`: through luv's uv.run on luv's loop
+ * (so luv knows its loop runs and refuses a nested uv.run), else uv_run.
+ * Returns uv_run's result; raises if luv refuses (its loop already runs). */
+int ltv_loop_run(lua_State *L, ltv_ctx *ctx, uv_run_mode mode);
+/* Whether the loop is being turned now (by uv.run(), sup:run or tv.step):
+ * turning it again from inside would re-enter libuv. */
+int ltv_loop_busy(lua_State *L, ltv_ctx *ctx);
+
 /* The context's reaper (made on first use); raises if it cannot be made. */
 struct tv_reaper *ltv_reaper(lua_State *L, ltv_ctx *ctx);
 

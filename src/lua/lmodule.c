@@ -4,6 +4,7 @@
 #include "core/os/spawn.h"
 #include "lbase.h"
 #include "lctl.h"
+#include "lembed.h"
 #include "lerror.h"
 #include "levent.h"
 #include "lfiber.h"
@@ -108,6 +109,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_setfield(L, -2, "event_kinds");
   lua_pushliteral(L, LTV_VERSION);
   lua_setfield(L, -2, "version");
+  ltv_embed_open(L, ctx);
   ltv_hooks_open(L);
   ltv_sim_open(L); /* also adds to the supervisor's methods */
   return 1;

@@ -42,6 +42,7 @@ static void close_subscribers(tv_sup_t *sup) {
 static void on_closed(tv_sup_t *sup) {
   ltv_sup *s = sup->data;
   close_subscribers(sup);
+  if (s->on_stop) s->on_stop(s); /* lembed.c: a sup:start()ed supervisor */
   if (s->anchor != LUA_NOREF) {
     luaL_unref(s->ctx->L, LUA_REGISTRYINDEX, s->anchor);
     s->anchor = LUA_NOREF;
@@ -75,6 +76,8 @@ int ltv_sup_new(lua_State *L) {
   memset(s, 0, sizeof *s);
   s->ctx = ctx;
   s->anchor = LUA_NOREF;
+  s->done_ref = LUA_NOREF;
+  tv_work_init(&s->done_work, NULL);
   luaL_setmetatable(L, LTV_SUP);
   if (tv_sup_new(&s->sup, &ctx->sched, &o) != 0) return luaL_error(L, "not enough memory");
   s->sup->on_closed = on_closed;
@@ -308,7 +311,7 @@ static void dump_status(ltv_sup *s) {
   free(names);
 }
 
-static void on_signal(tv_signals_t *sig, int signum) {
+void ltv_sup_on_signal(tv_signals_t *sig, int signum) {
   ltv_sup *s = sig->data;
   if (signum == SIGHUP || signum == SIGUSR1) {
     tv_process_reopen_logs();
@@ -325,11 +328,14 @@ static void on_signal(tv_signals_t *sig, int signum) {
 }
 
 /* Why sup:run() can never start here (inside the loop), or NULL. */
-static const char *never_runs(const ltv_sup *s) {
+static const char *never_runs(lua_State *L, const ltv_sup *s) {
   if (s->ctx->current) /* in a task or subscriber, or a coroutine one of them resumed */
     return "sup:run: cannot be called from inside a task or a subscriber "
            "(the loop is already running; use sup:add)";
   if (s->ctx->running) return "sup:run: another sup:run() is already running the loop";
+  if (ltv_loop_busy(L, s->ctx))
+    return "sup:run: luv's loop is already running (called from inside uv.run()); "
+           "use sup:start(), which returns at once";
   return NULL;
 }
 
@@ -337,7 +343,7 @@ static const char *never_runs(const ltv_sup *s) {
  * "ESHUTDOWN: ..." for a supervisor that already ran, else pushes nothing
  * and returns 0. */
 static int run_checks(lua_State *L, ltv_sup *s) {
-  const char *never = never_runs(s);
+  const char *never = never_runs(L, s);
   if (never) return luaL_error(L, "%s", never);
   if (tv_sup_closed(s->sup))
     return ltv_push_error(L, TV_ESHUTDOWN, "this supervisor has already stopped");
@@ -348,7 +354,7 @@ static int run_checks(lua_State *L, ltv_sup *s) {
  * (the caller raises it at its own caller); or nil, "ESHUTDOWN: ...". */
 static int sup_runnable(lua_State *L) {
   ltv_sup *s = check_sup(L);
-  const char *never = never_runs(s);
+  const char *never = never_runs(L, s);
   if (never) {
     lua_pushnil(L);
     lua_pushstring(L, never);
@@ -368,14 +374,14 @@ static void settle_timeout(tv_timer_t *t) { (void)t; }
  * reaped, so none is left a zombie while the program goes on without a
  * loop. Bounded: SIGKILL cannot be ignored, but a process in
  * uninterruptible sleep can delay its death. */
-static void settle_children(ltv_ctx *ctx) {
+static void settle_children(lua_State *L, ltv_ctx *ctx) {
   if (!ctx->reaper || !ctx->reaper->disowned) return;
   tv_timer_t t;
   tv_timer_init(&t, settle_timeout);
   uint64_t until = tv_sched_now(&ctx->sched) + 2000;
   if (tv_timer_start_at(&ctx->sched, &t, until) != 0) return; /* cannot bound it */
   while (ctx->reaper->disowned && tv_sched_now(&ctx->sched) < until)
-    uv_run(ctx->loop, UV_RUN_ONCE);
+    ltv_loop_run(L, ctx, UV_RUN_ONCE);
   tv_timer_stop(&ctx->sched, &t);
 }
 
@@ -408,16 +414,21 @@ static int sup_run(lua_State *L) {
   int n = run_checks(L, s);
   if (n) return n;
   lua_settop(L, 1);
-  int rc = tv_signals_start(&s->sig, ctx->loop, on_signal, s);
+  int rc = s->sig_on ? 0 : tv_signals_start(&s->sig, ctx->loop, ltv_sup_on_signal, s);
   if (rc != 0) return luaL_error(L, "sup:run: cannot install signal handlers: %s", uv_strerror(rc));
   s->sig_on = 1;
   ctx->running = 1;
   tv_sup_run(s->sup);
-  while (!tv_sup_closed(s->sup)) uv_run(ctx->loop, UV_RUN_ONCE);
-  settle_children(ctx);
+  while (!tv_sup_closed(s->sup)) ltv_loop_run(L, ctx, UV_RUN_ONCE);
+  settle_children(L, ctx);
+  if (tv_work_queued(&s->done_work)) ltv_loop_run(L, ctx, UV_RUN_NOWAIT); /* sup:start's on_done */
   ctx->running = 0;
-  tv_signals_stop(&s->sig);
+  if (s->sig_on) tv_signals_stop(&s->sig);
   s->sig_on = 0;
+  return ltv_sup_push_result(L, s);
+}
+
+int ltv_sup_push_result(lua_State *L, ltv_sup *s) {
   /* The host's exit status follows the last run that returned. */
   tv_sup_t *sup = s->sup;
   lua_pushinteger(L, sup->did_escalate ? 3 : sup->grace_exceeded ? 2 : 0);
@@ -472,6 +483,8 @@ static int sup_gc(lua_State *L) {
   if (!s->sup) return 0;
   tv_sup_t *sup = s->sup;
   s->sup = NULL; /* methods called from <close> handlers from here on raise */
+  tv_work_cancel(&s->done_work);
+  s->on_stop = NULL;
   close_subscribers(sup);
   if (s->sig_on) tv_signals_stop(&s->sig);
   s->sig_on = 0;

@@ -22,6 +22,11 @@ typedef struct ltv_sup {
   int anchor;
   tv_signals_t sig;
   int sig_on;
+  /* lembed.c: a sup:start()ed supervisor's end (NULL otherwise), called
+   * once as it closes; its deferred on_done and that callback's ref. */
+  void (*on_stop)(struct ltv_sup *s);
+  tv_work_t done_work;
+  int done_ref;
 } ltv_sup;
 
 void ltv_sup_open(lua_State *L);
@@ -30,5 +35,11 @@ int ltv_sup_new(lua_State *L);
 ltv_sup *ltv_sup_check(lua_State *L);
 /* Keeps the supervisor (at index 1) alive while it holds tasks. */
 void ltv_sup_anchor(lua_State *L, ltv_sup *s);
+/* A run's signal handling (shutdown, log reopening, status), for tv_signals_start. */
+void ltv_sup_on_signal(tv_signals_t *sig, int signum);
+/* Pushes what sup:run() returns for a closed supervisor: true, or nil, the
+ * verdict ("GraceExceeded: ..." / "ESCALATED: ..."), the stuck names; and
+ * records the host's exit status. Returns the count pushed. */
+int ltv_sup_push_result(lua_State *L, ltv_sup *s);
 
 #endif
