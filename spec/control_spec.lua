@@ -68,11 +68,16 @@ local function start(code, opts)
   f:write(code)
   f:close()
   local sock = opts.sock or (dir .. "/ctl.sock")
-  local h = { dir = dir, sock = sock, err = dir .. "/err.txt", out = dir .. "/out.txt" }
+  local base = cfg:gsub("%.lua$", "")
+  local h = { dir = dir, sock = sock, err = base .. ".err", out = base .. ".out" }
   local args = opts.args or ("--control " .. sq(sock))
-  local pid = H.sh(string.format("cd %s && %s%s run %s %s >%s 2>%s & echo $!", sq(dir), opts.env or "", sq(HOST),
-    args, sq(cfg), sq(h.out), sq(h.err)))
-  h.pid = tonumber(pid:match("%d+"))
+  -- (a subshell waits for the host to write its exit status)
+  h.status = base .. ".status"
+  local pidfile = base .. ".pid"
+  os.execute(string.format("cd %s && ( %s%s run %s %s >%s 2>%s & echo $! >%s; wait $!; echo $? >%s.tmp; mv %s.tmp %s ) "
+    .. ">/dev/null 2>&1 &", sq(dir), opts.env or "", sq(HOST), args, sq(cfg), sq(h.out), sq(h.err), sq(pidfile),
+    sq(h.status), sq(h.status), sq(h.status)))
+  h.pid = until_true(function() return tonumber(read(pidfile):match("%d+")) end, "the host's pid")
   if opts.no_wait then return h end
   until_true(function()
     if not alive(h.pid) then error("the host ended: " .. read(h.err)) end
@@ -81,9 +86,24 @@ local function start(code, opts)
   return h
 end
 
+-- The host's exit status once it has ended (waits for it).
+local function exit_status(h)
+  return until_true(function() return tonumber(read(h.status):match("%d+")) end, "the host's exit status")
+end
+
+-- Shuts the host down: it exits 0 with nothing from a sanitizer (leaks) on
+-- its stderr, its socket removed.
 local function stop(h)
-  if alive(h.pid) then post(h.sock, "/v1/shutdown") end
-  until_true(function() return not alive(h.pid) end, "the host to exit")
+  if alive(h.pid) then
+    local code, v = post(h.sock, "/v1/shutdown")
+    assert.are.equal(200, code)
+    assert.is_true(v.ok)
+  end
+  local status = exit_status(h)
+  local err = read(h.err)
+  assert.is_nil(err:find("Sanitizer", 1, true), err)
+  assert.are.equal(0, status, err)
+  assert.is_nil(io.open(h.sock), "the socket is left behind")
   os.execute("rm -rf " .. sq(h.dir))
 end
 
@@ -384,11 +404,7 @@ describe("the control socket", function()
         env = "XDG_RUNTIME_DIR=" .. sq(dir) .. " " })
     local mode = H.sh("stat -c %a " .. sq(dir .. "/taskvisor") .. " " .. sq(h.sock))
     assert.are.equal("700\n600\n", mode)
-    local code = post(h.sock, "/v1/shutdown")
-    assert.are.equal(200, code)
-    until_true(function() return not alive(h.pid) end, "the host to exit")
-    assert.is_nil(io.open(h.sock))
-    os.execute("rm -rf " .. sq(dir))
+    stop(h)
   end)
 
   it("a stale socket is replaced; a live host of the same name is refused (exit 1, its pid)", function()
@@ -400,9 +416,7 @@ describe("the control socket", function()
     local code = [[return require('taskvisor').config{ tasks = { { name = 't', run = function() require('taskvisor').sleep(100) end } } }]]
     local h = start(code, { dir = dir, sock = sock })
     local second = start(code, { dir = dir, sock = sock, file = "other.lua", no_wait = true })
-    until_true(function() return not alive(second.pid) end, "the second host to exit")
-    local st = H.sh(string.format("wait %d 2>/dev/null; echo", second.pid))
-    assert(st)
+    assert.are.equal(1, exit_status(second))
     local err = read(second.err)
     assert.truthy(err:find(string.format("another host 'other' is running, pid %d", h.pid), 1, true), err)
     assert.are.equal(200, (get(sock, "/v1/host"))) -- the first still answers
