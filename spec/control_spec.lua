@@ -423,6 +423,31 @@ describe("the control socket", function()
     stop(h)
   end)
 
+  it("control.group admits that group's members (another uid, SO_PEERCRED's gid); others still 403", function()
+    local h = start([[return require('taskvisor').config{ control = { group = "nogroup" },
+      tasks = { { name = 't', run = function() require('taskvisor').sleep(100) end } } }]])
+    os.execute("chmod 0666 " .. sq(h.sock))
+    local code, v = curl(h.sock, "GET", "/v1/host", nil, "setpriv --reuid=65534 --regid=65534 --clear-groups ")
+    assert.are.equal(200, code)
+    assert.are.equal(h.pid, v.pid)
+    code = curl(h.sock, "GET", "/v1/host", nil, "setpriv --reuid=65534 --regid=65533 --clear-groups ")
+    assert.are.equal(403, code)
+    os.execute("chmod 0600 " .. sq(h.sock))
+    stop(h)
+  end)
+
+  it("a control option that is wrong fails the start (exit 1, the field named)", function()
+    local h = start([[return require('taskvisor').config{ control = { group = "no-such-group-x" }, tasks = {} }]],
+      { no_wait = true })
+    assert.are.equal(1, exit_status(h))
+    assert.truthy(read(h.err):find("'control.group': no group named 'no-such-group-x'", 1, true), read(h.err))
+    local h2 = start([[return require('taskvisor').config{ control = { idle = 1 }, tasks = {} }]], { no_wait = true })
+    assert.are.equal(1, exit_status(h2))
+    assert.truthy(read(h2.err):find("unknown option 'control.idle'", 1, true), read(h2.err))
+    assert.is_nil(io.open(h.sock), "the socket is left behind")
+    os.execute("rm -rf " .. sq(h.dir) .. " " .. sq(h2.dir))
+  end)
+
   it("taskvisor run SCRIPT (it runs its own supervisor) serves the API; reload says why not", function()
     local script = [[
 local tv = require("taskvisor")
