@@ -41,7 +41,7 @@ end
 --- reloaded (a script running its own supervisor), or nil.
 function M.new(ctl, sup, cfg, why)
   local self = setmetatable({ ctl = ctl, sup = sup, cfg = cfg, why = why, specs = {}, spec_order = {},
-    files = {}, output_followers = {}, restarts = {} }, R)
+    files = {}, output_followers = {}, restarts = {}, waiters = {} }, R)
   if cfg then index_specs(cfg.tasks, nil, nil, self.specs, self.spec_order) end
   return self
 end
@@ -208,7 +208,29 @@ function R:stop(name, t, body)
   local ok, err = sup:cancel(name)
   if not ok then return fail(409, "ESTATE", "task '%s': %s", name, tostring(err)) end
   mark_stopped(self, name)
-  return 200, { ok = true, task = self:task(name) }
+  local wait = body and body.wait
+  if not wait or wait == 0 then return 200, { ok = true, task = self:task(name) } end
+  -- Answered once the task is gone (its TaskRemoved), or after `wait` seconds.
+  return 200, STREAM, "application/json", function(s)
+    self.waiters[s] = { name = name, deadline = now() + wait }
+    self.server:tick(TICK)
+  end
+end
+
+-- Stop waiters: the answer once their task is gone or their time is up.
+local function answer_waiters(self, name)
+  local t = now()
+  for s, w in pairs(self.waiters) do
+    local gone = w.name == name
+    if gone or t >= w.deadline or not s:alive() then
+      local task = self:task(w.name)
+      local ans = gone and { ok = true, task = task } or { ok = false, task = task,
+        error = { code = "ETIMEDOUT", message = string.format("task '%s' is still %s", w.name, task and task.state or "?") } }
+      s:write(S.encode(ans) .. "\n")
+      s:close()
+      self.waiters[s] = nil
+    end
+  end
 end
 
 function R:restart(name, t)
@@ -232,6 +254,7 @@ end
 --- Called for each event about a task (control_state): a restart waiting
 --- for its task to be gone adds it again.
 function R:on_task_event(name, ev)
+  if ev.kind == "TaskRemoved" and next(self.waiters) then answer_waiters(self, name) end
   if ev.kind == "TaskRemoved" and self.restarts[name] then
     self.restarts[name] = nil
     if self.sup:state() == "open" and self.specs[name] then
@@ -306,7 +329,8 @@ end
 
 -- Followed log files: what was written since the last look, line by line.
 function R:tick()
-  local any = false
+  local any = next(self.waiters) ~= nil
+  if any then answer_waiters(self, nil) any = next(self.waiters) ~= nil end
   for s, f in pairs(self.output_followers) do
     local h = io.open(f.file, "rb")
     local ok = s:alive()
@@ -452,7 +476,8 @@ end
 
 function R:close()
   for s in pairs(self.output_followers) do s:close() end
-  self.output_followers = {}
+  for s in pairs(self.waiters) do s:close() end
+  self.output_followers, self.waiters = {}, {}
 end
 
 return M
