@@ -11,6 +11,8 @@ RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
 RUNTIME="$RUNTIME zlib1g-dev"
 # lua-dkjson: taskvisor simulate --json
 RUNTIME="$RUNTIME lua-dkjson"
+# The control API (src/control/): HTTP server and JSON.
+RUNTIME="$RUNTIME pkg-config libmicrohttpd-dev libjansson-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
@@ -20,6 +22,8 @@ TEST="$TEST tzdata"
 # rockspec's test. lua-luv-dev: luv.h, which checks
 # the type the binding gives luv_loop (found at run time; luv is never linked).
 TEST="$TEST lua-luv lua-luv-dev luarocks"
+# curl: the control API specs drive a host with curl --unix-socket.
+TEST="$TEST curl"
 
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;

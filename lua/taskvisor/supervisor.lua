@@ -394,7 +394,11 @@ function Supervisor:run(specs)
   if not runnable then return nil, why end
   local added, err = add_batch(self, c, "sup:run", specs)
   if not added then return nil, err end
+  -- The host's hook (taskvisor run SCRIPT: the control API for this run): a
+  -- function called once the run ends, or nil.
+  local finish = M.run_hook and M.run_hook(self)
   local ok, msg, stuck = c:run()
+  if finish then finish() end
   -- (as sup:outcomes; a host short of memory still gets the run's verdict,
   -- with no outcomes, rather than an error after everything stopped)
   local got, outcomes = pcall(c.outcomes, c)
