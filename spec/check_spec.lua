@@ -95,6 +95,7 @@ return tv.config{
     assert.truthy(has(out, "file:line"), out)
     out, status = H.sh(string.format("%q help run", H.host()))
     assert.equal(0, status)
-    assert.truthy(has(out, "usage: taskvisor run CONFIG"), out)
+    assert.truthy(has(out, "usage: taskvisor run "), out)
+    assert.truthy(has(out, " CONFIG"), out)
   end)
 end)

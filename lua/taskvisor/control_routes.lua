@@ -72,6 +72,12 @@ local function kind_of(self, name)
   return k
 end
 
+-- An operator stopped it (sup:stop_task), or is stopping it.
+local function op_stopped(sup, name)
+  local st = sup:stopped(name)
+  return st == true or st == "stopping"
+end
+
 local function is_final(state) return state == "STOPPED" or state == "EXITED" or state == "FATAL" end
 
 -- The task as the API shows it, or nil (no such task, now or before).
@@ -98,7 +104,7 @@ function R:task(name, t)
     name = name, kind = kind, group = i and i.group or null, path = i and i.path or name,
     state = state, since = r.since, pid = pid or null, attempt = r.attempt or 0,
     restarts = math.max(0, (r.attempt or 0) - 1), uptime = up, ready = r.ready and registered or false,
-    operator_stopped = r.operator_stopped or false,
+    operator_stopped = registered and op_stopped(sup, name) or false,
     last_exit = le and { code = le.code or null, signal = le.signal or null, reason = le.reason or null,
       at = le.at } or null,
     next_retry_at = state == "BACKOFF" and r.next_retry_at or null,
@@ -178,7 +184,10 @@ end
 
 function R:start(name, t)
   local sup = self.sup
-  if sup.start_task then -- (operator start, when the supervisor has it)
+  if sup:contains(name) then -- (an operator-stopped task keeps its spec: sup:start_task)
+    if not op_stopped(sup, name) then
+      return fail(409, "ESTATE", "task '%s' is already running (%s)", name, t.state)
+    end
     local ok, err = sup:start_task(name)
     if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
     return 200, { ok = true, task = self:task(name) }
@@ -202,22 +211,18 @@ function R:stop(name, t, body)
     return fail(400, "EINVAL", "'wait' must be a number of seconds >= 0")
   end
   local sup = self.sup
-  if sup.stop_task then
-    local ok, err = sup:stop_task(name)
-    if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
-    return 200, { ok = true, task = self:task(name) }
-  end
   if not sup:contains(name) then return fail(409, "ESTATE", "task '%s' is not running (%s)", name, t.state) end
-  local i = self.specs[name]
-  if i and not i.top then
-    return fail(409, "ESTATE", "task '%s' is a child of group '%s': stop the group", name, i.group)
-  end
-  local ok, err = sup:cancel(name)
-  if not ok then return fail(409, "ESTATE", "task '%s': %s", name, tostring(err)) end
+  -- supervisord's stop: the task stays registered, stopped (no restart, no
+  -- budget charged) until started again, across reloads too (sup:stop_task)
+  local ok, err = sup:stop_task(name)
+  if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
   mark_stopped(self, name)
   local wait = body and body.wait
-  if not wait or wait == 0 then return 200, { ok = true, task = self:task(name) } end
-  -- Answered once the task is gone (its TaskRemoved), or after `wait` seconds.
+  if not wait or wait == 0 or sup:stopped(name) == true and self.state.tasks[name]
+    and self.state.tasks[name].state == "STOPPED" then
+    return 200, { ok = true, task = self:task(name) }
+  end
+  -- Answered once the task has stopped (its TaskStopped), or after `wait` seconds.
   return 200, STREAM, "application/json", function(s)
     self.waiters[s] = { name = name, deadline = now() + wait }
     self.server:tick(TICK)
@@ -242,6 +247,13 @@ end
 
 function R:restart(name, t)
   local sup = self.sup
+  if sup:contains(name) then -- supervisorctl restart: stop, then start again (sup:restart_task)
+    local ok, err = sup:restart_task(name)
+    if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
+    local r = self.state.tasks[name]
+    if r and not is_final(r.state) then r.state, r.since = "STOPPING", now() end
+    return 200, { ok = true, task = self:task(name) }
+  end
   if sup:contains(name) then
     local i = self.specs[name]
     if not i or not i.top then
@@ -262,7 +274,7 @@ end
 --- for its task to be gone adds it again.
 function R:on_task_event(name, ev)
   if ev.kind == "TaskAdded" then self.kinds[name] = nil end
-  if ev.kind == "TaskRemoved" and next(self.waiters) then answer_waiters(self, name) end
+  if (ev.kind == "TaskRemoved" or ev.kind == "TaskStopped") and next(self.waiters) then answer_waiters(self, name) end
   if ev.kind == "TaskRemoved" and self.restarts[name] then
     self.restarts[name] = nil
     if self.sup:state() == "open" and self.specs[name] then
@@ -411,17 +423,39 @@ function R:reload(req)
   end
   local ok, reload = pcall(require, "taskvisor.reload")
   if not ok then return fail(409, "ERELOAD", "reload is not available yet") end
-  -- The seam: reload.apply(host_state, { dry_run = }) -> the answer table, or nil, errors.
-  local host_state = { sup = self.sup, config = self.cfg, config_path = self.ctl.config_path,
-    args = self.ctl.args, specs = self.specs, state = self.state }
-  local res, errs = reload.apply(host_state, { dry_run = body and body.dry_run or false })
-  if not res then
-    local list = array()
-    for _, e in ipairs(type(errs) == "table" and errs or { tostring(errs) }) do list[#list + 1] = tostring(e) end
-    return 422, { error = { code = "ECONFIG", message = "the new config is invalid; nothing was changed" }, errors = list }
+  -- The seam (taskvisor.reload): apply(host_state, { dry_run = }) -> the plan, or
+  -- nil, "CODE: message" [, errors]. host_state lives as long as the run: it
+  -- holds the config in force and the restarts still under way.
+  local host = self.host_state
+  if not host then
+    host = { sup = self.sup, config = self.cfg, path = self.ctl.config_path, args = self.ctl.args }
+    self.host_state = host
   end
-  if res.config then self.cfg = res.config self.specs, self.spec_order = {}, {} index_specs(self.cfg.tasks, nil, nil, self.specs, self.spec_order) end
-  return 200, res.answer or res
+  local plan, msg, errs = reload.apply(host, { dry_run = body and body.dry_run or false })
+  if not plan then
+    local code, text = tostring(msg):match("^(%u+): (.*)$")
+    code, text = code or "ECONFIG", text or tostring(msg)
+    if code == "ECONFIG" then
+      local list = array()
+      for _, e in ipairs(type(errs) == "table" and errs or {}) do list[#list + 1] = tostring(e) end
+      return 422, { error = { code = "ECONFIG", message = text }, errors = list }
+    end
+    return fail(409, code == "EBUSY" and "ESTATE" or code, "%s", text)
+  end
+  if host.config ~= self.cfg then -- applied: the new config is the one in force
+    self.cfg = host.config
+    self.specs, self.spec_order = {}, {}
+    index_specs(self.cfg.tasks, nil, nil, self.specs, self.spec_order)
+  end
+  local function list(t)
+    local out = array()
+    for i, n in ipairs(t or {}) do out[i] = n end
+    return out
+  end
+  return 200, { ok = true, dry_run = plan.dry_run and true or false,
+    plan = { add = list(plan.add), remove = list(plan.remove), restart = list(plan.restart),
+      update = list(plan.update), unchanged = list(plan.unchanged) },
+    notes = list(plan.notes), errors = list(plan.errors) }
 end
 
 function R:reopen()

@@ -41,6 +41,7 @@ local handlers = {
     r.since = ev.at
   end,
   TaskStarting = function(self, r, ev)
+    r.operator_stopped = false
     r.attempt, r.pid, r.started_at, r.ready, r.next_retry_at = ev.attempt, ev.pid, ev.at, false, nil
     if self.explicit_ready(r.name) then
       set(r, "STARTING", ev.at)
@@ -60,8 +61,12 @@ local handlers = {
     r.pid, r.ready = nil, false
   end,
   TaskStopped = function(self, r, ev)
-    r.last_exit = { code = r.pid and 0 or nil, reason = "stopped", at = ev.at }
+    r.last_exit = { code = r.pid and 0 or nil, reason = ev.reason == "operator" and "stopped by an operator" or "stopped", at = ev.at }
     r.pid, r.ready = nil, false
+    if ev.reason == "operator" then -- (sup:stop_task: it stays registered, stopped)
+      r.operator_stopped = true
+      set(r, "STOPPED", ev.at)
+    end
   end,
   BackoffScheduled = function(self, r, ev)
     r.next_retry_at = ev.at + (ev.delay_ms or 0) / 1000
