@@ -17,6 +17,7 @@
 
 #include "core/os/reaper.h"
 #include "core/os/spawn.h"
+#include "ctl.h"
 #include "embedded.h"
 
 int luaopen_taskvisor_core(lua_State *L);
@@ -28,6 +29,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: " PROGNAME " [options] [script [args...]]\n"
           "       " PROGNAME " run CONFIG | check CONFIG | help [CMD]\n"
+          "       " PROGNAME " ctl [--socket PATH | --name NAME] [--json] COMMAND ...\n"
           "Runs a supervision config written in Lua 5.4 with taskvisor built in.\n"
           "Options:\n"
           "  -e code   run the Lua code (may be repeated; before the script)\n"
@@ -270,6 +272,7 @@ static int help_command(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (strcmp(argv[2], "ctl") == 0) return tv_client_usage(stdout, argc > 3 ? argv[3] : NULL) == 0 ? 0 : 1;
   if (!is_lua_command(argv[2])) {
     fprintf(stderr, PROGNAME ": help: unknown command '%s'\n", argv[2]);
     return 1;
@@ -284,6 +287,10 @@ static int pmain(lua_State *L) {
   char **argv = lua_touserdata(L, 2);
   if (argc > 1 && strcmp(argv[1], "help") == 0) {
     lua_pushinteger(L, help_command(argc, argv));
+    return 1;
+  }
+  if (argc > 1 && strcmp(argv[1], "ctl") == 0) { /* a client: no Lua needed */
+    lua_pushinteger(L, tv_client_main(argc - 1, argv + 1));
     return 1;
   }
   if (argc > 1 && is_lua_command(argv[1])) {
