@@ -63,7 +63,7 @@ int tv_client_stream(tv_client_t *c, const char *what, const char *path, tv_clie
 void tv_client_print_body(const tv_client_response_t *r, FILE *out);
 /* "%s" URL-escaped into out ("" when it does not fit); returns out. */
 const char *tv_client_escape(const char *s, char *out, size_t size);
-/* Prints "taskvisor ctl: ..." on stderr. */
+/* ---- ctl_error.c: prints "taskvisor ctl: ..." on stderr. */
 void tv_client_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- ctl_args.c: each command's options */

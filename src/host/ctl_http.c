@@ -3,7 +3,6 @@
  * that turns "no connection" into exit status 3 and an API error into the
  * message on stderr and status 1. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,15 +17,6 @@
 #define CONNECT_TIMEOUT_S 10L
 #define REQUEST_TIMEOUT_S 120L /* a host with 300,000 tasks answers in seconds */
 #define MAX_ERROR_BODY (1u << 20)
-
-void tv_client_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs(TV_CLIENT_PROG ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
 
 const char *tv_client_escape(const char *s, char *out, size_t size) {
   char *e = curl_easy_escape(NULL, s, 0);
