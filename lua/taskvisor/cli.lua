@@ -79,21 +79,57 @@ local function check(argv)
   return 0
 end
 
+-- The control API of a run (taskvisor.control): the socket is bound before
+-- the config runs (a live host of the same name refuses the start); a
+-- declarative config's supervisor gets it as it is built, a script that runs
+-- its own supervisor at its first sup:run() (through Sup.run_hook).
+local NOT_RELOADABLE = "this host runs a script that calls sup:run() itself, not a declarative config"
+
 local function run(argv)
   local opts, config, rest = parse("run", argv, { name = "NAME", control = "PATH" })
   if not opts then err("%s", config) return 1 end
+  local Control = require("taskvisor.control")
+  local name = opts.name or Control.name_of(config)
+  if name == "" or name:find("/") then err("run: '--name' must be a non-empty name without '/' (got %q)", name) return 1 end
+  local ctl, cerr = Control.open({ name = name, control = opts.control, config = config })
+  if not ctl then err("%s", cerr) return 1 end
+  ctl.args = rest
+  Sup.run_hook = function(sup)
+    Sup.run_hook = nil -- (the first run only)
+    local ok, e = ctl:attach(sup, nil, NOT_RELOADABLE)
+    if not ok then err("%s", e) ctl:close() return nil end
+    return function() ctl:close() end
+  end
   local cfg, e, kind = C.load(config, table.unpack(rest))
+  Sup.run_hook = nil
   if not cfg then
+    ctl:close()
     if kind == "script" then return nil end -- it ran its own supervisor: the host's usual exit
     err("%s", e)
     return 1
   end
-  local sup, errs = C.build(cfg, tv.supervisor)
+  local copts, oerr = Control.control_opts(cfg.control)
+  if not copts then ctl:close() err("%s: %s", config, oerr) return 1 end
+  local attach_err
+  local sup, errs = C.build(cfg, function(o)
+    local s = tv.supervisor(o)
+    local ok, ae = ctl:attach(s, cfg)
+    if not ok then attach_err = ae end
+    return s
+  end)
+  if attach_err then
+    ctl:close()
+    err("%s", attach_err)
+    if sup then Sup.discard(sup) end
+    return 1
+  end
   if not sup then
+    ctl:close()
     for _, m in ipairs(errs) do err("%s: %s", config, m) end
     return 1
   end
   local ok, msg = sup:run()
+  ctl:close()
   if not ok then err("%s", msg) end
   return nil -- the host's exit status from the run (0, 2 grace exceeded, 3 escalated)
 end

@@ -381,7 +381,11 @@ function Supervisor:run(specs)
     if missing then error(missing, 2) end
   end
   note_ran(self)
+  -- The host's hook (taskvisor run SCRIPT: the control API for this run): a
+  -- function called once the run ends, or nil.
+  local finish = M.run_hook and M.run_hook(self)
   local ok, msg, stuck = c:run()
+  if finish then finish() end
   local outcomes = c:outcomes() -- (as sup:outcomes)
   if ok then return true, outcomes end
   return nil, msg, stuck or {}, outcomes

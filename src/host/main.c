@@ -15,6 +15,7 @@
 #include <lualib.h>
 #include <uv.h>
 
+#include "control/lserver.h"
 #include "core/os/reaper.h"
 #include "core/os/spawn.h"
 #include "ctl.h"
@@ -28,7 +29,7 @@ int luaopen_taskvisor_core(lua_State *L);
 static void usage(FILE *out) {
   fprintf(out,
           "usage: " PROGNAME " [options] [script [args...]]\n"
-          "       " PROGNAME " run CONFIG | check CONFIG | help [CMD]\n"
+          "       " PROGNAME " run [--name NAME] [--control PATH] CONFIG | check CONFIG | help [CMD]\n"
           "       " PROGNAME " ctl [--socket PATH | --name NAME] [--json] COMMAND ...\n"
           "Runs a supervision config written in Lua 5.4 with taskvisor built in.\n"
           "Options:\n"
@@ -117,6 +118,8 @@ static void preload(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_taskvisor_core);
   lua_setfield(L, -2, "taskvisor.core");
+  lua_pushcfunction(L, luaopen_taskvisor_control_server); /* the control API (run) */
+  lua_setfield(L, -2, "taskvisor.control.server");
   for (const tv_embedded_t *m = tv_embedded; m->name; m++) {
     lua_pushlightuserdata(L, (void *)m);
     lua_pushcclosure(L, load_embedded, 1);
@@ -228,9 +231,13 @@ static int is_lua_command(const char *w) {
 
 static void command_usage(FILE *out, const char *cmd) {
   if (strcmp(cmd, "run") == 0)
-    fprintf(out, "usage: " PROGNAME " run CONFIG [args...]\n"
+    fprintf(out, "usage: " PROGNAME " run [--name NAME] [--control PATH] CONFIG [args...]\n"
                  "Runs a declarative config (a Lua file ending in 'return tv.config{...}');\n"
                  "a script that calls sup:run() itself runs as with '" PROGNAME " SCRIPT'.\n"
+                 "Either way the run serves the control API (docs/control-api.md) on a Unix socket:\n"
+                 "  --name NAME     the host's name (default: CONFIG's file name without .lua)\n"
+                 "  --control PATH  the socket (default: $XDG_RUNTIME_DIR/taskvisor/NAME.sock, else\n"
+                 "                  /run/taskvisor/NAME.sock as root, else /tmp/taskvisor-UID/NAME.sock)\n"
                  "Exit status as '" PROGNAME " SCRIPT': 0, 1 config error, 2 GraceExceeded, 3 escalated.\n");
   else if (strcmp(cmd, "check") == 0)
     fprintf(out, "usage: " PROGNAME " check CONFIG [args...]\n"

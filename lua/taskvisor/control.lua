@@ -1,0 +1,100 @@
+-- taskvisor.control: the control API of a host's run (docs/control-api.md):
+-- the socket's path, opening it (a live host of the same name refused, a
+-- stale socket replaced), attaching the supervisor the run drives, and
+-- closing it all when the run ends. The routes are taskvisor.control_routes;
+-- task states and the event backlog taskvisor.control_state.
+local S = require("taskvisor.control.server")
+local State = require("taskvisor.control_state")
+local Routes = require("taskvisor.control_routes")
+
+local M = {}
+
+local CONTROL_KEYS = { group = "string", idle_timeout = "number" }
+
+--- socket_path(name, control): --control, else $XDG_RUNTIME_DIR/taskvisor/NAME.sock,
+--- else /run/taskvisor/NAME.sock for root, else /tmp/taskvisor-UID/NAME.sock.
+function M.socket_path(name, control)
+  if control then return control end
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg ~= "" then return xdg .. "/taskvisor/" .. name .. ".sock" end
+  local _, uid = S.host()
+  if uid == 0 then return "/run/taskvisor/" .. name .. ".sock" end
+  return string.format("/tmp/taskvisor-%d/%s.sock", uid, name)
+end
+
+--- name_of(path): a config's basename without .lua (the default --name).
+function M.name_of(path)
+  return (tostring(path):match("([^/]*)$"):gsub("%.lua$", ""))
+end
+
+local Control = {}
+Control.__index = Control
+
+--- open{ name =, control = PATH | nil, config = path | nil }: binds the
+--- socket (nothing is served until attach). The control object, or nil and
+--- the message the host prints (exit 1).
+function M.open(o)
+  local path = M.socket_path(o.name, o.control)
+  local fd, err, pid = S.listen(path)
+  if not fd then
+    if pid then return nil, string.format("another host '%s' is running, pid %d (its socket: %s)", o.name, pid, path) end
+    return nil, "control: " .. err
+  end
+  local self = setmetatable({ name = o.name, path = path, fd = fd, config_path = o.config,
+    started_at = select(3, S.host()) }, Control)
+  return self
+end
+
+-- cfg.control's options checked: nil or the message naming the field.
+local function control_opts(c)
+  for k, v in pairs(c or {}) do
+    local want = CONTROL_KEYS[k]
+    if not want then return nil, string.format("tv.config: unknown option 'control.%s' (known: group, idle_timeout)", tostring(k)) end
+    if type(v) ~= want then return nil, string.format("tv.config: 'control.%s' must be a %s (got %s)", k, want, type(v)) end
+  end
+  if c and c.idle_timeout and not (c.idle_timeout >= 1 and c.idle_timeout <= 3600) then
+    return nil, "tv.config: 'control.idle_timeout' must be seconds in [1, 3600]"
+  end
+  local gid
+  if c and c.group then
+    gid = S.gid(c.group)
+    if not gid then return nil, string.format("tv.config: 'control.group': no group named '%s'", c.group) end
+  end
+  return { gid = gid, idle_timeout = c and c.idle_timeout and math.floor(c.idle_timeout) or 10 }
+end
+M.control_opts = control_opts
+
+--- ctl:attach(sup, cfg | nil, why_not_reloadable): subscribes to sup and
+--- starts serving. cfg: the declarative config the host runs (nil: a script
+--- running its own supervisor). true, or nil and a message.
+function Control:attach(sup, cfg, why)
+  local opts, err = control_opts(cfg and cfg.control)
+  if not opts then return nil, err end
+  local routes = Routes.new(self, sup, cfg, why)
+  local st, serr = State.new(sup, { encode = S.encode, array_mt = getmetatable(S.array()),
+    explicit_ready = function(name) return routes:explicit_ready(name) end })
+  if not st then return nil, "control: " .. tostring(serr) end
+  routes.state = st
+  st.on_task_event = function(name, ev, r) routes:on_task_event(name, ev, r) end
+  local srv, e = S.serve({ fd = self.fd, handler = function(req) return routes:handle(req) end,
+    idle_timeout = opts.idle_timeout, max_conn = 64, group = opts.gid,
+    on_tick = function() routes:tick() end })
+  self.fd = nil
+  if not srv then return nil, "control: " .. tostring(e) end
+  self.server, self.state, self.routes = srv, st, routes
+  routes.server = srv
+  return true
+end
+
+--- ctl:close(): stops serving and removes the socket (idempotent).
+function Control:close()
+  if self.state then self.state:close() end
+  if self.routes then self.routes:close() end
+  if self.server then self.server:close() end
+  if self.fd then S.close_fd(self.fd) end
+  if self.server or self.fd then os.remove(self.path) end
+  self.server, self.fd, self.state = nil, nil, nil
+end
+
+M.Control = Control
+return M

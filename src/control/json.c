@@ -1,0 +1,164 @@
+/* json.c - JSON (jansson) <-> Lua values. Tables encode as arrays when they
+ * hold exactly the keys 1..n (n > 0) or are marked { __json = "array" } by
+ * their metatable, else as objects (number keys written as strings). */
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+static int push(lua_State *L, const json_t *v, int depth) {
+  if (depth > TVC_JSON_DEPTH || !lua_checkstack(L, 4)) return -1;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: {
+    lua_createtable(L, 0, (int)json_object_size(v));
+    const char *k;
+    json_t *e;
+    json_object_foreach((json_t *)v, k, e) {
+      if (push(L, e, depth + 1) != 0) {
+        lua_pop(L, 1);
+        return -1;
+      }
+      lua_setfield(L, -2, k);
+    }
+    return 0;
+  }
+  case JSON_ARRAY: {
+    size_t n = json_array_size(v);
+    lua_createtable(L, n > 1024 ? 1024 : (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+      if (push(L, json_array_get(v, i), depth + 1) != 0) {
+        lua_pop(L, 1);
+        return -1;
+      }
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 0;
+  }
+  case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); return 0;
+  case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); return 0;
+  case JSON_REAL: lua_pushnumber(L, json_real_value(v)); return 0;
+  case JSON_TRUE: lua_pushboolean(L, 1); return 0;
+  case JSON_FALSE: lua_pushboolean(L, 0); return 0;
+  default: lua_pushlightuserdata(L, TVC_JSON_NULL); return 0;
+  }
+}
+
+int tvc_json_push(lua_State *L, const json_t *v) { return push(L, v, 0); }
+
+typedef struct enc {
+  lua_State *L;
+  char *err;
+  size_t errlen;
+  char path[256];
+} enc;
+
+static json_t *fail(enc *e, const char *what) {
+  if (!e->err[0]) snprintf(e->err, e->errlen, "%s%s%s", e->path, e->path[0] ? ": " : "", what);
+  return NULL;
+}
+
+/* Whether the table at idx is an array: marked, or keys exactly 1..n. */
+static int is_array(lua_State *L, int idx, size_t *n) {
+  *n = lua_rawlen(L, idx);
+  if (luaL_getmetafield(L, idx, TVC_JSON_KIND) != LUA_TNIL) {
+    int arr = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "array") == 0;
+    lua_pop(L, 1);
+    if (arr) return 1;
+  }
+  if (*n == 0) return 0;
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (++count > *n) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  return count == *n;
+}
+
+static json_t *encode(enc *e, int idx, int depth);
+
+static json_t *encode_table(enc *e, int idx, int depth) {
+  lua_State *L = e->L;
+  size_t n, plen = strlen(e->path);
+  json_t *out;
+  if (is_array(L, idx, &n)) {
+    out = json_array();
+    for (size_t i = 1; out && i <= n; i++) {
+      snprintf(e->path + plen, sizeof e->path - plen, "[%zu]", i);
+      lua_rawgeti(L, idx, (lua_Integer)i);
+      json_t *v = encode(e, lua_gettop(L), depth + 1);
+      lua_pop(L, 1);
+      if (!v || json_array_append_new(out, v) != 0) {
+        json_decref(out);
+        return NULL;
+      }
+    }
+  } else {
+    out = json_object();
+    lua_pushnil(L);
+    while (out && lua_next(L, idx)) {
+      char num[64];
+      const char *k;
+      size_t klen;
+      if (lua_type(L, -2) == LUA_TSTRING) {
+        k = lua_tolstring(L, -2, &klen);
+      } else if (lua_type(L, -2) == LUA_TNUMBER) {
+        if (lua_isinteger(L, -2))
+          snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -2));
+        else
+          snprintf(num, sizeof num, "%.17g", lua_tonumber(L, -2));
+        k = num;
+        klen = strlen(num);
+      } else {
+        lua_pop(L, 2);
+        json_decref(out);
+        return fail(e, "a table key that is neither a string nor a number");
+      }
+      snprintf(e->path + plen, sizeof e->path - plen, "%s%.*s", plen ? "." : "", (int)klen, k);
+      json_t *v = encode(e, lua_gettop(L), depth + 1);
+      if (!v || json_object_setn_new(out, k, klen, v) != 0) {
+        lua_pop(L, 2);
+        json_decref(out);
+        return v ? fail(e, "a key that is not UTF-8") : NULL;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  e->path[plen] = 0;
+  return out;
+}
+
+static json_t *encode(enc *e, int idx, int depth) {
+  lua_State *L = e->L;
+  if (depth > TVC_JSON_DEPTH || !lua_checkstack(L, 4)) return fail(e, "nested too deep");
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: return json_null();
+  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
+    if (!isfinite(lua_tonumber(L, idx))) return json_null(); /* JSON has no inf/nan */
+    return json_real(lua_tonumber(L, idx));
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    json_t *v = json_stringn(s, len);
+    return v ? v : fail(e, "a string that is not UTF-8");
+  }
+  case LUA_TTABLE: return encode_table(e, idx, depth);
+  case LUA_TLIGHTUSERDATA:
+    if (lua_touserdata(L, idx) == TVC_JSON_NULL) return json_null();
+    /* fall through */
+  default: return fail(e, luaL_typename(L, idx));
+  }
+}
+
+json_t *tvc_json_from_lua(lua_State *L, int idx, char *err, size_t errlen) {
+  enc e = {L, err, errlen, {0}};
+  err[0] = 0;
+  return encode(&e, lua_absindex(L, idx), 0);
+}

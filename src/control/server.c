@@ -1,0 +1,435 @@
+/* server.c - libmicrohttpd run from our libuv loop. MHD_USE_EPOLL without an
+ * internal thread: MHD's epoll fd is watched by a uv_poll, its timeouts by a
+ * uv_timer, and every MHD_run happens in one of their callbacks, so requests
+ * are answered on the loop between task events, never concurrently.
+ * Owner: the caller of tvc_server_start owns the server until
+ * tvc_server_close; the struct is freed when both handles have closed. */
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+struct tvc_server {
+  struct MHD_Daemon *d;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  uv_timer_t tick;  /* on_tick's period */
+  tvc_server_cfg_t cfg;
+  uid_t own;
+  unsigned nconn;
+  int open_handles; /* handles not yet closed: freed at 0 */
+  int closing;
+  tvc_stream_t *streams; /* live streams (the response still holds them) */
+};
+
+/* One request. Owner: MHD's per-request pointer, freed at NOTIFY_COMPLETED. */
+struct tvc_request {
+  tvc_server_t *srv;
+  struct MHD_Connection *conn;
+  const char *method, *url;
+  tvc_peer_t peer;
+  char *body;
+  size_t len, cap;
+  int too_big, answered;
+};
+
+/* A streamed body. Two references: the writer's (until tvc_stream_end) and
+ * the response's (until MHD frees it). Freed when both are gone. */
+struct tvc_stream {
+  tvc_server_t *srv; /* NULL once the response is gone */
+  struct MHD_Connection *conn;
+  char *buf;
+  size_t len, cap;
+  int refs, ended, suspended;
+  tvc_stream_t *next, **prevp;
+};
+
+static void kick(tvc_server_t *s);
+
+/* ---- streams --------------------------------------------------------------- */
+
+static void stream_unref(tvc_stream_t *st) {
+  if (--st->refs > 0) return;
+  free(st->buf);
+  free(st);
+}
+
+static void stream_resume(tvc_stream_t *st) {
+  if (!st->suspended || !st->srv) return;
+  st->suspended = 0;
+  MHD_resume_connection(st->conn);
+  kick(st->srv);
+}
+
+/* MHD asks for more of the body: what is queued, the end, or (nothing yet)
+ * suspend the connection until a write resumes it. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  tvc_stream_t *st = cls;
+  if (st->len > 0) {
+    size_t n = st->len < max ? st->len : max;
+    memcpy(buf, st->buf, n);
+    memmove(st->buf, st->buf + n, st->len - n);
+    st->len -= n;
+    return (ssize_t)n;
+  }
+  if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
+  st->suspended = 1;
+  MHD_suspend_connection(st->conn);
+  return 0;
+}
+
+static void stream_gone(void *cls) {
+  tvc_stream_t *st = cls;
+  if (st->prevp) {
+    *st->prevp = st->next;
+    if (st->next) st->next->prevp = st->prevp;
+    st->prevp = NULL;
+  }
+  st->srv = NULL;
+  st->ended = 1;
+  stream_unref(st);
+}
+
+int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len) {
+  if (!st->srv || st->ended) return -1;
+  if (st->len + len > TVC_STREAM_MAX) { /* a client that does not read: cut it off */
+    st->ended = 1;
+    st->len = 0;
+    stream_resume(st);
+    return -1;
+  }
+  if (st->len + len > st->cap) {
+    size_t cap = st->cap ? st->cap : 4096;
+    while (cap < st->len + len) cap *= 2;
+    char *b = realloc(st->buf, cap);
+    if (!b) return -1;
+    st->buf = b;
+    st->cap = cap;
+  }
+  memcpy(st->buf + st->len, data, len);
+  st->len += len;
+  stream_resume(st);
+  return 0;
+}
+
+int tvc_stream_alive(const tvc_stream_t *st) { return st->srv != NULL && !st->ended; }
+
+void tvc_stream_end(tvc_stream_t *st) {
+  st->ended = 1;
+  stream_resume(st);
+  stream_unref(st);
+}
+
+/* ---- answers --------------------------------------------------------------- */
+
+static int queue(tvc_request_t *r, unsigned status, struct MHD_Response *resp, const char *ctype) {
+  if (!resp) return -1;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  int ok = MHD_queue_response(r->conn, status, resp) == MHD_YES;
+  MHD_destroy_response(resp);
+  if (ok) r->answered = 1;
+  return ok ? 0 : -1;
+}
+
+int tvc_reply(tvc_request_t *r, unsigned status, const char *ctype, const char *body, size_t len) {
+  if (r->answered) return -1;
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  return queue(r, status, resp, ctype);
+}
+
+int tvc_reply_error(tvc_request_t *r, unsigned status, const char *code, const char *message) {
+  json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  int rc;
+  if (text) {
+    size_t n = strlen(text);
+    text[n] = '\n'; /* (over its NUL: the length is given) */
+    rc = tvc_reply(r, status, "application/json", text, n + 1);
+    free(text);
+  } else {
+    static const char oom[] = "{\"error\":{\"code\":\"ENOMEM\",\"message\":\"not enough memory\"}}";
+    rc = tvc_reply(r, 500, "application/json", oom, sizeof oom - 1);
+  }
+  return rc;
+}
+
+tvc_stream_t *tvc_reply_stream(tvc_request_t *r, unsigned status, const char *ctype) {
+  if (r->answered) return NULL;
+  tvc_stream_t *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  st->srv = r->srv;
+  st->conn = r->conn;
+  st->refs = 2;
+  struct MHD_Response *resp =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_gone);
+  if (!resp) {
+    free(st);
+    return NULL;
+  }
+  st->next = r->srv->streams;
+  if (st->next) st->next->prevp = &st->next;
+  st->prevp = &r->srv->streams;
+  r->srv->streams = st;
+  /* a follower may be quiet for long: no idle timeout on it */
+  MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+  if (queue(r, status, resp, ctype) != 0) return NULL; /* (stream_gone ran: one ref left) */
+  return st;
+}
+
+/* ---- the request ----------------------------------------------------------- */
+
+const char *tvc_request_method(const tvc_request_t *r) { return r->method; }
+const char *tvc_request_path(const tvc_request_t *r) { return r->url; }
+const char *tvc_request_body(const tvc_request_t *r, size_t *len) {
+  *len = r->len;
+  return r->body;
+}
+const tvc_peer_t *tvc_request_peer(const tvc_request_t *r) { return &r->peer; }
+
+typedef struct args_ctx {
+  void (*fn)(void *arg, const char *k, const char *v);
+  void *arg;
+} args_ctx;
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
+  (void)kind;
+  args_ctx *a = cls;
+  a->fn(a->arg, k, v);
+  return MHD_YES;
+}
+
+void tvc_request_args(tvc_request_t *r, void (*fn)(void *arg, const char *k, const char *v),
+                      void *arg) {
+  args_ctx a = {fn, arg};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &a);
+}
+
+/* First call for a request: admission, connection limit, declared size. */
+static int screen(tvc_server_t *s, tvc_request_t *r) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  int fd = ci ? ci->connect_fd : -1;
+  if (fd < 0 || tvc_peer_get(fd, &r->peer) != 0 ||
+      !tvc_peer_admitted(fd, &r->peer, s->own, s->cfg.group)) {
+    fprintf(stderr, "taskvisor: control: refused %s %s from uid %u gid %u pid %d (not this host's "
+                    "user, root or the control group)\n",
+            r->method, r->url, (unsigned)r->peer.uid, (unsigned)r->peer.gid, (int)r->peer.pid);
+    fflush(stderr);
+    return tvc_reply_error(r, 403, "EACCES", "peer not admitted: only this host's user, root "
+                                             "and the control group may use this socket");
+  }
+  if (s->nconn > s->cfg.max_conn) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "too many connections (limit %u)", s->cfg.max_conn);
+    return tvc_reply_error(r, 503, "EBUSY", msg);
+  }
+  const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.max_body);
+    return tvc_reply_error(r, 413, "ETOOBIG", msg);
+  }
+  return 0;
+}
+
+static void take_body(tvc_server_t *s, tvc_request_t *r, const char *data, size_t n) {
+  if (r->too_big) return;
+  if (r->len + n > s->cfg.max_body) { /* (chunked: no Content-Length said so) */
+    r->too_big = 1;
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+    return;
+  }
+  if (r->len + n + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 1024;
+    while (cap < r->len + n + 1) cap *= 2;
+    char *b = realloc(r->body, cap);
+    if (!b) {
+      r->too_big = 1;
+      return;
+    }
+    r->body = b;
+    r->cap = cap;
+  }
+  memcpy(r->body + r->len, data, n);
+  r->len += n;
+  r->body[r->len] = 0;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls) {
+  (void)version;
+  tvc_server_t *s = cls;
+  tvc_request_t *r = *con_cls;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->srv = s;
+    r->conn = conn;
+    r->method = method;
+    r->url = url;
+    *con_cls = r;
+    if (screen(s, r) != 0) return MHD_NO;
+    return MHD_YES;
+  }
+  if (r->answered) { /* refused at the door: drop what it still sends */
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    take_body(s, r, upload, *upload_size);
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (r->too_big) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.max_body);
+    return tvc_reply_error(r, 413, "ETOOBIG", msg) == 0 ? MHD_YES : MHD_NO;
+  }
+  s->cfg.on_request(s->cfg.data, r);
+  if (!r->answered) tvc_reply_error(r, 500, "EINTERNAL", "the request was not answered");
+  return r->answered ? MHD_YES : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls, (void)c, (void)toe;
+  tvc_request_t *r = *con_cls;
+  if (!r) return;
+  free(r->body);
+  free(r);
+  *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  (void)c, (void)socket_context;
+  tvc_server_t *s = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    s->nconn++;
+  else if (s->nconn > 0)
+    s->nconn--;
+}
+
+/* ---- the loop -------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t);
+
+static void run_mhd(tvc_server_t *s) {
+  if (s->closing) return;
+  MHD_run(s->d);
+  MHD_UNSIGNED_LONG_LONG ms;
+  if (MHD_get_timeout(s->d, &ms) == MHD_YES)
+    uv_timer_start(&s->timer, on_timer, ms, 0);
+  else
+    uv_timer_stop(&s->timer);
+}
+
+static void on_timer(uv_timer_t *t) { run_mhd(t->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  (void)status, (void)events;
+  run_mhd(p->data);
+}
+
+/* Work for MHD outside its callbacks (a stream resumed): on the next turn. */
+static void kick(tvc_server_t *s) {
+  if (!s->closing) uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+static void on_tick(uv_timer_t *t) {
+  tvc_server_t *s = t->data;
+  if (!s->closing && s->cfg.on_tick) s->cfg.on_tick(s->cfg.data);
+}
+
+void tvc_server_tick(tvc_server_t *s, uint64_t ms) {
+  if (s->closing) return;
+  if (ms == 0)
+    uv_timer_stop(&s->tick);
+  else if (!uv_is_active((uv_handle_t *)&s->tick))
+    uv_timer_start(&s->tick, on_tick, ms, ms);
+}
+
+unsigned tvc_server_connections(const tvc_server_t *s) { return s->nconn; }
+
+static void on_closed(uv_handle_t *h) {
+  tvc_server_t *s = h->data;
+  if (--s->open_handles == 0) free(s);
+}
+
+int tvc_server_start(uv_loop_t *loop, int fd, const tvc_server_cfg_t *cfg, tvc_server_t **out,
+                     char *err, size_t errlen) {
+  tvc_server_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    close(fd);
+    snprintf(err, errlen, "not enough memory");
+    return -1;
+  }
+  s->cfg = *cfg;
+  s->own = getuid();
+  s->d = MHD_start_daemon(
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
+      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
+      /* past max_conn a few more are let in to be told 503; past those, closed */
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(cfg->max_conn + 16),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+  if (!s->d) {
+    close(fd);
+    free(s);
+    snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd)");
+    return -1;
+  }
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  uv_timer_init(loop, &s->tick);
+  s->tick.data = s;
+  s->open_handles = 2;
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+  int rc = di ? uv_poll_init(loop, &s->poll, di->epoll_fd) : UV_EINVAL;
+  if (rc != 0) {
+    MHD_stop_daemon(s->d); /* (closes fd) */
+    snprintf(err, errlen, "cannot watch the HTTP server on the loop: %s", uv_strerror(rc));
+    s->closing = 1;
+    uv_close((uv_handle_t *)&s->timer, on_closed);
+    uv_close((uv_handle_t *)&s->tick, on_closed); /* (the last frees s) */
+    return -1;
+  }
+  s->poll.data = s;
+  s->open_handles = 3;
+  uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  run_mhd(s);
+  *out = s;
+  return 0;
+}
+
+void tvc_server_close(tvc_server_t *s) {
+  /* Every stream ends: resumed, its connection gets the end of the body. */
+  for (tvc_stream_t *st = s->streams; st; st = st->next) {
+    st->ended = 1;
+    if (st->suspended) {
+      st->suspended = 0;
+      MHD_resume_connection(st->conn);
+    }
+  }
+  for (int i = 0; i < 3; i++) MHD_run(s->d); /* flush answers queued just now */
+  s->closing = 1;
+  uv_timer_stop(&s->timer);
+  uv_poll_stop(&s->poll);
+  MHD_stop_daemon(s->d); /* closes the socket, frees the responses (stream_gone) */
+  uv_close((uv_handle_t *)&s->poll, on_closed);
+  uv_close((uv_handle_t *)&s->timer, on_closed);
+  uv_close((uv_handle_t *)&s->tick, on_closed);
+}
