@@ -23,7 +23,7 @@ local function ctl(args, env)
 end
 local function ctl_s(args) return ctl("--socket " .. sq(SOCK) .. " " .. args) end
 
--- jq(json, filter) -> its raw output without the last newline, and jq's status.
+-- jq(json, filter) -> its raw output (or its error) without the last newline.
 local function jq(json, filter)
   local f = P.tmpname()
   local h = assert(io.open(f, "w"))
@@ -31,7 +31,7 @@ local function jq(json, filter)
   h:close()
   local out, status = H.sh("jq -r " .. sq(filter) .. " " .. sq(f) .. " 2>&1")
   os.remove(f)
-  return (out:gsub("\n$", "")), status
+  return (out:gsub("\n$", ""))
 end
 
 -- Polls fn() (each try costs a ctl round trip or a short sleep) until it
@@ -294,10 +294,12 @@ describe("taskvisor ctl against a running host", function()
 
   it("events -f streams new events as they happen", function()
     local log = dir .. "/follow.ndjson"
-    local pid = tonumber(H.sh(string.format("%s ctl --socket %s --json events -f >%s 2>&1 & echo $!", sq(HOST),
-      sq(SOCK), sq(log))):match("%d+"))
+    cursor = newest_seq(cursor)
+    local pid = tonumber(H.sh(string.format("%s ctl --socket %s --json events -f --since %d >%s 2>&1 & echo $!",
+      sq(HOST), sq(SOCK), cursor, sq(log))):match("%d+"))
     -- the stream is up once tick's events reach the file
-    assert(until_true(function() return has(P.read(log) or "", '"tick"') end), "no event streamed")
+    assert(until_true(function() return has(P.read(log) or "", '"tick"') end),
+      "no event streamed: " .. (P.read(log) or ""):sub(-500))
     assert.are.equal(0, select(2, ctl_s("restart worker")))
     assert(until_true(function()
       for line in (P.read(log) or ""):gmatch("[^\n]+") do
@@ -305,6 +307,14 @@ describe("taskvisor ctl against a running host", function()
       end
     end), "worker's restart never streamed")
     os.execute("kill " .. pid)
+  end)
+
+  it("events -f without --since streams the whole backlog first, then new events", function()
+    -- docs/control-api.md: follow=1 sends the events after `since` (all kept
+    -- ones without it), then each new one. The server (ctlsrv 9cbc67e) ends
+    -- such a stream at once, with an empty body, when the backlog is large
+    -- (here: burst's 100,000 TaskOutput events; with a few hundred it works).
+    pending("server: GET /v1/events?follow=1 with a full backlog answers 200 with an empty body and closes")
   end)
 
   it("usage errors exit 2 and name the problem", function()

@@ -256,6 +256,7 @@ int tv_client_stream(tv_client_t *c, const char *what, const char *path, tv_clie
   curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, on_stream);
   curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
   CURLcode rc = curl_easy_perform(s.h);
+  if (s.status == 0) curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status); /* (an empty body) */
   int status = TV_CLIENT_OK;
   if (rc != CURLE_OK && !s.stopped) {
     status = transport_failed(c, rc, errbuf);
