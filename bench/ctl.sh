@@ -1,8 +1,9 @@
 #!/bin/sh
-# bench/ctl.sh [HOST] [status|events|poll|all]: the control API's figures
+# bench/ctl.sh [HOST] [status|client|events|poll|all]: the control API's figures
 # (BENCHMARKS.md, "The control API and taskvisor ctl"), end to end through
 # `taskvisor ctl` against a real host running bench/ctl_config.lua:
 #   status  `ctl --json status` (and the table) with 10,000 tasks: ms per call
+#   client  the same calls against a static copy of that answer: ctl's own share
 #   events  the event stream to one client during a restart storm: events/s
 #           received, and the storm's attempts/s without and with the client
 #   poll    100 clients polling `ctl --json status` in a loop during a restart
@@ -64,7 +65,49 @@ bench_status() {
     done | stats >"$tmp/stats"
     printf 'ctl %s, %d tasks: %s ms (20 calls, %s bytes)\n' "$mode" $((n + 1)) "$(cat "$tmp/stats")" "$(wc -c <"$tmp/out")"
   done
+  if command -v curl >/dev/null; then # the same request without ctl: what the host itself takes
+    for i in $(seq 20); do
+      curl -s -o /dev/null -w '%{time_total}\n' --unix-socket "$sock" http://localhost/v1/tasks | awk '{ print $1 * 1000 }'
+    done | stats >"$tmp/stats"
+    printf 'curl GET /v1/tasks, %d tasks: %s ms (20 calls)\n' $((n + 1)) "$(cat "$tmp/stats")"
+  fi
   stop_host
+}
+
+# The client alone: the host's answer for 10,000 tasks, saved, then served by
+# a static python3 server, so only ctl's own work (start, libcurl, jansson,
+# the table) is timed.
+bench_client() {
+  n=10000
+  start_host idle $n
+  until [ "$(ctl --json host | jq .tasks.running)" -ge $n ] 2>/dev/null; do sleep 0.2; done
+  curl -s --unix-socket "$sock" http://localhost/v1/tasks >"$tmp/tasks.json"
+  stop_host
+  python3 -c '
+import os, socketserver, sys
+body = open(sys.argv[2], "rb").read()
+head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            if line in (b"\r\n", b"\n"):
+                self.wfile.write(head + body)
+                self.wfile.flush()
+socketserver.ThreadingUnixStreamServer(sys.argv[1], H).serve_forever()' "$sock" "$tmp/tasks.json" &
+  hostpid=$!
+  until [ -S "$sock" ]; do sleep 0.1; done
+  for mode in "--json status" "status"; do
+    for i in $(seq 20); do
+      t0=$(now_ns)
+      ctl $mode >/dev/null
+      t1=$(now_ns)
+      echo $(((t1 - t0) / 1000)) | awk '{ print $1 / 1000 }'
+    done | stats >"$tmp/stats"
+    printf 'ctl %s against a static answer of %d tasks: %s ms (20 calls)\n' "$mode" $((n + 1)) "$(cat "$tmp/stats")"
+  done
+  kill "$hostpid"
+  wait "$hostpid" 2>/dev/null || true
+  hostpid=
 }
 
 bench_events() {
@@ -87,14 +130,18 @@ bench_poll() {
   start_host storm 1000
   probe_lines 2 >/dev/null
   base=$(probe_lines 5)
+  touch "$tmp/polling"
   i=0
   while [ $i -lt 100 ]; do
-    (while [ -e "$tmp/polling" ]; do "$host" ctl --socket "$sock" --json status >/dev/null || true; done) &
+    (while [ -e "$tmp/polling" ]; do
+      if "$host" ctl --socket "$sock" --json status >/dev/null 2>&1; then printf . >>"$tmp/ok.$i"; else printf x >>"$tmp/err.$i"; fi
+    done) &
     i=$((i + 1))
   done
-  touch "$tmp/polling"
   sleep 0.5 # (only so the clients are all looping before the window)
+  cat "$tmp"/ok.* 2>/dev/null | wc -c >"$tmp/ok0"
   load=$(probe_lines 10)
+  ok=$(($(cat "$tmp"/ok.* 2>/dev/null | wc -c) - $(cat "$tmp/ok0")))
   rm -f "$tmp/polling"
   wait_clients=$(jobs -p | grep -v "^$hostpid\$" || true)
   for p in $wait_clients; do wait "$p" 2>/dev/null || true; done
@@ -102,15 +149,16 @@ bench_poll() {
   printf 'restart storm, no clients: per-second worst stall %s ms (5 s), %s attempts/s\n' \
     "$(echo "$base" | awk '{ print $3 }' | stats)" "$rate"
   rate=$(echo "$load" | awk '{ s += $2 } END { printf "%.0f", s / NR }')
-  printf 'restart storm + 100 clients polling status: per-second worst stall %s ms (10 s), %s attempts/s\n' \
-    "$(echo "$load" | awk '{ print $3 }' | stats)" "$rate"
+  printf 'restart storm + 100 clients polling status: per-second worst stall %s ms (10 s), %s attempts/s, %s answers in the 10 s, %s refusals in all\n' \
+    "$(echo "$load" | awk '{ print $3 }' | stats)" "$rate" "$ok" "$(cat "$tmp"/err.* 2>/dev/null | wc -c)"
   stop_host
 }
 
 case $what in
   status) bench_status ;;
+  client) bench_client ;;
   events) bench_events ;;
   poll) bench_poll ;;
-  all) bench_status; bench_events; bench_poll ;;
-  *) echo "usage: bench/ctl.sh [HOST] [status|events|poll|all]" >&2; exit 2 ;;
+  all) bench_status; bench_client; bench_events; bench_poll ;;
+  *) echo "usage: bench/ctl.sh [HOST] [status|client|events|poll|all]" >&2; exit 2 ;;
 esac
