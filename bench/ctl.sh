@@ -123,6 +123,13 @@ bench_events() {
     echo "$got $t0 $t1" | awk -v f="${fmt:-text}" -v b="$before" -v d="$during" \
       '{ s = ($3 - $2) / 1e9; printf "events -f (%s), one client: %d events in %.2f s = %.0f events/s; storm %.0f attempts/s before, %.0f during (%.0f%%)\n", f, $1, s, $1 / s, b, d, 100 * d / b }'
   done
+  # the backlog in one answer: what the stream path can carry when events are there
+  for fmt in --json ""; do
+    t0=$(now_ns)
+    got=$(ctl $fmt events | wc -l)
+    t1=$(now_ns)
+    echo "$got $t0 $t1" | awk -v f="${fmt:-text}" '{ s = ($3 - $2) / 1e9; printf "events (%s), the whole backlog in one answer: %d events in %.3f s = %.0f events/s\n", f, $1, s, $1 / s }'
+  done
   stop_host
 }
 
