@@ -267,6 +267,20 @@ describe("taskvisor ctl against a running host", function()
     assert.is_truthy(has(e2, "nope"), e2)
   end)
 
+  it("signal sends to a process task (0) and refuses a Lua task (1, with the API's message)", function()
+    local before = task("child")
+    local out, status, err = ctl_s("signal CONT child")
+    assert.are.equal(0, status, err)
+    assert.are.equal("child: signalled CONT\n", out)
+    assert.are.equal(before.pid, task("child").pid) -- SIGCONT leaves sleep running
+    local _, s2, e2 = ctl_s("signal HUP worker")
+    assert.are.equal(1, s2)
+    assert.is_truthy(e2:match("^taskvisor ctl: [^\n]*worker"), e2)
+    local _, s3, e3 = ctl_s("signal NOSUCH child")
+    assert.are.equal(1, s3)
+    assert.is_truthy(has(e3, "NOSUCH"), e3)
+  end)
+
   it("events --since SEQ gives the events after SEQ, one line each; a seq out of the backlog is reported (410)", function()
     -- tick adds an event every few hundredths of a second: wait for 4 past the cursor
     local last = until_true(function()
