@@ -84,7 +84,7 @@ long tv_client_number(const char *cmd, const char *opt, const char *s, long min)
 
 /* ---- ctl_usage.c */
 /* The usage of `ctl` (cmd NULL) or of one of its commands; returns 0 when
- * cmd is a command. */
+ * cmd is a command (-1: the general usage is printed). out NULL: only checks. */
 int tv_client_usage(FILE *out, const char *cmd);
 /* A usage error: the message, a pointer to the help, TV_CLIENT_USAGE. */
 int tv_client_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -50,6 +50,7 @@ static const command_help *lookup(const char *cmd) {
 
 int tv_client_usage(FILE *out, const char *cmd) {
   const command_help *h = lookup(cmd);
+  if (out == NULL) return h || !cmd ? 0 : -1; /* only: is it a command? */
   if (h) {
     fprintf(out, "usage: " TV_CLIENT_PROG " [--socket PATH | --name NAME] [--json] %s\n%s", h->synopsis,
             h->text);

@@ -279,7 +279,14 @@ static int help_command(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  if (strcmp(argv[2], "ctl") == 0) return tv_client_usage(stdout, argc > 3 ? argv[3] : NULL) == 0 ? 0 : 1;
+  if (strcmp(argv[2], "ctl") == 0) {
+    if (argc > 3 && tv_client_usage(NULL, argv[3]) != 0) {
+      fprintf(stderr, PROGNAME ": help: unknown ctl command '%s' (see '" PROGNAME " help ctl')\n", argv[3]);
+      return 1;
+    }
+    tv_client_usage(stdout, argc > 3 ? argv[3] : NULL);
+    return 0;
+  }
   if (!is_lua_command(argv[2])) {
     fprintf(stderr, PROGNAME ": help: unknown command '%s'\n", argv[2]);
     return 1;
