@@ -7,11 +7,15 @@ set -eu
 
 # To build the host and the module (the host embeds Lua: no interpreter needed).
 RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
+# The control API (src/control/): HTTP server and JSON.
+RUNTIME="$RUNTIME pkg-config libmicrohttpd-dev libjansson-dev"
 # taskvisor ctl (src/host/ctl*.c): libcurl speaks HTTP over the control socket, jansson the JSON.
-RUNTIME="$RUNTIME libcurl4-openssl-dev libjansson-dev"
+RUNTIME="$RUNTIME libcurl4-openssl-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
+# curl, lua-dkjson: the control API specs drive a host with curl --unix-socket.
+TEST="$TEST curl lua-dkjson"
 # jq: spec/ctl_spec.lua checks taskvisor ctl --json output with it.
 TEST="$TEST jq"
 

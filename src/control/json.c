@@ -82,6 +82,41 @@ static int is_array(lua_State *L, int idx, size_t *n) {
 
 static json_t *encode(enc *e, int idx, int depth);
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  size_t need = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+  if (!need || need > n || (need > 1 && s[0] < 0xc2) || s[0] > 0xf4) return need == 1 ? 1 : 0;
+  for (size_t i = 1; i < need; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  return need;
+}
+
+/* Text that is not UTF-8 (a task name or path from a request, a process's
+ * output line): each bad byte becomes U+FFFD, so an answer can always say it. */
+static json_t *utf8_string(enc *e, const char *s, size_t len) {
+  luaL_Buffer b;
+  lua_State *L = e->L;
+  luaL_buffinit(L, &b);
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len;) {
+    size_t k = utf8_seq(p + i, len - i);
+    if (k && !(k == 3 && p[i] == 0xed && p[i + 1] >= 0xa0) && !(k == 3 && p[i] == 0xe0 && p[i + 1] < 0xa0) &&
+        !(k == 4 && p[i] == 0xf0 && p[i + 1] < 0x90) && !(k == 4 && p[i] == 0xf4 && p[i + 1] >= 0x90)) {
+      luaL_addlstring(&b, s + i, k);
+      i += k;
+    } else {
+      luaL_addstring(&b, "\xEF\xBF\xBD");
+      i++;
+    }
+  }
+  luaL_pushresult(&b);
+  size_t n;
+  const char *t = lua_tolstring(L, -1, &n);
+  json_t *v = json_stringn(t, n);
+  lua_pop(L, 1);
+  return v ? v : fail(e, "a string that is not UTF-8");
+}
+
 static json_t *encode_table(enc *e, int idx, int depth) {
   lua_State *L = e->L;
   size_t n, plen = strlen(e->path);
@@ -147,7 +182,7 @@ static json_t *encode(enc *e, int idx, int depth) {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
     json_t *v = json_stringn(s, len);
-    return v ? v : fail(e, "a string that is not UTF-8");
+    return v ? v : utf8_string(e, s, len);
   }
   case LUA_TTABLE: return encode_table(e, idx, depth);
   case LUA_TLIGHTUSERDATA:
