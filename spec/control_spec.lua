@@ -235,6 +235,15 @@ describe("the control API", function()
       return w.state == "RUNNING" and w.pid ~= started.pid and w.pid ~= json.null and w
     end, "web to run again")
     assert.is_true(alive(again.pid))
+    -- stop with wait: answered once the task is gone
+    code, v = post(h.sock, "/v1/tasks/web/stop", '{"wait": 60}')
+    assert.are.equal(200, code)
+    assert.is_true(v.ok)
+    assert.are.equal("STOPPED", v.task.state)
+    assert.are.equal(json.null, v.task.pid)
+    assert.is_false(alive(again.pid))
+    assert.are.equal(200, (post(h.sock, "/v1/tasks/web/start")))
+    until_state(h, "web", "RUNNING")
   end)
 
   it("signal: TERM ends a process (last_exit.signal); a Lua task 409; a bad signal 400", function()

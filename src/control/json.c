@@ -47,16 +47,30 @@ static int push(lua_State *L, const json_t *v, int depth) {
 
 int tvc_json_push(lua_State *L, const json_t *v) { return push(L, v, 0); }
 
+/* The path to a value that cannot be encoded is built only on failure, from
+ * the inside out (prepend), so encoding costs nothing per key. */
 typedef struct enc {
   lua_State *L;
   char *err;
   size_t errlen;
-  char path[256];
+  char what[64];
+  char path[256]; /* the path, right-aligned: path + at .. the end */
+  size_t at;
 } enc;
 
 static json_t *fail(enc *e, const char *what) {
-  if (!e->err[0]) snprintf(e->err, e->errlen, "%s%s%s", e->path, e->path[0] ? ": " : "", what);
+  if (!e->what[0]) snprintf(e->what, sizeof e->what, "%s", what);
   return NULL;
+}
+
+/* A failed child's key goes in front of the path. */
+static void prepend(enc *e, const char *k, size_t klen, int index) {
+  char buf[80];
+  int n = index ? snprintf(buf, sizeof buf, "[%.*s]", (int)(klen > 60 ? 60 : klen), k)
+                : snprintf(buf, sizeof buf, ".%.*s", (int)(klen > 60 ? 60 : klen), k);
+  if (n <= 0 || (size_t)n > e->at) return;
+  e->at -= (size_t)n;
+  memcpy(e->path + e->at, buf, (size_t)n);
 }
 
 /* Whether the table at idx is an array: marked, or keys exactly 1..n. */
@@ -119,16 +133,17 @@ static json_t *utf8_string(enc *e, const char *s, size_t len) {
 
 static json_t *encode_table(enc *e, int idx, int depth) {
   lua_State *L = e->L;
-  size_t n, plen = strlen(e->path);
+  size_t n;
   json_t *out;
   if (is_array(L, idx, &n)) {
     out = json_array();
     for (size_t i = 1; out && i <= n; i++) {
-      snprintf(e->path + plen, sizeof e->path - plen, "[%zu]", i);
       lua_rawgeti(L, idx, (lua_Integer)i);
       json_t *v = encode(e, lua_gettop(L), depth + 1);
       lua_pop(L, 1);
       if (!v || json_array_append_new(out, v) != 0) {
+        char num[24];
+        prepend(e, num, (size_t)snprintf(num, sizeof num, "%zu", i), 1);
         json_decref(out);
         return NULL;
       }
@@ -154,17 +169,17 @@ static json_t *encode_table(enc *e, int idx, int depth) {
         json_decref(out);
         return fail(e, "a table key that is neither a string nor a number");
       }
-      snprintf(e->path + plen, sizeof e->path - plen, "%s%.*s", plen ? "." : "", (int)klen, k);
       json_t *v = encode(e, lua_gettop(L), depth + 1);
       if (!v || json_object_setn_new(out, k, klen, v) != 0) {
+        if (v) fail(e, "a key that is not UTF-8");
+        prepend(e, k, klen, 0);
         lua_pop(L, 2);
         json_decref(out);
-        return v ? fail(e, "a key that is not UTF-8") : NULL;
+        return NULL;
       }
       lua_pop(L, 1);
     }
   }
-  e->path[plen] = 0;
   return out;
 }
 
@@ -193,7 +208,15 @@ static json_t *encode(enc *e, int idx, int depth) {
 }
 
 json_t *tvc_json_from_lua(lua_State *L, int idx, char *err, size_t errlen) {
-  enc e = {L, err, errlen, {0}};
+  enc e;
+  e.L = L, e.err = err, e.errlen = errlen, e.what[0] = 0, e.at = sizeof e.path;
   err[0] = 0;
-  return encode(&e, lua_absindex(L, idx), 0);
+  json_t *v = encode(&e, lua_absindex(L, idx), 0);
+  if (!v) {
+    size_t plen = sizeof e.path - e.at;
+    const char *p = e.path + e.at;
+    if (plen && *p == '.') p++, plen--;
+    snprintf(err, errlen, "%.*s%s%s", (int)plen, p, plen ? ": " : "", e.what[0] ? e.what : "not enough memory");
+  }
+  return v;
 }
