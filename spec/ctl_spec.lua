@@ -93,6 +93,10 @@ return tv.config{
     tv.group{ name = "grp", children = {
       tv.process{ name = "child", restart = "always", cmd = { "sleep", "600" } },
     } },
+    -- ignores SIGTERM (an ignored signal stays ignored across exec): a stop
+    -- needs its stop_timeout (1 s), then SIGKILL
+    tv.process{ name = "stubborn", restart = "never", stop_timeout = 1,
+      cmd = { "sh", "-c", "trap '' TERM; exec sleep 600" } },
     -- 5,000 TaskOutput events at start: more than the event backlog keeps
     tv.process{ name = "burst", restart = "never", cmd = { "seq", "1", "5000" }, stdout = "events" },
   },
@@ -256,6 +260,28 @@ describe("taskvisor ctl against a running host", function()
     assert(t, "web never RUNNING again")
     assert.are_not.equal(before.pid, t.pid)
     assert.is_false(t.operator_stopped)
+  end)
+
+  it("stop --wait answers once the task is gone, or exits 1 when it is not gone in time", function()
+    local out, status, err = ctl_s("stop --wait 60 worker")
+    assert.are.equal(0, status, err)
+    assert.are.equal("worker: stopped (STOPPED)\n", out)
+    assert.are.equal("STOPPED", task("worker").state) -- at once: no polling
+    assert.are.equal(0, select(2, ctl_s("start worker")))
+    assert(until_true(function() local t = task("worker") return t and t.state == "RUNNING" end))
+
+    local pid = task("stubborn").pid
+    local out2, status2, err2 = ctl_s("stop --wait 0.1 stubborn")
+    assert.are.equal(1, status2, out2)
+    assert.is_truthy(err2:match("^taskvisor ctl: stubborn: "), err2)
+    assert.are.equal("", out2)
+    -- its stop goes on: SIGKILL after stop_timeout
+    assert(until_true(function() return not P.alive(pid) end), "stubborn never ended")
+    local j, s3 = ctl_s("--json stop --wait 1 web nope")
+    assert.are.equal(1, s3)
+    assert.are.equal("true", jq(j, ".ok"))
+    assert.are.equal(0, select(2, ctl_s("start web")))
+    assert(until_true(function() local t = task("web") return t and t.state == "RUNNING" and t.pid end))
   end)
 
   it("an unknown task exits 1 with the API's message; the others in the list still go", function()

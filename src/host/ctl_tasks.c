@@ -7,6 +7,22 @@
 
 #include "ctl.h"
 
+/* A 200 answer may still say it did not finish: `stop --wait` past its
+ * seconds answers {"ok": false, "error": {...}} (its status line goes out
+ * before the wait). Returns the exit status, after printing why. */
+static int not_done(const char *name, const tv_client_response_t *r) {
+  json_error_t je;
+  json_t *j = json_loadb(r->body, r->len, 0, &je);
+  int status = TV_CLIENT_OK;
+  if (json_is_false(json_object_get(j, "ok"))) {
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    tv_client_error("%s: %s", name, msg ? msg : "the host answered ok=false");
+    status = TV_CLIENT_FAILED;
+  }
+  json_decref(j);
+  return status;
+}
+
 /* "web: started (pid 4242)", from the answer's task. */
 static void say(const char *name, const char *verb, const tv_client_response_t *r) {
   json_error_t je;
@@ -63,12 +79,11 @@ int tv_client_task_command(tv_client_t *c, int argc, char **argv) {
     tv_client_response_t r;
     int s = tv_client_request(c, NULL, "POST", path, body, &r);
     if (s == TV_CLIENT_OK) {
-      if (c->json) {
-        tv_client_print_body(&r, stdout); /* one answer a line */
-      } else if (is_signal) {
-        printf("%s: signalled %s\n", argv[i], argv[1]);
-      } else {
-        say(argv[i], verb, &r);
+      if (c->json) tv_client_print_body(&r, stdout); /* one answer a line, ok=false too */
+      s = not_done(argv[i], &r);
+      if (s == TV_CLIENT_OK && !c->json) {
+        if (is_signal) printf("%s: signalled %s\n", argv[i], argv[1]);
+        else say(argv[i], verb, &r);
       }
     }
     tv_client_response_free(&r);
