@@ -18,7 +18,8 @@ static const command_help HELP[] = {
     {"start", "start NAME...", "Starts each task (a stopped one, or one an operator stopped).\n"},
     {"stop", "stop [--wait SECONDS] NAME...",
      "Stops each task; it stays stopped (no restart, no budget charged) until\n"
-     "'start', across reloads. --wait: how long the host waits for it to end.\n"},
+     "'start', across reloads. Returns once the stop has begun; with --wait, once\n"
+     "the task is gone (exit 1 if it is still there after SECONDS).\n"},
     {"restart", "restart NAME...", "Stops and starts each task (a new attempt, a new pid).\n"},
     {"signal", "signal SIG NAME...",
      "Sends SIG (HUP, SIGHUP or a number) to each process task's process.\n"},
