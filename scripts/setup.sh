@@ -13,6 +13,8 @@ RUNTIME="$RUNTIME zlib1g-dev"
 RUNTIME="$RUNTIME lua-dkjson"
 # The control API (src/control/): HTTP server and JSON.
 RUNTIME="$RUNTIME pkg-config libmicrohttpd-dev libjansson-dev"
+# taskvisor ctl (src/host/ctl*.c): libcurl speaks HTTP over the control socket, jansson the JSON.
+RUNTIME="$RUNTIME libcurl4-openssl-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
@@ -24,6 +26,8 @@ TEST="$TEST tzdata"
 TEST="$TEST lua-luv lua-luv-dev luarocks"
 # curl: the control API specs drive a host with curl --unix-socket.
 TEST="$TEST curl"
+# jq: spec/ctl_spec.lua checks taskvisor ctl --json output with it.
+TEST="$TEST jq"
 
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;

@@ -18,6 +18,7 @@
 #include "control/lserver.h"
 #include "core/os/reaper.h"
 #include "core/os/spawn.h"
+#include "ctl.h"
 #include "embedded.h"
 
 int luaopen_taskvisor_core(lua_State *L);
@@ -29,6 +30,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: " PROGNAME " [options] [script [args...]]\n"
           "       " PROGNAME " run [--name NAME] [--control PATH] CONFIG | check CONFIG | simulate CONFIG\n"
+          "       " PROGNAME " ctl [--socket PATH | --name NAME] [--json] COMMAND ...\n"
           "       " PROGNAME " help [CMD]\n"
           "Runs a supervision config written in Lua 5.4 with taskvisor built in.\n"
           "Options:\n"
@@ -283,6 +285,14 @@ static int help_command(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (strcmp(argv[2], "ctl") == 0) {
+    if (argc > 3 && tv_client_usage(NULL, argv[3]) != 0) {
+      fprintf(stderr, PROGNAME ": help: unknown ctl command '%s' (see '" PROGNAME " help ctl')\n", argv[3]);
+      return 1;
+    }
+    tv_client_usage(stdout, argc > 3 ? argv[3] : NULL);
+    return 0;
+  }
   if (!is_lua_command(argv[2])) {
     fprintf(stderr, PROGNAME ": help: unknown command '%s'\n", argv[2]);
     return 1;
@@ -297,6 +307,10 @@ static int pmain(lua_State *L) {
   char **argv = lua_touserdata(L, 2);
   if (argc > 1 && strcmp(argv[1], "help") == 0) {
     lua_pushinteger(L, help_command(argc, argv));
+    return 1;
+  }
+  if (argc > 1 && strcmp(argv[1], "ctl") == 0) { /* a client: no Lua needed */
+    lua_pushinteger(L, tv_client_main(argc - 1, argv + 1));
     return 1;
   }
   if (argc > 1 && is_lua_command(argv[1])) {
