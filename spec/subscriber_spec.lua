@@ -57,9 +57,9 @@ describe("subscribers", function()
     assert.is_true(strictly_increasing(seqs(by_fn)))
     assert.same(seqs(by_fn), seqs(by_table))
     assert.same(kinds(by_fn), kinds(by_table))
-    -- events are plain tables with the documented fields
+    -- events are read-only event objects with the documented fields
     local starting = H.first(by_table, "TaskStarting", "a")
-    assert.equal("table", type(starting))
+    assert.equal("userdata", type(starting))
     assert.equal(1, starting.attempt)
     assert.equal("number", type(starting.at))
     assert.equal("ActorExhausted", H.first(by_fn, "ActorExhausted", "b").kind)
