@@ -48,6 +48,14 @@ typedef struct ltv_ev {
   uint8_t backoff_source, stream;
 } ltv_ev;
 
+/* The user value of each string field: 1 + the string fields before it. */
+static int uv_of(unsigned fields, unsigned bit) {
+  unsigned before = fields & STRING_FIELDS & (bit - 1);
+  int n = 1;
+  for (; before; before &= before - 1) n++; /* at most 5 steps; no popcnt call */
+  return n;
+}
+
 /* Upvalues of every metamethod: 1 = the metatable (to know our events),
  * 2 = the kind names, 3 = the key strings (both sequences). */
 #define UV_MT lua_upvalueindex(1)
@@ -105,7 +113,7 @@ static int has(const ltv_ev *e, int id) { return id < K_TASK || (e->fields & K_B
 static void push_field(lua_State *L, const ltv_ev *e, int id) {
   static const char *const sources[] = {"success", "failure", "schedule", "cooldown"};
   if (id >= K_TASK && (K_BIT(id) & STRING_FIELDS)) {
-    lua_getiuservalue(L, 1, 1 + __builtin_popcount(e->fields & STRING_FIELDS & (K_BIT(id) - 1)));
+    lua_getiuservalue(L, 1, uv_of(e->fields, K_BIT(id)));
     return;
   }
   switch (id) {
@@ -128,16 +136,16 @@ static void push_field(lua_State *L, const ltv_ev *e, int id) {
   }
 }
 
-/* ev.name: the field, or nil (an unknown name, or a field this event lacks). */
+/* ev.name: the field, or nil (an unknown name, or a field this event lacks).
+ * The hot path of every read: Lua calls it only for an object with this
+ * metatable, which __metatable hides from getmetatable, so it does not check
+ * its argument again (reaching it by hand takes the debug library). */
 static int ev_index(lua_State *L) {
-  const ltv_ev *e = to_event(L, 1);
-  size_t len;
+  const ltv_ev *e = lua_touserdata(L, 1);
+  size_t len = 0;
   const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
   int id = k ? key_id(k, len) : -1;
-  if (id < 0 || !has(e, id)) {
-    lua_pushnil(L);
-    return 1;
-  }
+  if (id < 0 || !has(e, id)) return 0; /* nil */
   push_field(L, e, id);
   return 1;
 }
@@ -187,7 +195,9 @@ static int ev_tostring(lua_State *L) {
 
 void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev) {
   unsigned f = ev->fields;
-  ltv_ev *e = lua_newuserdatauv(L, sizeof *e, __builtin_popcount(f & STRING_FIELDS));
+  int nstr = 0;
+  for (unsigned m = f & STRING_FIELDS; m; m &= m - 1) nstr++;
+  ltv_ev *e = lua_newuserdatauv(L, sizeof *e, nstr);
   e->seq = ev->seq;
   e->bytes = ev->bytes;
   e->at = ev->at;
@@ -242,6 +252,8 @@ int ltv_event_meta(lua_State *L) {
     lua_pushvalue(L, mt + 2);
     lua_pushcclosure(L, ev_next, 3);
     lua_rawsetp(L, mt, (void *)ev_next);
+    lua_pushliteral(L, LTV_EVENT); /* getmetatable(ev): the name, not the table */
+    lua_setfield(L, mt, "__metatable");
     lua_settop(L, mt);
   }
   return 1;

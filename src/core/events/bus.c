@@ -74,7 +74,7 @@ static tv_event_t *event_alloc(tv_bus_t *bus) {
 
 void tv_bus_event_unref(tv_bus_t *bus, tv_event_t *ev) {
   if (--ev->refs) return;
-#define UNREF(f) tv_str_unref(ev->f);
+#define UNREF(f) if (ev->f) tv_str_unref(ev->f); /* most are NULL: no call */
   TV_EVENT_STRINGS(UNREF)
 #undef UNREF
   ev->next_free = bus->free_events;
@@ -90,7 +90,7 @@ void tv_bus_event_take(tv_bus_t *bus, tv_event_t *ev, tv_event_t *out) {
 }
 
 void tv_event_drop_copy(tv_event_t *copy) {
-#define UNREF(f) tv_str_unref(copy->f);
+#define UNREF(f) if (copy->f) tv_str_unref(copy->f);
   TV_EVENT_STRINGS(UNREF)
 #undef UNREF
 }
