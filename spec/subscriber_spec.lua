@@ -574,3 +574,22 @@ describe("tv.log_writer", function()
     assert.same({ "ShutdownRequested", "returned" }, out)
   end)
 end)
+
+describe("subscribers that take no event", function()
+  it("a function() subscriber is called once per event (none is built for it); function(...) still gets each event", function()
+    local sup = tv.supervisor({ grace = 2 })
+    local all = H.collect(sup)
+    local calls, args, varargs = 0, {}, {}
+    assert.is_true(sup:subscribe({ name = "counter", on_event = function() calls = calls + 1 end }))
+    assert.is_true(sup:subscribe({ name = "argless", on_event = function(...)
+      args[#args + 1] = select("#", ...)
+      varargs[#varargs + 1] = (...).kind
+    end }))
+    assert(sup:add(quick("a")))
+    assert.is_true(sup:run())
+    assert.equal(#all, calls)
+    assert.is_true(calls >= 6)
+    for i, n in ipairs(args) do assert.equal(1, n, "call " .. i) end
+    assert.same(kinds(all), varargs)
+  end)
+end)

@@ -217,7 +217,21 @@ void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev) {
   const tv_str_t *strs[] = {ev->task, ev->reason, ev->traceback, ev->slot, ev->line, ev->file};
   static const unsigned bits[] = {TV_F_TASK, TV_F_REASON, TV_F_TRACEBACK,
                                   TV_F_SLOT, TV_F_LINE, TV_F_FILE};
-  for (int i = 0, uv = 1; i < 6; i++) {
+  int i = 0, uv = 1;
+  if (f & TV_F_TASK) { /* runs of events about one task intern its name once */
+    size_t n;
+    const char *last = lua_tolstring(L, mt + 1, &n); /* NULL: nil */
+    if (last && n == ev->task->len && memcmp(last, ev->task->s, n) == 0) {
+      lua_pushvalue(L, mt + 1);
+    } else {
+      lua_pushlstring(L, ev->task->s, ev->task->len);
+      lua_pushvalue(L, -1);
+      lua_replace(L, mt + 1);
+    }
+    lua_setiuservalue(L, -2, uv++);
+    i = 1;
+  }
+  for (; i < 6; i++) {
     if (!(f & bits[i])) continue;
     lua_pushlstring(L, strs[i]->s, strs[i]->len);
     lua_setiuservalue(L, -2, uv++);

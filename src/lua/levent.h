@@ -11,7 +11,8 @@
 /* Pushes the events' metatable (made on first use); returns 1. */
 int ltv_event_meta(lua_State *L);
 /* Pushes ev as a Lua event; `mt` is the stack index of ltv_event_meta's
- * metatable. Allocates (may run the collector). */
+ * metatable, mt + 1 a slot (nil at first) where it keeps the last task name
+ * it made. Allocates (may run the collector). */
 void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev);
 /* Pushes the list of kind names (tv.EVENT_KINDS). */
 void ltv_event_init(lua_State *L);

@@ -27,6 +27,7 @@ typedef struct ltv_sub {
   uint64_t burst_pass; /* loop pass of the last budget-limited yield */
   uint32_t bursts;     /* such yields in that pass */
   uint32_t batch;      /* events handed over since the worker last yielded */
+  uint8_t no_event;    /* on_event is a Lua function that takes no parameter */
 } ltv_sub;
 
 /* Out of budget with events left: yield, to be resumed as urgent work if this
@@ -81,16 +82,25 @@ static void report(ltv_sub *s, lua_State *L) {
 #define META 3
 
 /* Protected, one call per batch rather than a pcall per event: [1] on_event,
- * [2] the events' metatable. Hands over queued events until the queue is
+ * [2] the events' metatable, [3] levent.c's last task name. Hands over queued events until the queue is
  * empty, the budget is spent or the subscriber closed; an error in on_event
  * ends the batch (the worker reports it and starts the next). k: the ltv_sub. */
 static int deliver(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   (void)status; /* LUA_YIELD: on_event yielded and returned */
-  lua_settop(L, 2);
+  lua_settop(L, 3);
   while (s->sub && s->batch < DELIVERY_BUDGET) {
     tv_event_t *ev = tv_sub_pop(s->sub);
     if (!ev) break;
+    if (s->no_event) { /* it could not see the event: none is made */
+      tv_bus_event_unref(s->sub->bus, ev);
+      lua_pushvalue(L, 1);
+      s->batch++;
+      if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
+      lua_callk(L, 0, 0, k, deliver);
+      lua_settop(L, 3);
+      continue;
+    }
     /* Making the event may run the collector, and a finalizer may destroy
      * this subscriber's supervisor and bus (s->sub is NULL then): it is made
      * from a copy, and nothing of the core is touched after it. */
@@ -102,13 +112,16 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     s->batch++;
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
     lua_callk(L, 1, 0, k, deliver);
-    lua_settop(L, 2);
+    lua_settop(L, 3);
   }
   return 0;
 }
 
+/* [1] the ltv_sub (light), then deliver's arguments. */
 static int deliver_start(lua_State *L) {
-  return deliver(L, LUA_OK, (lua_KContext)lua_touserdata(L, lua_upvalueindex(1)));
+  lua_KContext k = (lua_KContext)lua_touserdata(L, 1);
+  lua_remove(L, 1);
+  return deliver(L, LUA_OK, k);
 }
 
 static int worker_loop(lua_State *L, int status, lua_KContext k) {
@@ -126,11 +139,12 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
       s->fiber.wait = LTV_WAIT_EVENTS;
       return lua_yieldk(L, 0, k, worker_loop);
     }
+    lua_pushcfunction(L, deliver_start); /* a light function: no allocation per batch */
     lua_pushlightuserdata(L, s);
-    lua_pushcclosure(L, deliver_start, 1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, META);
-    if (lua_pcallk(L, 2, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
+    lua_pushnil(L);
+    if (lua_pcallk(L, 4, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
     lua_settop(L, META);
   }
   return 0;
@@ -215,6 +229,12 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);
+  if (lua_type(L, fn_idx) == LUA_TFUNCTION) { /* function() ... end: counts, never reads */
+    lua_Debug ar;
+    lua_pushvalue(L, fn_idx);
+    if (lua_getinfo(L, ">u", &ar) && ar.nparams == 0 && !ar.isvararg && !lua_iscfunction(L, fn_idx))
+      s->no_event = 1;
+  }
   lua_pushvalue(L, fn_idx);
   lua_setiuservalue(L, -2, 1);
   lua_State *co = lua_newthread(L);
