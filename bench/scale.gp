@@ -1,10 +1,10 @@
 # bench/scale.gp: plots bench/scale.sh's figures (gnuplot -e "dir='bench/plots'").
 if (!exists("dir")) dir = 'bench/plots'
-set terminal svg size 640,400 font "sans,11" background rgb "white"
+set terminal svg size 640,400 enhanced font "sans,11" background rgb "white"
 set grid
 set key top left
 set logscale x 10
-set format x "10^{%L}"
+set format x "%.0f"
 
 set output dir.'/tasks.svg'
 set title "Lua tasks: restart throughput and memory per idle task"
@@ -20,6 +20,7 @@ plot dir.'/tasks.dat' using 1:($2/1e6) with linespoints lw 2 title "attempts/s",
      1400 axes x1y2 with lines dt 2 title "target 1,400 B"
 
 set output dir.'/procs.svg'
+set xrange [5:6000]
 set title "Idle child processes: host RSS and wakeups"
 set xlabel "idle children"
 set ylabel "host RSS (MiB)"
@@ -31,6 +32,7 @@ plot dir.'/procs.dat' using 1:($2/1024) with linespoints lw 2 title "RSS", \
      6 with lines dt 2 title "target 6 MiB (at 1,000)"
 
 set output dir.'/shutdown.svg'
+set xrange [5:6000]
 set title "Shutdown of children that exit on SIGTERM"
 set xlabel "children"
 set ylabel "sup:shutdown() to sup:run() returning (ms)"
@@ -41,6 +43,7 @@ plot dir.'/shutdown.dat' using 1:2 with linespoints lw 2 title "shutdown", \
      200 with lines dt 2 title "target 200 ms (at 1,000)"
 
 unset logscale x
+set autoscale x
 set format x "%g"
 set output dir.'/latency.svg'
 set title "Restart latency: child exit to the next child's main (1,000 restarts)"
