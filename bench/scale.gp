@@ -2,11 +2,12 @@
 if (!exists("dir")) dir = 'bench/plots'
 set terminal svg size 640,400 enhanced font "sans,11" background rgb "white"
 set grid
-set key top left
+set key below
 set logscale x 10
 set format x "%.0f"
 
 set output dir.'/tasks.svg'
+set xrange [500:2000000]
 set title "Lua tasks: restart throughput and memory per idle task"
 set xlabel "tasks"
 set ylabel "attempts/s (millions)"
@@ -17,7 +18,7 @@ set yrange [0:*]
 set y2range [0:2000]
 plot dir.'/tasks.dat' using 1:($2/1e6) with linespoints lw 2 title "attempts/s", \
      '' using 1:3 axes x1y2 with linespoints lw 2 title "bytes/task (RSS)", \
-     1400 axes x1y2 with lines dt 2 title "target 1,400 B"
+     1400 axes x1y2 with lines lw 1 lc rgb 'gray40' title "target 1,400 B"
 
 set output dir.'/procs.svg'
 set xrange [5:6000]
@@ -29,7 +30,7 @@ set yrange [0:*]
 set y2range [0:10]
 plot dir.'/procs.dat' using 1:($2/1024) with linespoints lw 2 title "RSS", \
      '' using 1:3 axes x1y2 with linespoints lw 2 title "wakeups/s", \
-     6 with lines dt 2 title "target 6 MiB (at 1,000)"
+     6 with lines lw 1 lc rgb 'gray40' title "target 6 MiB (at 1,000)"
 
 set output dir.'/shutdown.svg'
 set xrange [5:6000]
@@ -40,7 +41,7 @@ unset y2label
 unset y2tics
 set yrange [0:*]
 plot dir.'/shutdown.dat' using 1:2 with linespoints lw 2 title "shutdown", \
-     200 with lines dt 2 title "target 200 ms (at 1,000)"
+     200 with lines lw 1 lc rgb 'gray40' title "target 200 ms (at 1,000)"
 
 unset logscale x
 set autoscale x
@@ -55,4 +56,4 @@ set style histogram clustered
 set style fill solid 0.8
 set yrange [0:*]
 plot dir.'/latency.dat' using 2:xtic(1) title "p50", '' using 3 title "p90", \
-     '' using 4 title "p99", '' using 5 title "max", 1 with lines dt 2 title "target p99 1 ms"
+     '' using 4 title "p99", '' using 5 title "max", 1 with lines lw 1 lc rgb 'gray40' title "target p99 1 ms"
