@@ -10,7 +10,8 @@ RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
-# gnuplot-nox: bench/scale.sh's plots.
+
+# gnuplot-nox: bench/scale.sh's plots (bench).
 TEST="$TEST gnuplot-nox"
 
 case "${1:-}" in
