@@ -15,7 +15,7 @@ end
 
 local function sleeper(ctx) ctx:sleep(3600) end
 
-local sup = tv.supervisor({ grace = 5 })
+local sup = tv.supervisor({ grace = 120 }) -- 1 M tasks take seconds to stop
 collectgarbage()
 collectgarbage()
 local before = rss_bytes()

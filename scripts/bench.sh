@@ -12,6 +12,7 @@ for i in $(seq "$runs"); do
   $host bench/restarts.lua 1000 1000000
   $host bench/restarts.lua 1000 1000000 sub
   $host bench/events.lua 2000000 1000
+  $host bench/events_fields.lua 2000000 1000
   $host bench/memory.lua 100000
   $host bench/controller.lua queue 200000 1000
   $host bench/controller.lua replace 200000

@@ -29,6 +29,9 @@ TEST="$TEST curl"
 # jq: spec/ctl_spec.lua checks taskvisor ctl --json output with it.
 TEST="$TEST jq"
 
+# gnuplot-nox: bench/scale.sh's plots (bench).
+TEST="$TEST gnuplot-nox"
+
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;
   --test) PACKAGES="$RUNTIME $TEST" ;;

@@ -421,3 +421,75 @@ describe("every kind is listed and observable", function()
     assert.equal("GraceExceeded", s.events[#s.events].kind)
   end)
 end)
+
+-- Events are read-only objects whose fields are read on demand (levent.c),
+-- not tables built per delivery: what a subscriber can rely on.
+describe("event objects", function()
+  it("a kept event reads the same fields later, after the supervisor is gone and a full GC", function()
+    local kept, snapshot = {}, {}
+    do
+      local sup = tv.supervisor({ grace = 2 })
+      assert(sup:subscribe(function(ev)
+        kept[#kept + 1] = ev
+        local copy = {}
+        for k, v in pairs(ev) do copy[k] = v end -- what it holds at delivery
+        snapshot[#snapshot + 1] = copy
+      end))
+      assert(sup:run({ tv.task({ name = "flaky", restart = "on_failure", max_retries = 1,
+        backoff = { first = 0.001, max = 0.001 }, run = function() error("boom") end }) }))
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(#kept >= 8)
+    for i, ev in ipairs(kept) do
+      local later = {}
+      for k, v in pairs(ev) do later[k] = v end
+      assert.same(snapshot[i], later)
+      for k, v in pairs(snapshot[i]) do assert.equal(v, ev[k], k) end
+    end
+    local failed = H.first(kept, "TaskFailed", "flaky")
+    assert.equal(1, failed.attempt)
+    assert.matches("boom", failed.reason)
+    assert.is_string(failed.traceback)
+    assert.equal("failure", H.first(kept, "BackoffScheduled", "flaky").backoff_source)
+  end)
+
+  it("pairs lists seq, at, kind, then every field the event carries, in the documented order; absent and unknown fields are nil", function()
+    local r = rich_run()
+    local order = { "seq", "at", "kind", "task", "attempt", "reason", "timeout_ms", "delay_ms",
+      "backoff_source", "exit_code", "traceback", "slot", "signal", "stream", "line", "file",
+      "bytes", "pid", "killed" }
+    local rank = {}
+    for i, k in ipairs(order) do rank[k] = i end
+    for _, ev in ipairs(r.events) do
+      local keys = {}
+      for k, v in pairs(ev) do
+        assert.is_not_nil(rank[k], "unexpected key " .. tostring(k))
+        assert.equal(v, ev[k])
+        keys[#keys + 1] = k
+      end
+      assert.same({ "seq", "at", "kind" }, { keys[1], keys[2], keys[3] })
+      for i = 2, #keys do assert.is_true(rank[keys[i]] > rank[keys[i - 1]]) end
+      for _, k in ipairs(order) do
+        if not H.contains(keys, k) then assert.is_nil(ev[k], k) end
+      end
+      assert.is_nil(ev.nope)
+      assert.is_nil(ev[1])
+      assert.is_nil(ev[ev])
+    end
+    local added = H.first(r.events, "TaskAdded")
+    assert.is_nil(added.reason)
+    assert.is_nil(added.attempt)
+  end)
+
+  it("is read-only: setting a field raises a clear error, and tostring names it", function()
+    local events = H.run({ tv.once("a", function() end) })
+    local ev = events[1]
+    local ok, err = pcall(function() ev.note = 1 end)
+    assert.is_false(ok)
+    assert.matches("events are read%-only %(setting 'note'%)", err)
+    assert.is_nil(ev.note)
+    assert.equal("taskvisor.event", getmetatable(ev))
+    assert.matches("^event %d+ TaskAddRequested$", tostring(ev))
+  end)
+end)

@@ -1,5 +1,5 @@
-/* levent.h - events as plain Lua tables, built on the hot path without
- * re-interning any string.
+/* levent.h - events as small read-only Lua objects (one allocation each),
+ * fields read by name on demand.
  * Layers up (LAYERS.md): base | cmd event held policy | fiber | error exec | hooks | task sub proc group | sup | ctl | module */
 #ifndef LTV_EVENT_H
 #define LTV_EVENT_H
@@ -8,10 +8,12 @@
 
 #include "core/events/event.h"
 
-/* Pushes the strings ltv_push_event needs (returns how many); `base` of
- * ltv_push_event is the stack index of the first. */
-int ltv_event_keys(lua_State *L);
-void ltv_push_event(lua_State *L, int base, const tv_event_t *ev);
+/* Pushes the events' metatable (made on first use); returns 1. */
+int ltv_event_meta(lua_State *L);
+/* Pushes ev as a Lua event; `mt` is the stack index of ltv_event_meta's
+ * metatable, mt + 1 a slot (nil at first) where it keeps the last task name
+ * it made. Allocates (may run the collector). */
+void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev);
 /* Pushes the list of kind names (tv.EVENT_KINDS). */
 void ltv_event_init(lua_State *L);
 

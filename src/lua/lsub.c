@@ -26,7 +26,8 @@ typedef struct ltv_sub {
   tv_sub_t *sub;   /* NULL once closed */
   uint64_t burst_pass; /* loop pass of the last budget-limited yield */
   uint32_t bursts;     /* such yields in that pass */
-  int nkeys;           /* event keys on the worker's stack */
+  uint32_t batch;      /* events handed over since the worker last yielded */
+  uint8_t no_event;    /* on_event is a Lua function that takes no parameter */
 } ltv_sub;
 
 /* Out of budget with events left: yield, to be resumed as urgent work if this
@@ -77,33 +78,74 @@ static void report(ltv_sub *s, lua_State *L) {
   tv_str_unref(tb);
 }
 
-/* Stack: [1] message handler, [2] on_event, [3..] event keys (levent.c). */
-#define KEYS_BASE 3
+/* Stack: [1] message handler, [2] on_event, [3] the events' metatable (levent.c). */
+#define META 3
+
+/* Protected, one call per batch rather than a pcall per event: [1] on_event,
+ * [2] the events' metatable, [3] levent.c's last task name. Hands over queued events until the queue is
+ * empty, the budget is spent or the subscriber closed; an error in on_event
+ * ends the batch (the worker reports it and starts the next). k: the ltv_sub. */
+static int deliver(lua_State *L, int status, lua_KContext k) {
+  ltv_sub *s = (ltv_sub *)k;
+  (void)status; /* LUA_YIELD: on_event yielded and returned */
+  lua_settop(L, 3);
+  while (s->sub && s->batch < DELIVERY_BUDGET) {
+    tv_event_t *ev = tv_sub_pop(s->sub);
+    if (!ev) break;
+    if (s->no_event) { /* it could not see the event: none is made */
+      tv_bus_event_unref(s->sub->bus, ev);
+      lua_pushvalue(L, 1);
+      s->batch++;
+      if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
+      lua_callk(L, 0, 0, k, deliver);
+      lua_settop(L, 3);
+      continue;
+    }
+    /* Making the event may run the collector, and a finalizer may destroy
+     * this subscriber's supervisor and bus (s->sub is NULL then): it is made
+     * from a copy, and nothing of the core is touched after it. */
+    tv_event_t copy;
+    tv_bus_event_take(s->sub->bus, ev, &copy);
+    lua_pushvalue(L, 1);
+    ltv_push_event(L, 2, &copy);
+    tv_event_drop_copy(&copy);
+    s->batch++;
+    if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
+    lua_callk(L, 1, 0, k, deliver);
+    lua_settop(L, 3);
+  }
+  return 0;
+}
+
+/* [1] the ltv_sub (light), then deliver's arguments. */
+static int deliver_start(lua_State *L) {
+  lua_KContext k = (lua_KContext)lua_touserdata(L, 1);
+  lua_remove(L, 1);
+  return deliver(L, LUA_OK, k);
+}
 
 static int worker_loop(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   if (status != LUA_OK && status != LUA_YIELD) report(s, L);
-  int top = KEYS_BASE - 1 + s->nkeys;
-  lua_settop(L, top);
-  for (int n = 0; s->sub;) {
-    tv_event_t *ev = tv_sub_pop(s->sub);
-    if (!ev) {
+  lua_settop(L, META);
+  while (s->sub) {
+    if (s->batch >= DELIVERY_BUDGET) {
+      s->batch = 0;
+      return yield_budget(L, s, k, worker_loop);
+    }
+    if (!s->sub->count) {
+      s->batch = 0;
       if (!tv_sub_park(s->sub)) continue;
       s->fiber.wait = LTV_WAIT_EVENTS;
       return lua_yieldk(L, 0, k, worker_loop);
     }
-    /* Making the table may run the collector, and a finalizer may destroy
-     * this subscriber's supervisor and bus (s->sub is NULL then): the table
-     * is made from a copy, and nothing of the core is touched after it. */
-    tv_event_t copy;
-    tv_bus_event_take(s->sub->bus, ev, &copy);
+    lua_pushcfunction(L, deliver_start); /* a light function: no allocation per batch */
+    lua_pushlightuserdata(L, s);
     lua_pushvalue(L, 2);
-    ltv_push_event(L, KEYS_BASE, &copy);
-    tv_event_drop_copy(&copy);
-    if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
-    if (lua_pcallk(L, 1, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
-    lua_settop(L, top);
-    if (++n >= DELIVERY_BUDGET) return yield_budget(L, s, k, worker_loop);
+    lua_pushvalue(L, META);
+    lua_pushnil(L);
+    if (lua_pcallk(L, 4, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
+    lua_settop(L, META);
   }
   return 0;
 }
@@ -113,7 +155,7 @@ static int worker_body(lua_State *L) {
   lua_settop(L, 0);
   lua_pushcfunction(L, msgh);
   lua_pushvalue(L, lua_upvalueindex(2));
-  s->nkeys = ltv_event_keys(L);
+  ltv_event_meta(L);
   return worker_loop(L, LUA_OK, (lua_KContext)s);
 }
 
@@ -187,6 +229,12 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);
+  if (lua_type(L, fn_idx) == LUA_TFUNCTION) { /* function() ... end: counts, never reads */
+    lua_Debug ar;
+    lua_pushvalue(L, fn_idx);
+    if (lua_getinfo(L, ">u", &ar) && ar.nparams == 0 && !ar.isvararg && !lua_iscfunction(L, fn_idx))
+      s->no_event = 1;
+  }
   lua_pushvalue(L, fn_idx);
   lua_setiuservalue(L, -2, 1);
   lua_State *co = lua_newthread(L);

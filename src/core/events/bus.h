@@ -48,6 +48,8 @@ struct tv_bus {
   uint32_t nsubs;
   tv_clock_t *clock;
   tv_event_t *free_events;
+  uint64_t at_ms; /* the loop's time when `at` was read (UINT64_MAX: never) */
+  double at;      /* the wall clock then: the `at` of events until it moves */
   /* Called when a consumer parks on an empty queue (drain tracking). */
   void (*on_park)(tv_bus_t *bus);
   void *data;
@@ -66,7 +68,8 @@ int tv_bus_subscribe(tv_bus_t *bus, const char *name, size_t len, uint32_t cap,
 /* Drops the queue's events and frees the subscriber. */
 void tv_bus_unsubscribe(tv_sub_t *sub);
 
-/* Stamps seq (and `at` when anyone listens) and fans the event out. The
+/* Stamps seq (and `at` when anyone listens: the wall clock as read once per
+ * tick of the loop's clock, which moves once per loop pass) and fans the event out. The
  * template's strings are borrowed. Returns the seq given. */
 uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl);
 
