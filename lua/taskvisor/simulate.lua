@@ -101,9 +101,11 @@ function M.run(cfg, opts)
   -- (seq is process-wide: renumbered from 1, a simulation reads the same
   -- wherever it runs, after other supervisors or other simulations)
   local base
-  local function observe(ev)
+  local function observe(obj)
+    local ev = {} -- (events are read-only objects: a table of our own, renumbered)
+    for k, v in pairs(obj) do ev[k] = v end
     base = base or ev.seq - 1
-    ev.seq = ev.seq - base -- (each subscriber gets its own table)
+    ev.seq = ev.seq - base
     local ms = math.floor(ev.at * 1000 + 0.5)
     R.event(acc, ev, ms)
     if events then events[#events + 1] = ev end
