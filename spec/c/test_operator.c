@@ -159,7 +159,7 @@ static void remake(tv_strategy_t strategy, const int *makes, const int *starts) 
   tv_policy_t gp = policy(TV_RESTART_ON_FAILURE);
   CHECK(tv_sup_add(sup, "g", 1, &gp, &m->g.base) == 0);
   run_until(100);
-  CHECK(tv_group_of_task(&m->g.base) == &m->g);
+  CHECK(tv_group_of(&m->g.base) == &m->g);
   CHECK(tv_group_remake_child(&m->g, 1, 0) == 0);
   CHECK(tv_group_remake_child(&m->g, 1, 0) == (strategy == TV_ONE_FOR_ONE ? 0 : TV_EBUSY));
   run_until(1000);

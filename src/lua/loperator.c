@@ -105,7 +105,7 @@ static int remake_child(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 3);
   tv_actor_t *a = tv_sup_find(s->sup, name, len);
   if (!a) return op_error(L, TV_ENOENT, name);
-  tv_group_t *g = tv_group_of_task(tv_container_of(a, tv_task_t, actor));
+  tv_group_t *g = tv_group_of(tv_container_of(a, tv_task_t, actor));
   if (!g) return ltv_push_error(L, TV_ENOTSUP, "task '%s' is not a group", name);
   if (i < 1 || (uint64_t)i > g->n) return luaL_argerror(L, 3, "no such child");
   if (tv_group_remake_child(g, (uint32_t)(i - 1), lua_toboolean(L, 4)) != 0)

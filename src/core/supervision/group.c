@@ -514,50 +514,12 @@ int tv_group_remove_child(tv_group_t *g, uint32_t i) {
   return 0;
 }
 
-void tv_group_set_template(tv_group_t *g) { g->keep_open = 1; }
-
 tv_group_t *tv_group_of(tv_task_t *t) {
   return t && t->ops == &group_task_ops ? (tv_group_t *)t : NULL;
 }
 
-void tv_group_set_auto_shutdown(tv_group_t *g, int mode, const uint8_t *sig) {
-  g->parent.auto_shutdown = (uint8_t)mode;
-  for (uint32_t i = 0; i < g->n; i++) g->slots[i].sig = sig ? sig[i] : 0;
-}
-
-static void drop_waits(tv_group_t *g) {
-  for (uint32_t i = 0; i < g->nwaits; i++) {
-    tv_str_unref(g->waits[i].via);
-    tv_str_unref(g->waits[i].name);
-  }
-  free(g->waits);
-  g->waits = NULL;
-  g->nwaits = 0;
-}
-
-static int by_child(const void *x, const void *y) {
-  const tv_group_wait_t *a = x, *b = y;
-  return a->child < b->child ? -1 : a->child > b->child;
-}
-
-int tv_group_set_waits(tv_group_t *g, const tv_group_wait_t *w, uint32_t n) {
-  drop_waits(g);
-  if (!n) return 0;
-  tv_group_wait_t *copy = malloc(n * sizeof *copy);
-  if (!copy) return TV_ENOMEM;
-  for (uint32_t i = 0; i < n; i++) {
-    copy[i].child = w[i].child;
-    copy[i].via = tv_str_ref(w[i].via);
-    copy[i].name = tv_str_ref(w[i].name);
-  }
-  qsort(copy, n, sizeof *copy, by_child); /* not stable: the order within a child is any */
-  g->waits = copy;
-  g->nwaits = n;
-  return 0;
-}
-
 void tv_group_fini(tv_group_t *g) {
-  drop_waits(g);
+  tv_group_drop_waits(g);
   tv_work_cancel(&g->report);
   tv_budget_free(&g->parent.budget);
   free(g->slots);
@@ -567,17 +529,6 @@ void tv_group_fini(tv_group_t *g) {
   tv_str_unref(g->add_err);
   g->add_err = NULL;
   tv_task_fini(&g->base);
-}
-
-int tv_strategy_parse(const char *name) {
-  for (int i = 0; i < 3; i++)
-    if (strcmp(name, tv_strategy_name(i)) == 0) return i;
-  return -1;
-}
-
-const char *tv_strategy_name(int s) {
-  static const char *const names[] = {"one_for_one", "one_for_all", "rest_for_one"};
-  return (unsigned)s < 3 ? names[s] : "?";
 }
 
 /* ---- an operator's start of a child (operator.c) ----------------------------- */
@@ -641,8 +592,4 @@ int tv_group_remake_child(tv_group_t *g, uint32_t i, int keep) {
   tv_actor_cancel(s->actor, stop_deadline(g)); /* (may be gone at once: remade) */
   drive(g);
   return 0;
-}
-
-tv_group_t *tv_group_of_task(tv_task_t *t) {
-  return t->ops == &group_task_ops ? (tv_group_t *)t : NULL;
 }

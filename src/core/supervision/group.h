@@ -124,9 +124,9 @@ int tv_group_resume_child(tv_group_t *g, tv_actor_t *a);
  * budget charged. keep: the new one is held stopped (its predecessor was
  * operator-stopped). 0, or TV_EBUSY while the group is not running steadily. */
 int tv_group_remake_child(tv_group_t *g, uint32_t i, int keep);
-/* The group a task is, or NULL. */
-tv_group_t *tv_group_of_task(tv_task_t *t);
 /* "one_for_one" ... or -1. */
+/* group_config.c: frees what tv_group_set_waits kept. */
+void tv_group_drop_waits(tv_group_t *g);
 int tv_strategy_parse(const char *name);
 const char *tv_strategy_name(int s);
 

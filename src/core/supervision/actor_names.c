@@ -1,0 +1,31 @@
+/* actor_names.c - the words for an actor's states and ends, and for
+ * auto_shutdown (events, outcomes and the binding show them). */
+#include "core/supervision/actor.h"
+
+const char *tv_actor_state_name(int state) {
+  static const char *const names[] = {"queued", "waiting", "running", "backoff",
+                                      "done",   "blocked", "hook",    "held"};
+  return (unsigned)state < 8 ? names[state] : "?";
+}
+
+const char *tv_auto_shutdown_name(int mode) {
+  static const char *const names[] = {"never", "any_significant", "all_significant"};
+  return (unsigned)mode < 3 ? names[mode] : "?";
+}
+
+tv_str_t *tv_auto_shutdown_reason(const tv_actor_t *child, int mode) {
+  return tv_str_printf("auto_shutdown = %s: significant child '%s' ended (%s)%s",
+                       tv_auto_shutdown_name(mode), child->name->s, tv_actor_end_status(child->end),
+                       mode == TV_AUTO_ALL_SIGNIFICANT ? "; no significant child is left" : "");
+}
+
+const char *tv_actor_end_status(int end) {
+  switch (end) {
+    case TV_END_COMPLETED: return "completed";
+    case TV_END_EXHAUSTED:
+    case TV_END_ESCALATED: return "exhausted";
+    case TV_END_DEAD: return "dead";
+    case TV_END_SETUP_FAILED: return "setup_failed";
+    default: return "cancelled";
+  }
+}
