@@ -9,9 +9,11 @@
 #include "lfiber.h"
 #include "lgroup.h"
 #include "lhooks.h"
+#include "ljson.h"
 #include "lpath.h"
 #include "lpolicy.h"
 #include "lproc.h"
+#include "lstats.h"
 #include "lsub.h"
 #include "lsup.h"
 #include "lsupview.h"
@@ -59,6 +61,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_sup_open(L);
   ltv_ctl_open(L);
   ltv_supview_open(L); /* adds to the supervisor's methods */
+  ltv_stats_open(L);   /* (so does this) */
   ltv_process_open(L);
   ltv_group_open(L);
 
@@ -101,5 +104,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   lua_pushliteral(L, LTV_VERSION);
   lua_setfield(L, -2, "version");
   ltv_hooks_open(L);
+  ltv_json_open(L);
+  ltv_stats_module(L);
   return 1;
 }
