@@ -7,12 +7,15 @@ set -eu
 
 # To build the host and the module (the host embeds Lua: no interpreter needed).
 RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
+# The control API (src/control/): HTTP server and JSON.
+RUNTIME="$RUNTIME pkg-config libmicrohttpd-dev libjansson-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.
 TEST="lua5.4 lua-busted python3 clang libclang-rt-14-dev valgrind"
-# The observe surfaces: core.json_encode links jansson; jq, promtool (prometheus) and a
-# headless chromium driven by selenium check the JSON lines, /metrics and the status page.
-RUNTIME="$RUNTIME libjansson-dev"
+# curl, lua-dkjson: the control API specs drive a host with curl --unix-socket.
+TEST="$TEST curl lua-dkjson"
+# The observe surfaces: jq, promtool (prometheus) and a headless chromium driven by
+# selenium check the JSON lines, /metrics and the status page.
 TEST="$TEST jq prometheus chromium chromium-driver python3-selenium"
 
 case "${1:-}" in

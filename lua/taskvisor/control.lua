@@ -9,7 +9,7 @@ local Routes = require("taskvisor.control_routes")
 
 local M = {}
 
-local CONTROL_KEYS = { group = "string", idle_timeout = "number" }
+local CONTROL_KEYS = { group = "string", idle_timeout = "number", backlog = "number" }
 
 --- socket_path(name, control): --control, else $XDG_RUNTIME_DIR/taskvisor/NAME.sock,
 --- else /run/taskvisor/NAME.sock for root, else /tmp/taskvisor-UID/NAME.sock.
@@ -49,18 +49,22 @@ end
 local function control_opts(c)
   for k, v in pairs(c or {}) do
     local want = CONTROL_KEYS[k]
-    if not want then return nil, string.format("tv.config: unknown option 'control.%s' (known: group, idle_timeout)", tostring(k)) end
+    if not want then return nil, string.format("tv.config: unknown option 'control.%s' (known: group, idle_timeout, backlog)", tostring(k)) end
     if type(v) ~= want then return nil, string.format("tv.config: 'control.%s' must be a %s (got %s)", k, want, type(v)) end
   end
   if c and c.idle_timeout and not (c.idle_timeout >= 1 and c.idle_timeout <= 3600) then
     return nil, "tv.config: 'control.idle_timeout' must be seconds in [1, 3600]"
+  end
+  if c and c.backlog and not (math.type(c.backlog) == "integer" and c.backlog >= 1 and c.backlog <= 1 << 24) then
+    return nil, "tv.config: 'control.backlog' must be an integer in [1, 16777216] (events kept)"
   end
   local gid
   if c and c.group then
     gid = S.gid(c.group)
     if not gid then return nil, string.format("tv.config: 'control.group': no group named '%s'", c.group) end
   end
-  return { gid = gid, idle_timeout = c and c.idle_timeout and math.floor(c.idle_timeout) or 10 }
+  return { gid = gid, idle_timeout = c and c.idle_timeout and math.floor(c.idle_timeout) or 10,
+    backlog = c and c.backlog }
 end
 M.control_opts = control_opts
 
@@ -71,7 +75,7 @@ function Control:attach(sup, cfg, why)
   local opts, err = control_opts(cfg and cfg.control)
   if not opts then return nil, err end
   local routes = Routes.new(self, sup, cfg, why)
-  local st, serr = State.new(sup, { encode = S.encode, array_mt = getmetatable(S.array()),
+  local st, serr = State.new(sup, { encode = S.encode, backlog = opts.backlog, array_mt = getmetatable(S.array()),
     explicit_ready = function(name) return routes:explicit_ready(name) end })
   if not st then return nil, "control: " .. tostring(serr) end
   routes.state = st
