@@ -2,7 +2,11 @@
  * view shows: each subscriber's queue counters (the bus's own, so drops are
  * the ones SubscriberOverflow reported) and the supervisor's restart budget.
  * Read-only: nothing here changes the core's state. */
+#include <dirent.h>
 #include <lauxlib.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/kinds/process.h"
 #include "lsup.h"
@@ -64,7 +68,46 @@ static int l_reopen_generation(lua_State *L) {
   return 1;
 }
 
+/* core.host_stats(): this process's { cpu_seconds (user + system),
+ * resident_bytes, open_fds, max_fds }; a figure that cannot be read is
+ * absent. */
+static int l_host_stats(lua_State *L) {
+  lua_createtable(L, 0, 4);
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    lua_pushnumber(L, (lua_Number)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                          (lua_Number)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    lua_setfield(L, -2, "cpu_seconds");
+  }
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size, rss;
+  if (f) {
+    if (fscanf(f, "%lu %lu", &size, &rss) == 2) {
+      lua_pushinteger(L, (lua_Integer)rss * sysconf(_SC_PAGESIZE));
+      lua_setfield(L, -2, "resident_bytes");
+    }
+    fclose(f);
+  }
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    lua_Integer n = -1; /* (the directory's own fd is not ours to count) */
+    for (struct dirent *e; (e = readdir(d));)
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "open_fds");
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    lua_pushinteger(L, (lua_Integer)rl.rlim_cur);
+    lua_setfield(L, -2, "max_fds");
+  }
+  return 1;
+}
+
 void ltv_stats_module(lua_State *L) {
+  lua_pushcfunction(L, l_host_stats);
+  lua_setfield(L, -2, "host_stats");
   lua_pushcfunction(L, l_reopen_generation);
   lua_setfield(L, -2, "reopen_generation");
 }
