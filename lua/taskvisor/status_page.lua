@@ -51,7 +51,7 @@ local JS = [==[
 "use strict";
 // The status page: state from /v1/tasks, kept live by /v1/events?follow=1.
 (function () {
-  const PLOT_WINDOW = 300;            // seconds of restarts the plot shows
+  const PLOT_WINDOW = 120;            // seconds of restarts the plot shows
   const KEEP_EVENTS = 20;             // last events kept per task
   const tasks = new Map();            // name -> {t, row, restarts: [at...], events: [...]}
   let token = sessionStorage.getItem("taskvisor-token") || "";
@@ -139,7 +139,8 @@ local JS = [==[
   function render(e) {
     const t = e.t, c = e.cells;
     if (!t) return;
-    const depth = (t.path || t.name).split("/").length - 1;
+    let depth = 0;                         // (a group's children under it; names may hold "/")
+    for (let g = t.group; g != null && depth < 32; depth++) g = tasks.has(g) && tasks.get(g).t ? tasks.get(g).t.group : null;
     text(c.name, "\u00a0\u00a0".repeat(depth) + t.name);
     text(c.state, t.state); c.state.className = "state " + t.state;
     text(c.pid, t.pid == null ? "" : t.pid);
