@@ -69,6 +69,7 @@ function O.start(code, args)
   local pid = H.sh(string.format("cd %s && %s run --control %s %s %s >%s 2>%s & echo $!", sq(dir),
     sq(H.host()), sq(h.sock), args or "", sq(cfg), sq(h.out), sq(h.err)))
   h.pid = tonumber(pid:match("%d+"))
+  if finally then finally(function() O.stop(h) end) end -- (a failed assertion leaves no host behind)
   O.until_true(function()
     if not O.alive(h.pid) then error("the host ended: " .. O.read(h.err)) end
     return (O.curl(h, "GET", "/v1/host")) == 200
@@ -78,6 +79,8 @@ end
 
 --- stop(h): asks it to shut down, waits for it to exit, removes its directory.
 function O.stop(h, keep)
+  if h.stopped then return end -- (a finally after the test's own stop)
+  h.stopped = true
   if O.alive(h.pid) then O.curl(h, "POST", "/v1/shutdown") end
   O.until_true(function() return not O.alive(h.pid) end, "the host to exit")
   if not keep then os.execute("rm -rf " .. sq(h.dir)) end

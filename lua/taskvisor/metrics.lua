@@ -32,7 +32,7 @@ local CAUSES = { "exit_code", "signal", "timeout", "error" }
 --- (routes.state) and keeps the collector as routes.metrics.
 function M.attach(routes)
   local st = routes.state
-  local self = setmetatable({ routes = routes, tasks = {}, started = core.monotime() }, Collector)
+  local self = setmetatable({ routes = routes, tasks = {}, labels = {} }, Collector)
   local prev = st.on_task_event
   st.on_task_event = function(name, ev, r)
     self:note(name, ev)
@@ -69,107 +69,158 @@ function Collector:note(name, ev)
   end
 end
 
-local function family(out, name, kind, help)
-  out[#out + 1] = "# HELP " .. name .. " " .. help
-  out[#out + 1] = "# TYPE " .. name .. " " .. kind
+-- The text is built as a list of pieces and concatenated once: with 10,000
+-- tasks a scrape is ~100,000 samples, and a string made per sample would be
+-- most of its cost. Per-task label text is kept (names do not change).
+local ZERO_ONE = { [0] = "0", [1] = "1" }
+
+local function val(v)
+  return ZERO_ONE[v] or num(v)
 end
 
-local function sample(out, name, labels, v)
-  out[#out + 1] = name .. (labels or "") .. " " .. num(v)
+local function family(out, n, name, kind, help)
+  out[n + 1] = "# HELP "
+  out[n + 2] = name
+  out[n + 3] = " "
+  out[n + 4] = help
+  out[n + 5] = "\n# TYPE "
+  out[n + 6] = name
+  out[n + 7] = " "
+  out[n + 8] = kind
+  out[n + 9] = "\n"
+  return n + 9
 end
+
+-- One sample per row: name, the row's label, the value fn(row) gives.
+local function per_row(out, n, name, rows, fn)
+  for i = 1, #rows do
+    local t = rows[i]
+    out[n + 1] = name
+    out[n + 2] = t.label
+    out[n + 3] = val(fn(t))
+    out[n + 4] = "\n"
+    n = n + 4
+  end
+  return n
+end
+
+local function one(out, n, name, kind, help, v)
+  n = family(out, n, name, kind, help)
+  out[n + 1] = name
+  out[n + 2] = " "
+  out[n + 3] = val(v)
+  out[n + 4] = "\n"
+  return n + 4
+end
+
+local FINAL = { STOPPED = true, EXITED = true, FATAL = true }
+
+-- The seconds a gauge shows: to the millisecond (a shorter text than %.17g).
+local function secs(v) return v > 0 and string.format("%.3f", v) or "0" end
 
 --- render(): the exposition text.
 function Collector:render()
-  local routes, out = self.routes, {}
+  local routes, out, n = self.routes, {}, 0
   local sup, st = routes.sup, routes.state
-  local names = routes:task_names()
   local now = (select(3, require("taskvisor.control.server").host()))
-  -- Per task: one family at a time (the format wants each family's samples together).
-  local rows = {}
-  for i, n in ipairs(names) do
-    local r = st.tasks[n]
-    local registered = sup:contains(n)
-    local state = r and r.state or (registered and "STARTING" or "STOPPED")
-    if not registered and not (state == "STOPPED" or state == "EXITED" or state == "FATAL") then state = "STOPPED" end
-    rows[i] = { label = '{task="' .. esc(n) .. '"}', n = n, r = r, state = state,
-      c = self.tasks[n] or counters(self, n) }
+  local labels, records, counts = self.labels, st.tasks, self.tasks
+  -- The tasks: every one the tracker has seen, then registered ones it has
+  -- not (yet); parallel arrays, not a table per task (10,000 tasks).
+  local registered, names = {}, {}
+  for _, name in ipairs(sup:list()) do registered[name] = true end
+  for i, name in ipairs(st.order) do names[i] = name end
+  for name in pairs(registered) do if not records[name] then names[#names + 1] = name end end
+  local lab, up, ready, upt, boff, bleft, att, rst, failed = {}, {}, {}, {}, {}, {}, {}, {}, {}
+  for i = 1, #names do
+    local name = names[i]
+    local r = records[name]
+    local state = r and r.state or "STARTING"
+    if not registered[name] and not FINAL[state] then state = "STOPPED" end
+    local label = labels[name]
+    if not label then
+      label = { '{task="' .. esc(name) .. '"} ', '{task="' .. esc(name) .. '",cause="' }
+      labels[name] = label
+    end
+    lab[i] = label[1]
+    local c = counts[name] or counters(self, name)
+    att[i], rst[i] = c.attempts, c.restarts
+    if c.exit_code + c.signal + c.timeout + c.error > 0 then failed[#failed + 1] = { label[2], c } end
+    local is_up = state == "RUNNING" or state == "STARTING"
+    up[i] = is_up and "1" or "0"
+    ready[i] = (r and r.ready and state == "RUNNING") and "1" or "0"
+    upt[i] = (is_up and r and r.started_at) and secs(now - r.started_at) or "0"
+    boff[i] = state == "BACKOFF" and "1" or "0"
+    bleft[i] = (state == "BACKOFF" and r and r.next_retry_at) and secs(r.next_retry_at - now) or "0"
   end
-  family(out, "taskvisor_task_attempts_total", "counter", "Attempts started (TaskStarting events).")
-  for _, t in ipairs(rows) do sample(out, "taskvisor_task_attempts_total", t.label, t.c.attempts) end
-  family(out, "taskvisor_task_restarts_total", "counter", "Attempts after the first of each run of the task.")
-  for _, t in ipairs(rows) do sample(out, "taskvisor_task_restarts_total", t.label, t.c.restarts) end
-  family(out, "taskvisor_task_failures_total", "counter",
-    "Failed attempts by cause: exit_code (a process exited non-zero), signal, timeout, error (a Lua error or a spawn failure).")
-  for _, t in ipairs(rows) do
-    local base = '{task="' .. esc(t.n) .. '",cause="'
-    for _, cause in ipairs(CAUSES) do sample(out, "taskvisor_task_failures_total", base .. cause .. '"}', t.c[cause]) end
+  local count = #names
+  local function column(name, kind, help, values)
+    n = family(out, n, name, kind, help)
+    for i = 1, count do
+      out[n + 1] = name
+      out[n + 2] = lab[i]
+      out[n + 3] = values[i]
+      out[n + 4] = "\n"
+      n = n + 4
+    end
   end
-  family(out, "taskvisor_task_up", "gauge", "1 while the task runs (STARTING or RUNNING), else 0.")
-  for _, t in ipairs(rows) do
-    sample(out, "taskvisor_task_up", t.label, (t.state == "RUNNING" or t.state == "STARTING") and 1 or 0)
+  for i = 1, count do att[i], rst[i] = val(att[i]), val(rst[i]) end
+  column("taskvisor_task_attempts_total", "counter", "Attempts started (TaskStarting events).", att)
+  column("taskvisor_task_restarts_total", "counter", "Attempts after the first of each run of the task.", rst)
+  n = family(out, n, "taskvisor_task_failures_total", "counter",
+    "Failed attempts by cause: exit_code (a process exited non-zero), signal, timeout, error (a Lua error or a spawn failure); none for a task that never failed.")
+  for _, f in ipairs(failed) do
+    for _, cause in ipairs(CAUSES) do
+      out[n + 1] = "taskvisor_task_failures_total"
+      out[n + 2] = f[1]
+      out[n + 3] = cause
+      out[n + 4] = '"} '
+      out[n + 5] = val(f[2][cause])
+      out[n + 6] = "\n"
+      n = n + 6
+    end
   end
-  family(out, "taskvisor_task_ready", "gauge", "1 once the running attempt is ready, else 0.")
-  for _, t in ipairs(rows) do sample(out, "taskvisor_task_ready", t.label, t.r and t.r.ready and t.state == "RUNNING" and 1 or 0) end
-  family(out, "taskvisor_task_uptime_seconds", "gauge", "Seconds since the running attempt started (0 when not running).")
-  for _, t in ipairs(rows) do
-    local up = 0
-    if t.r and t.r.started_at and (t.state == "RUNNING" or t.state == "STARTING") then up = math.max(0, now - t.r.started_at) end
-    sample(out, "taskvisor_task_uptime_seconds", t.label, up)
-  end
-  family(out, "taskvisor_task_backoff_pending", "gauge", "1 while the task waits out a backoff before its next attempt.")
-  for _, t in ipairs(rows) do sample(out, "taskvisor_task_backoff_pending", t.label, t.state == "BACKOFF" and 1 or 0) end
-  family(out, "taskvisor_task_backoff_remaining_seconds", "gauge", "Seconds until the next attempt of a task in backoff (0 otherwise).")
-  for _, t in ipairs(rows) do
-    local left = 0
-    if t.state == "BACKOFF" and t.r and t.r.next_retry_at then left = math.max(0, t.r.next_retry_at - now) end
-    sample(out, "taskvisor_task_backoff_remaining_seconds", t.label, left)
-  end
-  family(out, "taskvisor_tasks", "gauge", "Tasks known to the host.")
-  sample(out, "taskvisor_tasks", nil, #rows)
+  column("taskvisor_task_up", "gauge", "1 while the task runs (STARTING or RUNNING), else 0.", up)
+  column("taskvisor_task_ready", "gauge", "1 once the running attempt is ready, else 0.", ready)
+  column("taskvisor_task_uptime_seconds", "gauge", "Seconds since the running attempt started (0 when not running).", upt)
+  column("taskvisor_task_backoff_pending", "gauge", "1 while the task waits out a backoff before its next attempt.", boff)
+  column("taskvisor_task_backoff_remaining_seconds", "gauge", "Seconds until the next attempt of a task in backoff (0 otherwise).", bleft)
+  n = one(out, n, "taskvisor_tasks", "gauge", "Tasks known to the host.", count)
 
+  local function per(kind_name, kind, help, list, label_of, field)
+    n = family(out, n, kind_name, kind, help)
+    for _, x in ipairs(list) do
+      out[n + 1] = kind_name
+      out[n + 2] = label_of(x)
+      out[n + 3] = val(x[field] or 0)
+      out[n + 4] = "\n"
+      n = n + 4
+    end
+  end
   local subs = sup.core:subscriber_stats()
-  family(out, "taskvisor_subscriber_events_delivered_total", "counter", "Events a subscriber's queue accepted.")
-  for _, s in ipairs(subs) do sample(out, "taskvisor_subscriber_events_delivered_total", '{subscriber="' .. esc(s.name) .. '"}', s.delivered) end
-  family(out, "taskvisor_subscriber_events_dropped_total", "counter", "Events dropped for a subscriber (its queue was full: SubscriberOverflow).")
-  for _, s in ipairs(subs) do sample(out, "taskvisor_subscriber_events_dropped_total", '{subscriber="' .. esc(s.name) .. '"}', s.dropped) end
-  family(out, "taskvisor_subscriber_queue_depth", "gauge", "Events waiting in a subscriber's queue.")
-  for _, s in ipairs(subs) do sample(out, "taskvisor_subscriber_queue_depth", '{subscriber="' .. esc(s.name) .. '"}', s.queued) end
-  family(out, "taskvisor_subscriber_queue_capacity", "gauge", "A subscriber's queue capacity.")
-  for _, s in ipairs(subs) do sample(out, "taskvisor_subscriber_queue_capacity", '{subscriber="' .. esc(s.name) .. '"}', s.capacity) end
-
+  local function sub_label(s) return '{subscriber="' .. esc(s.name) .. '"} ' end
+  per("taskvisor_subscriber_events_delivered_total", "counter", "Events a subscriber's queue accepted.", subs, sub_label, "delivered")
+  per("taskvisor_subscriber_events_dropped_total", "counter", "Events dropped for a subscriber (its queue was full: SubscriberOverflow).", subs, sub_label, "dropped")
+  per("taskvisor_subscriber_queue_depth", "gauge", "Events waiting in a subscriber's queue.", subs, sub_label, "queued")
+  per("taskvisor_subscriber_queue_capacity", "gauge", "A subscriber's queue capacity.", subs, sub_label, "capacity")
   if sup.controller then
     local slots = sup:slots()
-    family(out, "taskvisor_controller_slot_queue_depth", "gauge", "Submissions queued in a controller slot.")
-    for _, sl in ipairs(slots) do sample(out, "taskvisor_controller_slot_queue_depth", '{slot="' .. esc(sl.name) .. '"}', sl.queue_depth or 0) end
-    family(out, "taskvisor_controller_slot_running", "gauge", "1 while a controller slot runs a task.")
-    for _, sl in ipairs(slots) do sample(out, "taskvisor_controller_slot_running", '{slot="' .. esc(sl.name) .. '"}', sl.running and 1 or 0) end
+    for _, sl in ipairs(slots) do sl.running_n = sl.running and 1 or 0 end
+    local function slot_label(sl) return '{slot="' .. esc(sl.name) .. '"} ' end
+    per("taskvisor_controller_slot_queue_depth", "gauge", "Submissions queued in a controller slot.", slots, slot_label, "queue_depth")
+    per("taskvisor_controller_slot_running", "gauge", "1 while a controller slot runs a task.", slots, slot_label, "running_n")
   end
-
   local b = sup.core:budget_state()
-  family(out, "taskvisor_restart_budget_max", "gauge", "Restarts the supervisor's budget allows within its window (0: no budget).")
-  sample(out, "taskvisor_restart_budget_max", nil, b.max)
-  family(out, "taskvisor_restart_budget_window_seconds", "gauge", "The restart budget's window.")
-  sample(out, "taskvisor_restart_budget_window_seconds", nil, b.within)
-  family(out, "taskvisor_restart_budget_used", "gauge", "Restarts counted in the budget's window now.")
-  sample(out, "taskvisor_restart_budget_used", nil, b.used)
-
-  family(out, "taskvisor_events_published_total", "counter", "Events the supervisor published (the last seq seen).")
-  sample(out, "taskvisor_events_published_total", nil, st.last or 0)
+  n = one(out, n, "taskvisor_restart_budget_max", "gauge", "Restarts the supervisor's budget allows within its window (0: no budget).", b.max)
+  n = one(out, n, "taskvisor_restart_budget_window_seconds", "gauge", "The restart budget's window.", b.within)
+  n = one(out, n, "taskvisor_restart_budget_used", "gauge", "Restarts counted in the budget's window now.", b.used)
+  n = one(out, n, "taskvisor_events_published_total", "counter", "Events the supervisor published (the last seq seen).", st.last or 0)
   local h = core.host_stats()
-  family(out, "taskvisor_host_cpu_seconds_total", "counter", "User and system CPU time of the host process.")
-  sample(out, "taskvisor_host_cpu_seconds_total", nil, h.cpu_seconds or 0)
-  family(out, "taskvisor_host_resident_memory_bytes", "gauge", "Resident memory of the host process.")
-  sample(out, "taskvisor_host_resident_memory_bytes", nil, h.resident_bytes or 0)
-  family(out, "taskvisor_host_open_fds", "gauge", "Open file descriptors of the host process.")
-  sample(out, "taskvisor_host_open_fds", nil, h.open_fds or 0)
-  if h.max_fds then
-    family(out, "taskvisor_host_max_fds", "gauge", "The host's file descriptor limit (RLIMIT_NOFILE).")
-    sample(out, "taskvisor_host_max_fds", nil, h.max_fds)
-  end
-  family(out, "taskvisor_host_start_time_seconds", "gauge", "When the host started (Unix time).")
-  sample(out, "taskvisor_host_start_time_seconds", nil, routes.ctl.started_at or 0)
-  out[#out + 1] = ""
-  return table.concat(out, "\n")
+  n = one(out, n, "taskvisor_host_cpu_seconds_total", "counter", "User and system CPU time of the host process.", h.cpu_seconds or 0)
+  n = one(out, n, "taskvisor_host_resident_memory_bytes", "gauge", "Resident memory of the host process.", h.resident_bytes or 0)
+  n = one(out, n, "taskvisor_host_open_fds", "gauge", "Open file descriptors of the host process.", h.open_fds or 0)
+  if h.max_fds then n = one(out, n, "taskvisor_host_max_fds", "gauge", "The host's file descriptor limit (RLIMIT_NOFILE).", h.max_fds) end
+  n = one(out, n, "taskvisor_host_start_time_seconds", "gauge", "When the host started (Unix time).", routes.ctl.started_at or 0)
+  return table.concat(out)
 end
 
 M.CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
