@@ -82,8 +82,9 @@ function M.open(addr, ctl, opts)
   self.token_file = opts.token_file or (ctl.path:gsub("%.sock$", "") .. ".http-token")
   local ok, terr = S.write_secret(self.token_file, token .. "\n")
   if not ok then S.close_fd(fd) return nil, "cannot write the token file: " .. tostring(terr) end
+  self.followers = {}
   local srv, err = S.serve({ fd = fd, tcp = true, handler = function(req) return self:handle(req) end,
-    idle_timeout = 30, max_conn = 64 })
+    idle_timeout = 30, max_conn = 64, on_tick = function() self:tick() end })
   if not srv then return nil, tostring(err) end
   self.server = srv
   io.stderr:write(string.format("taskvisor: http: serving on http://%s:%d/ (metrics at /metrics; "
@@ -122,11 +123,65 @@ function Http:handle(req)
     if m ~= "GET" then return fail(405, "EMETHOD", "%s %s: use GET", m, path) end
     return Metrics.get(self.ctl.routes)
   end
+  if path == "/observe/tasks" then
+    if m ~= "GET" then return fail(405, "EMETHOD", "%s %s: use GET", m, path) end
+    return self:follow_tasks()
+  end
   if path:sub(1, 4) == "/v1/" then return self.ctl.routes:handle(req) end
   return fail(404, "ENOENT", "no route %s (try /, /metrics, /v1/...)", path)
 end
 
+-- GET /observe/tasks: the status page's live feed, one JSON line per
+-- TICK seconds with the tasks whose events came since (their /v1/tasks view),
+-- the first line with every task. Coalesced on purpose: a restart storm's
+-- hundreds of thousands of events a second would otherwise each be encoded
+-- and sent to every open page (the metrics collector marks the tasks).
+local TICK = 0.25
+
+function Http:follow_tasks()
+  local routes = self.ctl.routes
+  return 200, S.STREAM, "application/x-ndjson", function(stream)
+    local all = S.array()
+    for _, name in ipairs(routes:task_names()) do all[#all + 1] = routes:task(name) end
+    stream:write(S.encode({ tasks = all, at = (select(3, S.host())) }) .. "\n")
+    self.followers[stream] = true
+    local c = routes.metrics
+    if c and not c.dirty then c.dirty = {} end
+    self.server:tick(TICK)
+  end
+end
+
+function Http:tick()
+  local c = self.ctl.routes.metrics
+  if not next(self.followers) then
+    if c then c.dirty = nil end
+    self.server:tick(0)
+    return
+  end
+  local dirty = c and c.dirty
+  local line
+  if dirty and next(dirty) then
+    c.dirty = {}
+    local routes, list = self.ctl.routes, S.array()
+    for name in pairs(dirty) do
+      local t = routes:task(name)
+      if t then list[#list + 1] = t end
+    end
+    line = S.encode({ tasks = list, at = (select(3, S.host())) }) .. "\n"
+  else
+    line = "{}\n" -- (a heartbeat: a page knows the feed is alive; a gone client is noticed)
+  end
+  for st in pairs(self.followers) do
+    if not st:write(line) then
+      self.followers[st] = nil
+      st:close()
+    end
+  end
+end
+
 function Http:close()
+  for st in pairs(self.followers or {}) do st:close() end
+  self.followers = {}
   if self.server then self.server:close() self.server = nil end
   if self.token_file then os.remove(self.token_file) self.token_file = nil end
 end

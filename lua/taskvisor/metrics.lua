@@ -54,6 +54,8 @@ end
 --- note(name, ev): one event of task `name`.
 function Collector:note(name, ev)
   local k = ev.kind
+  local dirty = self.dirty
+  if dirty then dirty[name] = true end -- (someone follows task changes: taskvisor.http)
   if k == "TaskStarting" then
     local c = counters(self, name)
     c.attempts = c.attempts + 1

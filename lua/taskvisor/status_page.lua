@@ -1,8 +1,9 @@
 -- taskvisor.status_page: the status page served at / by `--http` (PM2's
 -- dashboard, supervisord's web page): the task tree with state, pid, uptime,
--- restarts, last exit and reason, updated live from the event stream
--- (fetch of /v1/events?follow=1, one JSON object per line); a restarts-over-
--- time plot per task drawn as SVG by the page itself; start / stop / restart
+-- restarts, last exit and reason, updated live from the events (the feed
+-- GET /observe/tasks: the tasks the events changed, coalesced every 250 ms,
+-- one JSON object per line; taskvisor.http); a restarts-over-time plot per
+-- task drawn as SVG by the page itself; start / stop / restart
 -- buttons; a task's last events on click. Built into the binary: no CDN, no
 -- network. Every name and reason is set as text (textContent), never markup.
 local M = {}
@@ -49,11 +50,11 @@ button { margin-right: .2em; }
 
 local JS = [==[
 "use strict";
-// The status page: state from /v1/tasks, kept live by /v1/events?follow=1.
+// The status page: state from /v1/tasks, kept live by the /observe/tasks feed.
 (function () {
   const PLOT_WINDOW = 120;            // seconds of restarts the plot shows
   const KEEP_EVENTS = 20;             // last events kept per task
-  const tasks = new Map();            // name -> {t, row, restarts: [at...], events: [...]}
+  const tasks = new Map();            // name -> {t, row, restarts: [[at, n]...], events: [...]}
   let token = sessionStorage.getItem("taskvisor-token") || "";
   const m = /^#token=([0-9A-Za-z_-]+)$/.exec(location.hash);
   if (m) { token = m[1]; sessionStorage.setItem("taskvisor-token", token); history.replaceState(null, "", "/"); }
@@ -74,9 +75,10 @@ local JS = [==[
   function plot(svg, times) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     const now = Date.now() / 1000, w = 160, h = 28, buckets = 30, counts = new Array(buckets).fill(0);
-    for (const at of times) {
+    let recent = 0;
+    for (const [at, n] of times) {
       const i = Math.floor((at - (now - PLOT_WINDOW)) / (PLOT_WINDOW / buckets));
-      if (i >= 0 && i < buckets) counts[i]++;
+      if (i >= 0 && i < buckets) { counts[i] += n; recent += n; }
     }
     const max = Math.max(1, ...counts), pts = [];
     counts.forEach((c, i) => pts.push((i * w / (buckets - 1)).toFixed(1) + "," + (h - 2 - c * (h - 4) / max).toFixed(1)));
@@ -84,7 +86,7 @@ local JS = [==[
     line.setAttribute("points", pts.join(" "));
     svg.appendChild(line);
     const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
-    text(title, times.filter((at) => at > now - PLOT_WINDOW).length + " restarts in the last " + PLOT_WINDOW + " s");
+    text(title, recent + " restarts in the last " + PLOT_WINDOW + " s");
     svg.appendChild(title);
   }
 
@@ -113,7 +115,7 @@ local JS = [==[
     const cells = {};
     for (const k of ["name", "state", "pid", "uptime", "restarts", "exit", "reason", "plot", "actions"])
       tr.appendChild(cells[k] = td(k));
-    cells.name.addEventListener("click", () => showDetail(name));
+    cells.name.addEventListener("click", () => { showDetail(name); loadDetail(name); });
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("class", "plot");
     svg.setAttribute("viewBox", "0 0 160 28");
@@ -136,6 +138,13 @@ local JS = [==[
     return e;
   }
 
+  function renderUptime(e) {
+    const t = e.t;
+    const up = (t.state === "RUNNING" || t.state === "STARTING") ? t.uptime + (Date.now() / 1000 - e.seen) : 0;
+    const s = up > 0 ? fmtUptime(up) : "";
+    if (e.cells.uptime.textContent !== s) text(e.cells.uptime, s);
+  }
+
   function render(e) {
     const t = e.t, c = e.cells;
     if (!t) return;
@@ -144,8 +153,7 @@ local JS = [==[
     text(c.name, "\u00a0\u00a0".repeat(depth) + t.name);
     text(c.state, t.state); c.state.className = "state " + t.state;
     text(c.pid, t.pid == null ? "" : t.pid);
-    const up = (t.state === "RUNNING" || t.state === "STARTING") ? t.uptime + (Date.now() / 1000 - e.seen) : 0;
-    text(c.uptime, up > 0 ? fmtUptime(up) : "");
+    renderUptime(e);
     text(c.restarts, t.restarts);
     const le = t.last_exit;
     text(c.exit, !le ? "" : le.signal != null ? "signal " + le.signal : le.code != null ? "code " + le.code : "");
@@ -153,12 +161,18 @@ local JS = [==[
     plot(e.svg, e.restarts);
   }
 
-  function update(t) {
+  function update(t, at) {
     const e = entry(t.name);
+    if (e.t && at && t.restarts > e.t.restarts) {   // restarts since the last view: the plot's points
+      e.restarts.push([at, t.restarts - e.t.restarts]);
+      const old = Date.now() / 1000 - PLOT_WINDOW;
+      while (e.restarts.length && e.restarts[0][0] < old) e.restarts.shift();
+    }
     e.t = t;
     e.seen = Date.now() / 1000;
     render(e);
     summary();
+    if (detail === t.name) loadDetail(t.name);
   }
 
   function summary() {
@@ -167,35 +181,20 @@ local JS = [==[
     text($("summary"), Object.entries(n).map(([k, v]) => k.toLowerCase() + " " + v).join(" \u00b7 "));
   }
 
-  const pending = new Set();
-  let refreshing = false;
-  async function refresh() {                // tasks whose events came: their new state, batched
-    if (refreshing) return;
-    refreshing = true;
-    while (pending.size) {
-      const names = [...pending];
-      pending.clear();
+  let detailAt = 0, detailTimer = null;
+  function loadDetail(name) {          // a task's last events, from the kept backlog (at most once a second)
+    if (detailTimer) return;
+    const wait = Math.max(0, detailAt + 1000 - Date.now());
+    detailTimer = setTimeout(async () => {
+      detailTimer = null;
+      detailAt = Date.now();
       try {
-        const q = names.map((n) => "name=" + encodeURIComponent(n)).join("&");
-        const b = await api("GET", "/v1/tasks?" + q);
-        for (const t of b.tasks) update(t);
-      } catch (err) { for (const n of names) api("GET", path(n)).then(update).catch(() => {}); }
-    }
-    refreshing = false;
-  }
-
-  function onEvent(ev) {
-    if (!ev.task) return;
-    const e = tasks.get(ev.task);
-    if (e) {
-      e.events.push(ev);
-      if (e.events.length > KEEP_EVENTS) e.events.shift();
-      if (ev.kind === "TaskStarting" && ev.attempt > 1) e.restarts.push(ev.at);
-      if (detail === ev.task) showDetail(ev.task);
-    }
-    if (ev.kind === "TaskAddRequested" || ev.kind === "TaskAddFailed") return;
-    pending.add(ev.task);
-    refresh();
+        const b = await api("GET", "/v1/events");
+        const e = tasks.get(name);
+        if (e) e.events = b.events.filter((ev) => ev.task === name).slice(-KEEP_EVENTS);
+        if (detail === name) showDetail(name);
+      } catch (err) { fail(err.message); }
+    }, wait);
   }
 
   function showDetail(name) {
@@ -216,16 +215,13 @@ local JS = [==[
   }
   $("detail-close").addEventListener("click", () => { detail = null; $("detail").hidden = true; });
 
-  async function follow(since) {
+  async function follow() {
     for (;;) {
       try {
-        const r = await fetch("/v1/events?follow=1&since=" + since, { cache: "no-store" });
-        if (r.status === 410) {              // fell behind the backlog: start over from now
-          const b = await api("GET", "/v1/events?limit=1");
-          since = b.next; await load(); continue;
-        }
-        if (!r.ok) throw new Error("events: " + r.status);
+        const r = await fetch("/observe/tasks", { cache: "no-store" });
+        if (!r.ok) throw new Error("feed: " + r.status);
         $("live").className = "on"; text($("live"), "live");
+        fail("");
         const reader = r.body.getReader(), dec = new TextDecoder();
         let buf = "";
         for (;;) {
@@ -236,9 +232,8 @@ local JS = [==[
           while ((i = buf.indexOf("\n")) >= 0) {
             const line = buf.slice(0, i); buf = buf.slice(i + 1);
             if (!line) continue;
-            const ev = JSON.parse(line);
-            if (ev.seq > since) since = ev.seq;
-            onEvent(ev);
+            const msg = JSON.parse(line);
+            for (const t of msg.tasks || []) update(t, msg.at);
           }
         }
       } catch (err) { fail(err.message); }
@@ -257,19 +252,22 @@ local JS = [==[
   async function start() {
     try {
       await load();
-      const b = await api("GET", "/v1/events");   // the kept backlog: plot and last events
+      const b = await api("GET", "/v1/events");   // the kept backlog: the plot's past and last events
       for (const ev of b.events) {
         const e = ev.task && tasks.get(ev.task);
         if (!e) continue;
         e.events.push(ev);
         if (e.events.length > KEEP_EVENTS) e.events.shift();
-        if (ev.kind === "TaskStarting" && ev.attempt > 1) e.restarts.push(ev.at);
+        if (ev.kind === "TaskStarting" && ev.attempt > 1) e.restarts.push([ev.at, 1]);
       }
       for (const e of tasks.values()) render(e);
-      follow(b.next);
+      follow();
     } catch (err) { fail(err.message); setTimeout(start, 2000); }
   }
-  setInterval(() => { for (const e of tasks.values()) render(e); }, 1000);
+  setInterval(() => {                   // uptimes tick; plots move on only every 5 s
+    const replot = (Date.now() / 1000 | 0) % 5 === 0;
+    for (const e of tasks.values()) if (e.t) { renderUptime(e); if (replot && e.restarts.length) plot(e.svg, e.restarts); }
+  }, 1000);
   start();
 })();
 ]==]
