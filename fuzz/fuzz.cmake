@@ -25,14 +25,17 @@ endforeach()
 # Targets on the Lua binding link it as the host does (its objects, static
 # Lua); lua_api loads the lua/ files the host embeds; host_args compiles the
 # host's main.c.
-foreach(name lua_api names host_args)
+foreach(name lua_api names host_args control)
   target_sources(fuzz_${name} PRIVATE $<TARGET_OBJECTS:tv_lua>)
   target_link_libraries(fuzz_${name} PRIVATE ${LUA_STATIC_LIBRARY} m dl)
 endforeach()
-foreach(name lua_api host_args)
+foreach(name lua_api host_args control)
   target_sources(fuzz_${name} PRIVATE ${TV_EMBEDDED_C})
   target_include_directories(fuzz_${name} PRIVATE ${CMAKE_SOURCE_DIR}/src/host)
 endforeach()
+# control: the control API's server (src/control/) as the host links it.
+target_sources(fuzz_control PRIVATE $<TARGET_OBJECTS:tv_control>)
+target_link_libraries(fuzz_control PRIVATE PkgConfig::MHD PkgConfig::JANSSON)
 target_compile_definitions(fuzz_host_args PRIVATE TV_HOST_VERSION="${PROJECT_VERSION}")
 # lua_api: log files of fuzzed process specs are redirected (see the file).
 target_link_options(fuzz_lua_api PRIVATE -Wl,--wrap=tv_outfile_open)

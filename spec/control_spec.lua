@@ -68,11 +68,16 @@ local function start(code, opts)
   f:write(code)
   f:close()
   local sock = opts.sock or (dir .. "/ctl.sock")
-  local h = { dir = dir, sock = sock, err = dir .. "/err.txt", out = dir .. "/out.txt" }
+  local base = cfg:gsub("%.lua$", "")
+  local h = { dir = dir, sock = sock, err = base .. ".err", out = base .. ".out" }
   local args = opts.args or ("--control " .. sq(sock))
-  local pid = H.sh(string.format("cd %s && %s%s run %s %s >%s 2>%s & echo $!", sq(dir), opts.env or "", sq(HOST),
-    args, sq(cfg), sq(h.out), sq(h.err)))
-  h.pid = tonumber(pid:match("%d+"))
+  -- (a subshell waits for the host to write its exit status)
+  h.status = base .. ".status"
+  local pidfile = base .. ".pid"
+  os.execute(string.format("cd %s && ( %s%s run %s %s >%s 2>%s & echo $! >%s; wait $!; echo $? >%s.tmp; mv %s.tmp %s ) "
+    .. ">/dev/null 2>&1 &", sq(dir), opts.env or "", sq(HOST), args, sq(cfg), sq(h.out), sq(h.err), sq(pidfile),
+    sq(h.status), sq(h.status), sq(h.status)))
+  h.pid = until_true(function() return tonumber(read(pidfile):match("%d+")) end, "the host's pid")
   if opts.no_wait then return h end
   until_true(function()
     if not alive(h.pid) then error("the host ended: " .. read(h.err)) end
@@ -81,9 +86,24 @@ local function start(code, opts)
   return h
 end
 
+-- The host's exit status once it has ended (waits for it).
+local function exit_status(h)
+  return until_true(function() return tonumber(read(h.status):match("%d+")) end, "the host's exit status")
+end
+
+-- Shuts the host down: it exits 0 with nothing from a sanitizer (leaks) on
+-- its stderr, its socket removed.
 local function stop(h)
-  if alive(h.pid) then post(h.sock, "/v1/shutdown") end
-  until_true(function() return not alive(h.pid) end, "the host to exit")
+  if alive(h.pid) then
+    local code, v = post(h.sock, "/v1/shutdown")
+    assert.are.equal(200, code)
+    assert.is_true(v.ok)
+  end
+  local status = exit_status(h)
+  local err = read(h.err)
+  assert.is_nil(err:find("Sanitizer", 1, true), err)
+  assert.are.equal(0, status, err)
+  assert.is_nil(io.open(h.sock), "the socket is left behind")
   os.execute("rm -rf " .. sq(h.dir))
 end
 
@@ -215,6 +235,15 @@ describe("the control API", function()
       return w.state == "RUNNING" and w.pid ~= started.pid and w.pid ~= json.null and w
     end, "web to run again")
     assert.is_true(alive(again.pid))
+    -- stop with wait: answered once the task is gone
+    code, v = post(h.sock, "/v1/tasks/web/stop", '{"wait": 60}')
+    assert.are.equal(200, code)
+    assert.is_true(v.ok)
+    assert.are.equal("STOPPED", v.task.state)
+    assert.are.equal(json.null, v.task.pid)
+    assert.is_false(alive(again.pid))
+    assert.are.equal(200, (post(h.sock, "/v1/tasks/web/start")))
+    until_state(h, "web", "RUNNING")
   end)
 
   it("signal: TERM ends a process (last_exit.signal); a Lua task 409; a bad signal 400", function()
@@ -384,11 +413,7 @@ describe("the control socket", function()
         env = "XDG_RUNTIME_DIR=" .. sq(dir) .. " " })
     local mode = H.sh("stat -c %a " .. sq(dir .. "/taskvisor") .. " " .. sq(h.sock))
     assert.are.equal("700\n600\n", mode)
-    local code = post(h.sock, "/v1/shutdown")
-    assert.are.equal(200, code)
-    until_true(function() return not alive(h.pid) end, "the host to exit")
-    assert.is_nil(io.open(h.sock))
-    os.execute("rm -rf " .. sq(dir))
+    stop(h)
   end)
 
   it("a stale socket is replaced; a live host of the same name is refused (exit 1, its pid)", function()
@@ -400,13 +425,36 @@ describe("the control socket", function()
     local code = [[return require('taskvisor').config{ tasks = { { name = 't', run = function() require('taskvisor').sleep(100) end } } }]]
     local h = start(code, { dir = dir, sock = sock })
     local second = start(code, { dir = dir, sock = sock, file = "other.lua", no_wait = true })
-    until_true(function() return not alive(second.pid) end, "the second host to exit")
-    local st = H.sh(string.format("wait %d 2>/dev/null; echo", second.pid))
-    assert(st)
+    assert.are.equal(1, exit_status(second))
     local err = read(second.err)
     assert.truthy(err:find(string.format("another host 'other' is running, pid %d", h.pid), 1, true), err)
     assert.are.equal(200, (get(sock, "/v1/host"))) -- the first still answers
     stop(h)
+  end)
+
+  it("control.group admits that group's members (another uid, SO_PEERCRED's gid); others still 403", function()
+    local h = start([[return require('taskvisor').config{ control = { group = "nogroup" },
+      tasks = { { name = 't', run = function() require('taskvisor').sleep(100) end } } }]])
+    os.execute("chmod 0666 " .. sq(h.sock))
+    local code, v = curl(h.sock, "GET", "/v1/host", nil, "setpriv --reuid=65534 --regid=65534 --clear-groups ")
+    assert.are.equal(200, code)
+    assert.are.equal(h.pid, v.pid)
+    code = curl(h.sock, "GET", "/v1/host", nil, "setpriv --reuid=65534 --regid=65533 --clear-groups ")
+    assert.are.equal(403, code)
+    os.execute("chmod 0600 " .. sq(h.sock))
+    stop(h)
+  end)
+
+  it("a control option that is wrong fails the start (exit 1, the field named)", function()
+    local h = start([[return require('taskvisor').config{ control = { group = "no-such-group-x" }, tasks = {} }]],
+      { no_wait = true })
+    assert.are.equal(1, exit_status(h))
+    assert.truthy(read(h.err):find("'control.group': no group named 'no-such-group-x'", 1, true), read(h.err))
+    local h2 = start([[return require('taskvisor').config{ control = { idle = 1 }, tasks = {} }]], { no_wait = true })
+    assert.are.equal(1, exit_status(h2))
+    assert.truthy(read(h2.err):find("unknown option 'control.idle'", 1, true), read(h2.err))
+    assert.is_nil(io.open(h.sock), "the socket is left behind")
+    os.execute("rm -rf " .. sq(h.dir) .. " " .. sq(h2.dir))
   end)
 
   it("taskvisor run SCRIPT (it runs its own supervisor) serves the API; reload says why not", function()

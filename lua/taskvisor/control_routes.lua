@@ -41,7 +41,7 @@ end
 --- reloaded (a script running its own supervisor), or nil.
 function M.new(ctl, sup, cfg, why)
   local self = setmetatable({ ctl = ctl, sup = sup, cfg = cfg, why = why, specs = {}, spec_order = {},
-    files = {}, output_followers = {}, restarts = {} }, R)
+    files = {}, output_followers = {}, restarts = {}, waiters = {}, kinds = {} }, R)
   if cfg then index_specs(cfg.tasks, nil, nil, self.specs, self.spec_order) end
   return self
 end
@@ -53,23 +53,29 @@ function R:explicit_ready(name)
   return s.children ~= nil or (s.ready ~= nil and s.ready ~= "started")
 end
 
+-- (cached per name: asked for every task of every status; a task added
+-- again under the name forgets it, on_task_event)
 local function kind_of(self, name)
+  local k = self.kinds[name]
+  if k then return k end
   local i = self.specs[name]
   if i then
     local s = i.spec
-    return s.kind or (s.children and "group") or (s.cmd and "process") or "task"
-  end
-  if self.sup:contains(name) then
+    k = s.kind or (s.children and "group") or (s.cmd and "process") or "task"
+  elseif self.sup:contains(name) then
     local ok, _, e = pcall(self.sup.process, self.sup, name)
-    return (ok and not (e and e:find("^ENOTSUP"))) and "process" or "task"
+    k = (ok and not (e and e:find("^ENOTSUP"))) and "process" or "task"
+  else
+    return "task"
   end
-  return "task"
+  self.kinds[name] = k
+  return k
 end
 
 local function is_final(state) return state == "STOPPED" or state == "EXITED" or state == "FATAL" end
 
 -- The task as the API shows it, or nil (no such task, now or before).
-function R:task(name)
+function R:task(name, t)
   local sup, st = self.sup, self.state
   local r = st.tasks[name]
   local registered = sup:contains(name)
@@ -78,19 +84,18 @@ function R:task(name)
     ready = false, operator_stopped = false }
   local state = r.state
   if not registered and not is_final(state) then state = "STOPPED" end
-  local pid = r.pid
-  if registered then
-    local info = sup:process_info(name) -- the live process, if any (ENOTSUP / ESRCH: none)
+  local pid
+  local kind = kind_of(self, name)
+  if registered and kind == "process" then
+    local info = sup:process_info(name) -- the live process, if any (ESRCH: none)
     pid = type(info) == "table" and info.pid or nil
-  else
-    pid = nil
   end
   local i = self.specs[name]
-  local t = now()
+  t = t or now()
   local le = r.last_exit
   local up = (state == "RUNNING" or state == "STARTING") and r.started_at and math.max(0, t - r.started_at) or 0
   return {
-    name = name, kind = kind_of(self, name), group = i and i.group or null, path = i and i.path or name,
+    name = name, kind = kind, group = i and i.group or null, path = i and i.path or name,
     state = state, since = r.since, pid = pid or null, attempt = r.attempt or 0,
     restarts = math.max(0, (r.attempt or 0) - 1), uptime = up, ready = r.ready and registered or false,
     operator_stopped = r.operator_stopped or false,
@@ -116,8 +121,9 @@ end
 
 local function counts(self)
   local c = { total = 0, running = 0, ready = 0, backoff = 0, stopped = 0, failed = 0 }
+  local at = now()
   for _, n in ipairs(self:task_names()) do
-    local t = self:task(n)
+    local t = self:task(n, at)
     if t then
       c.total = c.total + 1
       if t.state == "RUNNING" or t.state == "STARTING" then c.running = c.running + 1 end
@@ -155,7 +161,8 @@ function R:get_tasks(req)
       out[#out + 1] = t
     end
   else
-    for _, n in ipairs(self:task_names()) do out[#out + 1] = self:task(n) end
+    local at = now()
+    for _, n in ipairs(self:task_names()) do out[#out + 1] = self:task(n, at) end
   end
   return 200, { tasks = out }
 end
@@ -208,7 +215,29 @@ function R:stop(name, t, body)
   local ok, err = sup:cancel(name)
   if not ok then return fail(409, "ESTATE", "task '%s': %s", name, tostring(err)) end
   mark_stopped(self, name)
-  return 200, { ok = true, task = self:task(name) }
+  local wait = body and body.wait
+  if not wait or wait == 0 then return 200, { ok = true, task = self:task(name) } end
+  -- Answered once the task is gone (its TaskRemoved), or after `wait` seconds.
+  return 200, STREAM, "application/json", function(s)
+    self.waiters[s] = { name = name, deadline = now() + wait }
+    self.server:tick(TICK)
+  end
+end
+
+-- Stop waiters: the answer once their task is gone or their time is up.
+local function answer_waiters(self, name)
+  local t = now()
+  for s, w in pairs(self.waiters) do
+    local gone = w.name == name
+    if gone or t >= w.deadline or not s:alive() then
+      local task = self:task(w.name)
+      local ans = gone and { ok = true, task = task } or { ok = false, task = task,
+        error = { code = "ETIMEDOUT", message = string.format("task '%s' is still %s", w.name, task and task.state or "?") } }
+      s:write(S.encode(ans) .. "\n")
+      s:close()
+      self.waiters[s] = nil
+    end
+  end
 end
 
 function R:restart(name, t)
@@ -232,6 +261,8 @@ end
 --- Called for each event about a task (control_state): a restart waiting
 --- for its task to be gone adds it again.
 function R:on_task_event(name, ev)
+  if ev.kind == "TaskAdded" then self.kinds[name] = nil end
+  if ev.kind == "TaskRemoved" and next(self.waiters) then answer_waiters(self, name) end
   if ev.kind == "TaskRemoved" and self.restarts[name] then
     self.restarts[name] = nil
     if self.sup:state() == "open" and self.specs[name] then
@@ -306,7 +337,8 @@ end
 
 -- Followed log files: what was written since the last look, line by line.
 function R:tick()
-  local any = false
+  local any = next(self.waiters) ~= nil
+  if any then answer_waiters(self, nil) any = next(self.waiters) ~= nil end
   for s, f in pairs(self.output_followers) do
     local h = io.open(f.file, "rb")
     local ok = s:alive()
@@ -453,7 +485,8 @@ end
 
 function R:close()
   for s in pairs(self.output_followers) do s:close() end
-  self.output_followers = {}
+  for s in pairs(self.waiters) do s:close() end
+  self.output_followers, self.waiters = {}, {}
 end
 
 return M

@@ -47,16 +47,30 @@ static int push(lua_State *L, const json_t *v, int depth) {
 
 int tvc_json_push(lua_State *L, const json_t *v) { return push(L, v, 0); }
 
+/* The path to a value that cannot be encoded is built only on failure, from
+ * the inside out (prepend), so encoding costs nothing per key. */
 typedef struct enc {
   lua_State *L;
   char *err;
   size_t errlen;
-  char path[256];
+  char what[64];
+  char path[256]; /* the path, right-aligned: path + at .. the end */
+  size_t at;
 } enc;
 
 static json_t *fail(enc *e, const char *what) {
-  if (!e->err[0]) snprintf(e->err, e->errlen, "%s%s%s", e->path, e->path[0] ? ": " : "", what);
+  if (!e->what[0]) snprintf(e->what, sizeof e->what, "%s", what);
   return NULL;
+}
+
+/* A failed child's key goes in front of the path. */
+static void prepend(enc *e, const char *k, size_t klen, int index) {
+  char buf[80];
+  int n = index ? snprintf(buf, sizeof buf, "[%.*s]", (int)(klen > 60 ? 60 : klen), k)
+                : snprintf(buf, sizeof buf, ".%.*s", (int)(klen > 60 ? 60 : klen), k);
+  if (n <= 0 || (size_t)n > e->at) return;
+  e->at -= (size_t)n;
+  memcpy(e->path + e->at, buf, (size_t)n);
 }
 
 /* Whether the table at idx is an array: marked, or keys exactly 1..n. */
@@ -82,18 +96,54 @@ static int is_array(lua_State *L, int idx, size_t *n) {
 
 static json_t *encode(enc *e, int idx, int depth);
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  size_t need = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+  if (!need || need > n || (need > 1 && s[0] < 0xc2) || s[0] > 0xf4) return need == 1 ? 1 : 0;
+  for (size_t i = 1; i < need; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  return need;
+}
+
+/* Text that is not UTF-8 (a task name or path from a request, a process's
+ * output line): each bad byte becomes U+FFFD, so an answer can always say it. */
+static json_t *utf8_string(enc *e, const char *s, size_t len) {
+  luaL_Buffer b;
+  lua_State *L = e->L;
+  luaL_buffinit(L, &b);
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len;) {
+    size_t k = utf8_seq(p + i, len - i);
+    if (k && !(k == 3 && p[i] == 0xed && p[i + 1] >= 0xa0) && !(k == 3 && p[i] == 0xe0 && p[i + 1] < 0xa0) &&
+        !(k == 4 && p[i] == 0xf0 && p[i + 1] < 0x90) && !(k == 4 && p[i] == 0xf4 && p[i + 1] >= 0x90)) {
+      luaL_addlstring(&b, s + i, k);
+      i += k;
+    } else {
+      luaL_addstring(&b, "\xEF\xBF\xBD");
+      i++;
+    }
+  }
+  luaL_pushresult(&b);
+  size_t n;
+  const char *t = lua_tolstring(L, -1, &n);
+  json_t *v = json_stringn(t, n);
+  lua_pop(L, 1);
+  return v ? v : fail(e, "a string that is not UTF-8");
+}
+
 static json_t *encode_table(enc *e, int idx, int depth) {
   lua_State *L = e->L;
-  size_t n, plen = strlen(e->path);
+  size_t n;
   json_t *out;
   if (is_array(L, idx, &n)) {
     out = json_array();
     for (size_t i = 1; out && i <= n; i++) {
-      snprintf(e->path + plen, sizeof e->path - plen, "[%zu]", i);
       lua_rawgeti(L, idx, (lua_Integer)i);
       json_t *v = encode(e, lua_gettop(L), depth + 1);
       lua_pop(L, 1);
       if (!v || json_array_append_new(out, v) != 0) {
+        char num[24];
+        prepend(e, num, (size_t)snprintf(num, sizeof num, "%zu", i), 1);
         json_decref(out);
         return NULL;
       }
@@ -119,17 +169,17 @@ static json_t *encode_table(enc *e, int idx, int depth) {
         json_decref(out);
         return fail(e, "a table key that is neither a string nor a number");
       }
-      snprintf(e->path + plen, sizeof e->path - plen, "%s%.*s", plen ? "." : "", (int)klen, k);
       json_t *v = encode(e, lua_gettop(L), depth + 1);
       if (!v || json_object_setn_new(out, k, klen, v) != 0) {
+        if (v) fail(e, "a key that is not UTF-8");
+        prepend(e, k, klen, 0);
         lua_pop(L, 2);
         json_decref(out);
-        return v ? fail(e, "a key that is not UTF-8") : NULL;
+        return NULL;
       }
       lua_pop(L, 1);
     }
   }
-  e->path[plen] = 0;
   return out;
 }
 
@@ -147,7 +197,7 @@ static json_t *encode(enc *e, int idx, int depth) {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
     json_t *v = json_stringn(s, len);
-    return v ? v : fail(e, "a string that is not UTF-8");
+    return v ? v : utf8_string(e, s, len);
   }
   case LUA_TTABLE: return encode_table(e, idx, depth);
   case LUA_TLIGHTUSERDATA:
@@ -158,7 +208,15 @@ static json_t *encode(enc *e, int idx, int depth) {
 }
 
 json_t *tvc_json_from_lua(lua_State *L, int idx, char *err, size_t errlen) {
-  enc e = {L, err, errlen, {0}};
+  enc e;
+  e.L = L, e.err = err, e.errlen = errlen, e.what[0] = 0, e.at = sizeof e.path;
   err[0] = 0;
-  return encode(&e, lua_absindex(L, idx), 0);
+  json_t *v = encode(&e, lua_absindex(L, idx), 0);
+  if (!v) {
+    size_t plen = sizeof e.path - e.at;
+    const char *p = e.path + e.at;
+    if (plen && *p == '.') p++, plen--;
+    snprintf(err, errlen, "%.*s%s%s", (int)plen, p, plen ? ": " : "", e.what[0] ? e.what : "not enough memory");
+  }
+  return v;
 }

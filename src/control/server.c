@@ -180,7 +180,10 @@ tvc_stream_t *tvc_reply_stream(tvc_request_t *r, unsigned status, const char *ct
   r->srv->streams = st;
   /* a follower may be quiet for long: no idle timeout on it */
   MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
-  if (queue(r, status, resp, ctype) != 0) return NULL; /* (stream_gone ran: one ref left) */
+  if (queue(r, status, resp, ctype) != 0) { /* (stream_gone ran: the writer's ref is left) */
+    stream_unref(st);
+    return NULL;
+  }
   return st;
 }
 
