@@ -37,6 +37,7 @@ end
 describe("the status page in headless chromium", function()
   it("shows live states, restarts rising, names as text; its stop button stops the task", function()
     local h = O.start(CONFIG, "--http 127.0.0.1:0")
+    finally(function() O.stop(h) end)
     h.port = O.until_true(function()
       return tonumber(O.read(h.err):match("serving on http://127%.0%.0%.1:(%d+)/"))
     end, "the listener's port")

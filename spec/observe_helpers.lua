@@ -58,7 +58,9 @@ end
 
 --- start(code, args): runs `taskvisor run ARGS CONFIG` (the config's text
 --- in code) with its socket in a fresh directory; waits until it answers.
---- The host: { dir, sock, pid, err, out }.
+--- The host: { dir, sock, pid, err, out }. A spec follows it with
+--- finally(function() O.stop(h) end) (busted's finally is the spec's, not
+--- this module's), so a failed assertion leaves no host behind.
 function O.start(code, args)
   local dir = O.tmpdir()
   local cfg = dir .. "/observe.lua"
@@ -69,7 +71,6 @@ function O.start(code, args)
   local pid = H.sh(string.format("cd %s && %s run --control %s %s %s >%s 2>%s & echo $!", sq(dir),
     sq(H.host()), sq(h.sock), args or "", sq(cfg), sq(h.out), sq(h.err)))
   h.pid = tonumber(pid:match("%d+"))
-  if finally then finally(function() O.stop(h) end) end -- (a failed assertion leaves no host behind)
   O.until_true(function()
     if not O.alive(h.pid) then error("the host ended: " .. O.read(h.err)) end
     return (O.curl(h, "GET", "/v1/host")) == 200

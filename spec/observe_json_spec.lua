@@ -126,6 +126,7 @@ return tv.config{ tasks = {
   tv.process{ name = "crash", cmd = { "sh", "-c", "exit 3" }, restart = "always", backoff = { first = 0.05 } },
 } }
 ]], "--events-json " .. sq(file))
+    finally(function() O.stop(h) end)
     O.until_true(function() return #jq_rows(file, 'select(.kind == "TaskFailed") | .seq') >= 2 end, "two failures")
     assert(os.rename(file, file .. ".1"))
     assert(os.execute("kill -HUP " .. h.pid))
@@ -152,6 +153,7 @@ return tv.config{ tasks = {
 local tv = require("taskvisor")
 return tv.config{ tasks = { tv.task{ name = "w", run = function() tv.sleep(100) end } } }
 ]], "--events-json -")
+    finally(function() O.stop(h) end)
     O.stop(h, true)
     local rows = jq_rows(h.out, "[.seq, .kind, .task // \"\"] | @tsv")
     assert.are.same({ "1", "TaskAddRequested", "w" }, rows[1])

@@ -50,6 +50,7 @@ return tv.config{ tasks = {
 describe("GET /metrics", function()
   it("is valid Prometheus text whose counters follow the tasks", function()
     local h = O.start(CONFIG)
+    finally(function() O.stop(h) end)
     local s
     O.until_true(function()
       local _, v = scrape(h)
@@ -104,6 +105,7 @@ describe("taskvisor run --http", function()
 
   it("serves /metrics, the page and the API on loopback, with Host, Origin and token checks", function()
     local h = O.start(CONFIG, "--http 127.0.0.1:0")
+    finally(function() O.stop(h) end)
     h.port = port_of(h)
     local tokfile = h.sock:gsub("%.sock$", "") .. ".http-token"
     local token = O.read(tokfile):match("^(%x+)\n$")
