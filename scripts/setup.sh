@@ -31,6 +31,9 @@ TEST="$TEST jq"
 
 # gnuplot-nox: bench/scale.sh's plots (bench).
 TEST="$TEST gnuplot-nox"
+# The observe surfaces: promtool (prometheus) and a headless chromium driven by
+# selenium check /metrics and the status page.
+TEST="$TEST prometheus chromium chromium-driver python3-selenium"
 
 case "${1:-}" in
   "") PACKAGES=$RUNTIME ;;

@@ -138,8 +138,11 @@ end
 local NOT_RELOADABLE = "this host runs a script that calls sup:run() itself, not a declarative config"
 
 local function run(argv)
-  local opts, config, rest = parse("run", argv, { name = "NAME", control = "PATH" })
+  local opts, config, rest = parse("run", argv, { name = "NAME", control = "PATH",
+    ["events-json"] = "FILE|-", http = "ADDR:PORT", ["http-token-file"] = "PATH" })
   if not opts then err("%s", config) return 1 end
+  local obs, oerr = require("taskvisor.observe").new(opts) -- (--events-json, --http: issue 16)
+  if not obs then err("%s", oerr) return 1 end
   local Control = require("taskvisor.control")
   local name = opts.name or Control.name_of(config)
   if name == "" or name:find("/") then err("run: '--name' must be a non-empty name without '/' (got %q)", name) return 1 end
@@ -149,8 +152,9 @@ local function run(argv)
   Sup.run_hook = function(sup)
     Sup.run_hook = nil -- (the first run only)
     local ok, e = ctl:attach(sup, nil, NOT_RELOADABLE)
-    if not ok then err("%s", e) ctl:close() return nil end
-    return function() ctl:close() end
+    if ok then ok, e = obs:attach(sup, ctl) end
+    if not ok then err("%s", e) obs:close() ctl:close() return nil end
+    return function() obs:close() ctl:close() end
   end
   local cfg, e, kind = C.load(config, table.unpack(rest))
   Sup.run_hook = nil
@@ -166,21 +170,25 @@ local function run(argv)
   local sup, errs = C.build(cfg, function(o)
     local s = tv.supervisor(o)
     local ok, ae = ctl:attach(s, cfg)
+    if ok then ok, ae = obs:attach(s, ctl) end
     if not ok then attach_err = ae end
     return s
   end)
   if attach_err then
+    obs:close()
     ctl:close()
     err("%s", attach_err)
     if sup then Sup.discard(sup) end
     return 1
   end
   if not sup then
+    obs:close()
     ctl:close()
     for _, m in ipairs(errs) do err("%s", m) end
     return 1
   end
   local ok, msg = sup:run()
+  obs:close()
   ctl:close()
   if not ok then err("%s", msg) end
   return nil -- the host's exit status from the run (0, 2 grace exceeded, 3 escalated)

@@ -80,6 +80,7 @@ function Control:attach(sup, cfg, why)
   if not st then return nil, "control: " .. tostring(serr) end
   routes.state = st
   st.on_task_event = function(name, ev, r) routes:on_task_event(name, ev, r) end
+  require("taskvisor.metrics").attach(routes) -- (counts for GET /metrics: issue 16)
   local srv, e = S.serve({ fd = self.fd, handler = function(req) return routes:handle(req) end,
     idle_timeout = opts.idle_timeout, max_conn = 64, group = opts.gid,
     on_tick = function() routes:tick() end })

@@ -480,6 +480,7 @@ local TOP = {
   ["/v1/reload"] = { POST = R.reload },
   ["/v1/reopen"] = { POST = R.reopen },
   ["/v1/shutdown"] = { POST = R.shutdown },
+  ["/metrics"] = { GET = function(self) return require("taskvisor.metrics").get(self) end }, -- (issue 16)
 }
 
 local function method_not_allowed(method, path, allowed)

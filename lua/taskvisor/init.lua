@@ -66,6 +66,11 @@ function tv.log_writer(opts)
   return writer
 end
 
+--- tv.json_writer([opts]): a subscriber writing each event as a JSON line.
+function tv.json_writer(opts)
+  return require("taskvisor.json_writer").new(opts)
+end
+
 G.bind(tv, { core = core, any_spec = S.any_spec, resolve = S.resolve, core_task = S.core_task,
   spec_common = S.spec_common, freeze = S.freeze, read_only = S.read_only, spec_fields = S.spec_fields,
   add_opts = L.add_opts })

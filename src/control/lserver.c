@@ -17,6 +17,7 @@
 #include "json.h"
 #include "lbase.h"
 #include "listener.h"
+#include "tcp.h"
 #include "lserver.h"
 #include "server.h"
 
@@ -101,6 +102,38 @@ static int l_listen(lua_State *L) {
   return 2;
 }
 
+/* listen_tcp(host, port): the fd and the port bound (port 0: any free one),
+ * or nil and a message (the --http listener: tcp.c). */
+static int l_listen_tcp(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  lua_Integer port = luaL_checkinteger(L, 2);
+  char err[256];
+  int bound = 0;
+  int fd = tvc_listen_tcp(host, (int)port, &bound, err, sizeof err);
+  if (fd < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushinteger(L, fd);
+  lua_pushinteger(L, bound);
+  return 2;
+}
+
+/* write_secret(path, text): true, or nil and a message (tcp.c). */
+static int l_write_secret(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checkstring(L, 1), *data = luaL_checklstring(L, 2, &len);
+  char err[320];
+  if (tvc_write_secret(path, data, len, err, sizeof err) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  return 2;
+}
+
 /* close_fd(fd): a socket listen() returned that will not be served. */
 static int l_close_fd(lua_State *L) {
   close((int)luaL_checkinteger(L, 1));
@@ -178,6 +211,17 @@ static int push_request(lua_State *T, tvc_request_t *r) {
   lua_pushinteger(T, p->pid);
   lua_setfield(T, -2, "pid");
   lua_setfield(T, -2, "peer");
+  static const char *const headers[] = {"host", "origin", "x-taskvisor-token", "authorization",
+                                        "sec-fetch-site", NULL}; /* (the --http checks: issue 16) */
+  lua_createtable(T, 0, 5);
+  for (const char *const *h = headers; *h; h++) {
+    const char *v = tvc_request_header(r, *h);
+    if (v) {
+      lua_pushstring(T, v);
+      lua_setfield(T, -2, *h);
+    }
+  }
+  lua_setfield(T, -2, "headers");
   size_t len;
   const char *body = tvc_request_body(r, &len);
   size_t i = 0;
@@ -324,7 +368,10 @@ static int l_serve(lua_State *L) {
   gid_t group = lua_isinteger(L, -1) ? (gid_t)lua_tointeger(L, -1) : TVC_NO_GROUP;
   lua_pop(L, 1);
   tvc_server_cfg_t cfg = {opt_uint(L, "idle_timeout", 10), opt_uint(L, "max_conn", 64), MAX_BODY,
-                          group, on_request, on_tick, s};
+                          group, on_request, on_tick, s, 0};
+  lua_getfield(L, 1, "tcp");
+  cfg.tcp = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   char err[256];
   if (tvc_server_start(ctx->loop, fd, &cfg, &s->srv, err, sizeof err) != 0) {
     s->srv = NULL;
@@ -427,7 +474,8 @@ int luaopen_taskvisor_control_server(lua_State *L) {
   lua_setfield(L, -2, TVC_JSON_KIND);
   lua_pop(L, 1);
 
-  static const luaL_Reg funcs[] = {{"listen", l_listen}, {"serve", l_serve}, {"encode", l_encode},
+  static const luaL_Reg funcs[] = {{"listen", l_listen}, {"listen_tcp", l_listen_tcp},
+                                   {"write_secret", l_write_secret}, {"serve", l_serve}, {"encode", l_encode},
                                    {"decode", l_decode}, {"array", l_array}, {"reopen_logs", l_reopen_logs},
                                    {"host", l_host}, {"gid", l_gid}, {"close_fd", l_close_fd},
                                    {NULL, NULL}};

@@ -197,6 +197,10 @@ const char *tvc_request_body(const tvc_request_t *r, size_t *len) {
 }
 const tvc_peer_t *tvc_request_peer(const tvc_request_t *r) { return &r->peer; }
 
+const char *tvc_request_header(const tvc_request_t *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
 typedef struct args_ctx {
   void (*fn)(void *arg, const char *k, const char *v);
   void *arg;
@@ -220,7 +224,9 @@ static int screen(tvc_server_t *s, tvc_request_t *r) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   int fd = ci ? ci->connect_fd : -1;
-  if (fd < 0 || tvc_peer_get(fd, &r->peer) != 0 ||
+  if (s->cfg.tcp) { /* (no kernel word on a TCP peer: the handler checks its token) */
+    r->peer.uid = (uid_t)-1, r->peer.gid = (gid_t)-1, r->peer.pid = 0;
+  } else if (fd < 0 || tvc_peer_get(fd, &r->peer) != 0 ||
       !tvc_peer_admitted(fd, &r->peer, s->own, s->cfg.group)) {
     fprintf(stderr, "taskvisor: control: refused %s %s from uid %u gid %u pid %d (not this host's "
                     "user, root or the control group)\n",

@@ -26,6 +26,7 @@ typedef struct tvc_server_cfg {
   void (*on_request)(void *data, tvc_request_t *r);
   void (*on_tick)(void *data); /* tvc_server_tick's period passed */
   void *data;
+  int tcp; /* a TCP listener (--http): no SO_PEERCRED; on_request admits (token, Host) */
 } tvc_server_cfg_t;
 
 /* Starts serving the listening socket fd (the server owns it from now on).
@@ -45,6 +46,8 @@ const char *tvc_request_method(const tvc_request_t *r);
 const char *tvc_request_path(const tvc_request_t *r);
 const char *tvc_request_body(const tvc_request_t *r, size_t *len);
 const tvc_peer_t *tvc_request_peer(const tvc_request_t *r);
+/* A request header's value, or NULL (valid during on_request only). */
+const char *tvc_request_header(const tvc_request_t *r, const char *name);
 /* Calls fn for each query argument in order (value NULL for "?flag"). */
 void tvc_request_args(tvc_request_t *r, void (*fn)(void *arg, const char *k, const char *v),
                       void *arg);

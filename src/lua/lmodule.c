@@ -12,10 +12,12 @@
 #include "lhooks.h"
 #include "loperator.h"
 #include "lcreds.h"
+#include "ljson.h"
 #include "lpath.h"
 #include "lpolicy.h"
 #include "lproc.h"
 #include "lsim.h"
+#include "lstats.h"
 #include "lsub.h"
 #include "lsup.h"
 #include "lsupview.h"
@@ -66,6 +68,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_ctl_open(L);
   ltv_supview_open(L); /* adds to the supervisor's methods */
   ltv_operator_open(L); /* so does this */
+  ltv_stats_open(L);   /* (so does this) */
   ltv_process_open(L);
   ltv_group_open(L);
 
@@ -112,5 +115,7 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_embed_open(L, ctx);
   ltv_hooks_open(L);
   ltv_sim_open(L); /* also adds to the supervisor's methods */
+  ltv_json_open(L);
+  ltv_stats_module(L);
   return 1;
 }

@@ -18,8 +18,15 @@
  * thread). */
 static tv_link_t all_processes = {&all_processes, &all_processes};
 
+/* Bumped by every reopen: writers outside the core (tv.json_writer) reopen
+ * their files when it changed. */
+static unsigned reopen_generation;
+
+unsigned tv_process_reopen_generation(void) { return reopen_generation; }
+
 unsigned tv_process_reopen_logs(void) {
   unsigned n = 0;
+  reopen_generation++;
   tv_list_each(l, &all_processes) {
     tv_process_t *p = tv_container_of(l, tv_process_t, all);
     for (int i = 0; i < 2; i++)

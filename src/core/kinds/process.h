@@ -90,6 +90,8 @@ int tv_process_signal(tv_task_t *t, int sig);
  * next write, so a file moved away (logrotate) is created afresh (SIGHUP,
  * SIGUSR1). Returns how many were open. */
 unsigned tv_process_reopen_logs(void);
+/* How many times tv_process_reopen_logs ran (other writers follow it). */
+unsigned tv_process_reopen_generation(void);
 /* " pid=123 containment=cgroup" for the running attempt, "" between
  * attempts, into buf (a status line's tail). */
 char *tv_process_describe(const tv_task_t *t, char *buf, size_t size);
