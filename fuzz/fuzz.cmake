@@ -27,7 +27,7 @@ endforeach()
 # host's main.c.
 foreach(name lua_api names host_args control)
   target_sources(fuzz_${name} PRIVATE $<TARGET_OBJECTS:tv_lua>)
-  target_link_libraries(fuzz_${name} PRIVATE ${LUA_STATIC_LIBRARY} m dl)
+  target_link_libraries(fuzz_${name} PRIVATE ${LUA_STATIC_LIBRARY} PkgConfig::JANSSON m dl) # (ljson.c)
 endforeach()
 foreach(name lua_api host_args control)
   target_sources(fuzz_${name} PRIVATE ${TV_EMBEDDED_C})
@@ -37,5 +37,8 @@ endforeach()
 target_sources(fuzz_control PRIVATE $<TARGET_OBJECTS:tv_control>)
 target_link_libraries(fuzz_control PRIVATE PkgConfig::MHD PkgConfig::JANSSON)
 target_compile_definitions(fuzz_host_args PRIVATE TV_HOST_VERSION="${PROJECT_VERSION}")
+# host_args: main.c reaches the control server's module and taskvisor ctl.
+target_sources(fuzz_host_args PRIVATE $<TARGET_OBJECTS:tv_control> ${TV_CTL_SOURCES})
+target_link_libraries(fuzz_host_args PRIVATE PkgConfig::MHD PkgConfig::JANSSON PkgConfig::TV_CTL_DEPS)
 # lua_api: log files of fuzzed process specs are redirected (see the file).
 target_link_options(fuzz_lua_api PRIVATE -Wl,--wrap=tv_outfile_open)
