@@ -9,7 +9,7 @@ local M = {}
 
 M.HOOKS = { "setup", "on_restart", "on_error", "cleanup", "on_shutdown" }
 M.KEYS = { "intensity", "on_exhausted", "reset_after", "every", "calendar", "after", "ready", "concurrency",
-  "setup", "on_restart", "on_error", "cleanup", "on_shutdown", "shutdown", "significant" }
+  "setup", "on_restart", "on_error", "cleanup", "on_shutdown", "shutdown", "significant", "watchdog" }
 M.MAX_AFTER = 64 -- the binding's bound
 local MAX_RESTARTS = 100000 -- the core's ring bound (TV_BUDGET_MAX)
 local INTENSITY_KEYS = { "max_restarts", "within" }
@@ -182,6 +182,15 @@ function M.fields(where, src, spec, lua_task, group)
     spec.ready, err = V.one_of(where, "ready", src.ready, { "started", "notify", "completed" })
     if not spec.ready then return nil, err end
   end
+  if src.watchdog ~= nil then
+    -- systemd's WatchdogSec: a sign of life (ctx:alive(), sd_notify
+    -- WATCHDOG=1) at least this often, or the attempt fails
+    spec.watchdog, err = V.seconds(where, "watchdog", src.watchdog, false)
+    if not spec.watchdog then return nil, err end
+    if spec.watchdog < 0.01 or spec.watchdog > 86400 then
+      return V.bad(where, "watchdog", "seconds from 0.01 to 86400", src.watchdog)
+    end
+  end
   if src.concurrency ~= nil then
     -- "exempt": never waits for one of the supervisor's max_concurrent permits
     -- (a submitter or a watchdog must not take a worker's place)
@@ -262,10 +271,10 @@ end
 function M.add_opts(spec)
   local fns = spec.restart_fn ~= nil or spec.backoff_fn ~= nil or spec.calendar_next ~= nil
   local exempt = spec.concurrency == "exempt" or nil
-  if not (spec.after or spec.has_hooks or spec.explicit_ready or fns or exempt) then return nil end
+  if not (spec.after or spec.has_hooks or spec.explicit_ready or fns or exempt or spec.watchdog) then return nil end
   return { after = spec.after, hooks = spec.has_hooks, explicit_ready = spec.explicit_ready,
     completed_ready = spec.ready == "completed" or nil, decide = fns or nil, exempt = exempt,
-    calendar = spec.calendar_next ~= nil or nil }
+    calendar = spec.calendar_next ~= nil or nil, watchdog = spec.watchdog }
 end
 
 --- A cycle's names joined by " -> ": a long one shows its first and last ten.

@@ -192,6 +192,7 @@ local function process_spec(where, opts)
     if type(opts.shutdown) == "number" then popts.stop_timeout = opts.shutdown end
     if opts.shutdown == "infinity" then popts.stop_timeout = 1e9 end -- bounded by the grace
   end
+  popts.watchdog = spec.watchdog -- (the child is told: NOTIFY_SOCKET, WATCHDOG_USEC)
   process_opts[spec] = popts
   spec.explicit_ready = opts.ready ~= nil and opts.ready ~= "started" or nil
   spec.process = deep_copy(popts)

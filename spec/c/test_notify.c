@@ -29,11 +29,14 @@ static void test_parse(void) {
   CHECK_EQ_U(tv_notify_parse(S("XREADY=1")), 0);
   CHECK_EQ_U(tv_notify_parse(S("STATUS=READY=1")), 0);
   CHECK_EQ_U(tv_notify_parse(S("READY=")), 0);
+  CHECK_EQ_U(tv_notify_parse(S("WATCHDOG=1")), TV_NOTIFY_WATCHDOG);
+  CHECK_EQ_U(tv_notify_parse(S("STATUS=x\nWATCHDOG=1\nREADY=1")), TV_NOTIFY_WATCHDOG | TV_NOTIFY_READY);
+  CHECK_EQ_U(tv_notify_parse(S("WATCHDOG=trigger")), 0);
 }
 
 static void test_env(void) {
   char *base[] = {"A=1", "NOTIFY_SOCKET=/run/systemd/notify", "B=2", "NOTIFY_SOCKETX=keep", NULL};
-  char **env = tv_notify_env(base, "@taskvisor/1/2");
+  char **env = tv_notify_env(base, "@taskvisor/1/2", 0);
   CHECK(env != NULL);
   CHECK_STR(env[0], "A=1");
   CHECK_STR(env[1], "B=2");
@@ -42,9 +45,17 @@ static void test_env(void) {
   CHECK(env[4] == NULL);
   free(env);
   char *empty[] = {NULL};
-  env = tv_notify_env(empty, "@x");
+  env = tv_notify_env(empty, "@x", 0);
   CHECK_STR(env[0], "NOTIFY_SOCKET=@x");
   CHECK(env[1] == NULL);
+  free(env);
+  /* a watchdog: WATCHDOG_USEC for sd_watchdog_enabled; the host's own dropped */
+  char *wd[] = {"WATCHDOG_USEC=1", "WATCHDOG_PID=7", "C=3", NULL};
+  env = tv_notify_env(wd, "@y", 2500000);
+  CHECK_STR(env[0], "C=3");
+  CHECK_STR(env[1], "NOTIFY_SOCKET=@y");
+  CHECK_STR(env[2], "WATCHDOG_USEC=2500000");
+  CHECK(env[3] == NULL);
   free(env);
 }
 

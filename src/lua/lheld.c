@@ -70,7 +70,9 @@ int ltv_add_opts_read(lua_State *L, int idx, tv_add_opts_t *o) {
       lua_getfield(L, idx, "completed_ready") != LUA_TNIL && lua_toboolean(L, -1);
   o->exempt = lua_getfield(L, idx, "exempt") != LUA_TNIL && lua_toboolean(L, -1);
   o->calendar = lua_getfield(L, idx, "calendar") != LUA_TNIL && lua_toboolean(L, -1);
-  lua_pop(L, 6);
+  double wd = lua_getfield(L, idx, "watchdog") == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+  o->watchdog_ms = wd > 0 ? (uint32_t)(wd * 1000.0 + 0.999) : 0;
+  lua_pop(L, 7);
   int rc = 0;
   if (lua_getfield(L, idx, "after") == LUA_TTABLE) {
     size_t n = lua_rawlen(L, -1);

@@ -244,6 +244,7 @@ int ltv_process_new(lua_State *L) {
   p->stop_timeout_ms = ltv_opt_ms(L, 1, "stop_timeout", (double)p->stop_timeout_ms / 1000.0);
   read_codes(L, 1, p);
   read_ready(L, 1, p);
+  p->watchdog_ms = (uint32_t)ltv_opt_ms(L, 1, "watchdog", 0); /* (the spec's, copied by spec.lua) */
   read_creds(L, 1, p);
   if (lua_getfield(L, 1, "max_memory") == LUA_TTABLE) { /* { bytes =, every = s } */
     p->max_memory = (uint64_t)int_field(L, lua_gettop(L), "bytes", 0);

@@ -276,6 +276,16 @@ static int ctx_ready(lua_State *L) {
   return 0;
 }
 
+/* ctx:alive(): a sign of life; with `watchdog = s`, an attempt that gives
+ * none for s seconds fails (systemd's sd_notify WATCHDOG=1, for Lua tasks:
+ * a loop that is stuck, not dead). */
+static int ctx_alive(lua_State *L) {
+  ltv_task *t = check_self(L, "ctx:alive");
+  own_fiber(L, t, "ctx:alive");
+  tv_task_alive(&t->base);
+  return 0;
+}
+
 static int ctx_cancelled(lua_State *L) {
   lua_pushboolean(L, check_self(L, "ctx:cancelled")->fiber.cancelled);
   return 1;
@@ -326,7 +336,8 @@ void ltv_task_open(lua_State *L) {
   ltv_extras_ops(&task_ops);
   static const luaL_Reg methods[] = {
       {"sleep", ctx_sleep}, {"cancelled", ctx_cancelled}, {"yield", ctx_yield},
-      {"_exec", ctx_exec},  {"ready", ctx_ready},         {NULL, NULL}};
+      {"_exec", ctx_exec},  {"ready", ctx_ready},         {"alive", ctx_alive},
+      {NULL, NULL}};
   static const luaL_Reg meta[] = {{"__tostring", ctx_tostring}, {"__gc", ctx_gc},
                                   {"__newindex", ctx_newindex}, {NULL, NULL}};
   luaL_newmetatable(L, LTV_TASK); /* sets __name */

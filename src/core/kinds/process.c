@@ -95,13 +95,27 @@ static char *not_ready_msg(const tv_process_t *p, char *buf, size_t size) {
   return buf;
 }
 
+/* READY=1 counts with ready = "notify" only (the socket may be there for the watchdog). */
+static void on_notify_ready(void *data) {
+  tv_process_t *p = data;
+  if (p->ready_mode == TV_READY_NOTIFY) on_ready(p);
+}
+
+/* WATCHDOG=1 (systemd's keep-alive): the attempt's watchdog starts again. */
+static void on_alive(void *data) {
+  tv_process_t *p = data;
+  if (p->run && !p->stopping) tv_task_alive(&p->base);
+}
+
 /* The readiness watch of a new attempt, before its spawn: *envp is the
  * environment to spawn with (a block to free when it is not p->envp). */
 static int readiness_open(tv_process_t *p, char ***envp) {
   *envp = p->envp;
-  if (p->ready_mode != TV_READY_NOTIFY) return 0;
-  int rc = tv_notify_open(&p->notify, p->reaper->loop, p->sched, on_ready, p);
-  if (rc == 0 && !(*envp = tv_notify_env(p->envp, p->notify->addr))) rc = -ENOMEM;
+  if (p->ready_mode != TV_READY_NOTIFY && !p->watchdog_ms) return 0;
+  int rc = tv_notify_open(&p->notify, p->reaper->loop, p->sched, on_notify_ready, p);
+  if (rc == 0) p->notify->on_alive = on_alive;
+  if (rc == 0 && !(*envp = tv_notify_env(p->envp, p->notify->addr, (uint64_t)p->watchdog_ms * 1000)))
+    rc = -ENOMEM;
   if (rc != 0) readiness_stop(p, 1);
   return rc;
 }

@@ -45,6 +45,7 @@ struct tv_process {
   int32_t *codes;        /* malloc'd: nsuccess success codes, then nfatal fatal ones */
   uint32_t nsuccess, nfatal;
   uint8_t ready_mode;    /* TV_READY_*; not STARTED: the task is added with explicit_ready */
+  uint32_t watchdog_ms;  /* the spec's watchdog: the child gets NOTIFY_SOCKET and WATCHDOG_USEC */
   uint64_t ready_timeout_ms; /* not ready within this: the attempt fails; 0: no limit */
   char **check_argv;     /* TV_READY_CHECK: one block (tv_strv_new) */
   uint64_t check_every_ms;

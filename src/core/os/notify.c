@@ -29,6 +29,7 @@ int tv_notify_parse(const char *buf, size_t len) {
     size_t line = nl ? (size_t)(nl - buf) : len;
     if (line == 7 && memcmp(buf, "READY=1", 7) == 0) flags |= TV_NOTIFY_READY;
     if (line == 10 && memcmp(buf, "STOPPING=1", 10) == 0) flags |= TV_NOTIFY_STOPPING;
+    if (line == 10 && memcmp(buf, "WATCHDOG=1", 10) == 0) flags |= TV_NOTIFY_WATCHDOG;
     if (!nl) break;
     buf = nl + 1;
     len -= line + 1;
@@ -81,7 +82,9 @@ static int read_one(tv_notify_t *n) {
     n->ignored++;
     return 1;
   }
-  if ((tv_notify_parse(buf, (size_t)len) & TV_NOTIFY_READY) && !n->ready) {
+  int flags = tv_notify_parse(buf, (size_t)len);
+  if ((flags & TV_NOTIFY_WATCHDOG) && n->on_alive) n->on_alive(n->data);
+  if ((flags & TV_NOTIFY_READY) && !n->ready && !n->closed) {
     n->ready = 1;
     n->on_ready(n->data); /* may close n: the caller checks n->closed */
   }
@@ -158,23 +161,31 @@ void tv_notify_close(tv_notify_t *n) {
   uv_close((uv_handle_t *)&n->poll, on_closed);
 }
 
-char **tv_notify_env(char *const *base, const char *addr) {
+static int ours(const char *var) {
+  return strncmp(var, "NOTIFY_SOCKET=", 14) == 0 || strncmp(var, "WATCHDOG_USEC=", 14) == 0 ||
+         strncmp(var, "WATCHDOG_PID=", 13) == 0;
+}
+
+char **tv_notify_env(char *const *base, const char *addr, uint64_t watchdog_usec) {
   static const char key[] = "NOTIFY_SOCKET=";
+  char wd[48];
+  snprintf(wd, sizeof wd, "WATCHDOG_USEC=%llu", (unsigned long long)watchdog_usec);
   if (!base) base = environ;
-  size_t count = 1, bytes = sizeof key + strlen(addr);
+  size_t count = watchdog_usec ? 2 : 1, bytes = sizeof key + strlen(addr) + strlen(wd) + 1;
   for (size_t i = 0; base[i]; i++)
-    if (strncmp(base[i], key, sizeof key - 1) != 0) count++, bytes += strlen(base[i]) + 1;
+    if (!ours(base[i])) count++, bytes += strlen(base[i]) + 1;
   char **env = malloc((count + 1) * sizeof *env + bytes);
   if (!env) return NULL;
   char *s = (char *)(env + count + 1);
   size_t k = 0;
   for (size_t i = 0; base[i]; i++) {
-    if (strncmp(base[i], key, sizeof key - 1) == 0) continue;
+    if (ours(base[i])) continue;
     env[k++] = strcpy(s, base[i]);
     s += strlen(s) + 1;
   }
   env[k++] = s;
-  sprintf(s, "%s%s", key, addr);
+  s += sprintf(s, "%s%s", key, addr) + 1;
+  if (watchdog_usec) env[k++] = strcpy(s, wd);
   env[k] = NULL;
   return env;
 }

@@ -1,7 +1,8 @@
 /* notify.h - readiness through systemd's sd_notify protocol: one AF_UNIX
  * datagram socket per process attempt, named in the child's NOTIFY_SOCKET
  * and watched on the loop. A "READY=1" line calls on_ready (once); STATUS=,
- * STOPPING=1, MAINPID=, WATCHDOG=1 and unknown keys are read and ignored.
+ * "WATCHDOG=1" calls on_alive when set (systemd's watchdog keep-alive); STATUS=,
+ * STOPPING=1, MAINPID= and unknown keys are read and ignored.
  *
  * The socket is in the abstract namespace ("@taskvisor/<host pid>/<n>"):
  * nothing on disk to create, protect or clean up; the name goes with the
@@ -30,7 +31,7 @@
 #define TV_NOTIFY_BATCH 64  /* datagrams read per loop pass: a flood cannot starve the loop */
 #define TV_NOTIFY_DRAIN 1024 /* datagrams read at most when the attempt ends */
 
-enum { TV_NOTIFY_READY = 1, TV_NOTIFY_STOPPING = 2 };
+enum { TV_NOTIFY_READY = 1, TV_NOTIFY_STOPPING = 2, TV_NOTIFY_WATCHDOG = 4 };
 
 typedef struct tv_notify {
   uv_poll_t poll;
@@ -39,6 +40,7 @@ typedef struct tv_notify {
   uid_t uid;       /* the host's effective user */
   tv_sched_t *sched;
   void (*on_ready)(void *data);
+  void (*on_alive)(void *data); /* WATCHDOG=1, or NULL (set after tv_notify_open) */
   void *data;
   uint8_t ready, closed;
   uint32_t ignored; /* datagrams dropped: unknown sender, oversized, truncated */
@@ -57,8 +59,10 @@ void tv_notify_drain(tv_notify_t *n);
 void tv_notify_close(tv_notify_t *n);
 /* The TV_NOTIFY_* flags of one datagram's newline-separated KEY=VALUE lines. */
 int tv_notify_parse(const char *buf, size_t len);
-/* A copy of `base` (NULL: the host's environment) without NOTIFY_SOCKET, then
- * "NOTIFY_SOCKET=<addr>": one malloc block to free(), or NULL. */
-char **tv_notify_env(char *const *base, const char *addr);
+/* A copy of `base` (NULL: the host's environment) without NOTIFY_SOCKET and
+ * WATCHDOG_USEC, then "NOTIFY_SOCKET=<addr>" and, when watchdog_usec is not
+ * 0, "WATCHDOG_USEC=<n>" (what sd_watchdog_enabled reads): one malloc block
+ * to free(), or NULL. */
+char **tv_notify_env(char *const *base, const char *addr, uint64_t watchdog_usec);
 
 #endif

@@ -193,16 +193,8 @@ static void force_stop(tv_actor_t *a) {
     t->ops->kill(t);
 }
 
-/* Clock ms of the running attempt's timeout, or UINT64_MAX. */
-static uint64_t attempt_deadline(const tv_actor_t *a) {
-  if (a->state != TV_ACTOR_RUNNING || !a->policy->timeout_ns) return UINT64_MAX;
-  uint64_t ms = tv_ms_ceil(a->policy->timeout_ns);
-  uint64_t at = a->ext ? a->ext->started_at : 0; /* timeouts have an ext */
-  return ms > UINT64_MAX - at ? UINT64_MAX : at + ms;
-}
-
 static void arm_running_timer(tv_actor_t *a) {
-  uint64_t due = attempt_deadline(a);
+  uint64_t due = tv_actor_attempt_deadline(a);
   if (stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
   if (due == UINT64_MAX)
     tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
@@ -218,13 +210,14 @@ static void run_attempt(tv_actor_t *a) {
   if (a->ext) {
     a->ext->started_at = tv_sched_now(env->sched);
     if (a->attempt == 1) a->ext->anchor = a->ext->started_at;
+    a->ext->alive_at = a->ext->started_at;
   }
   if (a->ext) a->ext->hook_flags &= (uint8_t)~HF_RESTART_HOOK_RAN;
   tv_event_t ev = tv_actor_event(a, TV_EV_TASK_STARTING);
   tv_task_t *t = tv_actor_task(a);
   if (t->ops->spawn && (ev.pid = t->ops->spawn(t, a->attempt)) > 0) ev.fields |= TV_F_PID;
   tv_actor_publish(a, &ev);
-  if (a->policy->timeout_ns) arm_running_timer(a);
+  if (a->policy->timeout_ns || (a->ext && a->ext->watchdog_ms)) arm_running_timer(a);
   t->ops->start(t, a->attempt); /* may report done before returning */
   if (a->state == TV_ACTOR_RUNNING && !(a->ext && (a->ext->hook_flags & HF_EXPLICIT_READY)))
     tv_actor_mark_ready(a);
@@ -303,12 +296,19 @@ static void on_timer(tv_timer_t *t) {
   uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
   if (stopping(a) && now >= a->kill_deadline) {
     force_stop(a);
-  } else if (now >= attempt_deadline(a)) {
-    a->killing = TV_KILL_TIMEOUT;
+  } else if (now >= tv_actor_attempt_deadline(a)) {
+    /* systemd's WatchdogSec: no sign of life in time fails the attempt as a
+     * timeout does (TimeoutHit, reason "watchdog") */
+    int wd = now >= tv_actor_watchdog_deadline(a);
+    a->killing = wd ? TV_KILL_WATCHDOG : TV_KILL_TIMEOUT;
     tv_event_t ev = tv_actor_event(a, TV_EV_TIMEOUT_HIT);
-    ev.timeout_ms = tv_ns_to_ms_u32(a->policy->timeout_ns);
+    ev.timeout_ms = wd ? a->ext->watchdog_ms : tv_ns_to_ms_u32(a->policy->timeout_ns);
     ev.fields |= TV_F_TIMEOUT_MS;
+    static const char why[] = "watchdog";
+    tv_str_t *r = wd ? tv_str_new(why, sizeof why - 1) : NULL;
+    if (r) tv_event_set_reason(&ev, r);
     tv_actor_publish(a, &ev);
+    tv_str_unref(r); /* (the event borrowed it; the bus took its own) */
     tv_actor_task(a)->ops->kill(tv_actor_task(a));
   } else {
     arm_running_timer(a);
@@ -471,13 +471,11 @@ static void attempt_done(tv_actor_t *a, const tv_outcome_t *o) {
   tv_outcome_kind_t kind = o->kind;
   tv_failure_t f = {NULL, o->has_exit_code, o->exit_code, o->term_signal};
   tv_str_t *traceback = NULL;
-  if (killing == TV_KILL_TIMEOUT) {
-    char buf[48];
+  if (killing == TV_KILL_WATCHDOG || killing == TV_KILL_TIMEOUT) {
     kind = TV_OUTCOME_FAIL;
     f.has_code = 0;
     f.sig = 0;
-    f.display = tv_str_printf("timed out after %s",
-                              tv_fmt_duration(a->policy->timeout_ns, buf, sizeof buf));
+    f.display = tv_actor_deadline_reason(a, killing);
   } else if (held) {
     kind = TV_OUTCOME_CANCELED; /* stopped by its group, whatever it reported */
   } else if (kind == TV_OUTCOME_FAIL || kind == TV_OUTCOME_FATAL) {

@@ -105,7 +105,7 @@ typedef enum tv_actor_end {
   TV_END_ESCALATED     /* its budget escalated to its parent: ActorExhausted */
 } tv_actor_end_t;
 
-enum { TV_KILL_NONE, TV_KILL_TIMEOUT, TV_KILL_FORCED };
+enum { TV_KILL_NONE, TV_KILL_TIMEOUT, TV_KILL_FORCED, TV_KILL_WATCHDOG };
 /* ext->opstop: held until started / held only until it has stopped, then
  * started again (an operator's restart). */
 enum { TV_OPSTOP_NONE, TV_OPSTOP_HELD, TV_OPSTOP_RESTART };
@@ -131,6 +131,8 @@ typedef struct tv_actor_ext {
   uint8_t shutdown;      /* ended by the supervisor's shutdown */
   uint8_t exempt;        /* not counted against max_concurrent (takes no permit) */
   uint8_t calendar;      /* a calendar schedule decides each start: 1, 2 once the first wait began */
+  uint32_t watchdog_ms;  /* a sign of life (tv_task_alive) at least this often; 0: none */
+  uint64_t alive_at;     /* clock ms of the attempt's start or its last sign of life */
   uint8_t hold;          /* the parent asked it to stop and wait */
   uint8_t opstop;        /* TV_OPSTOP_*: an operator stopped it (operator.h) */
   uint8_t own_stop;      /* kill_deadline is its own shutdown's (policy), not its caller's */
@@ -224,5 +226,7 @@ const char *tv_auto_shutdown_name(int mode);
  * an AutoShutdown event. A new string (NULL: out of memory). */
 tv_str_t *tv_auto_shutdown_reason(const tv_actor_t *child, int mode);
 const char *tv_actor_state_name(int state);
+/* Why an attempt was stopped at its deadline (TV_KILL_TIMEOUT / TV_KILL_WATCHDOG). */
+tv_str_t *tv_actor_deadline_reason(const tv_actor_t *a, int killing);
 
 #endif

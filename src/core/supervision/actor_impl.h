@@ -13,6 +13,11 @@
 
 #define container_of tv_container_of
 
+/* ext.c: clock ms the running attempt's watchdog expires (no sign of life
+ * in time), and the earlier of that and its timeout; UINT64_MAX: none. */
+uint64_t tv_actor_watchdog_deadline(const tv_actor_t *a);
+uint64_t tv_actor_attempt_deadline(const tv_actor_t *a);
+
 /* What follows the running hook. */
 enum { TV_THEN_STEP, TV_THEN_DELAY, TV_THEN_END };
 /* ext->hook_flags */

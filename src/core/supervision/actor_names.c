@@ -29,3 +29,11 @@ const char *tv_actor_end_status(int end) {
     default: return "cancelled";
   }
 }
+
+tv_str_t *tv_actor_deadline_reason(const tv_actor_t *a, int killing) {
+  char buf[48];
+  if (killing == TV_KILL_WATCHDOG)
+    return tv_str_printf("watchdog timeout: no sign of life within %s",
+                         tv_fmt_duration((uint64_t)a->ext->watchdog_ms * TV_NS_PER_MS, buf, sizeof buf));
+  return tv_str_printf("timed out after %s", tv_fmt_duration(a->policy->timeout_ns, buf, sizeof buf));
+}

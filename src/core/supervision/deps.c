@@ -28,6 +28,12 @@ int tv_task_ready(tv_task_t *t) {
   return 0;
 }
 
+void tv_task_alive(tv_task_t *t) {
+  tv_actor_t *a = &t->actor;
+  if (a->state == TV_ACTOR_RUNNING && a->ext && a->ext->watchdog_ms)
+    a->ext->alive_at = tv_sched_now(tv_actor_env(a)->sched); /* the timer re-arms itself */
+}
+
 int tv_actor_deps_ready(tv_actor_t *a, const tv_str_t **missing) {
   tv_actor_ext_t *x = a->ext;
   if (!x || !x->nafter) return 1;

@@ -39,3 +39,19 @@ void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int comple
   if (explicit_ready && completed_ready) x->hook_flags |= HF_COMPLETED_READY;
   if (decide) x->hook_flags |= HF_DECIDE;
 }
+
+/* Clock ms the running attempt's watchdog expires, or UINT64_MAX. */
+uint64_t tv_actor_watchdog_deadline(const tv_actor_t *a) {
+  if (a->state != TV_ACTOR_RUNNING || !a->ext || !a->ext->watchdog_ms) return UINT64_MAX;
+  return a->ext->alive_at + a->ext->watchdog_ms;
+}
+
+/* Clock ms of the running attempt's timeout or watchdog, or UINT64_MAX. */
+uint64_t tv_actor_attempt_deadline(const tv_actor_t *a) {
+  uint64_t wd = tv_actor_watchdog_deadline(a);
+  if (a->state != TV_ACTOR_RUNNING || !a->policy->timeout_ns) return wd;
+  uint64_t ms = tv_ms_ceil(a->policy->timeout_ns);
+  uint64_t at = a->ext ? a->ext->started_at : 0; /* timeouts have an ext */
+  uint64_t due = ms > UINT64_MAX - at ? UINT64_MAX : at + ms;
+  return due < wd ? due : wd;
+}

@@ -392,7 +392,7 @@ int tv_sup_add(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *p,
 
 static int needs_ext(const tv_policy_t *p, const tv_add_opts_t *o, const tv_task_t *t) {
   return p->budget.limited || p->shutdown_ns != TV_SHUTDOWN_INFINITY || p->every_ns || p->timeout_ns || p->reset_after_ns || t->ops->awaits ||
-         (o && (o->nafter || o->hooks || o->explicit_ready || o->completed_ready || o->decide || o->exempt || o->calendar ||
+         (o && (o->nafter || o->hooks || o->explicit_ready || o->completed_ready || o->decide || o->exempt || o->calendar || o->watchdog_ms ||
                 o->parent));
 }
 
@@ -424,6 +424,7 @@ static int setup_ext(tv_actor_t *a, const tv_add_opts_t *o) {
   tv_actor_set_hooks(a, o->hooks, o->explicit_ready, o->completed_ready, o->decide);
   x->exempt = o->exempt != 0;
   x->calendar = o->calendar && o->decide;
+  x->watchdog_ms = o->watchdog_ms;
   x->parent = o->parent;
   x->data = o->parent_data;
   x->index = o->index;

@@ -50,6 +50,7 @@ typedef struct tv_add_opts {
   int decide;         /* the task answers restart/backoff itself (ops->decide) */
   int exempt;         /* not counted against max_concurrent: it never waits for a permit */
   int calendar;       /* a calendar schedule: the task answers TV_DECIDE_SCHEDULE (with decide) */
+  uint32_t watchdog_ms; /* a sign of life at least this often, or the attempt fails (0: none) */
   tv_parent_t *parent; /* a group; NULL: the supervisor */
   void *parent_data;   /* stored in the actor's ext->data */
   uint32_t index;      /* in the group */

@@ -120,6 +120,9 @@ void tv_task_done(tv_task_t *t, const tv_outcome_t *o);
  * TV_EINVAL for a task that is ready only once it completes
  * (tv_add_opts_t.completed_ready). */
 int tv_task_ready(tv_task_t *t);
+/* A sign of life of the running attempt (sd_notify's WATCHDOG=1, ctx:alive()):
+ * with a watchdog (tv_add_opts_t.watchdog_ms), its deadline starts again. */
+void tv_task_alive(tv_task_t *t);
 /* The running hook ended: ok, or failed with a message (borrowed). */
 void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len);
 static inline const char *tv_hook_name(int h) {
