@@ -113,7 +113,7 @@ describe("a task with a calendar", function()
       "TaskStopped#3", "TaskRemoved" }, kinds)
     for _, ev in ipairs(H.only(events, "tick", "BackoffScheduled")) do
       assert.equal("schedule", ev.backoff_source)
-      assert.is_true(ev.delay_ms <= 1000, "delay " .. ev.delay_ms)
+      assert.is_true(ev.delay_ms < 2000, "delay " .. ev.delay_ms) -- (a second, and the loop's lag)
     end
     -- each run starts in a later second than the one before (wall clock)
     local starts = H.only(events, "tick", "TaskStarting")
