@@ -144,7 +144,13 @@ describe("reload", function()
       assert(H.wait_for(function() return pid(changed) and pid(changed) ~= before[changed] end))
       assert(H.wait_for(all_up(pid, { "g1", "g2" })))
       after.g1, after.g2 = pid("g1"), pid("g2")
-      after.cmdline = P.read("/proc/" .. pid(changed) .. "/cmdline")
+      -- (read once the new child shows its command line: a loaded machine
+      -- may report its pid a moment before /proc has it)
+      assert(H.wait_for(function()
+        local c = pid(changed) and P.read("/proc/" .. pid(changed) .. "/cmdline")
+        after.cmdline = c
+        return c and c ~= ""
+      end))
       -- and a second reload of the same file changes nothing
       local again = assert(R.apply(host, {}))
       assert.same({}, again.restart)
