@@ -41,7 +41,7 @@ end
 --- reloaded (a script running its own supervisor), or nil.
 function M.new(ctl, sup, cfg, why)
   local self = setmetatable({ ctl = ctl, sup = sup, cfg = cfg, why = why, specs = {}, spec_order = {},
-    files = {}, output_followers = {}, restarts = {}, waiters = {}, kinds = {} }, R)
+    files = {}, output_followers = {}, waiters = {}, kinds = {} }, R)
   if cfg then index_specs(cfg.tasks, nil, nil, self.specs, self.spec_order) end
   return self
 end
@@ -192,7 +192,7 @@ function R:start(name, t)
     if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
     return 200, { ok = true, task = self:task(name) }
   end
-  if sup:contains(name) then return fail(409, "ESTATE", "task '%s' is already running (%s)", name, t.state) end
+  -- no longer registered (it ended, or was removed): added again from the config
   local i = self.specs[name]
   if not i then
     return fail(409, "ESTATE", "task '%s' cannot be started again: the host keeps the specs of a config's tasks only (this one was not in it)", name)
@@ -254,34 +254,15 @@ function R:restart(name, t)
     if r and not is_final(r.state) then r.state, r.since = "STOPPING", now() end
     return 200, { ok = true, task = self:task(name) }
   end
-  if sup:contains(name) then
-    local i = self.specs[name]
-    if not i or not i.top then
-      return fail(409, "ESTATE", "task '%s' cannot be restarted: %s", name,
-        i and ("it is a child of group '" .. i.group .. "': restart the group") or "the host keeps no spec of it")
-    end
-    local ok, err = sup:cancel(name)
-    if not ok then return fail(409, "ESTATE", "task '%s': %s", name, tostring(err)) end
-    self.restarts[name] = true -- added again once its TaskRemoved comes
-    local r = self.state.tasks[name]
-    if r and not is_final(r.state) then r.state, r.since = "STOPPING", now() end
-    return 200, { ok = true, task = self:task(name) }
-  end
   return self:start(name, t)
 end
 
---- Called for each event about a task (control_state): a restart waiting
---- for its task to be gone adds it again.
+--- Called for each event about a task (control_state): stop waiters are
+--- answered, and a starting process's log files noted.
 function R:on_task_event(name, ev)
   if ev.kind == "TaskAdded" then self.kinds[name] = nil end
   if (ev.kind == "TaskRemoved" or ev.kind == "TaskStopped") and next(self.waiters) then answer_waiters(self, name) end
-  if ev.kind == "TaskRemoved" and self.restarts[name] then
-    self.restarts[name] = nil
-    if self.sup:state() == "open" and self.specs[name] then
-      local ok, err = self.sup:add(self.specs[name].spec)
-      if not ok then io.stderr:write("taskvisor: control: restart of '", name, "': ", tostring(err), "\n") end
-    end
-  elseif ev.kind == "TaskStarting" and self.sup:contains(name) then
+  if ev.kind == "TaskStarting" and self.sup:contains(name) then
     local ok, p = pcall(self.sup.process, self.sup, name)
     if ok and type(p) == "table" then self.files[name] = { stdout = p.stdout and p.stdout.file, stderr = p.stderr and p.stderr.file } end
   end

@@ -183,6 +183,39 @@ static json_t *encode_table(enc *e, int idx, int depth) {
   return out;
 }
 
+/* An object that lists its fields through __pairs (the binding's events) as
+ * the table of those fields. */
+static json_t *encode_fields(enc *e, int idx, int depth) {
+  lua_State *L = e->L;
+  if (luaL_getmetafield(L, idx, "__pairs") == LUA_TNIL) return fail(e, "userdata");
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 3, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return fail(e, "userdata (its __pairs failed)");
+  }
+  lua_newtable(L);
+  int t = lua_gettop(L); /* next function t-3, state t-2, control t-1 */
+  for (;;) {
+    lua_pushvalue(L, t - 3);
+    lua_pushvalue(L, t - 2);
+    lua_pushvalue(L, t - 1);
+    if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
+      lua_settop(L, t - 4);
+      return fail(e, "userdata (its __pairs failed)");
+    }
+    if (lua_isnil(L, -2)) {
+      lua_pop(L, 2);
+      break;
+    }
+    lua_pushvalue(L, -2);
+    lua_replace(L, t - 1);
+    lua_rawset(L, t);
+  }
+  json_t *v = encode_table(e, t, depth);
+  lua_settop(L, t - 4);
+  return v;
+}
+
 static json_t *encode(enc *e, int idx, int depth) {
   lua_State *L = e->L;
   if (depth > LTV_JSON_DEPTH || !lua_checkstack(L, 4)) return fail(e, "nested too deep");
@@ -195,6 +228,7 @@ static json_t *encode(enc *e, int idx, int depth) {
     return json_real(lua_tonumber(L, idx));
   case LUA_TSTRING: return string_at(e, idx);
   case LUA_TTABLE: return encode_table(e, idx, depth);
+  case LUA_TUSERDATA: return encode_fields(e, idx, depth);
   case LUA_TLIGHTUSERDATA:
     if (lua_touserdata(L, idx) == NULL) return json_null();
     /* fall through */
