@@ -85,6 +85,8 @@ describe("calendar expressions", function()
       { "Mon..Fri 25:00", "hour: '25' is out of range" },
       { "", "empty" },
       { "0 0 30 2 * x", "expected five cron fields" },
+      { "0 9 * * * Europe/Berlin", "time zone 'Europe/Berlin': only local time and UTC" },
+      { "CRON_TZ=Asia/Tokyo 0 9 * * *", "time zone 'Asia/Tokyo'" },
     }
     for _, c in ipairs(cases) do
       local cal, err = C.parse(c[1])

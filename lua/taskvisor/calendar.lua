@@ -149,6 +149,10 @@ function M.parse(expr)
   local stripped = text:match("^CRON_TZ=UTC%s+(.*)$") or text:match("^(.-)%s+UTC$")
   if stripped then text, utc = stripped, true end
   if text == "" then return err(expr, "empty") end
+  local zone = text:match("%s(%a[%w_+-]*/[%w_/+-]+)$") or text:match("^CRON_TZ=(%S+)")
+  if zone then
+    return err(expr, string.format("time zone '%s': only local time and UTC are supported (end with ' UTC', or set TZ for the host)", zone))
+  end
   if text:find("^@reboot") then return err(expr, "@reboot is not a calendar time (a task starts when the supervisor runs)") end
   text = SHORT[text:lower()] or text
   local c, e
@@ -219,18 +223,15 @@ local function instants(c, y, m, d, h, mi, s)
   return out
 end
 
--- The first instant after a skipped local time: the end of the gap.
-local function gap_end(y, m, d, h, mi, s)
-  for shift = 1, 180 do -- minutes forward until the local time exists again
-    local t = os.time({ year = y, month = m, day = d, hour = h, min = mi + shift, sec = 0 })
-    local back = os.date("*t", t)
-    local want = os.date("*t", os.time({ year = y, month = m, day = d, hour = h, min = mi + shift, sec = 0, isdst = back.isdst }))
-    if want.hour == back.hour and want.min == back.min then
-      -- the first minute after h:mi that round-trips
-      local check = os.time({ year = back.year, month = back.month, day = back.day, hour = back.hour,
-        min = back.min, sec = 0, isdst = back.isdst })
-      if check == t then return t end
-    end
+-- The first instant after a skipped local time: the first minute after it
+-- that exists (the end of the gap; gaps end within their day).
+local LOCAL = { utc = false }
+local function gap_end(y, m, d, h, mi)
+  for shift = 1, 180 do
+    local total = h * 60 + mi + shift
+    if total >= 24 * 60 then return nil end
+    local list = instants(LOCAL, y, m, d, total // 60, total % 60, 0)
+    if list[1] then return list[1] end
   end
   return nil
 end
@@ -265,7 +266,7 @@ function M.next_after(c, t)
                 if not first or h * 3600 + mi * 60 + s >= from then
                   local list = instants(c, y, m, d, h, mi, s)
                   if #list == 0 and not c.utc then
-                    consider(gap_end(y, m, d, h, mi, s), h)
+                    consider(gap_end(y, m, d, h, mi), h)
                   else
                     consider(list[1], h)
                     if c.every_hour and list[1] and list[1] <= after then consider(list[2], h) end
