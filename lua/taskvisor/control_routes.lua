@@ -6,6 +6,7 @@
 -- stream (S.STREAM).
 local S = require("taskvisor.control.server")
 local tv = require("taskvisor")
+local Reload = require("taskvisor.reload")
 
 local M = {}
 local null, STREAM = S.null, S.STREAM
@@ -144,8 +145,6 @@ end
 
 function R:reloadable()
   if not self.cfg then return false, self.why or "this host runs a script that calls sup:run() itself" end
-  local ok = pcall(require, "taskvisor.reload")
-  if not ok then return false, "reload is not available yet" end
   return true
 end
 
@@ -402,8 +401,6 @@ function R:reload(req)
     return fail(409, "ERELOAD", "%s: only a declarative config (return tv.config{...}) run by 'taskvisor run' can be reloaded",
       self.why or "this host runs a script that calls sup:run() itself")
   end
-  local ok, reload = pcall(require, "taskvisor.reload")
-  if not ok then return fail(409, "ERELOAD", "reload is not available yet") end
   -- The seam (taskvisor.reload): apply(host_state, { dry_run = }) -> the plan, or
   -- nil, "CODE: message" [, errors]. host_state lives as long as the run: it
   -- holds the config in force and the restarts still under way.
@@ -412,7 +409,7 @@ function R:reload(req)
     host = { sup = self.sup, config = self.cfg, path = self.ctl.config_path, args = self.ctl.args }
     self.host_state = host
   end
-  local plan, msg, errs = reload.apply(host, { dry_run = body and body.dry_run or false })
+  local plan, msg, errs = Reload.apply(host, { dry_run = body and body.dry_run or false })
   if not plan then
     local code, text = tostring(msg):match("^(%u+): (.*)$")
     code, text = code or "ECONFIG", text or tostring(msg)
