@@ -70,6 +70,10 @@ end
 -- The newest seq: the last event after `from` (itself when none came since).
 local function newest_seq(from)
   local out, status, err = ctl_s("--json events" .. (from and " --since " .. from or ""))
+  if status ~= 0 and from and err:find("no longer kept", 1, true) then
+    -- (a slow machine: more than the backlog's 1,000 events came since `from`)
+    out, status, err = ctl_s("--json events")
+  end
   assert.are.equal(0, status, err)
   local last = out:match("([^\n]+)\n?$")
   return last and tonumber(jq(last, ".seq")) or from or 0
