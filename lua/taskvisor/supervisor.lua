@@ -283,6 +283,20 @@ function Supervisor:process_info(name)
   return c:process_info(name_arg("process_info", name))
 end
 
+--- sup:status(name): that task's state as supervisord names it, with the time
+--- it entered it: { name =, kind =, group =, state = "STARTING" | "RUNNING" |
+--- "BACKOFF" | "STOPPING" | "STOPPED" | "EXITED" | "FATAL", since = (seconds,
+--- like an event's at), attempt =, restarts =, pid =, uptime =, ready =,
+--- operator_stopped =, next_retry_at =, last_exit = { failed =, code =, signal =,
+--- reason =, at = }, registered = }; a task that has ended answers from its
+--- outcome (registered = false). nil + "ENOENT: ..." for a name never seen.
+--- sup:status(): every registered task's, sorted by name.
+function Supervisor:status(name)
+  local c = self_check(self, "status")
+  if name == nil then return c:status() end
+  return c:status(name_arg("status", name))
+end
+
 --- sup:list(): registered task names, sorted.
 function Supervisor:list() return self_check(self, "list"):list() end
 --- sup:snapshot(): names of tasks with an attempt running now, sorted.

@@ -178,7 +178,7 @@ static void fake_release(tv_task_t *t) {
 
 static const tv_task_ops_t fake_ops = {fake_start, fake_cancel, fake_kill, fake_release,
                                        NULL,       NULL,        NULL,      NULL,
-                                       NULL,       NULL};
+                                       NULL,       NULL,        NULL,      NULL};
 
 static fake_t *fake_new(int n, const int *script) {
   fake_t *f = calloc(1, sizeof *f);

@@ -91,7 +91,7 @@ static void counting_release(tv_task_t *t) {
 }
 static const tv_task_ops_t counting_ops = {fake_start,       fake_cancel, fake_kill,
                                            counting_release, NULL,        NULL, NULL, NULL,
-                                           NULL,             NULL};
+                                           NULL,             NULL,        NULL, NULL};
 
 static fake_t *make_fake(int what) {
   paused = 1;

@@ -1,11 +1,14 @@
 /* lsupview.c - what a supervisor shows about its tasks: reliable outcomes
  * (sup:outcomes, outcome, await), what a task still waits for (sup:waits),
- * and a process task's live state (sup:process, process_info). Its methods
+ * a process task's live state (sup:process, process_info), and every task's
+ * state in supervisord's words (sup:status). Its methods
  * go into the supervisor's method table from above, as lctl.c's do. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/base/error.h"
 #include "core/kinds/process.h"
+#include "core/supervision/status.h"
 #include "lbase.h"
 #include "lfiber.h"
 #include "lproc.h"
@@ -178,11 +181,121 @@ static int sup_process_info(lua_State *L) {
                         lua_tostring(L, 2), tv_actor_state_name(a->state));
 }
 
+/* ---- status (core/supervision/status.h) ----------------------------------- */
+
+typedef struct clock_pair {
+  double wall;
+  uint64_t now;
+} clock_pair_t;
+
+/* Clock ms `ms` as wall seconds, like an event's `at`. */
+static double wall_of(const clock_pair_t *c, uint64_t ms) {
+  return c->wall - ((double)c->now - (double)ms) / 1000.0;
+}
+
+static void set_str(lua_State *L, const char *k, const tv_str_t *v) {
+  if (!v) return;
+  lua_pushlstring(L, v->s, v->len);
+  lua_setfield(L, -2, k);
+}
+static void set_num(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+static void set_bool(lua_State *L, const char *k, int v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void push_status(lua_State *L, const tv_status_t *st, const clock_pair_t *c) {
+  lua_createtable(L, 0, 14);
+  set_str(L, "name", st->name);
+  if (st->kind) {
+    lua_pushstring(L, st->kind);
+    lua_setfield(L, -2, "kind");
+  }
+  set_str(L, "group", st->group);
+  lua_pushstring(L, tv_status_name(st->state));
+  lua_setfield(L, -2, "state");
+  set_num(L, "since", wall_of(c, st->since));
+  set_int(L, "attempt", st->attempt);
+  set_int(L, "restarts", st->restarts);
+  set_bool(L, "ready", st->ready);
+  set_bool(L, "registered", st->registered);
+  set_bool(L, "operator_stopped", st->operator_stopped);
+  if (st->pid) set_int(L, "pid", st->pid);
+  if (st->started) set_num(L, "uptime", (double)(c->now - st->started) / 1000.0);
+  if (st->next_retry) set_num(L, "next_retry_at", wall_of(c, st->next_retry));
+  if (st->has_last) {
+    lua_createtable(L, 0, 5);
+    set_bool(L, "failed", st->last_failed);
+    if (st->last_has_code) set_int(L, "code", st->last_code);
+    if (st->last_signal) set_int(L, "signal", st->last_signal);
+    set_str(L, "reason", st->last_reason);
+    if (st->last_at) set_num(L, "at", wall_of(c, st->last_at));
+    lua_setfield(L, -2, "last_exit");
+  }
+}
+
+typedef struct collect {
+  tv_status_t *v;
+  uint32_t n, cap;
+} collect_t;
+
+static int collect_one(void *arg, const tv_status_t *st) {
+  collect_t *c = arg;
+  if (c->n == c->cap) return 1; /* (cap is the registry's count) */
+  c->v[c->n++] = *st;
+  return 0;
+}
+
+static int by_name(const void *x, const void *y) {
+  const tv_str_t *a = ((const tv_status_t *)x)->name, *b = ((const tv_status_t *)y)->name;
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = memcmp(a->s, b->s, n);
+  return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* sup:status(name): that task's state (a table: state in supervisord's words,
+ * since, attempt, restarts, pid, uptime, ready, last_exit, next_retry_at, ...),
+ * also for a task that has ended (registered = false, from its outcome); or
+ * nil + "ENOENT: ...". sup:status(): every registered task's, sorted by name. */
+static int sup_status(lua_State *L) {
+  ltv_sup *s = check_sup(L);
+  const tv_clock_t *clk = s->sup->sched->clock;
+  clock_pair_t c = {tv_clock_wall(clk), tv_clock_now(clk)};
+  if (!lua_isnoneornil(L, 2)) {
+    size_t len;
+    const char *name = luaL_checklstring(L, 2, &len);
+    tv_status_t st;
+    if (!tv_sup_status(s->sup, name, len, &st))
+      return ltv_push_error(L, TV_ENOENT, "no task '%s' (now or before)", name);
+    push_status(L, &st, &c);
+    return 1;
+  }
+  uint32_t n = s->sup->reg.count;
+  collect_t all = {n ? malloc(n * sizeof *all.v) : NULL, 0, n};
+  if (n && !all.v) return luaL_error(L, "not enough memory");
+  tv_sup_each_status(s->sup, collect_one, &all);
+  qsort(all.v, all.n, sizeof *all.v, by_name);
+  lua_createtable(L, (int)all.n, 0);
+  for (uint32_t i = 0; i < all.n; i++) {
+    push_status(L, &all.v[i], &c);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  free(all.v);
+  return 1;
+}
+
 void ltv_supview_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"outcomes", sup_outcomes}, {"outcome", sup_outcome}, {"await", sup_await},
       {"waits", sup_waits},       {"process", sup_process}, {"process_info", sup_process_info},
-      {NULL, NULL}};
+      {"status", sup_status},     {NULL, NULL}};
   luaL_getmetatable(L, LTV_SUP);
   lua_getfield(L, -1, "__index");
   luaL_setfuncs(L, methods, 0);

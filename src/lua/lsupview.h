@@ -5,7 +5,7 @@
 
 #include <lua.h>
 
-/* Adds sup:outcomes, outcome, await, waits, process, process_info. */
+/* Adds sup:outcomes, outcome, await, waits, process, process_info, status. */
 void ltv_supview_open(lua_State *L);
 
 #endif

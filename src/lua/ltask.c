@@ -213,7 +213,7 @@ static const ltv_fiber_ops fiber_ops = {task_finished, NULL, ltv_exec_interrupt,
 
 static tv_task_ops_t task_ops = {task_start, task_cancel, task_kill, task_release,
                                  NULL,       NULL,        NULL,      NULL,
-                                 NULL,       NULL};
+                                 NULL,       NULL,        NULL,      NULL};
 
 /* core.task(run [, max_instructions]) */
 int ltv_task_new(lua_State *L) {

@@ -32,7 +32,11 @@ void tv_clock_init_virtual(tv_clock_t *c, uint64_t start_ms, double epoch);
 /* Manual and virtual clocks only: moves time to `ms` (never backwards). */
 void tv_clock_set(tv_clock_t *c, uint64_t ms);
 
-static inline uint64_t tv_clock_now(const tv_clock_t *c) { return c->now(c); }
+/* (inline: libuv's uv_now is its loop's cached time; the manual and virtual
+ * clocks read manual_ms) */
+static inline uint64_t tv_clock_now(const tv_clock_t *c) {
+  return c->kind == TV_CLOCK_UV ? c->loop->time : c->manual_ms;
+}
 static inline double tv_clock_wall(const tv_clock_t *c) { return c->wall(c); }
 static inline uint64_t tv_clock_hrtime(const tv_clock_t *c) { return c->hrtime(c); }
 static inline int tv_clock_is_virtual(const tv_clock_t *c) { return c->kind == TV_CLOCK_VIRTUAL; }

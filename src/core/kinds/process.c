@@ -299,7 +299,14 @@ static void process_release(tv_task_t *t) {
   if (p->on_release) p->on_release(p);
 }
 
+static int32_t process_pid(const tv_task_t *t) {
+  const tv_process_t *p = (const tv_process_t *)t;
+  return p->run && !p->run->exited ? (int32_t)p->run->pid : 0;
+}
+
 static const tv_task_ops_t process_ops = {
+    .pid = process_pid,
+    .kind = "process",
     .start = process_start,
     .spawn = process_spawn,
     .killed = process_killed,

@@ -146,6 +146,12 @@ typedef struct tv_actor_ext {
    * path inside that group by which it was (NULL: none). */
   tv_actor_t *walk_next, *walk_from;
   const tv_str_t *walk_via;
+  /* How the last attempt ended, for status views (status.h); made by the
+   * first failure (a task that never failed has no ext for it). */
+  tv_str_t *last_reason; /* owned; NULL: none given */
+  uint64_t last_at;      /* clock ms; 0: no attempt ended yet */
+  int32_t last_code;
+  uint8_t last_has_code, last_signal, last_failed;
 } tv_actor_ext_t;
 
 /* Every byte here is part of each idle task's memory. */
@@ -158,6 +164,9 @@ struct tv_actor {
   uint8_t state, end, killing, cancel_requested, has_permit;
   uint8_t ready, ever_ready, hook; /* hook: the tv_hook_t running */
   uint64_t kill_deadline;    /* clock ms; UINT64_MAX = none */
+  /* The state an operator sees (status.h, tv_status_state_t) and the clock
+   * ms it entered it: kept by tv_actor_note as events are published. */
+  uint64_t since : 56, shown : 8;
   tv_timer_t timer;
   tv_work_t work; /* in the run queue, or in the semaphore's wait list */
   tv_actor_t *hnext; /* registry chain */
@@ -172,6 +181,12 @@ static inline tv_actor_env_t *tv_actor_env(const tv_actor_t *a) {
 }
 /* The task's optional state, made on first use (NULL: out of memory). */
 tv_actor_ext_t *tv_actor_ext(tv_actor_t *a);
+/* Keeps the state an operator sees (a->shown, a->since; status.h) and the
+ * last attempt's end in step with event `ev` about this task, published
+ * now. Allocates only the ext of a task that failed (best effort). */
+void tv_actor_note(tv_actor_t *a, const tv_event_t *ev);
+/* Sets the shown state (and its time, if it changed). */
+void tv_actor_show(tv_actor_t *a, int state);
 /* Frees what tv_actor_ext made (at release). */
 void tv_actor_ext_free(tv_actor_t *a);
 /* Start only once tasks `names` are ready (before tv_actor_start). 0 or

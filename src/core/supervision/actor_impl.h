@@ -9,6 +9,7 @@
 #define TV_ACTOR_IMPL_H
 
 #include "core/supervision/actor.h"
+#include "core/supervision/status.h"
 #include "core/supervision/task.h"
 
 #define container_of tv_container_of
@@ -35,6 +36,14 @@ static inline int tv_actor_has(const tv_actor_t *a, int flag) {
 /* ---- narration -------------------------------------------------------------- */
 
 static inline void tv_actor_publish(tv_actor_t *a, tv_event_t *ev) {
+  /* the state an operator sees (tv_actor_note), its hot cases inline: a new
+   * attempt, and the end of one by a task that never failed */
+  if (ev->kind == TV_EV_TASK_STARTING) {
+    a->shown = tv_actor_has(a, HF_EXPLICIT_READY) ? TV_ST_STARTING : TV_ST_RUNNING;
+    a->since = tv_sched_now(tv_actor_env(a)->sched);
+  } else if (ev->kind != TV_EV_TASK_STOPPED || a->ext || (ev->fields & TV_F_REASON)) {
+    tv_actor_note(a, ev);
+  }
   ev->task = a->name;
   ev->fields |= TV_F_TASK;
   tv_bus_publish(tv_actor_env(a)->bus, ev);

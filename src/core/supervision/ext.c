@@ -3,7 +3,10 @@
  * The bottom of the retry loop's files: calls nothing above it. */
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "core/supervision/actor_impl.h"
+#include "core/supervision/status.h"
 
 tv_actor_ext_t *tv_actor_ext(tv_actor_t *a) {
   if (a->ext) return a->ext;
@@ -26,6 +29,7 @@ void tv_actor_ext_free(tv_actor_t *a) {
   }
   free(x->after);
   tv_str_unref(x->then.reason);
+  tv_str_unref(x->last_reason);
   free(x);
   a->ext = NULL;
 }
@@ -54,4 +58,67 @@ uint64_t tv_actor_attempt_deadline(const tv_actor_t *a) {
   uint64_t at = a->ext ? a->ext->started_at : 0; /* timeouts have an ext */
   uint64_t due = ms > UINT64_MAX - at ? UINT64_MAX : at + ms;
   return due < wd ? due : wd;
+}
+
+/* ---- the state an operator sees (status.h) ---------------------------------- */
+
+void tv_actor_show(tv_actor_t *a, int state) {
+  if (a->shown == (unsigned)state) return;
+  a->shown = (uint8_t)state;
+  a->since = tv_sched_now(tv_actor_env(a)->sched);
+}
+
+static void note_end(tv_actor_t *a, const tv_event_t *ev, int failed) {
+  tv_actor_ext_t *x = a->ext;
+  if (!x) {
+    if (!failed) return; /* a task that never failed: its attempts ended well */
+    uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
+    x = tv_actor_ext(a);
+    if (!x) return; /* no memory: the view shows no last exit */
+    x->self = a;
+    x->started_at = x->anchor = now; /* unknown before: from now */
+  }
+  x->last_at = tv_sched_now(tv_actor_env(a)->sched);
+  x->last_failed = (uint8_t)failed;
+  x->last_has_code = (ev->fields & TV_F_EXIT_CODE) != 0;
+  x->last_code = x->last_has_code ? ev->exit_code : 0;
+  x->last_signal = (ev->fields & TV_F_SIGNAL) ? (uint8_t)ev->signal : 0;
+  tv_str_t *r = (ev->fields & TV_F_REASON) ? ev->reason : NULL;
+  if (r != x->last_reason) {
+    tv_str_ref(r);
+    tv_str_unref(x->last_reason);
+    x->last_reason = r;
+  }
+}
+
+static int reason_is(const tv_event_t *ev, const char *s) {
+  return (ev->fields & TV_F_REASON) && ev->reason && strcmp(ev->reason->s, s) == 0;
+}
+
+void tv_actor_note(tv_actor_t *a, const tv_event_t *ev) {
+  switch (ev->kind) {
+  case TV_EV_TASK_ADDED:
+    a->shown = TV_ST_STARTING;
+    a->since = tv_sched_now(tv_actor_env(a)->sched);
+    break;
+  case TV_EV_TASK_STARTING: /* a new attempt: its time starts again */
+    a->shown = tv_actor_has(a, HF_EXPLICIT_READY) ? TV_ST_STARTING : TV_ST_RUNNING;
+    a->since = tv_sched_now(tv_actor_env(a)->sched);
+    break;
+  case TV_EV_TASK_READY: tv_actor_show(a, TV_ST_RUNNING); break;
+  case TV_EV_BACKOFF_SCHEDULED: tv_actor_show(a, TV_ST_BACKOFF); break;
+  case TV_EV_TASK_FAILED: note_end(a, ev, 1); break;
+  case TV_EV_TASK_STOPPED:
+    note_end(a, ev, 0);
+    if (reason_is(ev, "operator")) tv_actor_show(a, TV_ST_STOPPED);
+    break;
+  case TV_EV_TASK_REMOVE_REQUESTED:
+    if (!tv_status_final(a->shown)) tv_actor_show(a, TV_ST_STOPPING);
+    break;
+  case TV_EV_ACTOR_EXHAUSTED:
+    tv_actor_show(a, reason_is(ev, "policy_exhausted_success") ? TV_ST_EXITED : TV_ST_FATAL);
+    break;
+  case TV_EV_ACTOR_DEAD: tv_actor_show(a, TV_ST_FATAL); break;
+  default: break;
+  }
 }

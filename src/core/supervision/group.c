@@ -434,7 +434,7 @@ static void group_awaits(tv_task_t *t, tv_await_fn fn, void *arg) {
 
 static const tv_task_ops_t group_task_ops = {group_start, group_cancel, group_kill, group_release,
                                              NULL,        NULL,         NULL,      group_awaits,
-                                             NULL,        NULL};
+                                             NULL,        NULL,         NULL,      "group"};
 
 int tv_group_init(tv_group_t *g, const tv_group_ops_t *ops, tv_strategy_t strategy, uint32_t n,
                   const tv_budget_cfg_t *budget) {

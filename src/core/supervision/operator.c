@@ -7,6 +7,7 @@
 
 #include "core/base/error.h"
 #include "core/supervision/group.h"
+#include "core/supervision/status.h"
 
 #define container_of tv_container_of
 
@@ -27,6 +28,7 @@ static void publish_stopped(tv_sup_t *s, tv_actor_t *a) {
   ev.attempt = a->attempt;
   ev.fields = TV_F_TASK | TV_F_ATTEMPT;
   if (why) ev.reason = why, ev.fields |= TV_F_REASON;
+  tv_actor_note(a, &ev);
   tv_bus_publish(&s->bus, &ev);
   tv_str_unref(why);
 }
@@ -42,13 +44,15 @@ int tv_op_stop(tv_sup_t *s, const char *name, size_t len) {
   x->self = a;
   tv_str_t *why = tv_str_printf("stopped by an operator");
   /* (no memory for the record: the previous one of the name stays) */
-  (void)tv_outcomes_record(&s->outcomes, a->name, TV_END_CANCELLED, a->attempt, why, 0, 0);
+  (void)tv_outcomes_record(&s->outcomes, a->name, TV_END_CANCELLED, a->attempt, why, 0, 0,
+                           tv_sched_now(s->sched));
   tv_str_unref(why);
   x->opstop = TV_OPSTOP_HELD;
   /* a running attempt's own TaskStopped says "operator" (actor.c); any
    * other state has no attempt to end: say it here */
   int running = a->state == TV_ACTOR_RUNNING;
   if (!running) publish_stopped(s, a);
+  else tv_actor_show(a, TV_ST_STOPPING);
   tv_actor_hold(a, tv_sched_deadline(s->sched, s->grace_ns));
   return 0;
 }
@@ -89,6 +93,7 @@ int tv_op_restart(tv_sup_t *s, const char *name, size_t len) {
   if (a->state == TV_ACTOR_HELD) return 0; /* held by its group: it starts with its siblings */
   x->opstop = TV_OPSTOP_RESTART;
   if (a->state != TV_ACTOR_RUNNING) publish_stopped(s, a);
+  else tv_actor_show(a, TV_ST_STOPPING);
   tv_actor_hold(a, tv_sched_deadline(s->sched, s->grace_ns));
   return 0;
 }

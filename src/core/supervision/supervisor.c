@@ -7,6 +7,7 @@
 
 #include "core/base/error.h"
 #include "core/supervision/cycle.h"
+#include "core/supervision/status.h"
 
 #define container_of tv_container_of
 
@@ -135,7 +136,7 @@ static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
   if (!s->destroying) {
     /* out of memory: the previous record of the name stays (noted nowhere else) */
     (void)tv_outcomes_record(&s->outcomes, a->name, a->end, a->attempt, r->reason,
-                             r->has_exit_code, r->exit_code);
+                             r->has_exit_code, r->exit_code, tv_sched_now(s->sched));
     publish_simple(s, TV_EV_TASK_REMOVED, a->name,
                    a->end == TV_END_FORCED ? "force_stopped" : NULL);
     /* stuck: force-stopped by the shutdown's shared deadline (not by the
@@ -486,6 +487,8 @@ int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *
     s->natural = 0;
     tv_timer_stop(s->sched, &s->timer);
   }
+  tv_actor_show(a, TV_ST_STARTING);
+  a->since = tv_sched_now(s->sched);
   publish_simple(s, TV_EV_TASK_ADDED, a->name, NULL);
   tv_actor_start(a);
   return 0;
@@ -500,6 +503,7 @@ int tv_sup_remove(tv_sup_t *s, const char *name, size_t len, const char *reason)
   tv_actor_t *a = tv_registry_find(&s->reg, name, len);
   if (!a) return TV_ENOENT;
   if (a->cancel_requested) return 0; /* already on its way out */
+  if (!tv_status_final(a->shown)) tv_actor_show(a, TV_ST_STOPPING);
   publish_simple(s, TV_EV_TASK_REMOVE_REQUESTED, a->name, reason);
   tv_actor_cancel(a, tv_sched_deadline(s->sched, s->grace_ns));
   return 0;

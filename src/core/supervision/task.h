@@ -99,6 +99,10 @@ typedef struct tv_task_ops {
   /* Optional: whether the attempt reporting done had to be SIGKILLed (its
    * TaskStopped / TaskFailed say killed = true). */
   int (*killed)(const tv_task_t *t);
+  /* Optional, for status views (status.h): the running attempt's process id,
+   * or 0; and the kind's name ("process", "group"; NULL: "task"). */
+  int32_t (*pid)(const tv_task_t *t);
+  const char *kind;
 } tv_task_ops_t;
 
 struct tv_task {
