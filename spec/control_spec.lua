@@ -413,6 +413,31 @@ print(b"EBUSY" in data)
   end)
 end)
 
+describe("the task views (rendered in C from the core's states)", function()
+  it("escape every string as JSON: quotes, backslashes, control characters; bytes that are not UTF-8 as U+FFFD", function()
+    local h = start([=[
+      local tv = require("taskvisor")
+      return tv.config{ tasks = {
+        tv.task{ name = 'odd "q" \\ name', run = function(ctx) while ctx:sleep(10) do end end },
+        tv.task{ name = "bad", restart = "always", backoff = { first = 30 },
+          run = function() error('q" b\\ nl\n tab\t ctl\1 byte\255 end', 0) end },
+      } }
+    ]=])
+    local t = until_state(h, "bad", "BACKOFF")
+    assert.are.equal('execution failed: q" b\\ nl\n tab\t ctl\1 byte\239\191\189 end', t.last_exit.reason)
+    local code, all, text = get(h.sock, "/v1/tasks")
+    assert.are.equal(200, code)
+    assert.are.equal('odd "q" \\ name', all.tasks[1].name)
+    assert.are.equal("RUNNING", all.tasks[1].state)
+    assert.are.equal("bad", all.tasks[2].name)
+    local f = io.open(h.dir .. "/all.json", "w")
+    f:write(text)
+    f:close()
+    assert.are.equal("2\n", H.sh("jq '.tasks | length' " .. sq(h.dir .. "/all.json")))
+    stop(h)
+  end)
+end)
+
 describe("the control socket", function()
   it("is made 0600 in a 0700 directory under $XDG_RUNTIME_DIR, named after the config; removed on exit", function()
     local dir = tmpdir()

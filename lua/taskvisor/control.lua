@@ -2,7 +2,7 @@
 -- the socket's path, opening it (a live host of the same name refused, a
 -- stale socket replaced), attaching the supervisor the run drives, and
 -- closing it all when the run ends. The routes are taskvisor.control_routes;
--- task states and the event backlog taskvisor.control_state.
+-- the event backlog taskvisor.control_state (task states are the core's).
 local S = require("taskvisor.control.server")
 local State = require("taskvisor.control_state")
 local Routes = require("taskvisor.control_routes")
@@ -75,12 +75,9 @@ function Control:attach(sup, cfg, why)
   local opts, err = control_opts(cfg and cfg.control)
   if not opts then return nil, err end
   local routes = Routes.new(self, sup, cfg, why)
-  local st, serr = State.new(sup, { encode = S.encode, backlog = opts.backlog, array_mt = getmetatable(S.array()),
-    explicit_ready = function(name) return routes:explicit_ready(name) end })
+  local st, serr = State.new(sup, { encode = S.encode, backlog = opts.backlog, array_mt = getmetatable(S.array()) })
   if not st then return nil, "control: " .. tostring(serr) end
   routes.state = st
-  st.on_task_event = function(name, ev, r) routes:on_task_event(name, ev, r) end
-  require("taskvisor.metrics").attach(routes) -- (counts for GET /metrics: issue 16)
   local srv, e = S.serve({ fd = self.fd, handler = function(req) return routes:handle(req) end,
     idle_timeout = opts.idle_timeout, max_conn = 64, group = opts.gid,
     on_tick = function() routes:tick() end })

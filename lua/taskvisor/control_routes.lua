@@ -1,8 +1,9 @@
 -- taskvisor.control_routes: the resources of docs/control-api.md, one
--- function per route. They read the supervisor through the calls the Lua API
--- offers (contains, process, process_info, state, slots) plus the task
--- states control_state tracks from events, and command it through add,
--- cancel, signal and shutdown. Each answers status, value (JSON) or opens a
+-- function per route. Task states are the core's (core/supervision/status.h),
+-- rendered in C by the server module (S.tasks_json, S.task_counts), with the
+-- config's spec tree for kind, group, path and children; the routes command
+-- the supervisor through its Lua API (start_task, stop_task, add, signal,
+-- shutdown). Each answers status, value (JSON, or JSON text) or opens a
 -- stream (S.STREAM).
 local S = require("taskvisor.control.server")
 local tv = require("taskvisor")
@@ -38,39 +39,31 @@ local function index_specs(specs, parent, prefix, idx, order)
   end
 end
 
+-- What the C views read of the config (S.tasks_json's info): name -> { kind,
+-- group, path, children }.
+local function view_info(specs)
+  local info = {}
+  for name, i in pairs(specs) do
+    local s = i.spec
+    info[name] = { kind = s.kind or (s.children and "group") or (s.cmd and "process") or "task",
+      group = i.group, path = i.path, children = i.children }
+  end
+  return info
+end
+
+local function set_config(self, cfg)
+  self.cfg, self.specs, self.spec_order = cfg, {}, {}
+  if cfg then index_specs(cfg.tasks, nil, nil, self.specs, self.spec_order) end
+  self.info = view_info(self.specs)
+end
+
 --- new(ctl, sup, cfg, why): the routes of one run. why: why it cannot be
 --- reloaded (a script running its own supervisor), or nil.
 function M.new(ctl, sup, cfg, why)
-  local self = setmetatable({ ctl = ctl, sup = sup, cfg = cfg, why = why, specs = {}, spec_order = {},
-    files = {}, output_followers = {}, waiters = {}, kinds = {} }, R)
-  if cfg then index_specs(cfg.tasks, nil, nil, self.specs, self.spec_order) end
+  local self = setmetatable({ ctl = ctl, sup = sup, why = why, files = {}, output_followers = {},
+    waiters = {} }, R)
+  set_config(self, cfg)
   return self
-end
-
-function R:explicit_ready(name)
-  local i = self.specs[name]
-  if not i then return false end
-  local s = i.spec
-  return s.children ~= nil or (s.ready ~= nil and s.ready ~= "started")
-end
-
--- (cached per name: asked for every task of every status; a task added
--- again under the name forgets it, on_task_event)
-local function kind_of(self, name)
-  local k = self.kinds[name]
-  if k then return k end
-  local i = self.specs[name]
-  if i then
-    local s = i.spec
-    k = s.kind or (s.children and "group") or (s.cmd and "process") or "task"
-  elseif self.sup:contains(name) then
-    local ok, _, e = pcall(self.sup.process, self.sup, name)
-    k = (ok and not (e and e:find("^ENOTSUP"))) and "process" or "task"
-  else
-    return "task"
-  end
-  self.kinds[name] = k
-  return k
 end
 
 -- An operator stopped it (sup:stop_task), or is stopping it.
@@ -79,68 +72,18 @@ local function op_stopped(sup, name)
   return st == true or st == "stopping"
 end
 
-local function is_final(state) return state == "STOPPED" or state == "EXITED" or state == "FATAL" end
-
--- The task as the API shows it, or nil (no such task, now or before).
-function R:task(name, t)
-  local sup, st = self.sup, self.state
-  local r = st.tasks[name]
-  local registered = sup:contains(name)
-  if not r and not registered and not self.specs[name] then return nil end
-  r = r or { state = registered and "STARTING" or "STOPPED", since = self.ctl.started_at, attempt = 0,
-    ready = false, operator_stopped = false }
-  local state = r.state
-  if not registered and not is_final(state) then state = "STOPPED" end
-  local pid
-  local kind = kind_of(self, name)
-  if registered and kind == "process" then
-    local info = sup:process_info(name) -- the live process, if any (ESRCH: none)
-    pid = type(info) == "table" and info.pid or nil
-  end
-  local i = self.specs[name]
-  t = t or now()
-  local le = r.last_exit
-  local up = (state == "RUNNING" or state == "STARTING") and r.started_at and math.max(0, t - r.started_at) or 0
-  return {
-    name = name, kind = kind, group = i and i.group or null, path = i and i.path or name,
-    state = state, since = r.since, pid = pid or null, attempt = r.attempt or 0,
-    restarts = math.max(0, (r.attempt or 0) - 1), uptime = up, ready = r.ready and registered or false,
-    operator_stopped = registered and op_stopped(sup, name) or false,
-    last_exit = le and { code = le.code or null, signal = le.signal or null, reason = le.reason or null,
-      at = le.at } or null,
-    next_retry_at = state == "BACKOFF" and r.next_retry_at or null,
-    children = array(i and { table.unpack(i.children) } or {}),
-  }
-end
-
--- Every task: the config's tree depth-first, then tasks added since (in the
--- order their events came), then registered ones not seen yet (sorted).
-function R:task_names()
-  local seen, names = {}, {}
-  local function add(n) if not seen[n] then seen[n] = true names[#names + 1] = n end end
-  for _, n in ipairs(self.spec_order) do add(n) end
-  for _, n in ipairs(self.state.order) do add(n) end
-  for _, n in ipairs(self.sup:list()) do add(n) end
-  return names
+--- The task as the API shows it (a table, for answers that embed it), or nil
+--- (no such task, now or before).
+function R:task(name)
+  local text = S.tasks_json(self.sup, nil, self.info, self.ctl.started_at, { name })
+  if not text then return nil end
+  return S.decode(text).tasks[1]
 end
 
 -- ---- routes --------------------------------------------------------------------
 
 local function counts(self)
-  local c = { total = 0, running = 0, ready = 0, backoff = 0, stopped = 0, failed = 0 }
-  local at = now()
-  for _, n in ipairs(self:task_names()) do
-    local t = self:task(n, at)
-    if t then
-      c.total = c.total + 1
-      if t.state == "RUNNING" or t.state == "STARTING" then c.running = c.running + 1 end
-      if t.ready then c.ready = c.ready + 1 end
-      if t.state == "BACKOFF" then c.backoff = c.backoff + 1 end
-      if t.state == "STOPPED" or t.state == "EXITED" then c.stopped = c.stopped + 1 end
-      if t.state == "FATAL" then c.failed = c.failed + 1 end
-    end
-  end
-  return c
+  return S.task_counts(self.sup, self.spec_order, self.info, self.ctl.started_at)
 end
 
 function R:reloadable()
@@ -158,27 +101,9 @@ end
 
 function R:get_tasks(req)
   local filter = req.query.name
-  local out = array()
-  if filter then
-    for _, n in ipairs(filter) do
-      local t = self:task(n)
-      if not t then return fail(404, "ENOENT", "no task '%s'", n) end
-      out[#out + 1] = t
-    end
-  else
-    local at = now()
-    for _, n in ipairs(self:task_names()) do out[#out + 1] = self:task(n, at) end
-  end
-  return 200, { tasks = out }
-end
-
--- An operator's stop: shown at once (its events come on the next turn).
-local function mark_stopped(self, name)
-  local r = self.state.tasks[name]
-  if r then
-    r.operator_stopped = true
-    if not is_final(r.state) then r.state, r.since = "STOPPING", now() end
-  end
+  local text, err = S.tasks_json(self.sup, self.spec_order, self.info, self.ctl.started_at, filter)
+  if not text then return fail(404, "ENOENT", "%s", (err:gsub("^ENOENT: ", ""))) end
+  return 200, text, "application/json"
 end
 
 function R:start(name, t)
@@ -215,10 +140,8 @@ function R:stop(name, t, body)
   -- budget charged) until started again, across reloads too (sup:stop_task)
   local ok, err = sup:stop_task(name)
   if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
-  mark_stopped(self, name)
   local wait = body and body.wait
-  if not wait or wait == 0 or sup:stopped(name) == true and self.state.tasks[name]
-    and self.state.tasks[name].state == "STOPPED" then
+  if not wait or wait == 0 or sup:stopped(name) == true then
     return 200, { ok = true, task = self:task(name) }
   end
   -- Answered once the task has stopped (its TaskStopped), or after `wait` seconds.
@@ -228,14 +151,15 @@ function R:stop(name, t, body)
   end
 end
 
--- Stop waiters: the answer once their task is gone or their time is up.
-local function answer_waiters(self, name)
-  local t = now()
+-- Stop waiters: the answer once their task has stopped (or is gone) or their
+-- time is up; looked at on each tick.
+local function answer_waiters(self)
+  local t, sup = now(), self.sup
   for s, w in pairs(self.waiters) do
-    local gone = w.name == name
-    if gone or t >= w.deadline or not s:alive() then
+    local done = not sup:contains(w.name) or sup:stopped(w.name) == true
+    if done or t >= w.deadline or not s:alive() then
       local task = self:task(w.name)
-      local ans = gone and { ok = true, task = task } or { ok = false, task = task,
+      local ans = done and { ok = true, task = task } or { ok = false, task = task,
         error = { code = "ETIMEDOUT", message = string.format("task '%s' is still %s", w.name, task and task.state or "?") } }
       s:write(S.encode(ans) .. "\n")
       s:close()
@@ -249,22 +173,9 @@ function R:restart(name, t)
   if sup:contains(name) then -- supervisorctl restart: stop, then start again (sup:restart_task)
     local ok, err = sup:restart_task(name)
     if not ok then return fail(409, "ESTATE", "%s", tostring(err)) end
-    local r = self.state.tasks[name]
-    if r and not is_final(r.state) then r.state, r.since = "STOPPING", now() end
     return 200, { ok = true, task = self:task(name) }
   end
   return self:start(name, t)
-end
-
---- Called for each event about a task (control_state): stop waiters are
---- answered, and a starting process's log files noted.
-function R:on_task_event(name, ev)
-  if ev.kind == "TaskAdded" then self.kinds[name] = nil end
-  if (ev.kind == "TaskRemoved" or ev.kind == "TaskStopped") and next(self.waiters) then answer_waiters(self, name) end
-  if ev.kind == "TaskStarting" and self.sup:contains(name) then
-    local ok, p = pcall(self.sup.process, self.sup, name)
-    if ok and type(p) == "table" then self.files[name] = { stdout = p.stdout and p.stdout.file, stderr = p.stderr and p.stderr.file } end
-  end
 end
 
 function R:signal(name, t, body)
@@ -317,6 +228,14 @@ function R:output(name, t, req)
     local ok, p = pcall(self.sup.process, self.sup, name)
     if ok and type(p) == "table" and p[stream] then file = p[stream].file end
   end
+  if not file and self.specs[name] then -- (it has ended: the config says where it wrote)
+    local o = self.specs[name].spec[stream]
+    file = type(o) == "string" and o or type(o) == "table" and o.file or nil
+  end
+  if file then -- (kept: the file of a task that is re-added elsewhere stays readable)
+    self.files[name] = self.files[name] or {}
+    self.files[name][stream] = file
+  end
   if not file then return fail(409, "ESTATE", "task '%s' does not write its %s to a file", name, stream) end
   local lines, size = tail_lines(file, n)
   if not (q.follow and q.follow[1] ~= "0") then return 200, { lines = lines, file = file } end
@@ -330,7 +249,7 @@ end
 -- Followed log files: what was written since the last look, line by line.
 function R:tick()
   local any = next(self.waiters) ~= nil
-  if any then answer_waiters(self, nil) any = next(self.waiters) ~= nil end
+  if any then answer_waiters(self) any = next(self.waiters) ~= nil end
   for s, f in pairs(self.output_followers) do
     local h = io.open(f.file, "rb")
     local ok = s:alive()
@@ -420,11 +339,7 @@ function R:reload(req)
     end
     return fail(409, code == "EBUSY" and "ESTATE" or code, "%s", text)
   end
-  if host.config ~= self.cfg then -- applied: the new config is the one in force
-    self.cfg = host.config
-    self.specs, self.spec_order = {}, {}
-    index_specs(self.cfg.tasks, nil, nil, self.specs, self.spec_order)
-  end
+  if host.config ~= self.cfg then set_config(self, host.config) end -- applied: the new config is in force
   local function list(t)
     local out = array()
     for i, n in ipairs(t or {}) do out[i] = n end

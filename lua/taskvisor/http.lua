@@ -132,45 +132,45 @@ function Http:handle(req)
 end
 
 -- GET /observe/tasks: the status page's live feed, one JSON line per
--- TICK seconds with the tasks whose events came since (their /v1/tasks view),
--- the first line with every task. Coalesced on purpose: a restart storm's
--- hundreds of thousands of events a second would otherwise each be encoded
--- and sent to every open page (the metrics collector marks the tasks).
+-- TICK seconds with the tasks that changed since the last (their /v1/tasks
+-- view: a new state, a new attempt or a last exit since then), the first line
+-- with every task. Coalesced on purpose: a restart storm's hundreds of
+-- thousands of events a second would otherwise each be encoded and sent to
+-- every open page. Read from the core's task states (S.tasks_json), so the
+-- feed subscribes to nothing.
 local TICK = 0.25
+
+-- {"tasks": [...], "at": t} from the view's {"tasks": [...]}.
+local function with_at(text, at)
+  return text:sub(1, -2) .. string.format(',"at":%.6f}\n', at)
+end
+
+local function tasks_text(routes, since)
+  return S.tasks_json(routes.sup, routes.spec_order, routes.info, routes.ctl.started_at, nil, since)
+end
 
 function Http:follow_tasks()
   local routes = self.ctl.routes
   return 200, S.STREAM, "application/x-ndjson", function(stream)
-    local all = S.array()
-    for _, name in ipairs(routes:task_names()) do all[#all + 1] = routes:task(name) end
-    stream:write(S.encode({ tasks = all, at = (select(3, S.host())) }) .. "\n")
+    local at = (select(3, S.host()))
+    stream:write(with_at(tasks_text(routes), at))
     self.followers[stream] = true
-    local c = routes.metrics
-    if c and not c.dirty then c.dirty = {} end
+    self.last_tick = self.last_tick or at
     self.server:tick(TICK)
   end
 end
 
 function Http:tick()
-  local c = self.ctl.routes.metrics
   if not next(self.followers) then
-    if c then c.dirty = nil end
+    self.last_tick = nil
     self.server:tick(0)
     return
   end
-  local dirty = c and c.dirty
-  local line
-  if dirty and next(dirty) then
-    c.dirty = {}
-    local routes, list = self.ctl.routes, S.array()
-    for name in pairs(dirty) do
-      local t = routes:task(name)
-      if t then list[#list + 1] = t end
-    end
-    line = S.encode({ tasks = list, at = (select(3, S.host())) }) .. "\n"
-  else
-    line = "{}\n" -- (a heartbeat: a page knows the feed is alive; a gone client is noticed)
-  end
+  local at = (select(3, S.host()))
+  local text = tasks_text(self.ctl.routes, self.last_tick or at)
+  self.last_tick = at
+  -- (no change: a heartbeat, so a page knows the feed is alive and a gone client is noticed)
+  local line = text == '{"tasks":[]}' and "{}\n" or with_at(text, at)
   for st in pairs(self.followers) do
     if not st:write(line) then
       self.followers[st] = nil

@@ -288,7 +288,8 @@ end
 --- "BACKOFF" | "STOPPING" | "STOPPED" | "EXITED" | "FATAL", since = (seconds,
 --- like an event's at), attempt =, restarts =, pid =, uptime =, ready =,
 --- operator_stopped =, next_retry_at =, last_exit = { failed =, code =, signal =,
---- reason =, at = }, registered = }; a task that has ended answers from its
+--- reason =, at = }, failures = { exit_code =, signal =, timeout =, error = },
+--- registered = }; a task that has ended answers from its
 --- outcome (registered = false). nil + "ENOENT: ..." for a name never seen.
 --- sup:status(): every registered task's, sorted by name.
 function Supervisor:status(name)

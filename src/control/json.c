@@ -25,6 +25,10 @@ static int push(lua_State *L, const json_t *v, int depth) {
   case JSON_ARRAY: {
     size_t n = json_array_size(v);
     lua_createtable(L, n > 1024 ? 1024 : (int)n, 0);
+    if (n == 0) { /* (encoded again as an array, not as {}) */
+      luaL_getmetatable(L, "taskvisor.control.array");
+      lua_setmetatable(L, -2);
+    }
     for (size_t i = 0; i < n; i++) {
       if (push(L, json_array_get(v, i), depth + 1) != 0) {
         lua_pop(L, 1);

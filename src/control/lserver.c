@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "tcp.h"
 #include "lserver.h"
+#include "lstatus.h"
 #include "server.h"
 
 #define SERVER_MT "taskvisor.control.server"
@@ -480,6 +481,8 @@ int luaopen_taskvisor_control_server(lua_State *L) {
                                    {"host", l_host}, {"gid", l_gid}, {"close_fd", l_close_fd},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
+  tvc_status_open(L);
+  tvc_metrics_open(L);
   lua_pushlightuserdata(L, TVC_JSON_NULL);
   lua_setfield(L, -2, "null");
   lua_newtable(L); /* the marker a handler returns to open a stream */

@@ -239,6 +239,11 @@ static void push_status(lua_State *L, const tv_status_t *st, const clock_pair_t 
     if (st->last_at) set_num(L, "at", wall_of(c, st->last_at));
     lua_setfield(L, -2, "last_exit");
   }
+  if (st->registered) {
+    lua_createtable(L, 0, TV_CAUSE__COUNT);
+    for (int i = 0; i < TV_CAUSE__COUNT; i++) set_int(L, tv_cause_name(i), st->failures[i]);
+    lua_setfield(L, -2, "failures");
+  }
 }
 
 typedef struct collect {

@@ -23,6 +23,7 @@ int tv_event_kind_parse(const char *name) {
 static uint64_t next_seq = 1;
 
 uint64_t tv_event_next_seq(void) { return next_seq++; }
+uint64_t tv_event_last_seq(void) { return next_seq - 1; }
 
 uint32_t tv_ns_to_ms_u32(uint64_t ns) {
   uint64_t ms = ns / 1000000ull;

@@ -108,6 +108,8 @@ static inline int tv_event_is_diagnostic(int kind) {
 }
 /* The next process-wide sequence number (1, 2, ...). */
 uint64_t tv_event_next_seq(void);
+/* The last sequence number given (0: none yet). */
+uint64_t tv_event_last_seq(void);
 /* Nanoseconds to whole milliseconds, saturating at UINT32_MAX. */
 uint32_t tv_ns_to_ms_u32(uint64_t ns);
 

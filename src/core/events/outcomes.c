@@ -36,7 +36,8 @@ void tv_outcomes_free(tv_outcomes_t *o) {
 }
 
 int tv_outcomes_record(tv_outcomes_t *o, tv_str_t *name, uint8_t end, uint32_t attempts,
-                       tv_str_t *reason, int has_exit_code, int32_t exit_code, uint64_t at) {
+                       tv_str_t *reason, int has_exit_code, int32_t exit_code, uint64_t at,
+                       const char *kind) {
   o->ended++; /* counted even when not kept: the order stays the order of ends */
   tv_outcome_rec_t *r = tv_namemap_find(&o->map, name->s, name->len);
   if (!r) {
@@ -78,5 +79,6 @@ int tv_outcomes_record(tv_outcomes_t *o, tv_str_t *name, uint8_t end, uint32_t a
   r->has_exit_code = (uint8_t)(has_exit_code != 0);
   r->exit_code = exit_code;
   r->at = at;
+  r->kind = kind;
   return 0;
 }

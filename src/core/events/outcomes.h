@@ -18,6 +18,7 @@ typedef struct tv_outcome_rec {
   tv_str_t *name, *reason; /* reason may be NULL */
   uint64_t seq;            /* 1, 2, ...: the order tasks ended in */
   uint64_t at;             /* clock ms it ended */
+  const char *kind;        /* its task kind's name (static), or NULL */
   uint32_t attempts;
   int32_t exit_code;
   uint8_t has_exit_code, end; /* end: tv_actor_end_t */
@@ -41,10 +42,12 @@ void tv_outcomes_init(tv_outcomes_t *o, uint32_t max);
  * supervisor whose adds ran memory out still records each end in O(1). */
 void tv_outcomes_expect(tv_outcomes_t *o, uint32_t n);
 void tv_outcomes_free(tv_outcomes_t *o);
-/* Records (or replaces) the outcome for `name`, ended at clock ms `at`. 0 or
+/* Records (or replaces) the outcome for `name` (of task kind `kind`, a static
+ * string or NULL), ended at clock ms `at`. 0 or
  * TV_ENOMEM (then the previous record of that name, if any, stays). */
 int tv_outcomes_record(tv_outcomes_t *o, tv_str_t *name, uint8_t end, uint32_t attempts,
-                       tv_str_t *reason, int has_exit_code, int32_t exit_code, uint64_t at);
+                       tv_str_t *reason, int has_exit_code, int32_t exit_code, uint64_t at,
+                       const char *kind);
 static inline const tv_outcome_rec_t *tv_outcomes_find(const tv_outcomes_t *o,
                                                        const char *name, size_t len) {
   return tv_namemap_find(&o->map, name, len);

@@ -152,6 +152,8 @@ typedef struct tv_actor_ext {
   uint64_t last_at;      /* clock ms; 0: no attempt ended yet */
   int32_t last_code;
   uint8_t last_has_code, last_signal, last_failed;
+  uint8_t timed_out;     /* TimeoutHit came for the running attempt */
+  uint32_t failures[4];  /* failed attempts by cause (TV_CAUSE_*, status.h) */
 } tv_actor_ext_t;
 
 /* Every byte here is part of each idle task's memory. */

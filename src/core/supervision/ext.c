@@ -83,6 +83,14 @@ static void note_end(tv_actor_t *a, const tv_event_t *ev, int failed) {
   x->last_has_code = (ev->fields & TV_F_EXIT_CODE) != 0;
   x->last_code = x->last_has_code ? ev->exit_code : 0;
   x->last_signal = (ev->fields & TV_F_SIGNAL) ? (uint8_t)ev->signal : 0;
+  if (failed) {
+    int cause = x->timed_out          ? TV_CAUSE_TIMEOUT
+                : x->last_signal      ? TV_CAUSE_SIGNAL
+                : x->last_has_code    ? TV_CAUSE_EXIT_CODE
+                                      : TV_CAUSE_ERROR;
+    x->failures[cause]++;
+  }
+  x->timed_out = 0;
   tv_str_t *r = (ev->fields & TV_F_REASON) ? ev->reason : NULL;
   if (r != x->last_reason) {
     tv_str_ref(r);
@@ -108,6 +116,9 @@ void tv_actor_note(tv_actor_t *a, const tv_event_t *ev) {
   case TV_EV_TASK_READY: tv_actor_show(a, TV_ST_RUNNING); break;
   case TV_EV_BACKOFF_SCHEDULED: tv_actor_show(a, TV_ST_BACKOFF); break;
   case TV_EV_TASK_FAILED: note_end(a, ev, 1); break;
+  case TV_EV_TIMEOUT_HIT:
+    if (a->ext) a->ext->timed_out = 1;
+    break;
   case TV_EV_TASK_STOPPED:
     note_end(a, ev, 0);
     if (reason_is(ev, "operator")) tv_actor_show(a, TV_ST_STOPPED);

@@ -45,7 +45,8 @@ int tv_op_stop(tv_sup_t *s, const char *name, size_t len) {
   tv_str_t *why = tv_str_printf("stopped by an operator");
   /* (no memory for the record: the previous one of the name stays) */
   (void)tv_outcomes_record(&s->outcomes, a->name, TV_END_CANCELLED, a->attempt, why, 0, 0,
-                           tv_sched_now(s->sched));
+                           tv_sched_now(s->sched),
+                           tv_container_of(a, tv_task_t, actor)->ops->kind);
   tv_str_unref(why);
   x->opstop = TV_OPSTOP_HELD;
   /* a running attempt's own TaskStopped says "operator" (actor.c); any

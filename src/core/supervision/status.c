@@ -15,6 +15,11 @@ const char *tv_status_name(int state) {
   return state >= 0 && state < TV_ST__COUNT ? names[state] : "?";
 }
 
+const char *tv_cause_name(int cause) {
+  static const char *const names[TV_CAUSE__COUNT] = {"exit_code", "signal", "timeout", "error"};
+  return cause >= 0 && cause < TV_CAUSE__COUNT ? names[cause] : "?";
+}
+
 void tv_status_of_actor(const tv_sup_t *s, const tv_actor_t *a, tv_status_t *o) {
   const tv_task_t *t = tv_container_of(a, tv_task_t, actor);
   const tv_actor_ext_t *x = a->ext;
@@ -52,6 +57,7 @@ void tv_status_of_actor(const tv_sup_t *s, const tv_actor_t *a, tv_status_t *o) 
     o->last_code = x->last_code;
     o->last_signal = x->last_signal;
     o->last_reason = x->last_reason;
+    for (int i = 0; i < TV_CAUSE__COUNT; i++) o->failures[i] = x->failures[i];
   } else if (a->attempt > (a->state == TV_ACTOR_RUNNING ? 1u : 0u)) {
     o->has_last = 1; /* it never failed: every attempt so far ended well (time unknown) */
   }
@@ -60,7 +66,7 @@ void tv_status_of_actor(const tv_sup_t *s, const tv_actor_t *a, tv_status_t *o) 
 static void status_of_outcome(const tv_outcome_rec_t *r, tv_status_t *o) {
   *o = (tv_status_t){0};
   o->name = r->name;
-  o->kind = NULL; /* unknown once gone */
+  o->kind = r->kind ? r->kind : "task";
   switch (r->end) {
   case TV_END_COMPLETED: o->state = TV_ST_EXITED; break;
   case TV_END_CANCELLED:

@@ -30,6 +30,12 @@ static inline int tv_status_final(int state) {
   return state == TV_ST_STOPPED || state == TV_ST_EXITED || state == TV_ST_FATAL;
 }
 
+/* Why an attempt failed, for counters: a process's exit code, a signal, a
+ * timeout (or missed watchdog), or anything else (a Lua error, a spawn
+ * failure). */
+enum { TV_CAUSE_EXIT_CODE, TV_CAUSE_SIGNAL, TV_CAUSE_TIMEOUT, TV_CAUSE_ERROR, TV_CAUSE__COUNT };
+const char *tv_cause_name(int cause);
+
 typedef struct tv_actor tv_actor_t;
 typedef struct tv_sup tv_sup_t;
 
@@ -51,6 +57,7 @@ typedef struct tv_status {
   uint64_t next_retry;       /* BACKOFF: the next attempt's time */
   uint64_t last_at;          /* the last attempt ended (0: unknown) */
   const tv_str_t *last_reason;
+  uint32_t failures[TV_CAUSE__COUNT]; /* failed attempts by cause (registered tasks) */
 } tv_status_t;
 
 /* The status of a registered task. */

@@ -136,7 +136,8 @@ static void on_actor_finish(tv_actor_t *a, const tv_actor_result_t *r) {
   if (!s->destroying) {
     /* out of memory: the previous record of the name stays (noted nowhere else) */
     (void)tv_outcomes_record(&s->outcomes, a->name, a->end, a->attempt, r->reason,
-                             r->has_exit_code, r->exit_code, tv_sched_now(s->sched));
+                             r->has_exit_code, r->exit_code, tv_sched_now(s->sched),
+                             container_of(a, tv_task_t, actor)->ops->kind);
     publish_simple(s, TV_EV_TASK_REMOVED, a->name,
                    a->end == TV_END_FORCED ? "force_stopped" : NULL);
     /* stuck: force-stopped by the shutdown's shared deadline (not by the
