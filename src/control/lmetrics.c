@@ -38,37 +38,61 @@ static int is_up(const tv_status_t *st) {
   return st->state == TV_ST_RUNNING || st->state == TV_ST_STARTING;
 }
 
-/* One task's value of a column, as text. */
-static int value(const tvc_tasks_t *l, const tv_status_t *st, col_t c, char *out, size_t n) {
-  double secs = 0;
-  switch (c) {
-  case V_ATTEMPTS: return snprintf(out, n, "%u", (unsigned)st->attempt);
-  case V_RESTARTS: return snprintf(out, n, "%u", (unsigned)st->restarts);
-  case V_UP: return snprintf(out, n, "%d", is_up(st));
-  case V_READY: return snprintf(out, n, "%d", st->ready && st->state == TV_ST_RUNNING);
-  case V_BACKOFF: return snprintf(out, n, "%d", st->state == TV_ST_BACKOFF);
-  case V_UPTIME:
-    if (is_up(st) && st->started) secs = (double)(l->now - st->started) / 1000.0;
-    break;
-  case V_BACKOFF_LEFT:
-    if (st->state == TV_ST_BACKOFF && st->next_retry > l->now)
-      secs = (double)(st->next_retry - l->now) / 1000.0;
-    break;
+/* A non-negative number of seconds with millisecond precision, "0" for none. */
+static void put_ms(jbuf_t *b, uint64_t ms) {
+  if (!ms) {
+    jb_put(b, "0", 1);
+    return;
   }
-  return secs > 0 ? snprintf(out, n, "%.3f", secs) : snprintf(out, n, "0");
+  jb_int(b, (int64_t)(ms / 1000));
+  char f[4] = {'.', (char)('0' + ms / 100 % 10), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10)};
+  jb_put(b, f, 4);
 }
 
-static void column(jbuf_t *b, const tvc_tasks_t *l, const char *name, const char *type,
-                   const char *help, col_t c) {
-  family(b, name, type, help);
-  char v[64];
+/* One task's value of a column. */
+static void value(jbuf_t *b, const tvc_tasks_t *l, const tv_status_t *st, col_t c) {
+  switch (c) {
+  case V_ATTEMPTS: jb_int(b, st->attempt); return;
+  case V_RESTARTS: jb_int(b, st->restarts); return;
+  case V_UP: jb_put(b, is_up(st) ? "1" : "0", 1); return;
+  case V_READY: jb_put(b, st->ready && st->state == TV_ST_RUNNING ? "1" : "0", 1); return;
+  case V_BACKOFF: jb_put(b, st->state == TV_ST_BACKOFF ? "1" : "0", 1); return;
+  case V_UPTIME: put_ms(b, is_up(st) && st->started ? l->now - st->started : 0); return;
+  case V_BACKOFF_LEFT:
+    put_ms(b, st->state == TV_ST_BACKOFF && st->next_retry > l->now ? st->next_retry - l->now : 0);
+    return;
+  }
+}
+
+/* Each task's label text, {task="..."} and a space, made once per scrape. */
+typedef struct labels {
+  jbuf_t text;
+  size_t *at; /* n + 1 offsets */
+} labels_t;
+
+static int labels_make(labels_t *lb, const tvc_tasks_t *l) {
+  lb->text = (jbuf_t){0};
+  lb->at = malloc((l->n + 1) * sizeof *lb->at);
+  if (!lb->at) return -1;
   for (uint32_t i = 0; i < l->n; i++) {
-    jb_cstr(b, name);
-    jb_cstr(b, "{task=\"");
-    put_label(b, l->v[i].name);
-    jb_cstr(b, "\"} ");
-    jb_put(b, v, (size_t)value(l, &l->v[i].st, c, v, sizeof v));
-    jb_cstr(b, "\n");
+    lb->at[i] = lb->text.len;
+    jb_cstr(&lb->text, "{task=\"");
+    put_label(&lb->text, l->v[i].name);
+    jb_cstr(&lb->text, "\"} ");
+  }
+  lb->at[l->n] = lb->text.len;
+  return lb->text.failed ? -1 : 0;
+}
+
+static void column(jbuf_t *b, const tvc_tasks_t *l, const labels_t *lb, const char *name,
+                   const char *type, const char *help, col_t c) {
+  family(b, name, type, help);
+  size_t nlen = strlen(name);
+  for (uint32_t i = 0; i < l->n; i++) {
+    jb_put(b, name, nlen);
+    jb_put(b, lb->text.s + lb->at[i], lb->at[i + 1] - lb->at[i]);
+    value(b, l, &l->v[i].st, c);
+    jb_put(b, "\n", 1);
   }
 }
 
@@ -107,23 +131,32 @@ static int l_task_metrics(lua_State *L) {
   if (tvc_tasks_list(L, sup, order, 0, started, &l, &unknown))
     return luaL_error(L, "not enough memory");
   jbuf_t b = {0};
-  column(&b, &l, "taskvisor_task_attempts_total", "counter",
+  labels_t lb;
+  if (labels_make(&lb, &l)) {
+    tvc_tasks_free(&l);
+    jb_free(&lb.text);
+    free(lb.at);
+    return luaL_error(L, "not enough memory");
+  }
+  column(&b, &l, &lb, "taskvisor_task_attempts_total", "counter",
          "Attempts started (TaskStarting events) since the task was added.", V_ATTEMPTS);
-  column(&b, &l, "taskvisor_task_restarts_total", "counter",
+  column(&b, &l, &lb, "taskvisor_task_restarts_total", "counter",
          "Attempts after the first since the task was added.", V_RESTARTS);
   failures(&b, &l);
-  column(&b, &l, "taskvisor_task_up", "gauge",
+  column(&b, &l, &lb, "taskvisor_task_up", "gauge",
          "1 while the task runs (STARTING or RUNNING), else 0.", V_UP);
-  column(&b, &l, "taskvisor_task_ready", "gauge", "1 once the running attempt is ready, else 0.",
+  column(&b, &l, &lb, "taskvisor_task_ready", "gauge", "1 once the running attempt is ready, else 0.",
          V_READY);
-  column(&b, &l, "taskvisor_task_uptime_seconds", "gauge",
+  column(&b, &l, &lb, "taskvisor_task_uptime_seconds", "gauge",
          "Seconds since the running attempt started (0 when not running).", V_UPTIME);
-  column(&b, &l, "taskvisor_task_backoff_pending", "gauge",
+  column(&b, &l, &lb, "taskvisor_task_backoff_pending", "gauge",
          "1 while the task waits out a backoff before its next attempt.", V_BACKOFF);
-  column(&b, &l, "taskvisor_task_backoff_remaining_seconds", "gauge",
+  column(&b, &l, &lb, "taskvisor_task_backoff_remaining_seconds", "gauge",
          "Seconds until the next attempt of a task in backoff (0 otherwise).", V_BACKOFF_LEFT);
   uint32_t n = l.n;
   tvc_tasks_free(&l);
+  jb_free(&lb.text);
+  free(lb.at);
   if (b.failed) {
     jb_free(&b);
     return luaL_error(L, "not enough memory");

@@ -42,17 +42,47 @@ static int collect(void *arg, const tv_status_t *st) {
   return 0;
 }
 
-/* The registered task `name` (its index), or -1. */
-static long find(const reg_t *r, const char *s, size_t len) {
-  long lo = 0, hi = (long)r->n - 1;
-  while (lo <= hi) {
-    long mid = lo + (hi - lo) / 2;
-    int c = name_cmp(s, len, r->v[mid].name);
-    if (!c) return mid;
-    if (c < 0) hi = mid - 1;
+static int by_task_name(const void *x, const void *y) {
+  const tv_str_t *a = (*(const tvc_task_t *const *)x)->name;
+  return name_cmp(a->s, a->len, (*(const tvc_task_t *const *)y)->name);
+}
+
+/* Whether `name` is among the sorted listed tasks `v` (n). */
+static int listed(tvc_task_t *const *v, uint32_t n, const tv_str_t *name) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    int c = name_cmp(name->s, name->len, v[mid]->name);
+    if (!c) return 1;
+    if (c < 0) hi = mid;
     else lo = mid + 1;
   }
-  return -1;
+  return 0;
+}
+
+/* Appends the registered tasks not listed yet, by name. 0 or -1 (memory). */
+static int add_others(const tv_sup_t *sup, tvc_tasks_t *out) {
+  uint32_t nreg = sup->reg.count, nlisted = out->n;
+  reg_t r = {malloc(nreg * sizeof *r.v), 0};
+  tvc_task_t **seen = nlisted ? malloc(nlisted * sizeof *seen) : NULL;
+  if (!r.v || (nlisted && !seen)) {
+    free(r.v);
+    free(seen);
+    return -1;
+  }
+  tv_sup_each_status(sup, collect, &r);
+  qsort(r.v, r.n, sizeof *r.v, by_name);
+  for (uint32_t i = 0; i < nlisted; i++) seen[i] = &out->v[i];
+  qsort(seen, nlisted, sizeof *seen, by_task_name);
+  for (uint32_t i = 0; i < r.n; i++) {
+    if (nlisted && listed(seen, nlisted, r.v[i].name)) continue;
+    out->v[out->n] = r.v[i];
+    tv_str_ref(r.v[i].name);
+    out->n++;
+  }
+  free(r.v);
+  free(seen);
+  return 0;
 }
 
 int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, double started,
@@ -61,13 +91,9 @@ int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, doubl
   *out = (tvc_tasks_t){NULL, 0, tv_clock_wall(c), tv_clock_now(c)};
   *unknown = 0;
   lua_Integer norder = order ? luaL_len(L, order) : 0;
-  uint32_t nreg = sup->reg.count;
-  reg_t r = {nreg ? malloc(nreg * sizeof *r.v) : NULL, 0};
-  uint8_t *used = nreg ? calloc(nreg, 1) : NULL;
+  uint32_t nreg = sup->reg.count, hits = 0;
   out->v = malloc(((size_t)norder + nreg + 1) * sizeof *out->v);
-  if ((nreg && (!r.v || !used)) || !out->v) goto nomem;
-  tv_sup_each_status(sup, collect, &r);
-  qsort(r.v, r.n, sizeof *r.v, by_name);
+  if (!out->v) return -1;
   for (lua_Integer k = 1; k <= norder; k++) {
     lua_rawgeti(L, order, k);
     size_t len;
@@ -75,40 +101,34 @@ int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, doubl
     lua_pop(L, 1); /* (the array still holds the string) */
     if (!name) continue;
     tvc_task_t *t = &out->v[out->n];
-    long i = find(&r, name, len);
-    if (i >= 0) {
-      used[i] = 1;
-      t->st = r.v[i].st;
-    } else if (!tv_sup_status(sup, name, len, &t->st)) {
-      if (only) {
-        *unknown = k;
-        goto fail;
-      }
+    int found = tv_sup_status(sup, name, len, &t->st);
+    if (found) {
+      hits += found == 1;
+      t->name = tv_str_ref((tv_str_t *)t->st.name);
+    } else if (only) {
+      *unknown = k;
+      tvc_tasks_free(out);
+      return -1;
+    } else {
       t->st = (tv_status_t){0}; /* a config task not started (yet) */
       t->st.state = TV_ST_STOPPED;
       t->st.since = out->now - (uint64_t)((out->wall - started) * 1000.0);
+      t->name = tv_str_new(name, len);
+      if (!t->name) {
+        tvc_tasks_free(out);
+        return -1;
+      }
+      t->st.name = t->name;
     }
-    t->name = tv_str_new(name, len);
-    if (!t->name) goto nomem;
-    t->st.name = t->name;
     out->n++;
   }
-  for (uint32_t i = 0; i < r.n && !only; i++) {
-    if (used[i]) continue;
-    out->v[out->n] = r.v[i];
-    tv_str_ref(r.v[i].name);
-    out->n++;
+  /* (the config's names are distinct: when each registered task was one of
+   * them, there is nothing else to list) */
+  if (!only && hits < nreg && add_others(sup, out)) {
+    tvc_tasks_free(out);
+    return -1;
   }
-  free(r.v);
-  free(used);
   return 0;
-nomem:
-  *unknown = 0;
-fail:
-  free(r.v);
-  free(used);
-  tvc_tasks_free(out);
-  return -1;
 }
 
 void tvc_tasks_free(tvc_tasks_t *t) {
