@@ -28,7 +28,7 @@ ctl() { "$host" ctl --socket "$sock" "$@"; }
 # start_host MODE TASKS: the host in the background, once its socket answers.
 start_host() {
   : >"$tmp/probe.log"
-  "$host" run --control "$sock" bench/ctl_config.lua "$1" "$2" "$tmp/probe.log" >"$tmp/host.log" 2>&1 &
+  ${HOST_CPU:+taskset -c "$HOST_CPU"} "$host" run --control "$sock" bench/ctl_config.lua "$1" "$2" "$tmp/probe.log" >"$tmp/host.log" 2>&1 &
   hostpid=$!
   i=0
   until ctl host >/dev/null 2>&1; do
@@ -141,7 +141,7 @@ bench_poll() {
   i=0
   while [ $i -lt 100 ]; do
     (while [ -e "$tmp/polling" ]; do
-      if "$host" ctl --socket "$sock" --json status >/dev/null 2>&1; then printf . >>"$tmp/ok.$i"; else printf x >>"$tmp/err.$i"; fi
+      if ${CLIENT_CPU:+taskset -c "$CLIENT_CPU"} "$host" ctl --socket "$sock" --json status >/dev/null 2>&1; then printf . >>"$tmp/ok.$i"; else printf x >>"$tmp/err.$i"; fi
     done) &
     i=$((i + 1))
   done

@@ -125,7 +125,7 @@ local function has(s, sub) return s:find(sub, 1, true) ~= nil end
 local CONFIG = [[
 local tv = require("taskvisor")
 return tv.config{
-  control = { idle_timeout = 1, backlog = 40 },
+  control = { idle_timeout = 1, backlog = 40, max_connections = 64 },
   tasks = {
     tv.process{ name = "web", cmd = { "sleep", "1000" } },
     tv.task{ name = "worker", run = function() tv.sleep(1000) end },
@@ -382,7 +382,7 @@ print("dropped" if s.recv(1) == b"" else "answered")
     assert.are.equal(200, (get(h.sock, "/v1/host")))
   end)
 
-  it("more than 64 connections: 503 EBUSY; the host goes on", function()
+  it("more than control.max_connections (64 here) connections: 503 EBUSY; the host goes on", function()
     local py = [[
 import socket, sys
 held = []
@@ -486,8 +486,11 @@ describe("the control socket", function()
     local h2 = start([[return require('taskvisor').config{ control = { idle = 1 }, tasks = {} }]], { no_wait = true })
     assert.are.equal(1, exit_status(h2))
     assert.truthy(read(h2.err):find("unknown option 'control.idle'", 1, true), read(h2.err))
+    local h3 = start([[return require('taskvisor').config{ control = { max_connections = 0 }, tasks = {} }]], { no_wait = true })
+    assert.are.equal(1, exit_status(h3))
+    assert.truthy(read(h3.err):find("'control.max_connections' must be an integer in [1, 4096]", 1, true), read(h3.err))
     assert.is_nil(io.open(h.sock), "the socket is left behind")
-    os.execute("rm -rf " .. sq(h.dir) .. " " .. sq(h2.dir))
+    os.execute("rm -rf " .. sq(h.dir) .. " " .. sq(h2.dir) .. " " .. sq(h3.dir))
   end)
 
   it("taskvisor run SCRIPT (it runs its own supervisor) serves the API; reload says why not", function()

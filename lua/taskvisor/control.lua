@@ -9,7 +9,8 @@ local Routes = require("taskvisor.control_routes")
 
 local M = {}
 
-local CONTROL_KEYS = { group = "string", idle_timeout = "number", backlog = "number" }
+local CONTROL_KEYS = { group = "string", idle_timeout = "number", backlog = "number", max_connections = "number" }
+local MAX_CONNECTIONS = 256 -- default; each is an fd and at most 64 KiB of request
 
 --- socket_path(name, control): --control, else $XDG_RUNTIME_DIR/taskvisor/NAME.sock,
 --- else /run/taskvisor/NAME.sock for root, else /tmp/taskvisor-UID/NAME.sock.
@@ -49,7 +50,7 @@ end
 local function control_opts(c)
   for k, v in pairs(c or {}) do
     local want = CONTROL_KEYS[k]
-    if not want then return nil, string.format("tv.config: unknown option 'control.%s' (known: group, idle_timeout, backlog)", tostring(k)) end
+    if not want then return nil, string.format("tv.config: unknown option 'control.%s' (known: group, idle_timeout, backlog, max_connections)", tostring(k)) end
     if type(v) ~= want then return nil, string.format("tv.config: 'control.%s' must be a %s (got %s)", k, want, type(v)) end
   end
   if c and c.idle_timeout and not (c.idle_timeout >= 1 and c.idle_timeout <= 3600) then
@@ -59,12 +60,16 @@ local function control_opts(c)
     return nil, "tv.config: 'control.backlog' must be an integer in [1, 16777216] (events kept)"
   end
   local gid
+  if c and c.max_connections and not (math.type(c.max_connections) == "integer" and c.max_connections >= 1
+    and c.max_connections <= 4096) then
+    return nil, "tv.config: 'control.max_connections' must be an integer in [1, 4096]"
+  end
   if c and c.group then
     gid = S.gid(c.group)
     if not gid then return nil, string.format("tv.config: 'control.group': no group named '%s'", c.group) end
   end
   return { gid = gid, idle_timeout = c and c.idle_timeout and math.floor(c.idle_timeout) or 10,
-    backlog = c and c.backlog }
+    backlog = c and c.backlog, max_conn = c and c.max_connections or MAX_CONNECTIONS }
 end
 M.control_opts = control_opts
 
@@ -79,7 +84,7 @@ function Control:attach(sup, cfg, why)
   if not st then return nil, "control: " .. tostring(serr) end
   routes.state = st
   local srv, e = S.serve({ fd = self.fd, handler = function(req) return routes:handle(req) end,
-    idle_timeout = opts.idle_timeout, max_conn = 64, group = opts.gid,
+    idle_timeout = opts.idle_timeout, max_conn = opts.max_conn, group = opts.gid,
     on_tick = function() routes:tick() end })
   self.fd = nil
   if not srv then return nil, "control: " .. tostring(e) end

@@ -25,7 +25,16 @@ struct tvc_server {
   int open_handles; /* handles not yet closed: freed at 0 */
   int closing;
   tvc_stream_t *streams; /* live streams (the response still holds them) */
+  uint64_t pass_start;   /* uv_hrtime of the MHD_run under way */
+  unsigned handled;      /* requests answered in it */
+  tvc_request_t *deferred; /* suspended until the next pass (PASS_BUDGET_NS) */
 };
+
+/* One pass of MHD over its ready connections answers requests until it has
+ * spent this long, then suspends the rest until the next turn of the loop:
+ * a hundred clients asking at once never hold the loop (and every task's
+ * timers) for a hundred answers. */
+#define PASS_BUDGET_NS 2000000ull
 
 /* One request. Owner: MHD's per-request pointer, freed at NOTIFY_COMPLETED. */
 struct tvc_request {
@@ -36,6 +45,7 @@ struct tvc_request {
   char *body;
   size_t len, cap;
   int too_big, answered;
+  tvc_request_t *next_deferred;
 };
 
 /* A streamed body. Two references: the writer's (until tvc_stream_end) and
@@ -305,6 +315,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.max_body);
     return tvc_reply_error(r, 413, "ETOOBIG", msg) == 0 ? MHD_YES : MHD_NO;
   }
+  if (s->handled && (int64_t)(uv_hrtime() - s->pass_start) > (int64_t)PASS_BUDGET_NS) { /* the next pass answers it */
+    MHD_suspend_connection(conn);
+    r->next_deferred = s->deferred;
+    s->deferred = r;
+    kick(s);
+    return MHD_YES;
+  }
+  s->handled++;
   s->cfg.on_request(s->cfg.data, r);
   if (!r->answered) tvc_reply_error(r, 500, "EINTERNAL", "the request was not answered");
   return r->answered ? MHD_YES : MHD_NO;
@@ -334,8 +352,23 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 static void on_timer(uv_timer_t *t);
 
+/* The requests a pass put off go back to MHD. */
+static void resume_deferred(tvc_server_t *s) {
+  tvc_request_t *r = s->deferred;
+  s->deferred = NULL;
+  while (r) {
+    tvc_request_t *next = r->next_deferred;
+    r->next_deferred = NULL;
+    MHD_resume_connection(r->conn);
+    r = next;
+  }
+}
+
 static void run_mhd(tvc_server_t *s) {
   if (s->closing) return;
+  resume_deferred(s);
+  s->pass_start = uv_hrtime();
+  s->handled = 0;
   MHD_run(s->d);
   MHD_UNSIGNED_LONG_LONG ms;
   if (MHD_get_timeout(s->d, &ms) == MHD_YES)
@@ -433,6 +466,9 @@ void tvc_server_close(tvc_server_t *s) {
       MHD_resume_connection(st->conn);
     }
   }
+  resume_deferred(s);
+  s->handled = 0;
+  s->pass_start = uv_hrtime() + 3600000000000ull; /* (no budget: what is under way is answered now) */
   for (int i = 0; i < 3; i++) MHD_run(s->d); /* flush answers queued just now */
   s->closing = 1;
   uv_timer_stop(&s->timer);
