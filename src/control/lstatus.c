@@ -91,15 +91,18 @@ static void put_last_exit(jbuf_t *b, const tvc_tasks_t *l, const tv_status_t *st
     jb_cstr(b, "null");
     return;
   }
+  const tv_str_t *why = st->last_reason;
+  int op = why && why->len == 8 && memcmp(why->s, "operator", 8) == 0;
   jb_cstr(b, "{\"code\":");
   if (st->last_has_code) jb_int(b, st->last_code);
-  else jb_cstr(b, !st->last_failed && process ? "0" : "null"); /* a clean end of a process */
+  else jb_cstr(b, !st->last_failed && !why && process ? "0" : "null"); /* a clean end of a process */
   jb_cstr(b, ",\"signal\":");
   if (st->last_signal) jb_str(b, tv_signal_name(st->last_signal), strlen(tv_signal_name(st->last_signal)));
   else jb_cstr(b, "null");
   jb_cstr(b, ",\"reason\":");
-  if (st->last_reason) put_tvstr(b, st->last_reason);
-  else jb_cstr(b, st->last_failed ? "\"failed\"" : "\"stopped\"");
+  if (op) jb_cstr(b, "\"stopped by an operator\"");
+  else if (why) put_tvstr(b, why);
+  else jb_cstr(b, st->last_failed ? "\"failed\"" : st->state == TV_ST_EXITED ? "\"completed\"" : "\"stopped\"");
   jb_cstr(b, ",\"at\":");
   if (st->last_at) jb_secs(b, tvc_wall_of(l, st->last_at));
   else jb_cstr(b, "null");

@@ -80,7 +80,7 @@ static void status_of_outcome(const tv_outcome_rec_t *r, tv_status_t *o) {
   o->last_failed = o->state == TV_ST_FATAL;
   o->last_has_code = r->has_exit_code;
   o->last_code = r->exit_code;
-  o->last_reason = r->reason;
+  o->last_reason = r->end == TV_END_COMPLETED ? NULL : r->reason; /* (not "policy_exhausted_success") */
 }
 
 int tv_sup_status(const tv_sup_t *s, const char *name, size_t len, tv_status_t *out) {
