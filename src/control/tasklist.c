@@ -73,7 +73,7 @@ static int add_others(const tv_sup_t *sup, tvc_tasks_t *out) {
   tv_sup_each_status(sup, collect, &r);
   qsort(r.v, r.n, sizeof *r.v, by_name);
   for (uint32_t i = 0; i < nlisted; i++) seen[i] = &out->v[i];
-  qsort(seen, nlisted, sizeof *seen, by_task_name);
+  if (nlisted) qsort(seen, nlisted, sizeof *seen, by_task_name);
   for (uint32_t i = 0; i < r.n; i++) {
     if (nlisted && listed(seen, nlisted, r.v[i].name)) continue;
     out->v[out->n] = r.v[i];

@@ -286,7 +286,7 @@ static int sup_status(lua_State *L) {
   collect_t all = {n ? malloc(n * sizeof *all.v) : NULL, 0, n};
   if (n && !all.v) return luaL_error(L, "not enough memory");
   tv_sup_each_status(s->sup, collect_one, &all);
-  qsort(all.v, all.n, sizeof *all.v, by_name);
+  if (all.n) qsort(all.v, all.n, sizeof *all.v, by_name);
   lua_createtable(L, (int)all.n, 0);
   for (uint32_t i = 0; i < all.n; i++) {
     push_status(L, &all.v[i], &c);
