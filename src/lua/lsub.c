@@ -28,6 +28,7 @@ typedef struct ltv_sub {
   uint32_t bursts;     /* such yields in that pass */
   uint32_t batch;      /* events handed over since the worker last yielded */
   uint8_t no_event;    /* on_event is a Lua function that takes no parameter */
+  uint8_t plain;       /* events as plain tables (a subscriber that keeps or changes them) */
 } ltv_sub;
 
 /* Out of budget with events left: yield, to be resumed as urgent work if this
@@ -107,7 +108,10 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     tv_event_t copy;
     tv_bus_event_take(s->sub->bus, ev, &copy);
     lua_pushvalue(L, 1);
-    ltv_push_event(L, 2, &copy);
+    if (s->plain)
+      ltv_push_event_table(L, 2, &copy);
+    else
+      ltv_push_event(L, 2, &copy);
     tv_event_drop_copy(&copy);
     s->batch++;
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
@@ -222,10 +226,11 @@ static void sub_wake(tv_sub_t *sub) {
 static const tv_sub_ops_t sub_ops = {sub_wake};
 
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
-                int fn_idx, uint32_t queue, uint32_t max_instructions) {
+                int fn_idx, uint32_t queue, uint32_t max_instructions, int plain) {
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
+  s->plain = plain ? 1 : 0;
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);

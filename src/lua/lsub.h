@@ -7,9 +7,11 @@
 #include "core/supervision/supervisor.h"
 #include "lbase.h"
 
-/* Subscribes the function at fn_idx to sup as `name`; 0 or a TV_E* code. */
+/* Subscribes the function at fn_idx to sup as `name`; 0 or a TV_E* code.
+ * plain: it gets each event as a plain table (levent.c) instead of the
+ * read-only object. */
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
-                int fn_idx, uint32_t queue, uint32_t max_instructions);
+                int fn_idx, uint32_t queue, uint32_t max_instructions, int plain);
 /* Unsubscribes and closes its worker (the supervisor closes, or the worker died). */
 void ltv_sub_close(tv_sub_t *sub);
 void ltv_sub_open(lua_State *L);
