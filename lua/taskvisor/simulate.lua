@@ -48,15 +48,14 @@ function M.duration(v, field)
 end
 
 -- The process kind, preflight and ctx:exec swapped for the simulation's
--- (restored by the returned function).
+-- (restored by the returned function): each process task is a simulated
+-- process playing its trace (no coroutine, no Lua per attempt: a Lua task
+-- standing in for it was most of a simulation's time after event delivery).
 local function patch(trace, abort)
   local saved = { process = core.process, program = Pre.program, exec = core.ctx_methods.exec }
-  local function linger(secs)
-    core.sim_cancelled(false)
-    core.sleep(secs)
-    core.sim_cancelled(true)
+  core.process = function(popts)
+    return core.sim_process(popts, function(name) return T.plan(trace, name, core.signum) end, abort)
   end
-  core.process = function(popts) return core.task(T.body(trace, popts, core.failure_mt, core.signum, linger, abort), 0) end
   Pre.program = function() return true end
   core.ctx_methods.exec = function() error(EXEC_ERROR, 2) end
   return function()
