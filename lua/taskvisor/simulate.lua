@@ -72,7 +72,8 @@ end
 --- run(cfg, opts): simulates cfg (a tv.config). opts: for_ (seconds or
 --- "24h", default 24 h), seed (integer, default 1), trace (a table; see
 --- simulate_trace), trace_file / trace_src (to name lines in errors),
---- on_event(ev, ms) (each event as it happens), keep_events (collect them),
+--- on_event(ev, ms) (each event as it happens: a table reused for later
+--- events unless keep_events; copy what you keep), keep_events (collect them),
 --- setup(sup) (called with the built supervisor before it runs: to submit to
 --- its controller, or add tasks that need the supervisor),
 --- columns (timeline resolution, 0 for none). Returns { seed, duration_ms,
@@ -100,7 +101,9 @@ function M.run(cfg, opts)
   -- (seq is process-wide: renumbered from 1, a simulation reads the same
   -- wherever it runs, after other supervisors or other simulations)
   -- (our subscriber gets plain tables, made in C: a copy of each read-only
-  -- event made here, field by field, was half of a simulation's time)
+  -- event made here, field by field, was half of a simulation's time; and
+  -- unless they are kept, one table per set of fields, reused: making a
+  -- table per event and collecting it was most of the rest)
   local base
   local floor, account = math.floor, R.event
   local function observe(ev)
@@ -116,7 +119,7 @@ function M.run(cfg, opts)
   -- count hook was most of a simulation's cost (ours cannot run away).
   local function new_supervisor(o)
     local sup = tv.supervisor(o)
-    assert(sup.core:subscribe("simulate", observe, 1 << 16, 0, true))
+    assert(sup.core:subscribe("simulate", observe, 1 << 16, 0, events and "tables" or "scratch"))
     return sup
   end
   local subs = {}

@@ -63,20 +63,24 @@ local function spread(acc, k, state, a, b)
   end
 end
 
+local OUT = { down = true, backoff = true } -- (the states that are an outage)
+local max = math.max
+
 -- The task enters `state` at t: the time since `since` goes to the old one.
+-- (the hot path of a simulation: once per event about a task)
 local function enter(acc, k, state, t)
-  if k.state then
+  local st = k.state
+  if st then
     local span = t - k.since
     if span > 0 then
-      k[k.state] = k[k.state] + span
-      spread(acc, k, k.state, k.since, t)
+      k[st] = k[st] + span
+      if acc.columns > 0 then spread(acc, k, st, k.since, t) end
     end
   end
-  local was_out = k.state == "down" or k.state == "backoff"
-  local now_out = state == "down" or state == "backoff"
+  local was_out, now_out = OUT[st], OUT[state]
   if now_out and not was_out then k.outage = t end
   if was_out and not now_out and k.outage then
-    k.longest_outage = math.max(k.longest_outage, t - k.outage)
+    k.longest_outage = max(k.longest_outage, t - k.outage)
     k.outage = nil
   end
   k.state, k.since = state, t
@@ -98,7 +102,7 @@ local ON = {
     k.attempts = k.attempts + 1
     if k.attempts > 1 then
       k.restarts = k.restarts + 1
-      mark(acc, k, t, "restart")
+      if acc.columns > 0 then mark(acc, k, t, "restart") end
     end
     enter(acc, k, "up", t)
   end,

@@ -58,6 +58,11 @@ static int uv_of(unsigned fields, unsigned bit) {
   return n;
 }
 
+/* The metatable's own slots, for the plain tables: the key strings and the
+ * kind names (both sequences). */
+#define KEYS_SLOT 1
+#define KINDS_SLOT 2
+
 /* Upvalues of every metamethod: 1 = the metatable (to know our events),
  * 2 = the kind names, 3 = the key strings (both sequences). */
 #define UV_MT lua_upvalueindex(1)
@@ -268,27 +273,62 @@ static const tv_str_t *str_of(const tv_event_t *ev, int id) {
   }
 }
 
-void ltv_push_event_table(lua_State *L, int mt, const tv_event_t *ev) {
+/* Whether the string at idx is the n bytes at p. */
+static int same_string(lua_State *L, int idx, const char *p, size_t n) {
+  size_t len;
+  const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+  return s && len == n && memcmp(s, p, n) == 0;
+}
+
+/* Sets ev's fields in the table at t, the top (which has no others, or the
+ * same ones: `reused`, whose strings are replaced only when they differ). */
+static void set_fields(lua_State *L, int t, int mt, const tv_event_t *ev, int reused) {
   ltv_ev e;
   fill(&e, ev);
-  int n = 3;
-  for (unsigned m = e.fields; m; m &= m - 1) n++;
-  lua_createtable(L, 0, n); /* sized once: no rehash as fields go in */
-  int t = lua_gettop(L);
-  lua_rawgetp(L, mt, (void *)keys);  /* t + 1 */
-  lua_rawgetp(L, mt, (void *)fill);  /* t + 2: the kind names */
+  lua_rawgeti(L, mt, KEYS_SLOT);  /* t + 1 */
+  lua_rawgeti(L, mt, KINDS_SLOT); /* t + 2 */
   for (int id = 0; id < K__COUNT; id++) {
     if (!has(&e, id)) continue;
     lua_rawgeti(L, t + 1, id + 1);
-    if (id == K_TASK)
+    if (id == K_TASK) {
       push_task(L, mt + 1, ev->task);
-    else if (id > K_TASK && (K_BIT(id) & STRING_FIELDS))
-      lua_pushlstring(L, str_of(ev, id)->s, str_of(ev, id)->len);
-    else
+    } else if (id > K_TASK && (K_BIT(id) & STRING_FIELDS)) {
+      const tv_str_t *str = str_of(ev, id);
+      if (reused) { /* (a reason repeats: "exited with code 1") */
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        int same = same_string(L, -1, str->s, str->len);
+        lua_pop(L, 1);
+        if (same) {
+          lua_pop(L, 1);
+          continue;
+        }
+      }
+      lua_pushlstring(L, str->s, str->len);
+    } else {
       push_value(L, &e, id, t + 2);
+    }
     lua_rawset(L, t);
   }
   lua_settop(L, t);
+}
+
+void ltv_push_event_table(lua_State *L, int mt, const tv_event_t *ev) {
+  int n = 3;
+  for (unsigned m = ev->fields; m; m &= m - 1) n++;
+  lua_createtable(L, 0, n); /* sized once: no rehash as fields go in */
+  set_fields(L, lua_gettop(L), mt, ev, 0);
+}
+
+void ltv_push_event_scratch(lua_State *L, int mt, int cache, const tv_event_t *ev) {
+  if (lua_rawgeti(L, cache, (lua_Integer)ev->fields) == LUA_TTABLE) {
+    set_fields(L, lua_gettop(L), mt, ev, 1); /* the same keys: every value replaced */
+    return;
+  }
+  lua_pop(L, 1);
+  ltv_push_event_table(L, mt, ev);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, cache, (lua_Integer)ev->fields);
 }
 
 int ltv_event_meta(lua_State *L) {
@@ -319,10 +359,10 @@ int ltv_event_meta(lua_State *L) {
     lua_pushvalue(L, mt + 2);
     lua_pushcclosure(L, ev_next, 3);
     lua_rawsetp(L, mt, (void *)ev_next);
-    lua_pushvalue(L, mt + 2); /* for ltv_push_event_table */
-    lua_rawsetp(L, mt, (void *)keys);
+    lua_pushvalue(L, mt + 2); /* for the plain tables */
+    lua_rawseti(L, mt, KEYS_SLOT);
     lua_pushvalue(L, mt + 1);
-    lua_rawsetp(L, mt, (void *)fill);
+    lua_rawseti(L, mt, KINDS_SLOT);
     lua_pushliteral(L, LTV_EVENT); /* getmetatable(ev): the name, not the table */
     lua_setfield(L, mt, "__metatable");
     lua_settop(L, mt);

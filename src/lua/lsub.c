@@ -28,7 +28,7 @@ typedef struct ltv_sub {
   uint32_t bursts;     /* such yields in that pass */
   uint32_t batch;      /* events handed over since the worker last yielded */
   uint8_t no_event;    /* on_event is a Lua function that takes no parameter */
-  uint8_t plain;       /* events as plain tables (a subscriber that keeps or changes them) */
+  uint8_t plain;       /* LTV_SUB_TABLES / LTV_SUB_SCRATCH: events as plain tables */
 } ltv_sub;
 
 /* Out of budget with events left: yield, to be resumed as urgent work if this
@@ -79,17 +79,20 @@ static void report(ltv_sub *s, lua_State *L) {
   tv_str_unref(tb);
 }
 
-/* Stack: [1] message handler, [2] on_event, [3] the events' metatable (levent.c). */
+/* Stack: [1] message handler, [2] on_event, [3] the events' metatable
+ * (levent.c), [4] the scratch tables by field set (LTV_SUB_SCRATCH), or nil. */
 #define META 3
+#define SCRATCH 4
 
 /* Protected, one call per batch rather than a pcall per event: [1] on_event,
- * [2] the events' metatable, [3] levent.c's last task name. Hands over queued events until the queue is
+ * [2] the events' metatable, [3] levent.c's last task name, [4] the scratch
+ * tables. Hands over queued events until the queue is
  * empty, the budget is spent or the subscriber closed; an error in on_event
  * ends the batch (the worker reports it and starts the next). k: the ltv_sub. */
 static int deliver(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   (void)status; /* LUA_YIELD: on_event yielded and returned */
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   while (s->sub && s->batch < DELIVERY_BUDGET) {
     tv_event_t *ev = tv_sub_pop(s->sub);
     if (!ev) break;
@@ -99,7 +102,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
       s->batch++;
       if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
       lua_callk(L, 0, 0, k, deliver);
-      lua_settop(L, 3);
+      lua_settop(L, 4);
       continue;
     }
     /* Making the event may run the collector, and a finalizer may destroy
@@ -108,7 +111,9 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     tv_event_t copy;
     tv_bus_event_take(s->sub->bus, ev, &copy);
     lua_pushvalue(L, 1);
-    if (s->plain)
+    if (s->plain == LTV_SUB_SCRATCH)
+      ltv_push_event_scratch(L, 2, 4, &copy);
+    else if (s->plain == LTV_SUB_TABLES)
       ltv_push_event_table(L, 2, &copy);
     else
       ltv_push_event(L, 2, &copy);
@@ -116,7 +121,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     s->batch++;
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
     lua_callk(L, 1, 0, k, deliver);
-    lua_settop(L, 3);
+    lua_settop(L, 4);
   }
   return 0;
 }
@@ -131,7 +136,7 @@ static int deliver_start(lua_State *L) {
 static int worker_loop(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   if (status != LUA_OK && status != LUA_YIELD) report(s, L);
-  lua_settop(L, META);
+  lua_settop(L, SCRATCH);
   while (s->sub) {
     if (s->batch >= DELIVERY_BUDGET) {
       s->batch = 0;
@@ -148,8 +153,9 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
     lua_pushvalue(L, 2);
     lua_pushvalue(L, META);
     lua_pushnil(L);
-    if (lua_pcallk(L, 4, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
-    lua_settop(L, META);
+    lua_pushvalue(L, SCRATCH);
+    if (lua_pcallk(L, 5, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
+    lua_settop(L, SCRATCH);
   }
   return 0;
 }
@@ -160,6 +166,10 @@ static int worker_body(lua_State *L) {
   lua_pushcfunction(L, msgh);
   lua_pushvalue(L, lua_upvalueindex(2));
   ltv_event_meta(L);
+  if (s->plain == LTV_SUB_SCRATCH)
+    lua_newtable(L);
+  else
+    lua_pushnil(L);
   return worker_loop(L, LUA_OK, (lua_KContext)s);
 }
 
@@ -230,7 +240,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
-  s->plain = plain ? 1 : 0;
+  s->plain = (uint8_t)plain;
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);

@@ -7,9 +7,14 @@
 #include "core/supervision/supervisor.h"
 #include "lbase.h"
 
+/* How a subscriber gets its events: read-only objects (levent.c), plain
+ * tables it may keep and change, or scratch tables, one reused for every
+ * event with the same fields (no allocation per event; it must copy what it
+ * keeps: taskvisor simulate's own subscriber). */
+enum { LTV_SUB_OBJECTS, LTV_SUB_TABLES, LTV_SUB_SCRATCH };
+
 /* Subscribes the function at fn_idx to sup as `name`; 0 or a TV_E* code.
- * plain: it gets each event as a plain table (levent.c) instead of the
- * read-only object. */
+ * plain: LTV_SUB_*. */
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
                 int fn_idx, uint32_t queue, uint32_t max_instructions, int plain);
 /* Unsubscribes and closes its worker (the supervisor closes, or the worker died). */
