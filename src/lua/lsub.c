@@ -29,6 +29,7 @@ typedef struct ltv_sub {
   uint32_t batch;      /* events handed over since the worker last yielded */
   uint8_t no_event;    /* on_event is a Lua function that takes no parameter */
   uint8_t plain;       /* LTV_SUB_TABLES / LTV_SUB_SCRATCH: events as plain tables */
+  ltv_sub_tap tap;     /* sees each event first (fn NULL: none) */
 } ltv_sub;
 
 /* Out of budget with events left: yield, to be resumed as urgent work if this
@@ -96,6 +97,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
   while (s->sub && s->batch < DELIVERY_BUDGET) {
     tv_event_t *ev = tv_sub_pop(s->sub);
     if (!ev) break;
+    if (s->tap.fn) s->tap.fn(s->tap.data, ev);
     if (s->no_event) { /* it could not see the event: none is made */
       tv_bus_event_unref(s->sub->bus, ev);
       lua_pushvalue(L, 1);
@@ -236,11 +238,14 @@ static void sub_wake(tv_sub_t *sub) {
 static const tv_sub_ops_t sub_ops = {sub_wake};
 
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
-                int fn_idx, uint32_t queue, uint32_t max_instructions, int plain) {
+                int fn_idx, uint32_t queue, uint32_t max_instructions, int plain,
+                const ltv_sub_tap *tap) {
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
   s->plain = (uint8_t)plain;
+  s->tap.ref = LUA_NOREF;
+  if (tap) s->tap = *tap;
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);
@@ -260,6 +265,8 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   int rc = tv_sup_subscribe(sup, name, len, queue, &sub_ops, s, &s->sub);
   if (rc == 0) s->fiber.co = co;
   if (rc != 0) {
+    luaL_unref(L, LUA_REGISTRYINDEX, s->tap.ref);
+    s->tap.ref = LUA_NOREF;
     lua_pop(L, 1);
     return rc;
   }
@@ -271,6 +278,9 @@ void ltv_sub_close(tv_sub_t *sub) {
   ltv_sub *s = sub->data;
   ltv_fiber *f = &s->fiber;
   s->sub = NULL;
+  s->tap.fn = NULL;
+  luaL_unref(f->ctx->L, LUA_REGISTRYINDEX, s->tap.ref);
+  s->tap.ref = LUA_NOREF;
   tv_bus_unsubscribe(sub);
   ltv_fiber_close(f);
   ltv_fiber_unanchor(f); /* a running worker is held by its resume until it yields */

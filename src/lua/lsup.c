@@ -292,7 +292,7 @@ static int sup_subscribe(lua_State *L) {
   static const char *const as[] = {"objects", "tables", "scratch", NULL};
   int plain = luaL_checkoption(L, 6, "objects", as);
   int rc = ltv_sub_new(L, s->ctx, s->sup, name, len, 3, (uint32_t)queue, ltv_opt_budget(L, 5),
-                       plain);
+                       plain, NULL);
   if (rc == TV_EEXIST) return ltv_push_error(L, rc, "a subscriber named '%s' already exists", name);
   if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor has stopped");
   if (rc != 0) return ltv_push_error(L, rc, "cannot subscribe '%s'", name);
