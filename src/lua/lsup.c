@@ -278,10 +278,6 @@ static int sup_shutdown(lua_State *L) {
   return 1;
 }
 
-/* sup.core:subscribe(name, on_event [, queue [, max_instructions [, as]]]):
- * as = "tables" hands on_event plain tables (tv.testing keeps them),
- * "scratch" tables reused per field set (taskvisor simulate's own
- * subscriber, which copies what it keeps). */
 static int sup_subscribe(lua_State *L) {
   ltv_sup *s = check_sup(L);
   size_t len;
@@ -289,10 +285,8 @@ static int sup_subscribe(lua_State *L) {
   luaL_checkany(L, 3);
   lua_Integer queue = luaL_optinteger(L, 4, 0);
   if (queue < 0 || queue > UINT32_MAX) return luaL_argerror(L, 4, "bad queue size");
-  static const char *const as[] = {"objects", "tables", "scratch", NULL};
-  int plain = luaL_checkoption(L, 6, "objects", as);
   int rc = ltv_sub_new(L, s->ctx, s->sup, name, len, 3, (uint32_t)queue, ltv_opt_budget(L, 5),
-                       plain, NULL);
+                       LTV_SUB_OBJECTS, NULL);
   if (rc == TV_EEXIST) return ltv_push_error(L, rc, "a subscriber named '%s' already exists", name);
   if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor has stopped");
   if (rc != 0) return ltv_push_error(L, rc, "cannot subscribe '%s'", name);
