@@ -52,6 +52,8 @@ typedef struct ltv_simproc {
   int has_fn;
   sim_entry cur; /* this attempt's */
   double spent;
+  int32_t said_code; /* the exit code `said` words (-1: none yet) */
+  char said[32];
 } ltv_simproc;
 
 static void done(ltv_simproc *t, tv_outcome_kind_t kind, const char *msg, int has_code,
@@ -128,8 +130,11 @@ static void ended(ltv_simproc *t) {
     done(t, TV_OUTCOME_OK, NULL, 0, 0);
     return;
   }
-  snprintf(msg, sizeof msg, "exited with code %d", (int)code);
-  done(t, has_code(t->fatal, t->nfatal, code) ? TV_OUTCOME_FATAL : TV_OUTCOME_FAIL, msg, 1, code);
+  if (code != t->said_code) { /* (worded once per code: a crash loop repeats it) */
+    snprintf(t->said, sizeof t->said, "exited with code %d", (int)code);
+    t->said_code = code;
+  }
+  done(t, has_code(t->fatal, t->nfatal, code) ? TV_OUTCOME_FATAL : TV_OUTCOME_FAIL, t->said, 1, code);
 }
 
 /* The current sleep ended: ok, or cut short by a stop. */
@@ -368,6 +373,7 @@ static int sim_new(lua_State *L) {
   tv_task_init(&t->base, &sim_ops);
   t->ctx = ctx;
   t->anchor = LUA_NOREF;
+  t->said_code = -1;
   tv_timer_init(&t->timer, on_timer);
   tv_work_init(&t->work, on_work);
   if (lua_getfield(L, 1, "ready") == LUA_TTABLE) {
