@@ -7,10 +7,19 @@ local LW = require("taskvisor.log_writer")
 
 local R = {}
 
+-- ".000" .. ".999", and the last second worded: a line per event is a clock
+-- per event, and a second has many events.
+local MILLIS = {}
+for i = 0, 999 do MILLIS[i] = string.format(".%03d", i) end
+local last_s, last_hms
+
 --- "01:02:03.250" (hours grow past 24) for virtual milliseconds.
 function R.clock(ms)
   local s = ms // 1000
-  return string.format("%02d:%02d:%02d.%03d", s // 3600, s // 60 % 60, s % 60, ms % 1000)
+  if s ~= last_s then
+    last_s, last_hms = s, string.format("%02d:%02d:%02d", s // 3600, s // 60 % 60, s % 60)
+  end
+  return last_hms .. MILLIS[ms % 1000]
 end
 
 --- A duration: "250ms", "12.5s", "3m04.0s", "26h03m04.0s".
