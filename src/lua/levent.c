@@ -58,10 +58,8 @@ static int uv_of(unsigned fields, unsigned bit) {
   return n;
 }
 
-/* The metatable's own slots, for the plain tables: the key strings and the
- * kind names (both sequences). */
-#define KEYS_SLOT 1
-#define KINDS_SLOT 2
+/* The metatable's own slot of the kind names, for the plain tables. */
+#define KINDS_SLOT 1
 
 /* Upvalues of every metamethod: 1 = the metatable (to know our events),
  * 2 = the kind names, 3 = the key strings (both sequences). */
@@ -285,30 +283,24 @@ static int same_string(lua_State *L, int idx, const char *p, size_t n) {
 static void set_fields(lua_State *L, int t, int mt, const tv_event_t *ev, int reused) {
   ltv_ev e;
   fill(&e, ev);
-  lua_rawgeti(L, mt, KEYS_SLOT);  /* t + 1 */
-  lua_rawgeti(L, mt, KINDS_SLOT); /* t + 2 */
+  lua_rawgeti(L, mt, KINDS_SLOT); /* t + 1 */
   for (int id = 0; id < K__COUNT; id++) {
     if (!has(&e, id)) continue;
-    lua_rawgeti(L, t + 1, id + 1);
     if (id == K_TASK) {
       push_task(L, mt + 1, ev->task);
     } else if (id > K_TASK && (K_BIT(id) & STRING_FIELDS)) {
       const tv_str_t *str = str_of(ev, id);
       if (reused) { /* (a reason repeats: "exited with code 1") */
-        lua_pushvalue(L, -1);
-        lua_rawget(L, t);
+        lua_getfield(L, t, keys[id]);
         int same = same_string(L, -1, str->s, str->len);
         lua_pop(L, 1);
-        if (same) {
-          lua_pop(L, 1);
-          continue;
-        }
+        if (same) continue;
       }
       lua_pushlstring(L, str->s, str->len);
     } else {
-      push_value(L, &e, id, t + 2);
+      push_value(L, &e, id, t + 1);
     }
-    lua_rawset(L, t);
+    lua_setfield(L, t, keys[id]); /* (no metatable: raw; the key strings are Lua's cached ones) */
   }
   lua_settop(L, t);
 }
@@ -359,9 +351,7 @@ int ltv_event_meta(lua_State *L) {
     lua_pushvalue(L, mt + 2);
     lua_pushcclosure(L, ev_next, 3);
     lua_rawsetp(L, mt, (void *)ev_next);
-    lua_pushvalue(L, mt + 2); /* for the plain tables */
-    lua_rawseti(L, mt, KEYS_SLOT);
-    lua_pushvalue(L, mt + 1);
+    lua_pushvalue(L, mt + 1); /* for the plain tables */
     lua_rawseti(L, mt, KINDS_SLOT);
     lua_pushliteral(L, LTV_EVENT); /* getmetatable(ev): the name, not the table */
     lua_setfield(L, mt, "__metatable");
