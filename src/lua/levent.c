@@ -221,7 +221,7 @@ static void fill(ltv_ev *e, const tv_event_t *ev) {
 
 /* Pushes the task name; runs of events about one task intern it once (the
  * last one is kept at `slot`). */
-static void push_task(lua_State *L, int slot, const tv_str_t *task) {
+static inline void push_task(lua_State *L, int slot, const tv_str_t *task) {
   size_t n;
   const char *last = lua_tolstring(L, slot, &n); /* NULL: nil */
   if (last && n == task->len && memcmp(last, task->s, n) == 0) {

@@ -87,13 +87,14 @@ static void report(ltv_sub *s, lua_State *L) {
 
 /* Protected, one call per batch rather than a pcall per event: [1] on_event,
  * [2] the events' metatable, [3] levent.c's last task name, [4] the scratch
- * tables. Hands over queued events until the queue is
+ * tables (LTV_SUB_SCRATCH only). Hands over queued events until the queue is
  * empty, the budget is spent or the subscriber closed; an error in on_event
  * ends the batch (the worker reports it and starts the next). k: the ltv_sub. */
 static int deliver(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   (void)status; /* LUA_YIELD: on_event yielded and returned */
-  lua_settop(L, 4);
+  int top = s->plain == LTV_SUB_SCRATCH ? 4 : 3; /* (slot 4 only for scratch tables) */
+  lua_settop(L, top);
   while (s->sub && s->batch < DELIVERY_BUDGET) {
     tv_event_t *ev = tv_sub_pop(s->sub);
     if (!ev) break;
@@ -104,7 +105,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
       s->batch++;
       if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
       lua_callk(L, 0, 0, k, deliver);
-      lua_settop(L, 4);
+      lua_settop(L, top);
       continue;
     }
     /* Making the event may run the collector, and a finalizer may destroy
@@ -123,7 +124,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     s->batch++;
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
     lua_callk(L, 1, 0, k, deliver);
-    lua_settop(L, 4);
+    lua_settop(L, top);
   }
   return 0;
 }
@@ -155,8 +156,12 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
     lua_pushvalue(L, 2);
     lua_pushvalue(L, META);
     lua_pushnil(L);
-    lua_pushvalue(L, SCRATCH);
-    if (lua_pcallk(L, 5, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
+    int nargs = 4;
+    if (s->plain == LTV_SUB_SCRATCH) {
+      lua_pushvalue(L, SCRATCH);
+      nargs = 5;
+    }
+    if (lua_pcallk(L, nargs, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
     lua_settop(L, SCRATCH);
   }
   return 0;
