@@ -8,7 +8,8 @@
  * (lheld.c), until release(). User values: 1 = the plan (a function(name)
  * giving the task's outcomes, a list, or a function(attempt)), 2 = the
  * outcomes (a userdata array, made from the list) or the function(attempt),
- * 3 = abort(msg) (a trace function's bad result ends the simulation). */
+ * 3 = abort(msg) (a trace function's bad result ends the simulation),
+ * 4 = the exit codes (success_codes, then fatal_codes; a userdata array). */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +47,7 @@ typedef struct ltv_simproc {
   double ready_timeout; /* seconds; <= 0: none */
   double stop_timeout;
   int nsuccess, nfatal; /* nsuccess < 0: success_codes absent (0 is success) */
-  int32_t success[MAX_CODES], fatal[MAX_CODES];
+  const int32_t *success, *fatal; /* in user value 4 */
   const sim_entry *entries; /* the list's outcomes (user value 2), or NULL */
   int nentries;            /* 0 with entries NULL: a trace function (or untraced) */
   int has_fn;
@@ -344,16 +345,18 @@ static void sim_release(tv_task_t *base) {
 static tv_task_ops_t sim_ops = {sim_start, sim_cancel, sim_kill, sim_release, NULL,
                                 NULL,      NULL,       NULL,     NULL,        NULL};
 
-/* Reads a list of exit codes (field k of popts at idx); -1 when absent. */
+/* The number of exit codes in field k of popts at idx (a list checked by
+ * process.lua), or -1 when absent; with out, reads them too. */
 static int read_codes(lua_State *L, int idx, const char *k, int32_t *out) {
   int n = -1;
   if (lua_getfield(L, idx, k) == LUA_TTABLE) {
     n = 0;
     while (n < MAX_CODES) {
       int isnum = lua_rawgeti(L, -1, n + 1) == LUA_TNUMBER;
-      if (isnum) out[n++] = (int32_t)lua_tointeger(L, -1);
+      if (isnum && out) out[n] = (int32_t)lua_tointeger(L, -1);
       lua_pop(L, 1);
       if (!isnum) break;
+      n++;
     }
   }
   lua_pop(L, 1);
@@ -368,7 +371,7 @@ static int sim_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  ltv_simproc *t = lua_newuserdatauv(L, sizeof *t, 3);
+  ltv_simproc *t = lua_newuserdatauv(L, sizeof *t, 4);
   memset(t, 0, sizeof *t);
   tv_task_init(&t->base, &sim_ops);
   t->ctx = ctx;
@@ -385,10 +388,14 @@ static int sim_new(lua_State *L) {
   }
   lua_pop(L, 1);
   t->stop_timeout = opt_secs(L, 1, "stop_timeout", 10);
-  t->nsuccess = read_codes(L, 1, "success_codes", t->success);
-  t->nfatal = read_codes(L, 1, "fatal_codes", t->fatal);
-  if (t->nfatal < 0) t->nfatal = 0;
   luaL_setmetatable(L, LTV_SIMPROC);
+  int ns = read_codes(L, 1, "success_codes", NULL), nf = read_codes(L, 1, "fatal_codes", NULL);
+  int32_t *codes = lua_newuserdatauv(L, sizeof *codes * (size_t)((ns > 0 ? ns : 0) + (nf > 0 ? nf : 0)), 0);
+  t->nsuccess = read_codes(L, 1, "success_codes", codes);
+  t->success = codes;
+  t->fatal = codes + (ns > 0 ? ns : 0);
+  t->nfatal = nf > 0 ? read_codes(L, 1, "fatal_codes", codes + (ns > 0 ? ns : 0)) : 0;
+  lua_setiuservalue(L, -2, 4);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, 3);
