@@ -240,6 +240,25 @@ describe("tv.testing.simulate", function()
     assert.truthy(r.summary.run.result:find("GraceExceeded"), r.summary.run.result)
   end)
 
+  it("stops a traced process in any wait: before its readiness, through ignore_term, at its stop_timeout", function()
+    local cfg = tv.config{ supervisor = { grace = 30 }, tasks = {
+      tv.process{ name = "never", cmd = { "/x" }, ready = { notify = true, timeout = 0 } },
+      tv.process{ name = "late", cmd = { "/x" }, ready = { notify = true, timeout = 60 } },
+      tv.process{ name = "capped", cmd = { "/x" }, stop_timeout = 2 },
+      tv.process{ name = "zero", cmd = { "/x" }, restart = "always", backoff = { first = 1, factor = 1 } } } }
+    local r = T.simulate(cfg, { for_ = 10, trace = { never = { { never_ready = true, ignore_term = 3 } },
+      late = { { ready_after = 20, run = 30, exit = 1 } }, capped = { { ignore_term = 9 } },
+      zero = { { run = 0, exit = 4 } } } })
+    local function stopped(task) return H.first(r.events, "TaskStopped", task).t end
+    assert.are.equal(13, stopped("never")) -- 3 s of ignoring SIGTERM
+    assert.are.equal(10, stopped("late")) -- stopped while not ready yet
+    assert.is_nil(H.first(r.events, "TaskReady", "late"))
+    assert.are.equal(12, stopped("capped")) -- SIGKILLed at its stop_timeout
+    assert.are.equal("execution failed: exited with code 4", H.first(r.events, "TaskFailed", "zero").reason)
+    assert.are.equal(0, H.first(r.events, "TaskFailed", "zero").t) -- run = 0: ends at once
+    assert.are.equal(10, r.task.zero.attempts) -- one a second
+  end)
+
   it("a budget that escalates ends the run: Escalated, counted, result ESCALATED", function()
     local cfg = tv.config{ tasks = {
       tv.process{ name = "flappy", cmd = { "/nonexistent" }, restart = "always", backoff = { first = 1 },

@@ -99,11 +99,15 @@ local bodies = {
   end,
 }
 
+-- "[000] " .. "[999] ": the line's sequence number, made once.
+local SEQ = {}
+for i = 0, 999 do SEQ[i] = string.format("[%03d] ", i) end
+
 --- The line for one event (without the newline).
 function M.format(e, verbose)
   local body = bodies[e.kind]
-  local line = string.format("[%03d] %s", e.seq % 1000,
-    body and body(e) or string.format("[%s] task=%s", e.kind, e.task or "none"))
+  local line = SEQ[e.seq % 1000]
+    .. (body and body(e) or string.format("[%s] task=%s", e.kind, e.task or "none"))
   if verbose then
     local extra = {}
     if e.reason and (e.kind == "ShutdownRequested" or e.kind == "GraceExceeded"

@@ -48,15 +48,14 @@ function M.duration(v, field)
 end
 
 -- The process kind, preflight and ctx:exec swapped for the simulation's
--- (restored by the returned function).
+-- (restored by the returned function): each process task is a simulated
+-- process playing its trace (no coroutine, no Lua per attempt: a Lua task
+-- standing in for it was most of a simulation's time after event delivery).
 local function patch(trace, abort)
   local saved = { process = core.process, program = Pre.program, exec = core.ctx_methods.exec }
-  local function linger(secs)
-    core.sim_cancelled(false)
-    core.sleep(secs)
-    core.sim_cancelled(true)
+  core.process = function(popts)
+    return core.sim_process(popts, function(name) return T.plan(trace, name, core.signum) end, abort)
   end
-  core.process = function(popts) return core.task(T.body(trace, popts, core.failure_mt, core.signum, linger, abort), 0) end
   Pre.program = function() return true end
   core.ctx_methods.exec = function() error(EXEC_ERROR, 2) end
   return function()
@@ -73,7 +72,8 @@ end
 --- run(cfg, opts): simulates cfg (a tv.config). opts: for_ (seconds or
 --- "24h", default 24 h), seed (integer, default 1), trace (a table; see
 --- simulate_trace), trace_file / trace_src (to name lines in errors),
---- on_event(ev, ms) (each event as it happens), keep_events (collect them),
+--- on_event(ev, ms) (each event as it happens: a table reused for later
+--- events unless keep_events; copy what you keep), keep_events (collect them),
 --- setup(sup) (called with the built supervisor before it runs: to submit to
 --- its controller, or add tasks that need the supervisor),
 --- columns (timeline resolution, 0 for none). Returns { seed, duration_ms,
@@ -91,7 +91,7 @@ function M.run(cfg, opts)
     core.signum)
   if core.clock_kind() == "virtual" then error("simulate: a simulation is already running", 2) end
   local duration = math.floor(secs * 1000 + 0.5)
-  local acc = R.new(duration, opts.columns or 0)
+  local acc = core.sim_acc(duration, opts.columns or 0) -- (src/lua/lsimacc.c)
   local events = opts.keep_events and {} or nil
   local on_event = opts.on_event
   local sup_opts = copy(cfg.supervisor)
@@ -100,23 +100,26 @@ function M.run(cfg, opts)
   -- time, without the virtual time: they are left out; other subscribers stay.
   -- (seq is process-wide: renumbered from 1, a simulation reads the same
   -- wherever it runs, after other supervisors or other simulations)
+  -- (our subscriber's events are accounted in C as it takes them, then
+  -- handed over as plain tables made in C: a copy of each read-only event
+  -- made here, field by field, was half of a simulation's time, and the
+  -- accounting in Lua most of the rest; unless they are kept, one table per
+  -- set of fields, reused: a table per event to make and collect was next)
   local base
-  local function observe(obj)
-    local ev = {} -- (events are read-only objects: a table of our own, renumbered)
-    for k, v in pairs(obj) do ev[k] = v end
+  local floor = math.floor
+  local function observe(ev)
     base = base or ev.seq - 1
     ev.seq = ev.seq - base
-    local ms = math.floor(ev.at * 1000 + 0.5)
-    R.event(acc, ev, ms)
     if events then events[#events + 1] = ev end
-    if on_event then on_event(ev, ms) end
+    if on_event then on_event(ev, floor(ev.at * 1000 + 0.5)) end
   end
+  if not (events or on_event) then observe = function() end end -- (nothing to hand: no tables made)
   -- Ours subscribes first (it sees the tasks' add events, as a config's
   -- subscribers do), through the core: without an instruction budget, whose
   -- count hook was most of a simulation's cost (ours cannot run away).
   local function new_supervisor(o)
     local sup = tv.supervisor(o)
-    assert(sup.core:subscribe("simulate", observe, 1 << 16, 0))
+    assert(sup.core:_sim_subscribe("simulate", observe, 1 << 16, events and "tables" or "scratch", acc))
     return sup
   end
   local subs = {}
@@ -155,9 +158,11 @@ function M.run(cfg, opts)
   core.clock_real()
   if not ok then error(e, 0) end
   if bad_trace then error(bad_trace, 0) end
-  local t_end = acc.now
-  return { seed = seed, duration_ms = duration, events = events, acc = acc,
-    summary = R.finish(acc, t_end, result), ended_ms = t_end, clock_end = now }
+  acc:finish()
+  local rows = acc:result()
+  local t_end = rows.now
+  return { seed = seed, duration_ms = duration, events = events, acc = rows,
+    summary = R.finish(rows, t_end, result), ended_ms = t_end, clock_end = now }
 end
 
 return M

@@ -1,15 +1,25 @@
 -- taskvisor.simulate_report: what a simulation tells: event lines with
 -- virtual timestamps, a per-task and whole-run summary, an SVG timeline.
--- Everything is accumulated as events arrive, in memory that depends on the
--- number of tasks (and of timeline columns), not on the simulated duration.
+-- Everything is accumulated as events arrive (in C, src/lua/lsimacc.c), in
+-- memory that depends on the number of tasks (and of timeline columns), not
+-- on the simulated duration.
 local LW = require("taskvisor.log_writer")
 
 local R = {}
 
+-- ".000" .. ".999", and the last second worded: a line per event is a clock
+-- per event, and a second has many events.
+local MILLIS = {}
+for i = 0, 999 do MILLIS[i] = string.format(".%03d", i) end
+local last_s, last_hms
+
 --- "01:02:03.250" (hours grow past 24) for virtual milliseconds.
 function R.clock(ms)
   local s = ms // 1000
-  return string.format("%02d:%02d:%02d.%03d", s // 3600, s // 60 % 60, s % 60, ms % 1000)
+  if s ~= last_s then
+    last_s, last_hms = s, string.format("%02d:%02d:%02d", s // 3600, s // 60 % 60, s % 60)
+  end
+  return last_hms .. MILLIS[ms % 1000]
 end
 
 --- A duration: "250ms", "12.5s", "3m04.0s", "26h03m04.0s".
@@ -30,144 +40,16 @@ function R.line(ev, ms) return R.clock(ms) .. " " .. LW.format(ev, false) end
 local STATES = { "up", "backoff", "down", "idle" }
 R.STATES = STATES
 
---- new(duration_ms, columns): an accumulator (columns: timeline resolution,
---- 0 for none).
-function R.new(duration, columns)
-  return { duration = duration, columns = columns or 0, tasks = {}, order = {}, marks = {},
-    nevents = 0, overflow = 0, now = 0 }
-end
-
-local function task(acc, name, t)
-  local k = acc.tasks[name]
-  if k then return k end
-  k = { name = name, attempts = 0, restarts = 0, failures = 0, up = 0, backoff = 0, down = 0, idle = 0,
-    longest_outage = 0, exhaustions = 0, escalations = 0, state = "down", since = t, outage = t,
-    final = "running", cols = acc.columns > 0 and {} or nil, ticks = acc.columns > 0 and {} or nil }
-  acc.tasks[name] = k
-  acc.order[#acc.order + 1] = name
-  return k
-end
-
--- Adds [a, b) spent in `state` to the task's column totals.
-local function spread(acc, k, state, a, b)
-  local n, d = acc.columns, acc.duration
-  if n == 0 or b <= a or d <= 0 then return end
-  local w = d / n
-  local c = math.min(n - 1, math.floor(a / w))
-  while a < b and c < n do
-    local edge = math.min(b, (c + 1) * w)
-    local col = k.cols[c]
-    if not col then col = {} k.cols[c] = col end
-    col[state] = (col[state] or 0) + (edge - a)
-    a, c = edge, c + 1
-  end
-end
-
--- The task enters `state` at t: the time since `since` goes to the old one.
-local function enter(acc, k, state, t)
-  if k.state then
-    local span = t - k.since
-    if span > 0 then
-      k[k.state] = k[k.state] + span
-      spread(acc, k, k.state, k.since, t)
-    end
-  end
-  local was_out = k.state == "down" or k.state == "backoff"
-  local now_out = state == "down" or state == "backoff"
-  if now_out and not was_out then k.outage = t end
-  if was_out and not now_out and k.outage then
-    k.longest_outage = math.max(k.longest_outage, t - k.outage)
-    k.outage = nil
-  end
-  k.state, k.since = state, t
-end
-
-local function mark(acc, k, t, what)
-  if acc.columns == 0 then return end
-  local c = math.min(acc.columns - 1, math.floor(t / (acc.duration / acc.columns)))
-  if what == "restart" then
-    k.ticks[c] = true
-  elseif #acc.marks < 10000 then -- (escalations are rare; a bound keeps memory flat regardless)
-    acc.marks[#acc.marks + 1] = { task = k.name, t = t, what = what }
-  end
-end
-
--- What each kind of event about a task does to its row.
-local ON = {
-  TaskStarting = function(acc, k, _, t)
-    k.attempts = k.attempts + 1
-    if k.attempts > 1 then
-      k.restarts = k.restarts + 1
-      mark(acc, k, t, "restart")
-    end
-    enter(acc, k, "up", t)
-  end,
-  TaskFailed = function(acc, k, _, t)
-    k.failures = k.failures + 1
-    enter(acc, k, "down", t)
-  end,
-  TaskStopped = function(acc, k, _, t) enter(acc, k, "down", t) end,
-  BackoffScheduled = function(acc, k, ev, t)
-    local source = ev.backoff_source
-    if source == "cooldown" then -- a budget exhausted with on_exhausted = { cooldown = s }
-      k.exhaustions = k.exhaustions + 1
-      mark(acc, k, t, "exhausted")
-    end
-    -- (waiting for its next run after a success, or for its schedule, is
-    -- not an outage)
-    enter(acc, k, (source == "success" or source == "schedule") and "idle" or "backoff", t)
-  end,
-  ActorExhausted = function(acc, k, _, t)
-    k.exhaustions = k.exhaustions + 1
-    k.final = "exhausted"
-    mark(acc, k, t, "exhausted")
-  end,
-  ActorDead = function(_, k) k.final = "dead" end,
-  Escalated = function(acc, k, _, t)
-    k.escalations = k.escalations + 1
-    mark(acc, k, t, "escalated")
-  end,
-  TaskRemoved = function(acc, k, _, t)
-    enter(acc, k, nil, t)
-    k.state = nil
-    if k.final == "running" then k.final = acc.shutdown_at and "stopped" or "removed" end
-  end,
-  TaskAddRequested = function() end,
-  TaskAdded = function() end,
-  TaskReady = function() end,
-  TimeoutHit = function() end,
-}
-
---- Accounts one event at virtual time t (milliseconds).
-function R.event(acc, ev, t)
-  acc.nevents = acc.nevents + 1
-  acc.now = t
-  local kind = ev.kind
-  local on = ON[kind]
-  if on then
-    local name = ev.task
-    if name then on(acc, acc.tasks[name] or task(acc, name, t), ev, t) end
-  elseif kind == "ShutdownRequested" then
-    acc.shutdown_at = t
-    for _, name in ipairs(acc.order) do acc.tasks[name].at_shutdown = acc.tasks[name].state end
-  elseif kind == "SubscriberOverflow" then
-    acc.overflow = acc.overflow + 1
-  end
-end
-
---- The summary at virtual time t_end: { tasks = { {name=, ...}, ... }, run = {...} }.
+--- The summary at virtual time t_end: { tasks = { {name=, ...}, ... }, run = {...} },
+--- of the rows the accounting (core.sim_acc, src/lua/lsimacc.c) gives at the
+--- end of a run: acc = { duration, columns, tasks = { [name] = row },
+--- order = { names }, marks = { { task, t, what } }, nevents, overflow, now,
+--- shutdown_at }.
 function R.finish(acc, t_end, result)
   local tasks, run = {}, { attempts = 0, restarts = 0, failures = 0, exhaustions = 0, escalations = 0,
     duration_ms = t_end, events = acc.nevents, subscriber_overflows = acc.overflow }
   for i, name in ipairs(acc.order) do
     local k = acc.tasks[name]
-    if k.state then
-      local st = k.state
-      enter(acc, k, st, t_end)
-      if (st == "down" or st == "backoff") and k.outage then
-        k.longest_outage = math.max(k.longest_outage, t_end - k.outage)
-      end
-    end
     tasks[i] = { name = name, attempts = k.attempts, restarts = k.restarts, failures = k.failures,
       up_ms = k.up, down_ms = k.down + k.backoff, backoff_ms = k.backoff, idle_ms = k.idle,
       longest_outage_ms = k.longest_outage, exhaustions = k.exhaustions, escalations = k.escalations,

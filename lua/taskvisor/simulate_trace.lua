@@ -1,7 +1,9 @@
 -- taskvisor.simulate_trace: what a simulation's process tasks do instead of
 -- running: the trace (per task name, a list of attempt outcomes or a
--- function(attempt) returning one) checked against the config, and the Lua
--- task body that plays one process attempt from it in virtual time.
+-- function(attempt) returning one) checked against the config, and the plan
+-- each task's stand-in (core.sim_process, src/lua/lsimproc.c) plays in
+-- virtual time, in the words the real process task uses ("exited with code
+-- 3", "killed by signal SIGKILL", "not ready within 5s (ready = "notify")").
 -- Errors name the trace's file and line (found in its text) and the field.
 local M = {}
 
@@ -159,67 +161,14 @@ function M.outcome(trace, name, n, signum)
   return e
 end
 
-local function dur(ms)
-  if ms % 1000 == 0 then return string.format("%ds", ms // 1000) end
-  if ms >= 1000 then return string.format("%.1fs", ms / 1000) end
-  return string.format("%dms", ms)
-end
-
-local FOREVER = 1e8
-
--- The rest of a stop: a process ignoring SIGTERM for `secs` still ends at
--- its stop_timeout (SIGKILL). `linger` sleeps through cancellation.
-local function stop_late(secs, popts, linger)
-  if secs and secs > 0 and linger then linger(math.min(secs, popts.stop_timeout or 10)) end
-end
-
--- A process attempt's failure, as the process task reports it: a message and
--- an exit code, no Lua traceback.
-local function fail(mt, fatal, msg, code)
-  error(setmetatable({ message = msg, exit_code = code, fatal = fatal, no_traceback = true }, mt), 0)
-end
-
---- body(trace, popts, failure_mt, signum, linger, abort): a Lua task's run function that
---- plays a process spec's attempts from the trace, in the words the real
---- process task uses ("exited with code 3", "killed by signal SIGKILL", "not
---- ready within 5s (ready = "notify")"). abort(msg) is told of a trace
---- function's bad result (the simulation then ends with that error).
-function M.body(trace, popts, mt, signum, linger, abort)
-  local ready = type(popts.ready) == "table" and popts.ready or nil
-  local function has(codes, c)
-    for _, x in ipairs(codes or {}) do if x == c then return true end end
-    return false
-  end
-  return function(ctx)
-    local ok, o = pcall(M.outcome, trace, ctx.name, ctx.attempt, signum)
-    if not ok then
-      if abort then abort(o) end
-      error(o, 0)
-    end
-    local spent = 0
-    if ready then
-      if o.never_ready then
-        local t = ready.timeout and ready.timeout > 0 and ready.timeout or FOREVER
-        if not ctx:sleep(t) then stop_late(o.ignore_term, popts, linger) return end
-        local how = ready.mode == "notify" and 'ready = "notify"' or "ready.check"
-        fail(mt, false, string.format("not ready within %s (%s)", dur(math.ceil(t * 1000)), how))
-      end
-      spent = o.ready_after or 0
-      if spent > 0 and not ctx:sleep(spent) then stop_late(o.ignore_term, popts, linger) return end
-      ctx:ready()
-    end
-    if o.run == nil then
-      while ctx:sleep(FOREVER) do end
-      stop_late(o.ignore_term, popts, linger)
-      return
-    end
-    if not ctx:sleep(math.max(0, o.run - spent)) then stop_late(o.ignore_term, popts, linger) return end
-    if o.signal then fail(mt, false, "killed by signal " .. o.signal) end
-    local code = o.exit or 0
-    local success = popts.success_codes and has(popts.success_codes, code) or (not popts.success_codes and code == 0)
-    if success then return end
-    fail(mt, has(popts.fatal_codes, code), string.format("exited with code %d", code), code)
-  end
+--- plan(trace, name, signum): what core.sim_process (src/lua/lsimproc.c)
+--- plays for task `name`: its list of outcomes, a function(attempt) giving
+--- each (raising for a bad result), or nil (untraced: runs until stopped).
+function M.plan(trace, name, signum)
+  local t = trace[name]
+  if not t then return nil end
+  if t.list then return t.list end
+  return function(n) return M.outcome(trace, name, n, signum) end
 end
 
 return M

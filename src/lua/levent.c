@@ -8,7 +8,9 @@
  * event is now one userdata: the numbers copied from the pooled C event, its
  * strings as user values (the same allocation), no finalizer, so a kept event
  * stays readable for as long as it is referenced. A field is looked up when
- * it is read. */
+ * it is read. A subscriber that keeps or changes its events (taskvisor
+ * simulate's) gets plain tables instead, made here in one go: copying each
+ * object into a table field by field in Lua cost 10 times as much. */
 #include <lauxlib.h>
 #include <string.h>
 
@@ -55,6 +57,9 @@ static int uv_of(unsigned fields, unsigned bit) {
   for (; before; before &= before - 1) n++; /* at most 5 steps; no popcnt call */
   return n;
 }
+
+/* The metatable's own slot of the kind names, for the plain tables. */
+#define KINDS_SLOT 1
 
 /* Upvalues of every metamethod: 1 = the metatable (to know our events),
  * 2 = the kind names, 3 = the key strings (both sequences). */
@@ -109,17 +114,14 @@ static int key_id(const char *s, size_t len) {
 
 static int has(const ltv_ev *e, int id) { return id < K_TASK || (e->fields & K_BIT(id)); }
 
-/* Pushes field `id` of the event at index 1 (present: has() holds). */
-static void push_field(lua_State *L, const ltv_ev *e, int id) {
+/* Pushes non-string field `id` of e (present: has() holds); `kinds` is the
+ * index of the kind names. */
+static void push_value(lua_State *L, const ltv_ev *e, int id, int kinds) {
   static const char *const sources[] = {"success", "failure", "schedule", "cooldown"};
-  if (id >= K_TASK && (K_BIT(id) & STRING_FIELDS)) {
-    lua_getiuservalue(L, 1, uv_of(e->fields, K_BIT(id)));
-    return;
-  }
   switch (id) {
   case K_SEQ: lua_pushinteger(L, (lua_Integer)e->seq); break;
   case K_AT: lua_pushnumber(L, e->at); break;
-  case K_KIND: lua_rawgeti(L, UV_KINDS, e->kind < TV_EV__COUNT ? e->kind + 1 : 1); break;
+  case K_KIND: lua_rawgeti(L, kinds, e->kind < TV_EV__COUNT ? e->kind + 1 : 1); break;
   case K_ATTEMPT: lua_pushinteger(L, e->attempt); break;
   case K_TIMEOUT_MS: lua_pushinteger(L, e->timeout_ms); break;
   case K_DELAY_MS: lua_pushinteger(L, e->delay_ms); break;
@@ -134,6 +136,14 @@ static void push_field(lua_State *L, const ltv_ev *e, int id) {
   case K_KILLED: lua_pushboolean(L, 1); break;
   default: lua_pushnil(L); break;
   }
+}
+
+/* Pushes field `id` of the event at index 1 (present: has() holds). */
+static void push_field(lua_State *L, const ltv_ev *e, int id) {
+  if (id >= K_TASK && (K_BIT(id) & STRING_FIELDS))
+    lua_getiuservalue(L, 1, uv_of(e->fields, K_BIT(id)));
+  else
+    push_value(L, e, id, UV_KINDS);
 }
 
 /* ev.name: the field, or nil (an unknown name, or a field this event lacks).
@@ -193,15 +203,11 @@ static int ev_tostring(lua_State *L) {
   return 1;
 }
 
-void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev) {
-  unsigned f = ev->fields;
-  int nstr = 0;
-  for (unsigned m = f & STRING_FIELDS; m; m &= m - 1) nstr++;
-  ltv_ev *e = lua_newuserdatauv(L, sizeof *e, nstr);
+static void fill(ltv_ev *e, const tv_event_t *ev) {
   e->seq = ev->seq;
   e->bytes = ev->bytes;
   e->at = ev->at;
-  e->fields = f;
+  e->fields = ev->fields;
   e->attempt = ev->attempt;
   e->timeout_ms = ev->timeout_ms;
   e->delay_ms = ev->delay_ms;
@@ -211,31 +217,110 @@ void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev) {
   e->kind = ev->kind;
   e->backoff_source = ev->backoff_source;
   e->stream = ev->stream;
+}
+
+/* Pushes the task name; runs of events about one task intern it once (the
+ * last one is kept at `slot`). */
+static inline void push_task(lua_State *L, int slot, const tv_str_t *task) {
+  size_t n;
+  const char *last = lua_tolstring(L, slot, &n); /* NULL: nil */
+  if (last && n == task->len && memcmp(last, task->s, n) == 0) {
+    lua_pushvalue(L, slot);
+  } else {
+    lua_pushlstring(L, task->s, task->len);
+    lua_pushvalue(L, -1);
+    lua_replace(L, slot);
+  }
+}
+
+static const unsigned str_bits[] = {TV_F_TASK, TV_F_REASON, TV_F_TRACEBACK,
+                                    TV_F_SLOT, TV_F_LINE, TV_F_FILE};
+
+void ltv_push_event(lua_State *L, int mt, const tv_event_t *ev) {
+  unsigned f = ev->fields;
+  int nstr = 0;
+  for (unsigned m = f & STRING_FIELDS; m; m &= m - 1) nstr++;
+  ltv_ev *e = lua_newuserdatauv(L, sizeof *e, nstr);
+  fill(e, ev);
   lua_pushvalue(L, mt);
   lua_setmetatable(L, -2);
   if (!(f & STRING_FIELDS)) return;
   const tv_str_t *strs[] = {ev->task, ev->reason, ev->traceback, ev->slot, ev->line, ev->file};
-  static const unsigned bits[] = {TV_F_TASK, TV_F_REASON, TV_F_TRACEBACK,
-                                  TV_F_SLOT, TV_F_LINE, TV_F_FILE};
   int i = 0, uv = 1;
-  if (f & TV_F_TASK) { /* runs of events about one task intern its name once */
-    size_t n;
-    const char *last = lua_tolstring(L, mt + 1, &n); /* NULL: nil */
-    if (last && n == ev->task->len && memcmp(last, ev->task->s, n) == 0) {
-      lua_pushvalue(L, mt + 1);
-    } else {
-      lua_pushlstring(L, ev->task->s, ev->task->len);
-      lua_pushvalue(L, -1);
-      lua_replace(L, mt + 1);
-    }
+  if (f & TV_F_TASK) {
+    push_task(L, mt + 1, ev->task);
     lua_setiuservalue(L, -2, uv++);
     i = 1;
   }
   for (; i < 6; i++) {
-    if (!(f & bits[i])) continue;
+    if (!(f & str_bits[i])) continue;
     lua_pushlstring(L, strs[i]->s, strs[i]->len);
     lua_setiuservalue(L, -2, uv++);
   }
+}
+
+/* The string of field id (a string field the event has). */
+static const tv_str_t *str_of(const tv_event_t *ev, int id) {
+  switch (id) {
+  case K_TASK: return ev->task;
+  case K_REASON: return ev->reason;
+  case K_TRACEBACK: return ev->traceback;
+  case K_SLOT: return ev->slot;
+  case K_LINE: return ev->line;
+  default: return ev->file;
+  }
+}
+
+/* Whether the string at idx is the n bytes at p. */
+static int same_string(lua_State *L, int idx, const char *p, size_t n) {
+  size_t len;
+  const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+  return s && len == n && memcmp(s, p, n) == 0;
+}
+
+/* Sets ev's fields in the table at t, the top (which has no others, or the
+ * same ones: `reused`, whose strings are replaced only when they differ). */
+static void set_fields(lua_State *L, int t, int mt, const tv_event_t *ev, int reused) {
+  ltv_ev e;
+  fill(&e, ev);
+  lua_rawgeti(L, mt, KINDS_SLOT); /* t + 1 */
+  for (int id = 0; id < K__COUNT; id++) {
+    if (!has(&e, id)) continue;
+    if (id == K_TASK) {
+      push_task(L, mt + 1, ev->task);
+    } else if (id > K_TASK && (K_BIT(id) & STRING_FIELDS)) {
+      const tv_str_t *str = str_of(ev, id);
+      if (reused) { /* (a reason repeats: "exited with code 1") */
+        lua_getfield(L, t, keys[id]);
+        int same = same_string(L, -1, str->s, str->len);
+        lua_pop(L, 1);
+        if (same) continue;
+      }
+      lua_pushlstring(L, str->s, str->len);
+    } else {
+      push_value(L, &e, id, t + 1);
+    }
+    lua_setfield(L, t, keys[id]); /* (no metatable: raw; the key strings are Lua's cached ones) */
+  }
+  lua_settop(L, t);
+}
+
+void ltv_push_event_table(lua_State *L, int mt, const tv_event_t *ev) {
+  int n = 3;
+  for (unsigned m = ev->fields; m; m &= m - 1) n++;
+  lua_createtable(L, 0, n); /* sized once: no rehash as fields go in */
+  set_fields(L, lua_gettop(L), mt, ev, 0);
+}
+
+void ltv_push_event_scratch(lua_State *L, int mt, int cache, const tv_event_t *ev) {
+  if (lua_rawgeti(L, cache, (lua_Integer)ev->fields) == LUA_TTABLE) {
+    set_fields(L, lua_gettop(L), mt, ev, 1); /* the same keys: every value replaced */
+    return;
+  }
+  lua_pop(L, 1);
+  ltv_push_event_table(L, mt, ev);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, cache, (lua_Integer)ev->fields);
 }
 
 int ltv_event_meta(lua_State *L) {
@@ -266,6 +351,8 @@ int ltv_event_meta(lua_State *L) {
     lua_pushvalue(L, mt + 2);
     lua_pushcclosure(L, ev_next, 3);
     lua_rawsetp(L, mt, (void *)ev_next);
+    lua_pushvalue(L, mt + 1); /* for the plain tables */
+    lua_rawseti(L, mt, KINDS_SLOT);
     lua_pushliteral(L, LTV_EVENT); /* getmetatable(ev): the name, not the table */
     lua_setfield(L, mt, "__metatable");
     lua_settop(L, mt);

@@ -17,6 +17,8 @@
 #include "lpolicy.h"
 #include "lproc.h"
 #include "lsim.h"
+#include "lsimacc.h"
+#include "lsimproc.h"
 #include "lstats.h"
 #include "lsub.h"
 #include "lsup.h"
@@ -115,6 +117,8 @@ int luaopen_taskvisor_core(lua_State *L) {
   ltv_embed_open(L, ctx);
   ltv_hooks_open(L);
   ltv_sim_open(L); /* also adds to the supervisor's methods */
+  ltv_simproc_open(L, ctx);
+  ltv_simacc_open(L);
   ltv_json_open(L);
   ltv_stats_module(L);
   return 1;

@@ -6,7 +6,6 @@
 
 #include "core/supervision/supervisor.h"
 #include "lbase.h"
-#include "lfiber.h"
 #include "lsim.h"
 #include "lsup.h"
 
@@ -64,18 +63,6 @@ static int clock_kind(lua_State *L) {
   return 2;
 }
 
-/* core.sim_cancelled(flag): sets the calling fiber's cancelled flag. A
- * simulated process that ignores SIGTERM clears it to sleep through its stop
- * (a cancelled sleep returns at once), then sets it again so the attempt
- * still ends as stopped. */
-static int sim_cancelled(lua_State *L) {
-  ltv_ctx *ctx = ctx_up(L);
-  ltv_fiber *f = ltv_fiber_current(ctx, L);
-  if (!f) return luaL_error(L, "core.sim_cancelled: not inside a task");
-  f->cancelled = lua_toboolean(L, 1) ? 1 : 0;
-  return 0;
-}
-
 static void horizon_disarm(ltv_horizon *h) {
   tv_timer_stop(&h->ctx->sched, &h->timer);
   if (h->ref != LUA_NOREF) luaL_unref(h->ctx->L, LUA_REGISTRYINDEX, h->ref);
@@ -121,7 +108,6 @@ void ltv_sim_open(lua_State *L) {
   static const luaL_Reg fns[] = {{"clock_virtual", clock_virtual},
                                  {"clock_real", clock_real},
                                  {"clock_kind", clock_kind},
-                                 {"sim_cancelled", sim_cancelled},
                                  {NULL, NULL}};
   lua_pushlightuserdata(L, ctx);
   luaL_setfuncs(L, fns, 1);

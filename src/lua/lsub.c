@@ -28,6 +28,8 @@ typedef struct ltv_sub {
   uint32_t bursts;     /* such yields in that pass */
   uint32_t batch;      /* events handed over since the worker last yielded */
   uint8_t no_event;    /* on_event is a Lua function that takes no parameter */
+  uint8_t plain;       /* LTV_SUB_TABLES / LTV_SUB_SCRATCH: events as plain tables */
+  ltv_sub_tap tap;     /* sees each event first (fn NULL: none) */
 } ltv_sub;
 
 /* Out of budget with events left: yield, to be resumed as urgent work if this
@@ -78,27 +80,32 @@ static void report(ltv_sub *s, lua_State *L) {
   tv_str_unref(tb);
 }
 
-/* Stack: [1] message handler, [2] on_event, [3] the events' metatable (levent.c). */
+/* Stack: [1] message handler, [2] on_event, [3] the events' metatable
+ * (levent.c), [4] the scratch tables by field set (LTV_SUB_SCRATCH), or nil. */
 #define META 3
+#define SCRATCH 4
 
 /* Protected, one call per batch rather than a pcall per event: [1] on_event,
- * [2] the events' metatable, [3] levent.c's last task name. Hands over queued events until the queue is
+ * [2] the events' metatable, [3] levent.c's last task name, [4] the scratch
+ * tables (LTV_SUB_SCRATCH only). Hands over queued events until the queue is
  * empty, the budget is spent or the subscriber closed; an error in on_event
  * ends the batch (the worker reports it and starts the next). k: the ltv_sub. */
 static int deliver(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   (void)status; /* LUA_YIELD: on_event yielded and returned */
-  lua_settop(L, 3);
+  int top = s->plain == LTV_SUB_SCRATCH ? 4 : 3; /* (slot 4 only for scratch tables) */
+  lua_settop(L, top);
   while (s->sub && s->batch < DELIVERY_BUDGET) {
     tv_event_t *ev = tv_sub_pop(s->sub);
     if (!ev) break;
+    if (s->tap.fn) s->tap.fn(s->tap.data, ev);
     if (s->no_event) { /* it could not see the event: none is made */
       tv_bus_event_unref(s->sub->bus, ev);
       lua_pushvalue(L, 1);
       s->batch++;
       if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
       lua_callk(L, 0, 0, k, deliver);
-      lua_settop(L, 3);
+      lua_settop(L, top);
       continue;
     }
     /* Making the event may run the collector, and a finalizer may destroy
@@ -107,12 +114,17 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     tv_event_t copy;
     tv_bus_event_take(s->sub->bus, ev, &copy);
     lua_pushvalue(L, 1);
-    ltv_push_event(L, 2, &copy);
+    if (s->plain == LTV_SUB_SCRATCH)
+      ltv_push_event_scratch(L, 2, 4, &copy);
+    else if (s->plain == LTV_SUB_TABLES)
+      ltv_push_event_table(L, 2, &copy);
+    else
+      ltv_push_event(L, 2, &copy);
     tv_event_drop_copy(&copy);
     s->batch++;
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
     lua_callk(L, 1, 0, k, deliver);
-    lua_settop(L, 3);
+    lua_settop(L, top);
   }
   return 0;
 }
@@ -127,7 +139,7 @@ static int deliver_start(lua_State *L) {
 static int worker_loop(lua_State *L, int status, lua_KContext k) {
   ltv_sub *s = (ltv_sub *)k;
   if (status != LUA_OK && status != LUA_YIELD) report(s, L);
-  lua_settop(L, META);
+  lua_settop(L, SCRATCH);
   while (s->sub) {
     if (s->batch >= DELIVERY_BUDGET) {
       s->batch = 0;
@@ -144,8 +156,13 @@ static int worker_loop(lua_State *L, int status, lua_KContext k) {
     lua_pushvalue(L, 2);
     lua_pushvalue(L, META);
     lua_pushnil(L);
-    if (lua_pcallk(L, 4, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
-    lua_settop(L, META);
+    int nargs = 4;
+    if (s->plain == LTV_SUB_SCRATCH) {
+      lua_pushvalue(L, SCRATCH);
+      nargs = 5;
+    }
+    if (lua_pcallk(L, nargs, 0, 1, k, worker_loop) != LUA_OK) report(s, L);
+    lua_settop(L, SCRATCH);
   }
   return 0;
 }
@@ -156,6 +173,10 @@ static int worker_body(lua_State *L) {
   lua_pushcfunction(L, msgh);
   lua_pushvalue(L, lua_upvalueindex(2));
   ltv_event_meta(L);
+  if (s->plain == LTV_SUB_SCRATCH)
+    lua_newtable(L);
+  else
+    lua_pushnil(L);
   return worker_loop(L, LUA_OK, (lua_KContext)s);
 }
 
@@ -222,10 +243,14 @@ static void sub_wake(tv_sub_t *sub) {
 static const tv_sub_ops_t sub_ops = {sub_wake};
 
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
-                int fn_idx, uint32_t queue, uint32_t max_instructions) {
+                int fn_idx, uint32_t queue, uint32_t max_instructions, int plain,
+                const ltv_sub_tap *tap) {
   fn_idx = lua_absindex(L, fn_idx);
   ltv_sub *s = lua_newuserdatauv(L, sizeof *s, 2);
   memset(s, 0, sizeof *s);
+  s->plain = (uint8_t)plain;
+  s->tap.ref = LUA_NOREF;
+  if (tap) s->tap = *tap;
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
   luaL_setmetatable(L, LTV_SUB);
@@ -245,6 +270,8 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   int rc = tv_sup_subscribe(sup, name, len, queue, &sub_ops, s, &s->sub);
   if (rc == 0) s->fiber.co = co;
   if (rc != 0) {
+    luaL_unref(L, LUA_REGISTRYINDEX, s->tap.ref);
+    s->tap.ref = LUA_NOREF;
     lua_pop(L, 1);
     return rc;
   }
@@ -256,6 +283,9 @@ void ltv_sub_close(tv_sub_t *sub) {
   ltv_sub *s = sub->data;
   ltv_fiber *f = &s->fiber;
   s->sub = NULL;
+  s->tap.fn = NULL;
+  luaL_unref(f->ctx->L, LUA_REGISTRYINDEX, s->tap.ref);
+  s->tap.ref = LUA_NOREF;
   tv_bus_unsubscribe(sub);
   ltv_fiber_close(f);
   ltv_fiber_unanchor(f); /* a running worker is held by its resume until it yields */

@@ -285,7 +285,8 @@ static int sup_subscribe(lua_State *L) {
   luaL_checkany(L, 3);
   lua_Integer queue = luaL_optinteger(L, 4, 0);
   if (queue < 0 || queue > UINT32_MAX) return luaL_argerror(L, 4, "bad queue size");
-  int rc = ltv_sub_new(L, s->ctx, s->sup, name, len, 3, (uint32_t)queue, ltv_opt_budget(L, 5));
+  int rc = ltv_sub_new(L, s->ctx, s->sup, name, len, 3, (uint32_t)queue, ltv_opt_budget(L, 5),
+                       LTV_SUB_OBJECTS, NULL);
   if (rc == TV_EEXIST) return ltv_push_error(L, rc, "a subscriber named '%s' already exists", name);
   if (rc == TV_ESHUTDOWN) return ltv_push_error(L, rc, "supervisor has stopped");
   if (rc != 0) return ltv_push_error(L, rc, "cannot subscribe '%s'", name);
