@@ -183,6 +183,8 @@ static int l_tasks_json(lua_State *L) {
   int names = lua_istable(L, 5) ? 5 : 0;
   tvc_tasks_t l;
   lua_Integer unknown;
+  int has_since = !lua_isnoneornil(L, 6);
+  double since = has_since ? luaL_checknumber(L, 6) : 0; /* (checked before anything is held) */
   if (tvc_tasks_list(L, sup, names ? names : order, names != 0, started, &l, &unknown)) {
     if (!unknown) return luaL_error(L, "not enough memory");
     lua_rawgeti(L, names, unknown);
@@ -193,8 +195,8 @@ static int l_tasks_json(lua_State *L) {
   jbuf_t b = {0};
   jb_cstr(&b, "{\"tasks\":[");
   uint64_t after = 0; /* changed_since: tasks whose state or last exit is that recent */
-  if (!lua_isnoneornil(L, 6)) {
-    double ago = l.wall - luaL_checknumber(L, 6);
+  if (has_since) {
+    double ago = l.wall - since;
     after = ago <= 0 ? l.now : ago * 1000.0 >= (double)l.now ? 0 : l.now - (uint64_t)(ago * 1000.0);
   }
   int first = 1;
