@@ -343,7 +343,8 @@ static void sim_release(tv_task_t *base) {
 }
 
 static tv_task_ops_t sim_ops = {sim_start, sim_cancel, sim_kill, sim_release, NULL,
-                                NULL,      NULL,       NULL,     NULL,        NULL};
+                                NULL,      NULL,       NULL,     NULL,        NULL,
+                                NULL,      "process"}; /* (a stand-in: no pid) */
 
 /* The number of exit codes in field k of popts at idx (a list checked by
  * process.lua), or -1 when absent; with out, reads them too. */
