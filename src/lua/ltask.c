@@ -45,7 +45,6 @@ static int describe_error(lua_State *L) {
   uint32_t budget = (uint32_t)lua_tointeger(L, 4);
   lua_settop(L, 2);
   const char *kind = "fail";
-  int traceback = 1;
   lua_pushnil(L); /* 3: exit code */
   if (lua_getmetatable(L, 1)) {
     luaL_getmetatable(L, LTV_FAILURE);
@@ -53,10 +52,6 @@ static int describe_error(lua_State *L) {
     lua_pop(L, 2);
     if (ours) {
       if (lua_getfield(L, 1, "fatal") != LUA_TNIL && lua_toboolean(L, -1)) kind = "fatal";
-      lua_pop(L, 1);
-      /* (a simulated process's failure: no Lua stack to tell of, and
-       * luaL_traceback's name search was most of a simulation's time) */
-      if (lua_getfield(L, 1, "no_traceback") != LUA_TNIL && lua_toboolean(L, -1)) traceback = 0;
       lua_pop(L, 1);
       lua_getfield(L, 1, "exit_code");
       lua_replace(L, 3);
@@ -68,10 +63,7 @@ static int describe_error(lua_State *L) {
   lua_pushstring(L, kind);
   lua_pushstring(L, msg);
   lua_pushvalue(L, 3);
-  if (traceback)
-    luaL_traceback(L, co, NULL, 0);
-  else
-    lua_pushnil(L);
+  luaL_traceback(L, co, NULL, 0);
   return 4;
 }
 
