@@ -12,7 +12,7 @@
 #include "fuzz.h"
 
 static void wake(tv_sub_t *sub) { (void)sub; }
-static const tv_sub_ops_t sub_ops = {wake};
+static const tv_sub_ops_t sub_ops = {wake, NULL};
 
 static tv_clock_t clock_;
 static tv_bus_t bus;

@@ -51,7 +51,7 @@ static void recorder_wake(tv_sub_t *sub) {
   }
   tv_sub_park(sub);
 }
-static const tv_sub_ops_t recorder_ops = {recorder_wake};
+static const tv_sub_ops_t recorder_ops = {recorder_wake, NULL};
 
 /* Index of the first recorded event starting with `prefix` at or after
  * `from`, or -1. */

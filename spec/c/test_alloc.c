@@ -144,8 +144,8 @@ static void popper_wake(tv_sub_t *sub) {
   tv_sub_park(sub);
 }
 static void never_wake(tv_sub_t *sub) { (void)sub; } /* never consumes: overflows */
-static const tv_sub_ops_t popper_ops = {popper_wake};
-static const tv_sub_ops_t never_ops = {never_wake};
+static const tv_sub_ops_t popper_ops = {popper_wake, NULL};
+static const tv_sub_ops_t never_ops = {never_wake, NULL};
 
 static int start_sup(uint64_t grace_ms, uint32_t max_concurrent) {
   tv_sup_opts_t o;

@@ -8,7 +8,7 @@ static tv_clock_t clk;
 static tv_bus_t bus;
 static int wakes;
 static void on_wake(tv_sub_t *sub) { (void)sub, wakes++; }
-static const tv_sub_ops_t ops = {on_wake};
+static const tv_sub_ops_t ops = {on_wake, NULL};
 
 static void publish(tv_event_kind_t kind) {
   tv_event_t ev = tv_event_make(kind);

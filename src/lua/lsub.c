@@ -240,7 +240,7 @@ static void sub_wake(tv_sub_t *sub) {
   tv_work_defer(&s->fiber.ctx->sched, &s->fiber.work, TV_LANE_URGENT);
 }
 
-static const tv_sub_ops_t sub_ops = {sub_wake};
+static const tv_sub_ops_t sub_ops = {sub_wake, ltv_sub_close};
 
 int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, size_t len,
                 int fn_idx, uint32_t queue, uint32_t max_instructions, int plain,

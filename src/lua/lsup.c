@@ -35,9 +35,9 @@ void ltv_sup_anchor(lua_State *L, ltv_sup *s) {
   s->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static void close_subscribers(tv_sup_t *sup) {
-  while (!tv_list_empty(&sup->bus.subs)) ltv_sub_close(tv_bus_sub(sup->bus.subs.next));
-}
+/* Lua subscribers and the control API's (src/control/backlog.c) alike: each
+ * lets go through its ops->detach. */
+static void close_subscribers(tv_sup_t *sup) { tv_bus_detach_all(&sup->bus); }
 
 static void on_closed(tv_sup_t *sup) {
   ltv_sup *s = sup->data;

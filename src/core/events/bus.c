@@ -18,8 +18,18 @@ void tv_bus_init(tv_bus_t *bus, tv_clock_t *clock) {
   bus->data = NULL;
 }
 
+void tv_bus_detach_all(tv_bus_t *bus) {
+  while (!tv_list_empty(&bus->subs)) {
+    tv_sub_t *sub = tv_bus_sub(bus->subs.next);
+    if (sub->ops && sub->ops->detach)
+      sub->ops->detach(sub);
+    else
+      tv_bus_unsubscribe(sub);
+  }
+}
+
 void tv_bus_close(tv_bus_t *bus) {
-  while (!tv_list_empty(&bus->subs)) tv_bus_unsubscribe(tv_bus_sub(bus->subs.next));
+  tv_bus_detach_all(bus);
   while (bus->free_events) {
     tv_event_t *ev = bus->free_events;
     bus->free_events = ev->next_free;
@@ -61,6 +71,11 @@ void tv_bus_unsubscribe(tv_sub_t *sub) {
   tv_str_unref(sub->name);
   free(sub->ring);
   free(sub);
+}
+
+void tv_sub_set_flags(tv_sub_t *sub, unsigned flags) {
+  sub->flags = (uint8_t)flags;
+  if (flags & TV_SUB_KEEP_NEWEST) sub->parked = 0; /* (nobody to wake) */
 }
 
 static tv_event_t *event_alloc(tv_bus_t *bus) {
@@ -137,12 +152,25 @@ uint64_t tv_bus_publish(tv_bus_t *bus, tv_event_t *tmpl) {
   tv_list_each(l, &bus->subs) {
     tv_sub_t *sub = tv_bus_sub(l);
     if (sub->count == sub->cap) {
+      if (sub->flags & TV_SUB_KEEP_NEWEST) { /* the oldest makes room */
+        tv_event_t *old = sub->ring[sub->head];
+        sub->ring[sub->head] = ev;
+        sub->head = (sub->head + 1) % sub->cap;
+        sub->delivered++;
+        ev->refs++;
+        tv_bus_event_unref(bus, old);
+        continue;
+      }
       sub->dropped++;
-      if (!diagnostic) sub->overflowed = 1, overflows = 1;
+      if (!diagnostic && !(sub->flags & TV_SUB_LOSSY)) sub->overflowed = 1, overflows = 1;
       continue;
     }
     sub->ring[(sub->head + sub->count++) % sub->cap] = ev;
     ev->refs++;
+    if (sub->flags & TV_SUB_KEEP_NEWEST) {
+      sub->delivered++;
+      continue;
+    }
     if (sub->parked) {
       sub->parked = 0;
       sub->ops->wake(sub);
@@ -195,6 +223,7 @@ void tv_sub_report_panic(tv_sub_t *sub, const char *msg, size_t len,
 int tv_bus_drained(const tv_bus_t *bus) {
   tv_list_each(l, &bus->subs) {
     const tv_sub_t *sub = tv_bus_sub(l);
+    if (sub->flags & (TV_SUB_KEEP_NEWEST | TV_SUB_LOSSY)) continue; /* (not waited for) */
     if (sub->count || !sub->parked) return 0;
   }
   return 1;

@@ -8,6 +8,14 @@
  * only takes a sequence number. Nothing in the core's bookkeeping depends on
  * the bus: it is observability only.
  *
+ * Two modes change that for one subscriber (tv_sub_set_flags):
+ * TV_SUB_KEEP_NEWEST makes its queue a record of the newest `cap` events (a
+ * full ring drops its oldest; it never wakes anyone: the owner reads the ring
+ * in place, tv_sub_at), so keeping a backlog costs a publish one ring store;
+ * TV_SUB_LOSSY makes a full queue drop the new event, counted in `dropped`,
+ * without SubscriberOverflow: the consumer reports its losses itself. Neither
+ * kind is waited for by tv_bus_drained.
+ *
  * Owner: the supervisor embeds the bus; the bus owns its subscribers (freed by
  * tv_bus_unsubscribe or tv_bus_close) and its event pool. */
 #ifndef TV_BUS_H
@@ -27,7 +35,12 @@ typedef struct tv_sub_ops {
   /* The queue became non-empty while the consumer was parked. Must not run
    * the consumer synchronously: defer it. */
   void (*wake)(tv_sub_t *sub);
+  /* Optional: the bus's owner is closing (tv_bus_detach_all): stop using sub
+   * and end it with tv_bus_unsubscribe. NULL: the bus unsubscribes it. */
+  void (*detach)(tv_sub_t *sub);
 } tv_sub_ops_t;
+
+enum { TV_SUB_KEEP_NEWEST = 1, TV_SUB_LOSSY = 2 };
 
 struct tv_sub {
   tv_link_t link; /* in the bus's list */
@@ -37,8 +50,11 @@ struct tv_sub {
   uint32_t cap, head, count;
   uint8_t parked;     /* consumer waits for tv_sub_ops.wake */
   uint8_t overflowed; /* scratch for one publish */
+  uint8_t flags;      /* TV_SUB_* */
   uint16_t last_kind; /* kind of the event the consumer popped last */
-  uint64_t delivered, dropped; /* dropped: queue full, or no memory for the event */
+  /* delivered: events popped (TV_SUB_KEEP_NEWEST: events stored, ever);
+   * dropped: queue full, or no memory for the event */
+  uint64_t delivered, dropped;
   const tv_sub_ops_t *ops;
   void *data; /* the consumer's */
 };
@@ -58,8 +74,10 @@ struct tv_bus {
 static inline tv_sub_t *tv_bus_sub(tv_link_t *l) { return tv_container_of(l, tv_sub_t, link); }
 
 void tv_bus_init(tv_bus_t *bus, tv_clock_t *clock);
-/* Unsubscribes everyone and frees the pool. */
+/* Detaches everyone (tv_bus_detach_all) and frees the pool. */
 void tv_bus_close(tv_bus_t *bus);
+/* Ends every subscription: through its ops->detach, else tv_bus_unsubscribe. */
+void tv_bus_detach_all(tv_bus_t *bus);
 
 /* A new subscriber with a queue of `cap` (>= 1) events, parked (its first
  * event wakes it). Returns 0, TV_EINVAL or TV_ENOMEM. */
@@ -67,6 +85,12 @@ int tv_bus_subscribe(tv_bus_t *bus, const char *name, size_t len, uint32_t cap,
                      const tv_sub_ops_t *ops, void *data, tv_sub_t **out);
 /* Drops the queue's events and frees the subscriber. */
 void tv_bus_unsubscribe(tv_sub_t *sub);
+/* Sets TV_SUB_* on a subscriber before anything is published to it. */
+void tv_sub_set_flags(tv_sub_t *sub, unsigned flags);
+/* The i-th queued event, oldest first (i < count), still queued: borrowed. */
+static inline tv_event_t *tv_sub_at(const tv_sub_t *sub, uint32_t i) {
+  return sub->ring[(sub->head + i) % sub->cap];
+}
 
 /* Stamps seq (and `at` when anyone listens: the wall clock as read once per
  * tick of the loop's clock, which moves once per loop pass) and fans the event out. The
