@@ -2,9 +2,9 @@
 -- the socket's path, opening it (a live host of the same name refused, a
 -- stale socket replaced), attaching the supervisor the run drives, and
 -- closing it all when the run ends. The routes are taskvisor.control_routes;
--- the event backlog taskvisor.control_state (task states are the core's).
+-- the event backlog taskvisor.control_events (task states are the core's).
 local S = require("taskvisor.control.server")
-local State = require("taskvisor.control_state")
+local Events = require("taskvisor.control_events")
 local Routes = require("taskvisor.control_routes")
 
 local M = {}
@@ -80,27 +80,27 @@ function Control:attach(sup, cfg, why)
   local opts, err = control_opts(cfg and cfg.control)
   if not opts then return nil, err end
   local routes = Routes.new(self, sup, cfg, why)
-  local st, serr = State.new(sup, { encode = S.encode, backlog = opts.backlog, array_mt = getmetatable(S.array()) })
-  if not st then return nil, "control: " .. tostring(serr) end
-  routes.state = st
+  local evs, everr = Events.new(sup, opts.backlog) -- (GET /v1/events: control_events)
+  if not evs then return nil, "control: " .. tostring(everr) end
+  routes.events = evs
   local srv, e = S.serve({ fd = self.fd, handler = function(req) return routes:handle(req) end,
     idle_timeout = opts.idle_timeout, max_conn = opts.max_conn, group = opts.gid,
     on_tick = function() routes:tick() end })
   self.fd = nil
-  if not srv then return nil, "control: " .. tostring(e) end
-  self.server, self.state, self.routes = srv, st, routes
+  if not srv then evs:close() return nil, "control: " .. tostring(e) end
+  self.server, self.routes, self.events = srv, routes, evs
   routes.server = srv
   return true
 end
 
 --- ctl:close(): stops serving and removes the socket (idempotent).
 function Control:close()
-  if self.state then self.state:close() end
+  if self.events then self.events:close() end
   if self.routes then self.routes:close() end
   if self.server then self.server:close() end
   if self.fd then S.close_fd(self.fd) end
   if self.server or self.fd then os.remove(self.path) end
-  self.server, self.fd, self.state = nil, nil, nil
+  self.server, self.fd, self.events = nil, nil, nil
 end
 
 M.Control = Control

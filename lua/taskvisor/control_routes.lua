@@ -276,28 +276,7 @@ end
 
 -- ---- events, slots, host commands ------------------------------------------------
 
-function R:get_events(req)
-  local q = req.query
-  local since, limit
-  if q.since then
-    since = math.tointeger(tonumber(q.since[1]))
-    if not since or since < 0 then return fail(400, "EINVAL", "'since' must be an event seq (an integer >= 0)") end
-  end
-  if q.limit then
-    limit = math.tointeger(tonumber(q.limit[1]))
-    if not limit or limit < 1 then return fail(400, "EINVAL", "'limit' must be an integer >= 1") end
-  end
-  local evs, nxt = self.state:events(since, limit)
-  if not evs then
-    return 410, { error = { code = "EGONE", message = string.format(
-      "events after seq %d are no longer kept: the oldest kept is %d", since, nxt) }, oldest = nxt }
-  end
-  if not (q.follow and q.follow[1] ~= "0") then return 200, { events = evs, next = nxt } end
-  return 200, STREAM, "application/x-ndjson", function(s)
-    for _, ev in ipairs(evs) do s:write(S.encode(ev) .. "\n") end
-    self.state:follow(s)
-  end
-end
+function R:get_events(req) return self.events:get(req) end -- (taskvisor.control_events)
 
 function R:get_slots()
   local sup = self.sup

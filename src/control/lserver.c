@@ -4,7 +4,8 @@
  * answers status, value: a value encoded as JSON, a string with a content
  * type, or a stream (M.STREAM, content type, on_open(stream)).
  * Owner: the server userdata owns its tvc_server_t until :close() (or __gc);
- * a stream userdata holds the writer's reference of its tvc_stream_t. */
+ * a stream userdata holds the writer's reference of its tvc_stream_t (until a
+ * backlog's follower takes it over: lbacklog.c). */
 #include <errno.h>
 #include <grp.h>
 #include <lauxlib.h>
@@ -15,6 +16,7 @@
 
 #include "core/kinds/process.h"
 #include "json.h"
+#include "lbacklog.h"
 #include "lbase.h"
 #include "listener.h"
 #include "tcp.h"
@@ -23,7 +25,7 @@
 #include "server.h"
 
 #define SERVER_MT "taskvisor.control.server"
-#define STREAM_MT "taskvisor.control.stream"
+#define STREAM_MT TVC_LSTREAM_MT
 #define MAX_BODY (64 * 1024)
 
 typedef struct lserver {
@@ -33,9 +35,7 @@ typedef struct lserver {
   uv_loop_t *loop;
 } lserver;
 
-typedef struct lstream {
-  tvc_stream_t *st; /* NULL once ended */
-} lstream;
+typedef tvc_lstream lstream;
 
 /* ---- json -------------------------------------------------------------------- */
 
@@ -270,7 +270,7 @@ static void open_stream(lua_State *T, tvc_request_t *r, unsigned status, int bas
   if (lua_pcall(T, 1, 0, 0) != LUA_OK) {
     fprintf(stderr, "taskvisor: control: %s %s: %s\n", tvc_request_method(r), tvc_request_path(r),
             lua_tostring(T, -1));
-    tvc_stream_end(ls->st);
+    if (ls->st) tvc_stream_end(ls->st); /* (NULL: a follower took it over, and ended it) */
     ls->st = NULL;
   }
 }
@@ -483,6 +483,7 @@ int luaopen_taskvisor_control_server(lua_State *L) {
   luaL_newlib(L, funcs);
   tvc_status_open(L);
   tvc_metrics_open(L);
+  tvc_lbacklog_open(L); /* S.backlog */
   lua_pushlightuserdata(L, TVC_JSON_NULL);
   lua_setfield(L, -2, "null");
   lua_newtable(L); /* the marker a handler returns to open a stream */

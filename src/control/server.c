@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -54,8 +55,11 @@ struct tvc_stream {
   tvc_server_t *srv; /* NULL once the response is gone */
   struct MHD_Connection *conn;
   char *buf;
-  size_t len, cap;
-  int refs, ended, suspended;
+  size_t off, len, cap; /* unsent bytes: buf[off, len) */
+  int refs, ended, suspended, want_drain, hung_up;
+  uv_poll_t *hup; /* while suspended: the client's socket, for its hang-up */
+  const tvc_stream_watch_t *watch; /* the writer's, or NULL */
+  void *watch_data;
   tvc_stream_t *next, **prevp;
 };
 
@@ -69,11 +73,55 @@ static void stream_unref(tvc_stream_t *st) {
   free(st);
 }
 
+static void hup_closed(uv_handle_t *h) { free(h); }
+
+/* Closed at once (not only stopped): its fd is still the connection's now,
+ * and a handle closed later could take a reused fd out of the loop's epoll. */
+static void hup_stop(tvc_stream_t *st) {
+  if (!st->hup) return;
+  uv_close((uv_handle_t *)st->hup, hup_closed);
+  st->hup = NULL;
+}
+
 static void stream_resume(tvc_stream_t *st) {
+  hup_stop(st);
   if (!st->suspended || !st->srv) return;
   st->suspended = 0;
   MHD_resume_connection(st->conn);
   kick(st->srv);
+}
+
+/* The client hung up while its connection was suspended: resumed, so that
+ * the server sees it and frees the response (stream_gone). */
+static void on_hup(uv_poll_t *p, int status, int events) {
+  (void)status, (void)events;
+  tvc_stream_t *st = p->data;
+  uv_os_fd_t fd;
+  char c;
+  ssize_t n = uv_fileno((uv_handle_t *)p, &fd) == 0 ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    st->hung_up = 1; /* (end of file: MHD too closes a connection that reads one) */
+    stream_resume(st);
+  } else {
+    hup_stop(st); /* (not a hang-up: not watched again until the next suspend) */
+  }
+}
+
+/* MHD does not watch a suspended connection: we do, for its hang-up only
+ * (EPOLLRDHUP; data the client sends waits for MHD). Best effort. */
+static void hup_watch(tvc_stream_t *st) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (st->hup || !ci || !st->srv) return;
+  uv_poll_t *p = malloc(sizeof *p);
+  if (!p) return;
+  if (uv_poll_init(st->srv->poll.loop, p, ci->connect_fd) != 0) {
+    free(p);
+    return;
+  }
+  p->data = st;
+  st->hup = p;
+  if (uv_poll_start(p, UV_DISCONNECT, on_hup) != 0) hup_stop(st);
 }
 
 /* MHD asks for more of the body: what is queued, the end, or (nothing yet)
@@ -81,16 +129,22 @@ static void stream_resume(tvc_stream_t *st) {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   tvc_stream_t *st = cls;
-  if (st->len > 0) {
-    size_t n = st->len < max ? st->len : max;
-    memcpy(buf, st->buf, n);
-    memmove(st->buf, st->buf + n, st->len - n);
-    st->len -= n;
+  if (st->hung_up) return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (st->len > st->off) { /* (an offset, not a memmove per read: 1 MiB queued was 30 MiB moved) */
+    size_t n = st->len - st->off < max ? st->len - st->off : max;
+    memcpy(buf, st->buf + st->off, n);
+    st->off += n;
+    if (st->off == st->len) st->off = st->len = 0;
+    if (st->want_drain && st->len - st->off <= TVC_STREAM_LOW) {
+      st->want_drain = 0;
+      if (st->watch && st->watch->drained) st->watch->drained(st->watch_data);
+    }
     return (ssize_t)n;
   }
   if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
   st->suspended = 1;
   MHD_suspend_connection(st->conn);
+  hup_watch(st);
   return 0;
 }
 
@@ -101,18 +155,27 @@ static void stream_gone(void *cls) {
     if (st->next) st->next->prevp = st->prevp;
     st->prevp = NULL;
   }
+  hup_stop(st);
   st->srv = NULL;
   st->ended = 1;
+  const tvc_stream_watch_t *w = st->watch;
+  st->watch = NULL;
+  if (w && w->gone) w->gone(st->watch_data); /* (may end the writer's reference: ours is left) */
   stream_unref(st);
 }
 
 int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len) {
   if (!st->srv || st->ended) return -1;
-  if (st->len + len > TVC_STREAM_MAX) { /* a client that does not read: cut it off */
+  if (st->len - st->off + len > TVC_STREAM_MAX) { /* a client that does not read: cut it off */
     st->ended = 1;
-    st->len = 0;
+    st->off = st->len = 0;
     stream_resume(st);
     return -1;
+  }
+  if (st->off && st->len + len > st->cap) { /* room at the front first */
+    memmove(st->buf, st->buf + st->off, st->len - st->off);
+    st->len -= st->off;
+    st->off = 0;
   }
   if (st->len + len > st->cap) {
     size_t cap = st->cap ? st->cap : 4096;
@@ -130,7 +193,21 @@ int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len) {
 
 int tvc_stream_alive(const tvc_stream_t *st) { return st->srv != NULL && !st->ended; }
 
+size_t tvc_stream_pending(const tvc_stream_t *st) { return st->len - st->off; }
+
+int tvc_stream_full(tvc_stream_t *st) {
+  if (st->len - st->off < TVC_STREAM_HIGH) return 0;
+  st->want_drain = 1;
+  return 1;
+}
+
+void tvc_stream_watch(tvc_stream_t *st, const tvc_stream_watch_t *w, void *data) {
+  st->watch = st->srv ? w : NULL;
+  st->watch_data = data;
+}
+
 void tvc_stream_end(tvc_stream_t *st) {
+  st->watch = NULL;
   st->ended = 1;
   stream_resume(st);
   stream_unref(st);
@@ -461,6 +538,7 @@ void tvc_server_close(tvc_server_t *s) {
   /* Every stream ends: resumed, its connection gets the end of the body. */
   for (tvc_stream_t *st = s->streams; st; st = st->next) {
     st->ended = 1;
+    hup_stop(st);
     if (st->suspended) {
       st->suspended = 0;
       MHD_resume_connection(st->conn);

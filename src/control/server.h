@@ -65,9 +65,27 @@ tvc_stream_t *tvc_reply_stream(tvc_request_t *r, unsigned status, const char *ct
 int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len);
 /* Whether the client may still get what is written. */
 int tvc_stream_alive(const tvc_stream_t *st);
+/* Bytes written and not yet sent. */
+size_t tvc_stream_pending(const tvc_stream_t *st);
+/* Whether TVC_STREAM_HIGH bytes or more wait: a writer that can wait should
+ * stop, and is told (watch->drained) once they are down to TVC_STREAM_LOW. */
+int tvc_stream_full(tvc_stream_t *st);
+
+/* A writer's callbacks, both called from inside the server (defer any work
+ * that is not bookkeeping): drained after tvc_stream_full said 1, once the
+ * bytes waiting fell to TVC_STREAM_LOW; gone once the client is gone or the
+ * server closes (the writer then ends its reference with tvc_stream_end). */
+typedef struct tvc_stream_watch {
+  void (*drained)(void *data);
+  void (*gone)(void *data);
+} tvc_stream_watch_t;
+/* Sets the writer's callbacks (w outlives the stream; NULL: none). */
+void tvc_stream_watch(tvc_stream_t *st, const tvc_stream_watch_t *w, void *data);
 /* The end of the body; drops the caller's reference (st is gone after). */
 void tvc_stream_end(tvc_stream_t *st);
 
 #define TVC_STREAM_MAX (1u << 20)
+#define TVC_STREAM_HIGH (256u << 10)
+#define TVC_STREAM_LOW (64u << 10)
 
 #endif

@@ -56,6 +56,7 @@ static const layout LAYOUTS[] = {
      {TASK, {"stream", "stream", 's', "stdout"}, {"file", "file", 'q', "unknown"}, {"bytes", "bytes", 'i', NULL},
       REASON("unknown")}},
     {"Escalated", "escalated", {TASK, REASON("unknown")}},
+    {"EventsLost", "events-lost", {{"lost", "lost", 'i', NULL}, {"after", "after", 'i', NULL}}}, /* (the API's own) */
     {NULL, NULL, {{0}}},
 };
 
@@ -99,7 +100,8 @@ static void field(const item *it, json_t *ev, FILE *out) {
 void tv_client_event_line(json_t *ev, FILE *out) {
   const char *kind = json_string_value(json_object_get(ev, "kind"));
   json_t *seq = json_object_get(ev, "seq");
-  fprintf(out, "[%03" JSON_INTEGER_FORMAT "] ", json_is_integer(seq) ? json_integer_value(seq) : (json_int_t)0);
+  if (json_is_integer(seq)) fprintf(out, "[%03" JSON_INTEGER_FORMAT "] ", json_integer_value(seq));
+  else fputs("[-] ", out); /* (not an event of the host's: EventsLost) */
   const layout *l = LAYOUTS;
   while (l->kind && (!kind || strcmp(l->kind, kind) != 0)) l++;
   if (l->kind) {

@@ -45,8 +45,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   return len;
 }
 
-/* s with every byte that starts no valid sequence replaced by U+FFFD. */
-static json_t *lossy_string(const char *s, size_t len) {
+json_t *ltv_json_lossy_string(const char *s, size_t len) {
   char *buf = malloc(len * 3 + 1);
   if (!buf) return NULL;
   size_t o = 0;
@@ -69,7 +68,7 @@ static json_t *string_at(enc *e, int idx) {
   size_t len;
   const char *s = lua_tolstring(e->L, idx, &len);
   json_t *v = json_stringn(s, len);
-  if (!v && e->o->lossy) v = lossy_string(s, len);
+  if (!v && e->o->lossy) v = ltv_json_lossy_string(s, len);
   return v ? v : fail(e, "a string that is not UTF-8");
 }
 

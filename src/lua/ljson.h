@@ -21,6 +21,9 @@ typedef struct ltv_json_opts {
 /* The value at idx as JSON (a new reference), or NULL with a message in err
  * naming where ("tasks[2].fn: a function"). */
 json_t *ltv_json_from_lua(lua_State *L, int idx, const ltv_json_opts_t *o, char *err, size_t errlen);
+/* s as a JSON string with every byte that starts no valid UTF-8 sequence
+ * replaced by U+FFFD (a new reference, or NULL: no memory). */
+json_t *ltv_json_lossy_string(const char *s, size_t len);
 /* Adds json_encode and json_null to the table on top of the stack. */
 void ltv_json_open(lua_State *L);
 
