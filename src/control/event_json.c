@@ -12,21 +12,13 @@
 #include "event_json.h"
 #include "ljson.h"
 
-int tvc_buf_reserve(tvc_buf_t *b, size_t n) {
-  if (b->len + n <= b->cap) return 0;
+int tvc_buf_grow(tvc_buf_t *b, size_t n) {
   size_t cap = b->cap ? b->cap : 4096;
   while (cap < b->len + n) cap *= 2;
   char *p = realloc(b->p, cap);
   if (!p) return -1;
   b->p = p;
   b->cap = cap;
-  return 0;
-}
-
-int tvc_buf_add(tvc_buf_t *b, const char *s, size_t n) {
-  if (tvc_buf_reserve(b, n) != 0) return -1;
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
   return 0;
 }
 
@@ -69,13 +61,23 @@ int tvc_json_string(tvc_buf_t *b, const char *s, size_t len) {
 }
 
 int tvc_json_uint(tvc_buf_t *b, uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  return tvc_buf_add(b, tmp + sizeof tmp - n, (size_t)n);
+  static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
+  char tmp[24], *p = tmp + sizeof tmp;
+  while (v >= 100) { /* two digits a division: a seq has nine or ten */
+    unsigned d = (unsigned)(v % 100);
+    v /= 100;
+    p -= 2;
+    memcpy(p, pairs + 2 * d, 2);
+  }
+  if (v >= 10) {
+    p -= 2;
+    memcpy(p, pairs + 2 * v, 2);
+  } else {
+    *--p = (char)('0' + v);
+  }
+  return tvc_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 int tvc_json_int(tvc_buf_t *b, int64_t v) {

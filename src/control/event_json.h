@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/events/event.h"
 
@@ -18,9 +19,18 @@ typedef struct tvc_buf {
   size_t len, cap;
 } tvc_buf_t;
 
-/* Makes room for n more bytes: 0, or -1 (no memory). */
-int tvc_buf_reserve(tvc_buf_t *b, size_t n);
-int tvc_buf_add(tvc_buf_t *b, const char *s, size_t n);
+int tvc_buf_grow(tvc_buf_t *b, size_t n);
+/* Makes room for n more bytes: 0, or -1 (no memory). (Inline: an event is
+ * a dozen small appends.) */
+static inline int tvc_buf_reserve(tvc_buf_t *b, size_t n) {
+  return b->len + n <= b->cap ? 0 : tvc_buf_grow(b, n);
+}
+static inline int tvc_buf_add(tvc_buf_t *b, const char *s, size_t n) {
+  if (tvc_buf_reserve(b, n) != 0) return -1;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  return 0;
+}
 void tvc_buf_free(tvc_buf_t *b);
 
 /* The encoder's cache: the text of the last `at` (it changes once per loop
