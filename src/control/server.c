@@ -443,11 +443,12 @@ static void resume_deferred(tvc_server_t *s) {
 
 #define STREAM_PASSES 15
 
-/* Some stream has bytes queued and its connection is not suspended. */
-static int streams_waiting(const tvc_server_t *s) {
+/* The bytes queued on streams whose connections are not suspended. */
+static size_t streams_waiting(const tvc_server_t *s) {
+  size_t n = 0;
   for (const tvc_stream_t *st = s->streams; st; st = st->next)
-    if (st->len > st->off && !st->suspended) return 1;
-  return 0;
+    if (!st->suspended) n += st->len - st->off;
+  return n;
 }
 
 static void run_mhd(tvc_server_t *s) {
@@ -459,8 +460,13 @@ static void run_mhd(tvc_server_t *s) {
   /* A pass sends at most a connection's write buffer (its 32 KiB memory
    * pool) per connection: a stream with more queued gets a few more passes
    * now rather than one per turn of a busy loop (a follower of a restart
-   * storm was held to ~30 MB/s). */
-  for (int i = 0; i < STREAM_PASSES && streams_waiting(s); i++) MHD_run(s->d);
+   * storm was held to ~30 MB/s), as long as they take some (a client that
+   * does not read costs no extra pass). */
+  size_t waiting = streams_waiting(s), now;
+  for (int i = 0; i < STREAM_PASSES && waiting; i++, waiting = now) {
+    MHD_run(s->d);
+    if ((now = streams_waiting(s)) >= waiting) break;
+  }
   MHD_UNSIGNED_LONG_LONG ms;
   if (MHD_get_timeout(s->d, &ms) == MHD_YES)
     uv_timer_start(&s->timer, on_timer, ms, 0);
