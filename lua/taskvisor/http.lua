@@ -136,18 +136,38 @@ end
 -- the first line with every task. Coalesced on purpose: a restart storm's
 -- hundreds of thousands of events a second would otherwise each be encoded
 -- and sent to every open page (the metrics collector marks the tasks).
-local TICK = 0.25
+-- A follower still taking its last line (the client is behind) is sent no
+-- new one: the names that changed meanwhile are held for it
+-- (self.followers[stream] is then a set of names instead of true) and go in
+-- its next line, so a slow page gets what it can take instead of a pile.
+-- Lines are PACE times as far apart as the last one took to make, if that
+-- is longer than TICK: a storm over thousands of tasks changes every one of
+-- them in each line, and the feed keeps to a fortieth of the loop.
+local TICK, PACE = 0.25, 40
 
 function Http:follow_tasks()
   local routes = self.ctl.routes
   return 200, S.STREAM, "application/x-ndjson", function(stream)
-    local all = S.array()
-    for _, name in ipairs(routes:task_names()) do all[#all + 1] = routes:task(name) end
-    stream:write(S.encode({ tasks = all, at = (select(3, S.host())) }) .. "\n")
+    local all, at = S.array(), (select(3, S.host()))
+    for _, name in ipairs(routes:task_names()) do all[#all + 1] = routes:task(name, at) end
+    stream:write(S.encode({ tasks = all, at = at }) .. "\n")
     self.followers[stream] = true
     local c = routes.metrics
     if c and not c.dirty then c.dirty = {} end
-    self.server:tick(TICK)
+    if not self.period then
+      self.period = TICK
+      self.server:tick(TICK)
+    end
+  end
+end
+
+-- The next lines' period from what this one cost (CPU seconds).
+function Http:pace(cost)
+  local period = math.max(TICK, cost * PACE)
+  if math.abs(period - self.period) > 0.1 * self.period then
+    self.period = period
+    self.server:tick(0)
+    self.server:tick(period)
   end
 end
 
@@ -156,27 +176,49 @@ function Http:tick()
   if not next(self.followers) then
     if c then c.dirty = nil end
     self.server:tick(0)
+    self.period = nil
     return
   end
+  local t0 = os.clock()
   local dirty = c and c.dirty
-  local line
-  if dirty and next(dirty) then
-    c.dirty = {}
-    local routes, list = self.ctl.routes, S.array()
-    for name in pairs(dirty) do
-      local t = routes:task(name)
-      if t then list[#list + 1] = t end
+  if dirty and next(dirty) then c.dirty = {} else dirty = nil end
+  local at = (select(3, S.host()))
+  local shared -- (the line of every follower that has nothing held: encoded once)
+  for st, held in pairs(self.followers) do
+    if st:pending() > 0 then -- still taking its last line: hold this tick's names for it
+      if dirty then
+        if held == true then held = {} self.followers[st] = held end
+        for name in pairs(dirty) do held[name] = true end
+      end
+    else
+      local line
+      if held == true then
+        shared = shared or self:line(dirty, at)
+        line = shared
+      else
+        if dirty then for name in pairs(dirty) do held[name] = true end end
+        line = self:line(held, at)
+        self.followers[st] = true
+      end
+      if not st:write(line) then
+        self.followers[st] = nil
+        st:close()
+      end
     end
-    line = S.encode({ tasks = list, at = (select(3, S.host())) }) .. "\n"
-  else
-    line = "{}\n" -- (a heartbeat: a page knows the feed is alive; a gone client is noticed)
   end
-  for st in pairs(self.followers) do
-    if not st:write(line) then
-      self.followers[st] = nil
-      st:close()
-    end
+  self:pace(os.clock() - t0)
+end
+
+-- One feed line: the views of the named tasks, or a heartbeat when none
+-- changed (a page knows the feed is alive; a gone client is noticed).
+function Http:line(names, at)
+  if not names or not next(names) then return "{}\n" end
+  local routes, list = self.ctl.routes, S.array()
+  for name in pairs(names) do
+    local t = routes:task(name, at)
+    if t then list[#list + 1] = t end
   end
+  return S.encode({ tasks = list, at = at }) .. "\n"
 end
 
 function Http:close()

@@ -44,7 +44,7 @@ struct tvc_stream {
   tvc_server_t *srv; /* NULL once the response is gone */
   struct MHD_Connection *conn;
   char *buf;
-  size_t len, cap;
+  size_t off, len, cap; /* buf[off, len) is queued; MHD takes from off */
   int refs, ended, suspended;
   tvc_stream_t *next, **prevp;
 };
@@ -71,11 +71,11 @@ static void stream_resume(tvc_stream_t *st) {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   tvc_stream_t *st = cls;
-  if (st->len > 0) {
-    size_t n = st->len < max ? st->len : max;
-    memcpy(buf, st->buf, n);
-    memmove(st->buf, st->buf + n, st->len - n);
-    st->len -= n;
+  if (st->len > st->off) { /* (no memmove of the rest per read: a 3 MB line is ~100 reads) */
+    size_t n = st->len - st->off < max ? st->len - st->off : max;
+    memcpy(buf, st->buf + st->off, n);
+    st->off += n;
+    if (st->off == st->len) st->off = st->len = 0;
     return (ssize_t)n;
   }
   if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
@@ -98,11 +98,19 @@ static void stream_gone(void *cls) {
 
 int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len) {
   if (!st->srv || st->ended) return -1;
-  if (st->len + len > TVC_STREAM_MAX) { /* a client that does not read: cut it off */
+  size_t queued = st->len - st->off;
+  /* A client that does not read: cut it off. (A write into an empty queue is
+   * taken whatever its size: one line of 10,000 tasks is 3 MB.) */
+  if (queued > 0 && queued + len > TVC_STREAM_MAX) {
     st->ended = 1;
-    st->len = 0;
+    st->off = st->len = 0;
     stream_resume(st);
     return -1;
+  }
+  if (st->off > 0 && st->len + len > st->cap) { /* room at the front: move what is left there */
+    memmove(st->buf, st->buf + st->off, queued);
+    st->off = 0;
+    st->len = queued;
   }
   if (st->len + len > st->cap) {
     size_t cap = st->cap ? st->cap : 4096;
@@ -119,6 +127,8 @@ int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len) {
 }
 
 int tvc_stream_alive(const tvc_stream_t *st) { return st->srv != NULL && !st->ended; }
+
+size_t tvc_stream_pending(const tvc_stream_t *st) { return st->len - st->off; }
 
 void tvc_stream_end(tvc_stream_t *st) {
   st->ended = 1;
