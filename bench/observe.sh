@@ -18,6 +18,8 @@ N=${2:-10000}
 ATTEMPTS=${3:-200000}
 RUNS=${4:-3}
 ADD=${5:-at-go}
+ROWS=0 # (the rows the page must show before the storm: the tasks and the gate, when added before)
+[ "$ADD" = before ] && ROWS=1001
 HOST=$BUILD/taskvisor
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
@@ -58,7 +60,7 @@ storm() { # $1: page | feed (curl follows /observe/tasks) | nopage
   SP=$!
   SPORT=$(port_of "$DIR/storm.err")
   if [ "$1" = page ]; then
-    /usr/bin/python3 "$HERE/observe_page.py" "http://127.0.0.1:$SPORT/" "$DIR/go" 1001 >"$DIR/page.out" 2>&1 &
+    /usr/bin/python3 "$HERE/observe_page.py" "http://127.0.0.1:$SPORT/" "$DIR/go" "$ROWS" >"$DIR/page.out" 2>&1 &
     PP=$!
   elif [ "$1" = feed ]; then
     curl -sN "http://127.0.0.1:$SPORT/observe/tasks" >/dev/null &
