@@ -144,6 +144,25 @@ describe("taskvisor run --http", function()
     assert.is_nil(io.open(tokfile)) -- (removed with the listener)
   end)
 
+  it("sends the page's feed a first line of every task even when it is over the stream's 1 MB", function()
+    -- (1,500 tasks with 240-byte names: the line is 1.2 MB; 10,000 tasks
+    -- make 3 MB. The limit is for bytes piled up unread.)
+    local h = O.start([[
+local tv = require("taskvisor")
+local tasks = {}
+for i = 1, 1500 do tasks[i] = tv.task{ name = ("n"):rep(240) .. i, run = function() tv.sleep(1000) end } end
+return tv.config{ tasks = tasks }
+]], "--http 127.0.0.1:0")
+    finally(function() O.stop(h) end)
+    h.port = port_of(h)
+    local line = H.sh(string.format("curl -sN http://127.0.0.1:%d/observe/tasks | head -n 1", h.port))
+    assert.is_true(#line > 1024 * 1024, "the first line has " .. #line .. " bytes")
+    local n = 0
+    for _ in line:gmatch('"path":"n+%d+"') do n = n + 1 end
+    assert.are.equal(1500, n)
+    O.stop(h)
+  end)
+
   it("refuses a non-loopback address without a token, and bad addresses, naming them", function()
     local cfg = H.script('local tv = require("taskvisor") return tv.config{ tasks = {} }')
     local out, status = H.sh(string.format("env -u TASKVISOR_HTTP_TOKEN %s run --control %s --http 0.0.0.0:0 %s",

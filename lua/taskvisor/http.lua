@@ -132,13 +132,19 @@ function Http:handle(req)
 end
 
 -- GET /observe/tasks: the status page's live feed, one JSON line per
--- TICK seconds with the tasks that changed since the last (their /v1/tasks
--- view: a new state, a new attempt or a last exit since then), the first line
--- with every task. Coalesced on purpose: a restart storm's hundreds of
--- thousands of events a second would otherwise each be encoded and sent to
--- every open page. Read from the core's task states (S.tasks_json), so the
--- feed subscribes to nothing.
-local TICK = 0.25
+-- TICK seconds with the tasks that changed since the follower's last line
+-- (their /v1/tasks view: a new state, a new attempt or a last exit since
+-- then), the first line with every task. Coalesced on purpose: a restart
+-- storm's hundreds of thousands of events a second would otherwise each be
+-- encoded and sent to every open page. Read from the core's task states
+-- (S.tasks_json, in C), so the feed subscribes to nothing.
+-- A follower still taking its last line (the client is behind) is sent no
+-- new one: its next line covers everything since the one it took
+-- (self.followers[stream] is the time of its last line), so a slow page gets
+-- what it can take instead of a pile. Lines are PACE times as far apart as
+-- the last tick took to make, if that is longer than TICK: the feed keeps to
+-- a fortieth of the loop.
+local TICK, PACE = 0.25, 40
 
 -- {"tasks": [...], "at": t} from the view's {"tasks": [...]}.
 local function with_at(text, at)
@@ -154,29 +160,51 @@ function Http:follow_tasks()
   return 200, S.STREAM, "application/x-ndjson", function(stream)
     local at = (select(3, S.host()))
     stream:write(with_at(tasks_text(routes), at))
-    self.followers[stream] = true
-    self.last_tick = self.last_tick or at
-    self.server:tick(TICK)
+    self.followers[stream] = at
+    if not self.period then
+      self.period = TICK
+      self.server:tick(TICK)
+    end
+  end
+end
+
+-- The next lines' period from what this tick cost (CPU seconds).
+function Http:pace(cost)
+  local period = math.max(TICK, cost * PACE)
+  if math.abs(period - self.period) > 0.1 * self.period then
+    self.period = period
+    self.server:tick(0)
+    self.server:tick(period)
   end
 end
 
 function Http:tick()
   if not next(self.followers) then
-    self.last_tick = nil
     self.server:tick(0)
+    self.period = nil
     return
   end
+  local t0 = os.clock()
   local at = (select(3, S.host()))
-  local text = tasks_text(self.ctl.routes, self.last_tick or at)
-  self.last_tick = at
-  -- (no change: a heartbeat, so a page knows the feed is alive and a gone client is noticed)
-  local line = text == '{"tasks":[]}' and "{}\n" or with_at(text, at)
-  for st in pairs(self.followers) do
-    if not st:write(line) then
-      self.followers[st] = nil
-      st:close()
+  local lines = {} -- since -> line (followers that took the same lines share one)
+  for st, since in pairs(self.followers) do
+    if st:pending() == 0 then -- (else: still taking its last line; the next covers this one)
+      local line = lines[since]
+      if not line then
+        local text = tasks_text(self.ctl.routes, since)
+        -- (no change: a heartbeat, so a page knows the feed is alive and a gone client is noticed)
+        line = text == '{"tasks":[]}' and "{}\n" or with_at(text, at)
+        lines[since] = line
+      end
+      if st:write(line) then
+        self.followers[st] = at
+      else
+        self.followers[st] = nil
+        st:close()
+      end
     end
   end
+  self:pace(os.clock() - t0)
 end
 
 function Http:close()

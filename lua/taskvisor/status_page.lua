@@ -72,22 +72,25 @@ local JS = [==[
     return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m";
   }
 
-  function plot(svg, times) {
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
+  // A row's plot: its one polyline and title, redrawn in place (in a restart
+  // storm every row changes with each feed line: plots catch up once a second).
+  function plot(e) {
     const now = Date.now() / 1000, w = 160, h = 28, buckets = 30, counts = new Array(buckets).fill(0);
     let recent = 0;
-    for (const [at, n] of times) {
+    e.replot = false;
+    for (const [at, n] of e.restarts) {
       const i = Math.floor((at - (now - PLOT_WINDOW)) / (PLOT_WINDOW / buckets));
       if (i >= 0 && i < buckets) { counts[i] += n; recent += n; }
     }
     const max = Math.max(1, ...counts), pts = [];
     counts.forEach((c, i) => pts.push((i * w / (buckets - 1)).toFixed(1) + "," + (h - 2 - c * (h - 4) / max).toFixed(1)));
-    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    line.setAttribute("points", pts.join(" "));
-    svg.appendChild(line);
-    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
-    text(title, recent + " restarts in the last " + PLOT_WINDOW + " s");
-    svg.appendChild(title);
+    if (!e.line) {
+      e.line = e.svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
+      e.title = e.svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "title"));
+    }
+    const p = pts.join(" "), tt = recent + " restarts in the last " + PLOT_WINDOW + " s";
+    if (e.line.getAttribute("points") !== p) e.line.setAttribute("points", p);
+    if (e.title.textContent !== tt) text(e.title, tt);
   }
 
   async function api(method, url) {
@@ -106,8 +109,21 @@ local JS = [==[
   }
 
   function command(name, verb) {
-    api("POST", path(name, verb)).then((b) => { fail(""); if (b.task) update(b.task); }).catch((e) => fail(e.message));
+    api("POST", path(name, verb)).then((b) => { fail(""); if (b.task) apply([b.task]); }).catch((e) => fail(e.message));
   }
+
+  // Rows far off screen are not redrawn: a row's new text costs the browser
+  // its layout, and with a thousand tasks restarting that was most of the
+  // page's work. They catch up as they come near the viewport.
+  const near = new IntersectionObserver((seen) => {
+    for (const s of seen) {
+      const e = tasks.get(s.target.dataset.task);
+      if (!e) continue;
+      e.near = s.isIntersecting;
+      if (e.near && e.stale) render(e);
+      if (e.near && e.replot) plot(e);
+    }
+  }, { rootMargin: "400px 0px" });
 
   function makeRow(name) {
     const tr = document.createElement("tr");
@@ -129,7 +145,9 @@ local JS = [==[
       cells.actions.appendChild(b);
     }
     $("tasks").tBodies[0].appendChild(tr);
-    return { row: tr, cells, svg, restarts: [], events: [], t: null, seen: 0 };
+    near.observe(tr);
+    return { row: tr, cells, svg, shown: {}, restarts: [], events: [], t: null, seen: 0, line: null, replot: true,
+      near: true, stale: false };
   }
 
   function entry(name) {
@@ -138,47 +156,63 @@ local JS = [==[
     return e;
   }
 
+  // A cell's text, written only when it changes: even an unchanged write
+  // costs the browser a style and layout pass over the whole table.
+  function show(e, k, s) {
+    if (e.shown[k] !== s) { e.shown[k] = s; e.cells[k].textContent = s; }
+  }
+
   function renderUptime(e) {
     const t = e.t;
     const up = (t.state === "RUNNING" || t.state === "STARTING") ? t.uptime + (Date.now() / 1000 - e.seen) : 0;
-    const s = up > 0 ? fmtUptime(up) : "";
-    if (e.cells.uptime.textContent !== s) text(e.cells.uptime, s);
+    show(e, "uptime", up > 0 ? fmtUptime(up) : "");
   }
 
   function render(e) {
-    const t = e.t, c = e.cells;
+    const t = e.t;
     if (!t) return;
+    if (!e.near && e.line) { e.stale = true; return; }
+    e.stale = false;
     let depth = 0;                         // (a group's children under it; names may hold "/")
     for (let g = t.group; g != null && depth < 32; depth++) g = tasks.has(g) && tasks.get(g).t ? tasks.get(g).t.group : null;
-    text(c.name, "\u00a0\u00a0".repeat(depth) + t.name);
-    text(c.state, t.state); c.state.className = "state " + t.state;
-    text(c.pid, t.pid == null ? "" : t.pid);
+    show(e, "name", "\u00a0\u00a0".repeat(depth) + t.name);
+    if (e.shown.state !== t.state) e.cells.state.className = "state " + t.state;
+    show(e, "state", String(t.state));
+    show(e, "pid", t.pid == null ? "" : String(t.pid));
     renderUptime(e);
-    text(c.restarts, t.restarts);
+    show(e, "restarts", String(t.restarts));
     const le = t.last_exit;
-    text(c.exit, !le ? "" : le.signal != null ? "signal " + le.signal : le.code != null ? "code " + le.code : "");
-    text(c.reason, le && le.reason ? le.reason : "");
-    plot(e.svg, e.restarts);
+    show(e, "exit", !le ? "" : le.signal != null ? "signal " + le.signal : le.code != null ? "code " + le.code : "");
+    show(e, "reason", le && le.reason ? String(le.reason) : "");
+    if (!e.line) plot(e);                 // (a new row's plot at once; its changes once a second)
   }
 
-  function update(t, at) {
-    const e = entry(t.name);
-    if (e.t && at && t.restarts > e.t.restarts) {   // restarts since the last view: the plot's points
-      e.restarts.push([at, t.restarts - e.t.restarts]);
-      const old = Date.now() / 1000 - PLOT_WINDOW;
-      while (e.restarts.length && e.restarts[0][0] < old) e.restarts.shift();
+  // Task views (a feed line's, /v1/tasks', a command's answer): their rows,
+  // then the summary and the open detail, once.
+  function apply(list, at) {
+    const now = Date.now() / 1000;
+    let again = false;
+    for (const t of list) {
+      const e = entry(t.name);
+      if (e.t && at && t.restarts > e.t.restarts) {   // restarts since the last view: the plot's points
+        e.restarts.push([at, t.restarts - e.t.restarts]);
+        while (e.restarts.length && e.restarts[0][0] < now - PLOT_WINDOW) e.restarts.shift();
+        e.replot = true;
+      }
+      e.t = t;
+      e.seen = now;
+      render(e);
+      if (detail === t.name) again = true;
     }
-    e.t = t;
-    e.seen = Date.now() / 1000;
-    render(e);
     summary();
-    if (detail === t.name) loadDetail(t.name);
+    if (again) loadDetail(detail);
   }
 
   function summary() {
     const n = { total: 0 };
     for (const e of tasks.values()) if (e.t) { n.total++; n[e.t.state] = (n[e.t.state] || 0) + 1; }
-    text($("summary"), Object.entries(n).map(([k, v]) => k.toLowerCase() + " " + v).join(" \u00b7 "));
+    const s = Object.entries(n).map(([k, v]) => k.toLowerCase() + " " + v).join(" \u00b7 ");
+    if ($("summary").textContent !== s) text($("summary"), s);
   }
 
   let detailAt = 0, detailTimer = null;
@@ -223,18 +257,21 @@ local JS = [==[
         $("live").className = "on"; text($("live"), "live");
         fail("");
         const reader = r.body.getReader(), dec = new TextDecoder();
-        let buf = "";
+        let parts = [];                    // (a line's pieces so far: only new text is searched)
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buf += dec.decode(value, { stream: true });
-          let i;
-          while ((i = buf.indexOf("\n")) >= 0) {
-            const line = buf.slice(0, i); buf = buf.slice(i + 1);
+          let s = dec.decode(value, { stream: true }), i;
+          while ((i = s.indexOf("\n")) >= 0) {
+            parts.push(s.slice(0, i));
+            s = s.slice(i + 1);
+            const line = parts.join("");
+            parts = [];
             if (!line) continue;
             const msg = JSON.parse(line);
-            for (const t of msg.tasks || []) update(t, msg.at);
+            if (msg.tasks) apply(msg.tasks, msg.at);
           }
+          if (s) parts.push(s);
         }
       } catch (err) { fail(err.message); }
       $("live").className = "off"; text($("live"), "reconnecting");
@@ -246,7 +283,7 @@ local JS = [==[
     const host = await api("GET", "/v1/host");
     text($("host"), host.name + " \u00b7 pid " + host.pid);
     const b = await api("GET", "/v1/tasks");
-    for (const t of b.tasks) update(t);
+    apply(b.tasks);
   }
 
   async function start() {
@@ -260,13 +297,13 @@ local JS = [==[
         if (e.events.length > KEEP_EVENTS) e.events.shift();
         if (ev.kind === "TaskStarting" && ev.attempt > 1) e.restarts.push([ev.at, 1]);
       }
-      for (const e of tasks.values()) render(e);
+      for (const e of tasks.values()) plot(e);
       follow();
     } catch (err) { fail(err.message); setTimeout(start, 2000); }
   }
-  setInterval(() => {                   // uptimes tick; plots move on only every 5 s
+  setInterval(() => {                   // uptimes tick; changed plots catch up; all move on every 5 s
     const replot = (Date.now() / 1000 | 0) % 5 === 0;
-    for (const e of tasks.values()) if (e.t) { renderUptime(e); if (replot && e.restarts.length) plot(e.svg, e.restarts); }
+    for (const e of tasks.values()) if (e.t && e.near) { renderUptime(e); if (e.replot || (replot && e.restarts.length)) plot(e); }
   }, 1000);
   start();
 })();

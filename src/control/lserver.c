@@ -165,6 +165,14 @@ static int stream_alive(lua_State *L) {
   return 1;
 }
 
+/* stream:pending(): bytes written that the client has not taken yet (0 once
+ * it is gone). */
+static int stream_pending(lua_State *L) {
+  lstream *ls = check_stream(L);
+  lua_pushinteger(L, ls->st && tvc_stream_alive(ls->st) ? (lua_Integer)tvc_stream_pending(ls->st) : 0);
+  return 1;
+}
+
 /* stream:close(): the end of the body (idempotent). */
 static int stream_close(lua_State *L) {
   lstream *ls = check_stream(L);
@@ -454,7 +462,8 @@ static int l_array(lua_State *L) {
 
 int luaopen_taskvisor_control_server(lua_State *L) {
   static const luaL_Reg stream_m[] = {{"write", stream_write}, {"alive", stream_alive},
-                                      {"close", stream_close}, {NULL, NULL}};
+                                      {"pending", stream_pending}, {"close", stream_close},
+                                      {NULL, NULL}};
   static const luaL_Reg server_m[] = {{"close", server_close}, {"connections", server_connections},
                                       {"tick", server_tick},
                                       {NULL, NULL}};

@@ -166,7 +166,10 @@ static void stream_gone(void *cls) {
 
 int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len) {
   if (!st->srv || st->ended) return -1;
-  if (st->len - st->off + len > TVC_STREAM_MAX) { /* a client that does not read: cut it off */
+  size_t queued = st->len - st->off;
+  /* A client that does not read: cut it off. (A write into an empty queue is
+   * taken whatever its size: one line of 10,000 tasks is 3 MB.) */
+  if (queued > 0 && queued + len > TVC_STREAM_MAX) {
     st->ended = 1;
     st->off = st->len = 0;
     stream_resume(st);

@@ -61,7 +61,8 @@ int tvc_reply_error(tvc_request_t *r, unsigned status, const char *code, const c
  * NULL if it cannot be made. */
 tvc_stream_t *tvc_reply_stream(tvc_request_t *r, unsigned status, const char *ctype);
 /* Queues bytes for the client: 0, or -1 when the client is gone or has let
- * more than TVC_STREAM_MAX bytes pile up (the stream is then ended). */
+ * more than TVC_STREAM_MAX bytes pile up (the stream is then ended; a write
+ * into an empty queue is always taken). */
 int tvc_stream_write(tvc_stream_t *st, const char *data, size_t len);
 /* Whether the client may still get what is written. */
 int tvc_stream_alive(const tvc_stream_t *st);
