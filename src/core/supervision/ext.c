@@ -72,6 +72,10 @@ static void note_end(tv_actor_t *a, const tv_event_t *ev, int failed) {
   tv_actor_ext_t *x = a->ext;
   if (!x) {
     if (!failed) return; /* a task that never failed: its attempts ended well */
+    /* A failure for want of memory makes no record that needs memory: a host
+     * out of it would otherwise spend what is left on 300 bytes per task,
+     * and its Lua heap in one emergency collection after another. */
+    if ((ev->fields & TV_F_REASON) && ev->reason && strstr(ev->reason->s, "not enough memory")) return;
     uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
     x = tv_actor_ext(a);
     if (!x) return; /* no memory: the view shows no last exit */
