@@ -438,6 +438,26 @@ describe("the task views (rendered in C from the core's states)", function()
   end)
 end)
 
+describe("a config task that has ended with no outcome kept (keep_outcomes = 0)", function()
+  it("is still a task of the API: STOPPED, and it can be started again", function()
+    local h = start([=[
+      local tv = require("taskvisor")
+      return tv.config{ supervisor = { keep_outcomes = 0 }, tasks = {
+        tv.task{ name = "once", restart = "never", run = function() end },
+        tv.task{ name = "stay", run = function(ctx) while ctx:sleep(10) do end end },
+      } }
+    ]=])
+    local t = until_state(h, "once", "STOPPED")
+    assert.are.equal("once", t.name)
+    local code, v = post(h.sock, "/v1/tasks/once/start")
+    assert.are.equal(200, code)
+    assert.is_true(v.ok)
+    local code2 = get(h.sock, "/v1/tasks/nobody")
+    assert.are.equal(404, code2)
+    stop(h)
+  end)
+end)
+
 describe("the control socket", function()
   it("is made 0600 in a 0700 directory under $XDG_RUNTIME_DIR, named after the config; removed on exit", function()
     local dir = tmpdir()

@@ -128,7 +128,7 @@ static int l_task_metrics(lua_State *L) {
   double started = luaL_optnumber(L, 3, 0);
   tvc_tasks_t l;
   lua_Integer unknown;
-  if (tvc_tasks_list(L, sup, order, 0, started, &l, &unknown))
+  if (tvc_tasks_list(L, sup, order, 0, 0, started, &l, &unknown))
     return luaL_error(L, "not enough memory");
   jbuf_t b = {0};
   labels_t lb;

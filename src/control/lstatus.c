@@ -185,7 +185,7 @@ static int l_tasks_json(lua_State *L) {
   lua_Integer unknown;
   int has_since = !lua_isnoneornil(L, 6);
   double since = has_since ? luaL_checknumber(L, 6) : 0; /* (checked before anything is held) */
-  if (tvc_tasks_list(L, sup, names ? names : order, names != 0, started, &l, &unknown)) {
+  if (tvc_tasks_list(L, sup, names ? names : order, names != 0, info, started, &l, &unknown)) {
     if (!unknown) return luaL_error(L, "not enough memory");
     lua_rawgeti(L, names, unknown);
     lua_pushnil(L);
@@ -242,7 +242,7 @@ static int l_task_counts(lua_State *L) {
   const tv_sup_t *sup = view_args(L, &order, &info, &started);
   tvc_tasks_t l;
   lua_Integer unknown;
-  if (tvc_tasks_list(L, sup, order, 0, started, &l, &unknown))
+  if (tvc_tasks_list(L, sup, order, 0, 0, started, &l, &unknown))
     return luaL_error(L, "not enough memory");
   counts_t c = {0};
   for (uint32_t i = 0; i < l.n; i++) count_task(&c, &l.v[i].st);

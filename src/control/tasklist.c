@@ -18,15 +18,8 @@ const tv_sup_t *tvc_sup_arg(lua_State *L) {
   return s->sup;
 }
 
-static int name_cmp(const char *s, size_t len, const tv_str_t *b) {
-  size_t n = len < b->len ? len : b->len;
-  int c = memcmp(s, b->s, n);
-  return c ? c : (len > b->len) - (len < b->len);
-}
-
 static int by_name(const void *x, const void *y) {
-  const tv_str_t *a = ((const tvc_task_t *)x)->name;
-  return name_cmp(a->s, a->len, ((const tvc_task_t *)y)->name);
+  return tv_str_cmp(((const tvc_task_t *)x)->name, ((const tvc_task_t *)y)->name);
 }
 
 typedef struct reg {
@@ -43,8 +36,7 @@ static int collect(void *arg, const tv_status_t *st) {
 }
 
 static int by_task_name(const void *x, const void *y) {
-  const tv_str_t *a = (*(const tvc_task_t *const *)x)->name;
-  return name_cmp(a->s, a->len, (*(const tvc_task_t *const *)y)->name);
+  return tv_str_cmp((*(const tvc_task_t *const *)x)->name, (*(const tvc_task_t *const *)y)->name);
 }
 
 /* Whether `name` is among the sorted listed tasks `v` (n). */
@@ -52,7 +44,7 @@ static int listed(tvc_task_t *const *v, uint32_t n, const tv_str_t *name) {
   uint32_t lo = 0, hi = n;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    int c = name_cmp(name->s, name->len, v[mid]->name);
+    int c = tv_str_cmp(name, v[mid]->name);
     if (!c) return 1;
     if (c < 0) hi = mid;
     else lo = mid + 1;
@@ -85,8 +77,17 @@ static int add_others(const tv_sup_t *sup, tvc_tasks_t *out) {
   return 0;
 }
 
-int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, double started,
-                   tvc_tasks_t *out, lua_Integer *unknown) {
+/* Whether `name` is a key of the table at stack index `config` (0: none). */
+static int in_config(lua_State *L, int config, const char *name, size_t len) {
+  if (!config) return 0;
+  lua_pushlstring(L, name, len);
+  int found = lua_rawget(L, config) != LUA_TNIL;
+  lua_pop(L, 1);
+  return found;
+}
+
+int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, int config,
+                   double started, tvc_tasks_t *out, lua_Integer *unknown) {
   const tv_clock_t *c = sup->sched->clock;
   *out = (tvc_tasks_t){NULL, 0, tv_clock_wall(c), tv_clock_now(c)};
   *unknown = 0;
@@ -105,7 +106,7 @@ int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, doubl
     if (found) {
       hits += found == 1;
       t->name = tv_str_ref((tv_str_t *)t->st.name);
-    } else if (only) {
+    } else if (only && !in_config(L, config, name, len)) {
       *unknown = k;
       tvc_tasks_free(out);
       return -1;

@@ -10,6 +10,7 @@
 #include <lua.h>
 #include <stdint.h>
 
+#include "core/base/clock.h"
 #include "core/supervision/status.h"
 
 typedef struct tvc_task {
@@ -31,14 +32,15 @@ const tv_sup_t *tvc_sup_arg(lua_State *L);
  * none), then the other registered ones. A name of `order` that is neither
  * registered nor recorded as ended is a config task not started: STOPPED
  * since `started` (wall s). With `only` set, the array at `order` is the
- * whole listing and an unknown name fails: *unknown is its index (1-based).
- * 0, or -1 when out of memory. */
-int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, double started,
-                   tvc_tasks_t *out, lua_Integer *unknown);
+ * whole listing, and a name that is none of these nor a key of the table at
+ * `config` (0: none; the config's tasks) fails: *unknown is its index
+ * (1-based). 0, or -1 when out of memory or for an unknown name. */
+int tvc_tasks_list(lua_State *L, const tv_sup_t *sup, int order, int only, int config,
+                   double started, tvc_tasks_t *out, lua_Integer *unknown);
 void tvc_tasks_free(tvc_tasks_t *t);
 /* Clock ms as wall seconds, like an event's `at`. */
 static inline double tvc_wall_of(const tvc_tasks_t *t, uint64_t ms) {
-  return t->wall - ((double)t->now - (double)ms) / 1000.0;
+  return tv_clock_wall_at(t->wall, t->now, ms);
 }
 
 #endif

@@ -4,7 +4,6 @@
  * state in supervisord's words (sup:status). Its methods
  * go into the supervisor's method table from above, as lctl.c's do. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/base/error.h"
 #include "core/kinds/process.h"
@@ -190,7 +189,7 @@ typedef struct clock_pair {
 
 /* Clock ms `ms` as wall seconds, like an event's `at`. */
 static double wall_of(const clock_pair_t *c, uint64_t ms) {
-  return c->wall - ((double)c->now - (double)ms) / 1000.0;
+  return tv_clock_wall_at(c->wall, c->now, ms);
 }
 
 static void set_str(lua_State *L, const char *k, const tv_str_t *v) {
@@ -259,10 +258,7 @@ static int collect_one(void *arg, const tv_status_t *st) {
 }
 
 static int by_name(const void *x, const void *y) {
-  const tv_str_t *a = ((const tv_status_t *)x)->name, *b = ((const tv_status_t *)y)->name;
-  size_t n = a->len < b->len ? a->len : b->len;
-  int c = memcmp(a->s, b->s, n);
-  return c ? c : (a->len > b->len) - (a->len < b->len);
+  return tv_str_cmp(((const tv_status_t *)x)->name, ((const tv_status_t *)y)->name);
 }
 
 /* sup:status(name): that task's state (a table: state in supervisord's words,

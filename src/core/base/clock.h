@@ -39,6 +39,11 @@ static inline uint64_t tv_clock_now(const tv_clock_t *c) {
 }
 static inline double tv_clock_wall(const tv_clock_t *c) { return c->wall(c); }
 static inline uint64_t tv_clock_hrtime(const tv_clock_t *c) { return c->hrtime(c); }
+/* Clock ms `ms` as wall seconds (like an event's `at`), from one reading of
+ * both clocks: `wall` (seconds) when the clock read `now` (ms). */
+static inline double tv_clock_wall_at(double wall, uint64_t now, uint64_t ms) {
+  return wall - ((double)now - (double)ms) / 1000.0;
+}
 static inline int tv_clock_is_virtual(const tv_clock_t *c) { return c->kind == TV_CLOCK_VIRTUAL; }
 
 #endif

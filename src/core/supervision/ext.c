@@ -108,15 +108,9 @@ static int reason_is(const tv_event_t *ev, const char *s) {
 }
 
 void tv_actor_note(tv_actor_t *a, const tv_event_t *ev) {
+  /* (TaskStarting is kept inline by tv_actor_publish; TaskAdded and
+   * TaskRemoveRequested by the supervisor, which publishes them) */
   switch (ev->kind) {
-  case TV_EV_TASK_ADDED:
-    a->shown = TV_ST_STARTING;
-    a->since = tv_sched_now(tv_actor_env(a)->sched);
-    break;
-  case TV_EV_TASK_STARTING: /* a new attempt: its time starts again */
-    a->shown = tv_actor_has(a, HF_EXPLICIT_READY) ? TV_ST_STARTING : TV_ST_RUNNING;
-    a->since = tv_sched_now(tv_actor_env(a)->sched);
-    break;
   case TV_EV_TASK_READY: tv_actor_show(a, TV_ST_RUNNING); break;
   case TV_EV_BACKOFF_SCHEDULED: tv_actor_show(a, TV_ST_BACKOFF); break;
   case TV_EV_TASK_FAILED: note_end(a, ev, 1); break;
@@ -126,9 +120,6 @@ void tv_actor_note(tv_actor_t *a, const tv_event_t *ev) {
   case TV_EV_TASK_STOPPED:
     note_end(a, ev, 0);
     if (reason_is(ev, "operator")) tv_actor_show(a, TV_ST_STOPPED);
-    break;
-  case TV_EV_TASK_REMOVE_REQUESTED:
-    if (!tv_status_final(a->shown)) tv_actor_show(a, TV_ST_STOPPING);
     break;
   case TV_EV_ACTOR_EXHAUSTED:
     tv_actor_show(a, reason_is(ev, "policy_exhausted_success") ? TV_ST_EXITED : TV_ST_FATAL);

@@ -488,7 +488,7 @@ int tv_sup_add_ex(tv_sup_t *s, const char *name, size_t len, const tv_policy_t *
     s->natural = 0;
     tv_timer_stop(s->sched, &s->timer);
   }
-  tv_actor_show(a, TV_ST_STARTING);
+  a->shown = TV_ST_STARTING;
   a->since = tv_sched_now(s->sched);
   publish_simple(s, TV_EV_TASK_ADDED, a->name, NULL);
   tv_actor_start(a);
