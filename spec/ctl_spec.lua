@@ -107,13 +107,15 @@ return tv.config{
 }
 ]]
 
--- Starts `taskvisor run [opts] cfg.lua dir` in the background; returns its pid.
+-- Starts `taskvisor run cfg.lua [opts] dir` in the background (the options
+-- after CONFIG, as the issue writes them; the config's own argument `dir`
+-- after them); returns its pid. (control_spec puts them before CONFIG.)
 local function start_host(opts, env)
   local cfg = dir .. "/cfg.lua"
   local f = assert(io.open(cfg, "w"))
   f:write(CONFIG)
   f:close()
-  local out = H.sh(string.format("%s%s run %s %s %s >%s 2>&1 & echo $!", env or "", sq(HOST), opts, sq(cfg),
+  local out = H.sh(string.format("%s%s run %s %s %s >%s 2>&1 & echo $!", env or "", sq(HOST), sq(cfg), opts,
     sq(dir), sq(dir .. "/host.log")))
   return assert(tonumber(out:match("%d+")), out)
 end

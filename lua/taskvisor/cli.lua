@@ -10,35 +10,71 @@ local M = {}
 
 local function err(fmt, ...) io.stderr:write("taskvisor: ", string.format(fmt, ...), "\n") end
 
--- Options of the form --name VALUE / --name=VALUE and one positional CONFIG;
--- the words after CONFIG are the config's own arguments (its `...`).
--- Returns opts, config, rest; or nil, message.
+-- Reads the option at argv[i] (--key VALUE or --key=VALUE) into opts.
+-- Returns the index after it; nil, message for a bad one; or false when
+-- it is not one of `known` and `lenient` (the caller keeps the word).
+local function take_option(cmd, argv, i, known, opts, lenient)
+  local a = argv[i]
+  local key, val = a:match("^%-%-([%w-]+)=(.*)$")
+  key = key or a:sub(3)
+  local kind = known[key]
+  if kind == nil then
+    if lenient then return false end
+    return nil, string.format("%s: unknown option '--%s' (see 'taskvisor help %s')", cmd, key, cmd)
+  end
+  if kind == "flag" then
+    if val then return nil, string.format("%s: '--%s' takes no value", cmd, key) end
+    opts[key] = true
+  else
+    if not val then
+      i = i + 1
+      val = argv[i]
+      if val == nil then return nil, string.format("%s: '--%s' needs a value (%s)", cmd, key, kind) end
+    end
+    opts[key] = val
+  end
+  return i + 1
+end
+
+-- Options of the form --name VALUE / --name=VALUE and one positional CONFIG.
+-- The command's own options may also follow CONFIG (`run CONFIG --control
+-- PATH`, as the issue and most CLIs write it); every other word after
+-- CONFIG, and everything after a "--", is the config's own arguments (its
+-- `...`). Returns opts, config, rest; or nil, message.
 local function parse(cmd, argv, known)
-  local opts, i = {}, 1
+  local opts, i, ended = {}, 1, false
   while i <= #argv do
     local a = argv[i]
-    if a == "--" then i = i + 1 break end
+    if a == "--" then i, ended = i + 1, true break end
     if a:sub(1, 2) ~= "--" then break end
-    local key, val = a:match("^%-%-([%w-]+)=(.*)$")
-    key = key or a:sub(3)
-    local kind = known[key]
-    if kind == nil then return nil, string.format("%s: unknown option '--%s' (see 'taskvisor help %s')", cmd, key, cmd) end
-    if kind == "flag" then
-      if val then return nil, string.format("%s: '--%s' takes no value", cmd, key) end
-      opts[key] = true
-    else
-      if not val then
-        i = i + 1
-        val = argv[i]
-        if val == nil then return nil, string.format("%s: '--%s' needs a value (%s)", cmd, key, kind) end
-      end
-      opts[key] = val
-    end
-    i = i + 1
+    local nexti, e = take_option(cmd, argv, i, known, opts, false)
+    if not nexti then return nil, e end
+    i = nexti
   end
   local config = argv[i]
   if not config then return nil, string.format("%s: missing CONFIG (a Lua file returning tv.config{...})", cmd) end
-  return opts, config, table.move(argv, i + 1, #argv, 1, {})
+  local rest = {}
+  i = i + 1
+  while i <= #argv do
+    local a = argv[i]
+    if ended then
+      rest[#rest + 1] = a
+      i = i + 1
+    elseif a == "--" then
+      ended, i = true, i + 1
+    else
+      local nexti, e = false, nil
+      if a:sub(1, 2) == "--" then nexti, e = take_option(cmd, argv, i, known, opts, true) end
+      if nexti == nil then return nil, e end
+      if nexti then
+        i = nexti
+      else
+        rest[#rest + 1] = a
+        i = i + 1
+      end
+    end
+  end
+  return opts, config, rest
 end
 M.parse = parse
 

@@ -37,6 +37,14 @@ struct tvc_server {
  * timers) for a hundred answers. */
 #define PASS_BUDGET_NS 2000000ull
 
+/* A body over max_body is read and dropped, then answered 413, up to this
+ * much: answering while the client still sends and closing would leave its
+ * unread bytes in our socket, and the kernel resets the connection before
+ * the client reads the answer (curl then reports no status at all). A
+ * client that asks first (Expect: 100-continue) is answered at once, and a
+ * larger body is cut short like that: answered, then the connection closed. */
+#define DROP_MAX (8u << 20)
+
 /* One request. Owner: MHD's per-request pointer, freed at NOTIFY_COMPLETED. */
 struct tvc_request {
   tvc_server_t *srv;
@@ -46,6 +54,7 @@ struct tvc_request {
   char *body;
   size_t len, cap;
   int too_big, answered;
+  size_t dropped; /* body bytes read and dropped since too_big */
   tvc_request_t *next_deferred;
 };
 
@@ -310,6 +319,12 @@ void tvc_request_args(tvc_request_t *r, void (*fn)(void *arg, const char *k, con
 }
 
 /* First call for a request: admission, connection limit, declared size. */
+static int reply_too_big(tvc_request_t *r) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "request body over %zu bytes", r->srv->cfg.max_body);
+  return tvc_reply_error(r, 413, "ETOOBIG", msg);
+}
+
 static int screen(tvc_server_t *s, tvc_request_t *r) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -331,21 +346,25 @@ static int screen(tvc_server_t *s, tvc_request_t *r) {
     return tvc_reply_error(r, 503, "EBUSY", msg);
   }
   const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.max_body);
-    return tvc_reply_error(r, 413, "ETOOBIG", msg);
+  unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+  if (n > s->cfg.max_body) {
+    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    r->too_big = 1; /* (take_body drops what comes; the last call answers) */
+    if ((expect && strcasecmp(expect, "100-continue") == 0) || n > DROP_MAX) return reply_too_big(r);
   }
   return 0;
 }
 
 static void take_body(tvc_server_t *s, tvc_request_t *r, const char *data, size_t n) {
-  if (r->too_big) return;
-  if (r->len + n > s->cfg.max_body) { /* (chunked: no Content-Length said so) */
+  if (!r->too_big && r->len + n > s->cfg.max_body) { /* (chunked: no Content-Length said so) */
     r->too_big = 1;
     free(r->body);
     r->body = NULL;
     r->len = r->cap = 0;
+  }
+  if (r->too_big) {
+    r->dropped += n;
+    if (r->dropped > DROP_MAX) reply_too_big(r); /* (answered: the rest is not read) */
     return;
   }
   if (r->len + n + 1 > r->cap) {
@@ -390,11 +409,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     *upload_size = 0;
     return MHD_YES;
   }
-  if (r->too_big) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.max_body);
-    return tvc_reply_error(r, 413, "ETOOBIG", msg) == 0 ? MHD_YES : MHD_NO;
-  }
+  if (r->too_big) return reply_too_big(r) == 0 ? MHD_YES : MHD_NO;
   if (s->handled && (int64_t)(uv_hrtime() - s->pass_start) > (int64_t)PASS_BUDGET_NS) { /* the next pass answers it */
     MHD_suspend_connection(conn);
     r->next_deferred = s->deferred;

@@ -232,13 +232,18 @@ static int is_lua_command(const char *w) {
 
 static void command_usage(FILE *out, const char *cmd) {
   if (strcmp(cmd, "run") == 0)
-    fprintf(out, "usage: " PROGNAME " run [--name NAME] [--control PATH] CONFIG [args...]\n"
+    fprintf(out, "usage: " PROGNAME " run [options] CONFIG [options] [-- args...]\n"
                  "Runs a declarative config (a Lua file ending in 'return tv.config{...}');\n"
                  "a script that calls sup:run() itself runs as with '" PROGNAME " SCRIPT'.\n"
-                 "Either way the run serves the control API (docs/control-api.md) on a Unix socket:\n"
+                 "Either way the run serves the control API (docs/control-api.md) on a Unix socket.\n"
+                 "Options go before or after CONFIG; other words after it, and all after '--',\n"
+                 "are the config's own arguments (its '...').\n"
                  "  --name NAME     the host's name (default: CONFIG's file name without .lua)\n"
                  "  --control PATH  the socket (default: $XDG_RUNTIME_DIR/taskvisor/NAME.sock, else\n"
                  "                  /run/taskvisor/NAME.sock as root, else /tmp/taskvisor-UID/NAME.sock)\n"
+                 "  --events-json FILE|-     every event as a JSON line (- : standard output)\n"
+                 "  --http ADDR:PORT         /metrics (Prometheus) and the status page over TCP\n"
+                 "  --http-token-file PATH   where --http's bearer token is written\n"
                  "Exit status as '" PROGNAME " SCRIPT': 0, 1 config error, 2 GraceExceeded, 3 escalated.\n");
   else if (strcmp(cmd, "check") == 0)
     fprintf(out, "usage: " PROGNAME " check CONFIG [args...]\n"
