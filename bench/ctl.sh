@@ -9,6 +9,8 @@
 #   poll    100 clients polling `ctl --json status` in a loop during a restart
 #           storm of 1,000 tasks: the loop's worst stall per second, as the
 #           probe task's 1 ms sleeps see it (bench/ctl_config.lua)
+# Environment: HOST_CPU / CLIENT_CPU pin the host / the clients (taskset),
+# CLIENT_NICE runs the clients at that nice value.
 set -eu
 cd "$(dirname "$0")/.."
 host=${1:-./build/taskvisor}
@@ -141,15 +143,20 @@ bench_poll() {
   i=0
   clients=
   while [ $i -lt 100 ]; do
-    (while [ -e "$tmp/polling" ]; do
-      if ${CLIENT_CPU:+taskset -c "$CLIENT_CPU"} "$host" ctl --socket "$sock" --json status >/dev/null 2>&1; then printf . >>"$tmp/ok.$i"; else printf x >>"$tmp/err.$i"; fi
-    done) &
+    # (the whole client loop, its shell's forks included, at CLIENT_NICE / on CLIENT_CPU)
+    ${CLIENT_NICE:+nice -n "$CLIENT_NICE"} ${CLIENT_CPU:+taskset -c "$CLIENT_CPU"} sh -c '
+      while [ -e "$1/polling" ]; do
+        if "$2" ctl --socket "$3" --json status >/dev/null 2>&1; then printf . >>"$1/ok.$4"; else printf x >>"$1/err.$4"; fi
+      done' sh "$tmp" "$host" "$sock" "$i" &
     clients="$clients $!"
     i=$((i + 1))
   done
   sleep 0.5 # (only so the clients are all looping before the window)
   cat "$tmp"/ok.* 2>/dev/null | wc -c >"$tmp/ok0"
+  read -r run0 wait0 _ </proc/$hostpid/schedstat
   load=$(probe_lines 10)
+  [ -n "${SHOW_SECONDS:-}" ] && echo "$load" >&2
+  read -r run1 wait1 _ </proc/$hostpid/schedstat
   ok=$(($(cat "$tmp"/ok.* 2>/dev/null | wc -c) - $(cat "$tmp/ok0")))
   rm -f "$tmp/polling"
   for p in $clients; do wait "$p" 2>/dev/null || true; done
@@ -161,6 +168,8 @@ bench_poll() {
     "$(echo "$load" | awk '{ print $3 }' | stats)" "$rate" "$ok" "$(cat "$tmp"/err.* 2>/dev/null | wc -c)"
   printf '  the same in the host'"'"'s own CPU time (without the time the clients held the cores): worst stall %s ms; without clients %s ms\n' \
     "$(echo "$load" | awk '{ print $4 }' | stats)" "$(echo "$base" | awk '{ print $4 }' | stats)"
+  printf '  the host (its main thread) in those 10 s: on a CPU %.2f s, runnable but waiting for one %.2f s (/proc/PID/schedstat)\n' \
+    "$(echo "$run0 $run1" | awk '{ print ($2 - $1) / 1e9 }')" "$(echo "$wait0 $wait1" | awk '{ print ($2 - $1) / 1e9 }')"
   stop_host
 }
 

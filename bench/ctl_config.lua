@@ -4,7 +4,8 @@
 -- (restart = "always", run returns), the restart benchmark's load. Either
 -- way a probe task sleeps 1 ms in a loop and appends one line a second to
 -- OUT: "<second> <attempts that second> <worst lateness of its 1 ms sleeps, ms>
--- <worst host CPU between two of its wakeups, less the 1 ms, ms>": the loop's
+-- <worst host CPU between two of its wakeups, less the 1 ms, ms> <Lua heap,
+-- KiB>": the loop's
 -- longest stall as a timer inside the host sees it, first in wall time (which
 -- counts the time other processes held the core), then in the host's own CPU
 -- time (the loop's own work).
@@ -39,7 +40,8 @@ tasks[#tasks + 1] = tv.task{ name = "probe", restart = "never", run = function(c
     t, c = now, cpu
     local s = math.floor(now)
     if s ~= second then
-      f:write(string.format("%d %d %.3f %.3f\n", s, attempts - last_attempts, worst * 1000, worst_cpu * 1000))
+      f:write(string.format("%d %d %.3f %.3f %.0f\n", s, attempts - last_attempts, worst * 1000, worst_cpu * 1000,
+        collectgarbage("count")))
       second, worst, worst_cpu, last_attempts = s, 0, 0, attempts
     end
   end
