@@ -95,5 +95,17 @@ try:
     time.sleep(0.5)
     d.save_screenshot(SHOT)
     print("ok: screenshot " + SHOT, flush=True)
+    # a row far below the viewport has its name but no state, plot or buttons
+    # until it comes near (the page's work with a thousand rows); scrolled to,
+    # it fills in with its live state
+    until(lambda: row(d, "idle-40"), "idle-40's row")
+    if row(d, "idle-40").find_elements(By.CSS_SELECTOR, "button") or cell(d, "idle-40", "state") != "":
+        fail("idle-40, far below the viewport, was filled in before it was near")
+    if "total 47" not in d.find_element(By.ID, "summary").text:
+        fail("the summary does not count the rows off screen: " + d.find_element(By.ID, "summary").text)
+    d.execute_script("arguments[0].scrollIntoView()", row(d, "idle-40"))
+    until(lambda: cell(d, "idle-40", "state") == "RUNNING", "idle-40 RUNNING once scrolled to")
+    until(lambda: row(d, "idle-40").find_elements(By.CSS_SELECTOR, "button.stop"), "idle-40's buttons")
+    print("ok: a row far below is filled in once scrolled to", flush=True)
 finally:
     d.quit()

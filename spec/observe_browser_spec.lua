@@ -12,7 +12,7 @@ local sq = O.sq
 
 local CONFIG = [[
 local tv = require("taskvisor")
-return tv.config{ tasks = {
+local tasks = {
   tv.process{ name = "web", cmd = { "sleep", "1000" } },
   tv.process{ name = "crash", cmd = { "sh", "-c", "sleep 0.2; exit 3" }, restart = "always", backoff = { first = 0.2 } },
   tv.task{ name = "worker", run = function() tv.sleep(1000) end },
@@ -21,7 +21,10 @@ return tv.config{ tasks = {
     tv.task{ name = "jobs.a", run = function() tv.sleep(1000) end },
     tv.task{ name = "jobs.b", run = function() tv.sleep(1000) end },
   } },
-} }
+}
+-- rows far below the viewport: filled in only once scrolled near
+for i = 1, 40 do tasks[#tasks + 1] = tv.task{ name = "idle-" .. i, run = function() tv.sleep(1000) end } end
+return tv.config{ tasks = tasks }
 ]]
 
 local function shot_path()
@@ -49,7 +52,8 @@ describe("the status page in headless chromium", function()
     io.stderr:write(out)
     assert.are.equal(0, status, out)
     for _, check in ipairs({ "table shows worker RUNNING", "without a reload", "has a restarts plot",
-        "the hostile name renders as text", "shows its last events", "the stop button stopped worker" }) do
+        "the hostile name renders as text", "shows its last events", "the stop button stopped worker",
+        "a row far below is filled in once scrolled to" }) do
       assert.truthy(out:find(check, 1, true), check)
     end
     -- the stop, as the control API has it

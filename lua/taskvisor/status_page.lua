@@ -45,6 +45,7 @@ td.name { cursor: pointer; color: #1565c0; }
 .state { font-weight: 600; } .RUNNING { color: #2e7d32; } .BACKOFF, .STARTING, .STOPPING { color: #ef6c00; }
 .FATAL { color: #c62828; } .STOPPED, .EXITED { color: #757575; }
 svg.plot { width: 160px; height: 28px; background: #f5f5f5; }
+tbody tr { height: 43px; } /* (a row's height before its buttons are made: no jump as it fills in) */
 svg.plot polyline { fill: none; stroke: #c62828; stroke-width: 1.5; }
 button { margin-right: .2em; }
 #detail { margin-top: 1em; background: #fff; padding: .5em 1em; border: 1px solid #e0e0e0; }
@@ -88,6 +89,7 @@ local JS = [==[
     }
     const max = Math.max(1, ...counts), pts = [];
     counts.forEach((c, i) => pts.push((i * w / (buckets - 1)).toFixed(1) + "," + (h - 2 - c * (h - 4) / max).toFixed(1)));
+    if (!e.svg) { e.replot = true; return; }   // (not filled in yet: off screen so far)
     if (!e.line) {
       e.line = e.svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
       e.title = e.svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "title"));
@@ -116,14 +118,17 @@ local JS = [==[
     api("POST", path(name, verb)).then((b) => { fail(""); if (b.task) apply([b.task]); }).catch((e) => fail(e.message));
   }
 
-  // Rows far off screen are not redrawn: a row's new text costs the browser
-  // its layout, and with a thousand tasks restarting that was most of the
-  // page's work. They catch up as they come near the viewport.
+  // Rows far off screen are not redrawn, and a new row gets its plot and
+  // buttons only once it first comes near: a row's new text costs the
+  // browser its layout, and with a thousand tasks restarting that was most
+  // of the page's work (a thousand new rows, fifteen elements each, at once).
+  // They catch up as they come near the viewport.
   const near = new IntersectionObserver((seen) => {
     for (const s of seen) {
       const e = tasks.get(s.target.dataset.task);
       if (!e) continue;
       e.near = s.isIntersecting;
+      if (e.near && !e.svg) fill(e);
       if (e.near && e.stale) render(e);
       if (e.near && e.replot) plot(e);
     }
@@ -137,22 +142,28 @@ local JS = [==[
       tr.appendChild(cells[k] = td(k));
     cells.name.title = name;              // (a long name is cut short in its fixed-width column)
     cells.name.addEventListener("click", () => { showDetail(name); loadDetail(name); });
+    text(cells.name, name);               // (the rest once it comes near: fill, render)
+    $("tasks").tBodies[0].appendChild(tr);
+    near.observe(tr);                     // (its first report says whether it is near)
+    return { name, row: tr, cells, svg: null, shown: { name }, restarts: [], events: [], t: null, seen: 0,
+      line: null, replot: true, near: false, stale: true };
+  }
+
+  // A row's plot and buttons, made when it first comes near the viewport.
+  function fill(e) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("class", "plot");
     svg.setAttribute("viewBox", "0 0 160 28");
-    cells.plot.appendChild(svg);
+    e.cells.plot.appendChild(svg);
+    e.svg = svg;
     for (const verb of ["start", "stop", "restart"]) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = verb;
       text(b, verb);
-      b.addEventListener("click", () => command(name, verb));
-      cells.actions.appendChild(b);
+      b.addEventListener("click", () => command(e.name, verb));
+      e.cells.actions.appendChild(b);
     }
-    $("tasks").tBodies[0].appendChild(tr);
-    near.observe(tr);
-    return { row: tr, cells, svg, shown: {}, restarts: [], events: [], t: null, seen: 0, line: null, replot: true,
-      near: true, stale: false };
   }
 
   function entry(name) {
@@ -179,7 +190,7 @@ local JS = [==[
   function render(e) {
     const t = e.t;
     if (!t) return;
-    if (!e.near && e.line) { e.stale = true; return; }
+    if (!e.near) { e.stale = true; return; }
     e.stale = false;
     let depth = 0;                         // (a group's children under it; names may hold "/")
     for (let g = t.group; g != null && depth < 32; depth++) g = tasks.has(g) && tasks.get(g).t ? tasks.get(g).t.group : null;
