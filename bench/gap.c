@@ -3,7 +3,7 @@
  * time ("wall/cpu" ms). What the machine itself gives any process: run it
  * pinned beside a load (BENCHMARKS.md, the 100 pollers) to tell a stall of
  * the host's loop from one of the VM.
- *   cc -O2 -o /tmp/gap bench/gap.c && taskset -c 0 /tmp/gap 10 */
+ *   taskset -c 0 ./build/gap 10      (built with the rest) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
