@@ -12,6 +12,9 @@
 #     cores are shared with chromium and whatever else runs). ADD: at-go (the
 #     tasks are added as the storm starts: the page builds their rows during
 #     it) or before (added, and shown by the page, before it starts).
+# Environment: HOST_CPU pins the host, PAGE_CPU chromium (and curl's feed)
+# with taskset: the browser of a real deployment is on the operator's
+# machine, not on the two cores of the host it watches.
 set -eu
 BUILD=${1:?usage: bench/observe.sh BUILD [TASKS] [ATTEMPTS] [RUNS] [at-go|before]}
 N=${2:-10000}
@@ -55,15 +58,15 @@ if [ "$N" -gt 0 ]; then metrics; fi
 
 storm() { # $1: page | feed (curl follows /observe/tasks) | nopage
   rm -f "$DIR/go" "$DIR/s.sock"
-  "$HOST" run --control "$DIR/s.sock" --http 127.0.0.1:0 "$HERE/observe_storm.lua" 1000 "$ATTEMPTS" "$DIR/go" "$ADD" \
+  ${HOST_CPU:+taskset -c "$HOST_CPU"} "$HOST" run --control "$DIR/s.sock" --http 127.0.0.1:0 "$HERE/observe_storm.lua" 1000 "$ATTEMPTS" "$DIR/go" "$ADD" \
     >"$DIR/storm.out" 2>"$DIR/storm.err" &
   SP=$!
   SPORT=$(port_of "$DIR/storm.err")
   if [ "$1" = page ]; then
-    /usr/bin/python3 "$HERE/observe_page.py" "http://127.0.0.1:$SPORT/" "$DIR/go" "$ROWS" >"$DIR/page.out" 2>&1 &
+    ${PAGE_CPU:+taskset -c "$PAGE_CPU"} /usr/bin/python3 "$HERE/observe_page.py" "http://127.0.0.1:$SPORT/" "$DIR/go" "$ROWS" >"$DIR/page.out" 2>&1 &
     PP=$!
   elif [ "$1" = feed ]; then
-    curl -sN "http://127.0.0.1:$SPORT/observe/tasks" >/dev/null &
+    ${PAGE_CPU:+taskset -c "$PAGE_CPU"} curl -sN "http://127.0.0.1:$SPORT/observe/tasks" >/dev/null &
     sleep 0.3
     touch "$DIR/go"
   else
