@@ -39,13 +39,16 @@ describe("watchdog", function()
     local sup = tv.supervisor({ grace = 5 })
     local events = H.collect(sup)
     -- 40 pings 0.1 s apart: without them the 3 s watchdog would stop it long
-    -- before it says "sent"
-    assert(sup:add(tv.process{ name = "p", watchdog = 3, restart = "never", stdout = "events",
+    -- before it says "sent". (ready = "notify": the watchdog starts at
+    -- READY=1, as systemd's does, so a python slow to start on a busy
+    -- machine is not taken for a hung one.)
+    assert(sup:add(tv.process{ name = "p", watchdog = 3, restart = "never", stdout = "events", ready = "notify",
       cmd = { "python3", "-c", [[
 import os, socket, time
 addr = os.environ["NOTIFY_SOCKET"]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 print("usec", os.environ.get("WATCHDOG_USEC"), flush=True)
+s.sendto(b"READY=1", "\0" + addr[1:])
 for i in range(40):
     s.sendto(b"WATCHDOG=1", "\0" + addr[1:])
     time.sleep(0.1)
@@ -62,6 +65,26 @@ time.sleep(60)
     assert.is_true(sent < H.index(events, "TimeoutHit", "p"), "stopped while it was pinging")
     assert.equal("watchdog", H.first(events, "TimeoutHit", "p").reason)
     assert.equal("watchdog timeout: no sign of life within 3s", H.first(events, "TaskFailed", "p").reason)
+  end)
+
+  it("a task that says when it is ready is watched from then on: a start longer than the watchdog is no hang", function()
+    local sup = tv.supervisor({ grace = 5 })
+    local events = H.collect(sup)
+    -- 1.5 s to start against a 0.5 s watchdog; then no ping at all
+    assert(sup:add(tv.process{ name = "slow", watchdog = 0.5, restart = "never", ready = "notify",
+      cmd = { "python3", "-c", [[
+import os, socket, time
+addr = os.environ["NOTIFY_SOCKET"]
+time.sleep(1.5)
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", "\0" + addr[1:])
+time.sleep(60)
+]] } }))
+    assert.is_true(sup:run())
+    local ready, hit = H.index(events, "TaskReady", "slow"), H.index(events, "TimeoutHit", "slow")
+    assert.truthy(ready, "never ready: stopped while it started")
+    assert.is_true(ready < hit)
+    assert.equal("watchdog", events[hit].reason)
+    assert.equal("watchdog timeout: no sign of life within 500ms", H.first(events, "TaskFailed", "slow").reason)
   end)
 
   it("bad values name the field; a group has none", function()

@@ -193,7 +193,7 @@ static void force_stop(tv_actor_t *a) {
     t->ops->kill(t);
 }
 
-static void arm_running_timer(tv_actor_t *a) {
+void tv_actor_arm_deadline(tv_actor_t *a) {
   uint64_t due = tv_actor_attempt_deadline(a);
   if (stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
   if (due == UINT64_MAX)
@@ -217,7 +217,7 @@ static void run_attempt(tv_actor_t *a) {
   tv_task_t *t = tv_actor_task(a);
   if (t->ops->spawn && (ev.pid = t->ops->spawn(t, a->attempt)) > 0) ev.fields |= TV_F_PID;
   tv_actor_publish(a, &ev);
-  if (a->policy->timeout_ns || (a->ext && a->ext->watchdog_ms)) arm_running_timer(a);
+  if (a->policy->timeout_ns || (a->ext && a->ext->watchdog_ms)) tv_actor_arm_deadline(a);
   t->ops->start(t, a->attempt); /* may report done before returning */
   if (a->state == TV_ACTOR_RUNNING && !(a->ext && (a->ext->hook_flags & HF_EXPLICIT_READY)))
     tv_actor_mark_ready(a);
@@ -311,7 +311,7 @@ static void on_timer(tv_timer_t *t) {
     tv_str_unref(r); /* (the event borrowed it; the bus took its own) */
     tv_actor_task(a)->ops->kill(tv_actor_task(a));
   } else {
-    arm_running_timer(a);
+    tv_actor_arm_deadline(a);
   }
 }
 
@@ -366,10 +366,10 @@ void tv_actor_hold(tv_actor_t *a, uint64_t kill_deadline) {
   switch (a->state) {
     case TV_ACTOR_RUNNING:
       if (!brutal(a)) tv_actor_task(a)->ops->cancel(tv_actor_task(a));
-      if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
+      if (!a->killing && a->state == TV_ACTOR_RUNNING) tv_actor_arm_deadline(a);
       break;
     case TV_ACTOR_HOOK:
-      arm_running_timer(a); /* the hook ends first, bounded by the deadline */
+      tv_actor_arm_deadline(a); /* the hook ends first, bounded by the deadline */
       break;
     case TV_ACTOR_HELD:
       break;
@@ -570,10 +570,10 @@ void tv_actor_cancel(tv_actor_t *a, uint64_t kill_deadline) {
     case TV_ACTOR_RUNNING:
       if (first && !(a->ext && a->ext->hold) && !brutal(a))
         tv_actor_task(a)->ops->cancel(tv_actor_task(a));
-      if (!a->killing && a->state == TV_ACTOR_RUNNING) arm_running_timer(a);
+      if (!a->killing && a->state == TV_ACTOR_RUNNING) tv_actor_arm_deadline(a);
       break;
     case TV_ACTOR_HOOK:
-      if (!a->killing) arm_running_timer(a); /* the hook ends first, bounded */
+      if (!a->killing) tv_actor_arm_deadline(a); /* the hook ends first, bounded */
       break;
   }
 }

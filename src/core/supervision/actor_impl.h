@@ -18,6 +18,9 @@
  * in time), and the earlier of that and its timeout; UINT64_MAX: none. */
 uint64_t tv_actor_watchdog_deadline(const tv_actor_t *a);
 uint64_t tv_actor_attempt_deadline(const tv_actor_t *a);
+/* actor.c: (re)arms the running attempt's timer for the earliest of its
+ * timeout, watchdog and stop deadline (none: stopped). */
+void tv_actor_arm_deadline(tv_actor_t *a);
 
 /* What follows the running hook. */
 enum { TV_THEN_STEP, TV_THEN_DELAY, TV_THEN_END };

@@ -25,6 +25,10 @@ int tv_task_ready(tv_task_t *t) {
   tv_event_t ev = tv_actor_event(a, TV_EV_TASK_READY);
   tv_actor_publish(a, &ev);
   tv_actor_mark_ready(a);
+  if (a->state == TV_ACTOR_RUNNING && a->ext && a->ext->watchdog_ms) { /* its watchdog starts now */
+    a->ext->alive_at = tv_sched_now(tv_actor_env(a)->sched);
+    tv_actor_arm_deadline(a);
+  }
   return 0;
 }
 

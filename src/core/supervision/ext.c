@@ -47,6 +47,10 @@ void tv_actor_set_hooks(tv_actor_t *a, int hooks, int explicit_ready, int comple
 /* Clock ms the running attempt's watchdog expires, or UINT64_MAX. */
 uint64_t tv_actor_watchdog_deadline(const tv_actor_t *a) {
   if (a->state != TV_ACTOR_RUNNING || !a->ext || !a->ext->watchdog_ms) return UINT64_MAX;
+  /* systemd: "activated when the start-up is completed". A task that says
+   * when it is ready (ready = "notify", a check, ctx:ready()) is watched
+   * from then on (tv_task_ready), so a slow start is not a hang. */
+  if (!a->ready && tv_actor_has(a, HF_EXPLICIT_READY)) return UINT64_MAX;
   return a->ext->alive_at + a->ext->watchdog_ms;
 }
 
