@@ -104,8 +104,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
       lua_pushvalue(L, 1);
       s->batch++;
       if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
-      lua_callk(L, 0, 0, k, deliver);
-      lua_settop(L, top);
+      lua_callk(L, 0, 0, k, deliver); /* (returns with the stack at `top`) */
       continue;
     }
     /* Making the event may run the collector, and a finalizer may destroy
@@ -123,8 +122,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
     tv_event_drop_copy(&copy);
     s->batch++;
     if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
-    lua_callk(L, 1, 0, k, deliver);
-    lua_settop(L, top);
+    lua_callk(L, 1, 0, k, deliver); /* (returns with the stack at `top`: no settop) */
   }
   return 0;
 }
