@@ -97,7 +97,15 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
   lua_settop(L, top);
   while (s->sub && s->batch < DELIVERY_BUDGET) {
     tv_event_t *ev = tv_sub_pop(s->sub);
-    if (!ev) break;
+    if (!ev) {
+      /* Parked here, inside this batch's pcall, so a wake-up goes on with this
+       * loop instead of setting up another batch: with one wake-up per task
+       * step (two events), that set-up was ~10% of a restart. */
+      s->batch = 0;
+      if (!tv_sub_park(s->sub)) continue;
+      s->fiber.wait = LTV_WAIT_EVENTS;
+      return lua_yieldk(L, 0, k, deliver);
+    }
     if (s->tap.fn) s->tap.fn(s->tap.data, ev);
     if (s->no_event) { /* it could not see the event: none is made */
       tv_bus_event_unref(s->sub->bus, ev);
