@@ -48,6 +48,8 @@ struct ltv_fiber {
   uint8_t resuming;     /* inside lua_resume */
   uint8_t kill_pending; /* killed while resuming: close once it yields */
   uint8_t orphaned;     /* owner-defined (tasks: finalized while still held) */
+  uint8_t per_call;     /* subscribers: the owner zeroes ctx->ran per call, with the
+                           hook left armed, so a call may run one hook chunk more */
   uint32_t max_instructions; /* VM instructions allowed per resume; 0: no limit */
 };
 

@@ -111,7 +111,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
       tv_bus_event_unref(s->sub->bus, ev);
       lua_pushvalue(L, 1);
       s->batch++;
-      if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber);
+      s->fiber.ctx->ran = 0; /* a budget per call (the hook stays armed: per_call) */
       lua_callk(L, 0, 0, k, deliver); /* (returns with the stack at `top`) */
       continue;
     }
@@ -129,7 +129,7 @@ static int deliver(lua_State *L, int status, lua_KContext k) {
       ltv_push_event(L, 2, &copy);
     tv_event_drop_copy(&copy);
     s->batch++;
-    if (s->fiber.max_instructions) ltv_fiber_rearm(&s->fiber); /* a budget per event */
+    s->fiber.ctx->ran = 0; /* a budget per event, without lua_sethook: per_call */
     lua_callk(L, 1, 0, k, deliver); /* (returns with the stack at `top`: no settop) */
   }
   return 0;
@@ -259,6 +259,7 @@ int ltv_sub_new(lua_State *L, ltv_ctx *ctx, tv_sup_t *sup, const char *name, siz
   if (tap) s->tap = *tap;
   ltv_fiber_init(&s->fiber, ctx, &fiber_ops);
   s->fiber.max_instructions = max_instructions;
+  s->fiber.per_call = 1;
   luaL_setmetatable(L, LTV_SUB);
   if (lua_type(L, fn_idx) == LUA_TFUNCTION) { /* function() ... end: counts, never reads */
     lua_Debug ar;
