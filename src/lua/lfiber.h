@@ -80,7 +80,7 @@ void ltv_fiber_abort(ltv_fiber *f);
 int ltv_fiber_close(ltv_fiber *f);
 /* Releases the owner's registry anchor (after ltv_fiber_close). */
 void ltv_fiber_unanchor(ltv_fiber *f);
-/* Restarts the count of f's budget (at each resume; per event for subscribers).
+/* Restarts the count of f's budget (at each resume; a subscriber's calls zero ctx->ran: per_call).
  * f has a budget, and is running or about to be resumed. */
 void ltv_fiber_rearm(ltv_fiber *f);
 /* lua_pcall(ctx->L, nargs, nres, 0) of Lua the loop calls outside any fiber
