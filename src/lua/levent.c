@@ -153,7 +153,9 @@ static void push_field(lua_State *L, const ltv_ev *e, int id) {
 static int ev_index(lua_State *L) {
   const ltv_ev *e = lua_touserdata(L, 1);
   size_t len = 0;
-  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+  /* (a number key becomes its digits in this call's own copy: no field
+   * name is digits, so it reads nil as before, without a lua_type call) */
+  const char *k = lua_tolstring(L, 2, &len);
   int id = k ? key_id(k, len) : -1;
   if (id < 0 || !has(e, id)) return 0; /* nil */
   push_field(L, e, id);

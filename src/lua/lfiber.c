@@ -141,6 +141,13 @@ static void runaway_reason(char *buf, size_t n, uint64_t ran, uint32_t max) {
            (unsigned long long)ran, (unsigned long)max);
 }
 
+/* A per-call budget is counted from a reset of ctx->ran in the middle of a
+ * hook chunk: a call is stopped only past max plus that chunk, and reported
+ * with what it surely ran (at least max). */
+static uint64_t slack(const ltv_fiber *f) {
+  return f && f->per_call ? (uint64_t)hook_chunk(f->max_instructions) : 0;
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   ltv_ctx *ctx = ltv_ctx_get(L);
@@ -153,7 +160,7 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
     return;
   }
   ctx->ran += (uint64_t)lua_gethookcount(L);
-  if (ctx->ran < max) {
+  if (ctx->ran < max + slack(f)) {
     if (lua_gethookcount(L) != hook_chunk(max)) /* left at 1 by an earlier runaway */
       lua_sethook(L, count_hook, LUA_MASKCOUNT, hook_chunk(max));
     return;
@@ -168,7 +175,7 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
   if (L != home && lua_gethook(home) == count_hook)
     lua_sethook(home, count_hook, LUA_MASKCOUNT, 1);
   char msg[128];
-  runaway_reason(msg, sizeof msg, ctx->ran, max);
+  runaway_reason(msg, sizeof msg, ctx->ran - slack(f), max);
   lua_pushstring(L, msg);
   lua_error(L);
 }
@@ -208,7 +215,7 @@ static int push_reason(lua_State *L) {
 static void stop_runaway(ltv_fiber *f) {
   lua_State *co = f->co, *L = f->ctx->L;
   char msg[128];
-  runaway_reason(msg, sizeof msg, f->ctx->ran, f->max_instructions);
+  runaway_reason(msg, sizeof msg, f->ctx->ran - slack(f), f->max_instructions);
   lua_pushcfunction(L, push_reason);
   lua_pushlightuserdata(L, msg);
   lua_pcall(L, 1, 1, 0); /* the reason, or the memory error */

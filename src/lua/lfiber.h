@@ -48,6 +48,8 @@ struct ltv_fiber {
   uint8_t resuming;     /* inside lua_resume */
   uint8_t kill_pending; /* killed while resuming: close once it yields */
   uint8_t orphaned;     /* owner-defined (tasks: finalized while still held) */
+  uint8_t per_call;     /* subscribers: the owner zeroes ctx->ran per call, with the
+                           hook left armed, so a call may run one hook chunk more */
   uint32_t max_instructions; /* VM instructions allowed per resume; 0: no limit */
 };
 
@@ -78,7 +80,7 @@ void ltv_fiber_abort(ltv_fiber *f);
 int ltv_fiber_close(ltv_fiber *f);
 /* Releases the owner's registry anchor (after ltv_fiber_close). */
 void ltv_fiber_unanchor(ltv_fiber *f);
-/* Restarts the count of f's budget (at each resume; per event for subscribers).
+/* Restarts the count of f's budget (at each resume; a subscriber's calls zero ctx->ran: per_call).
  * f has a budget, and is running or about to be resumed. */
 void ltv_fiber_rearm(ltv_fiber *f);
 /* lua_pcall(ctx->L, nargs, nres, 0) of Lua the loop calls outside any fiber
