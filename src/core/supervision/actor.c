@@ -179,9 +179,7 @@ void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len) {
 
 /* While running (or in a hook), the timer serves the attempt timeout and,
  * once a stop was requested, the force-stop deadline: whichever comes first. */
-static int stopping(const tv_actor_t *a) {
-  return a->cancel_requested || (a->ext && a->ext->hold);
-}
+static int stopping(const tv_actor_t *a) { return tv_actor_stopping(a); }
 
 /* Stops the running attempt or hook now. */
 static void force_stop(tv_actor_t *a) {
@@ -191,15 +189,6 @@ static void force_stop(tv_actor_t *a) {
     t->ops->hook_kill(t);
   else
     t->ops->kill(t);
-}
-
-void tv_actor_arm_deadline(tv_actor_t *a) {
-  uint64_t due = tv_actor_attempt_deadline(a);
-  if (stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
-  if (due == UINT64_MAX)
-    tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
-  else
-    tv_timer_start_at(tv_actor_env(a)->sched, &a->timer, due);
 }
 
 static void run_attempt(tv_actor_t *a) {

@@ -18,7 +18,11 @@
  * in time), and the earlier of that and its timeout; UINT64_MAX: none. */
 uint64_t tv_actor_watchdog_deadline(const tv_actor_t *a);
 uint64_t tv_actor_attempt_deadline(const tv_actor_t *a);
-/* actor.c: (re)arms the running attempt's timer for the earliest of its
+/* An operator or group stop of the running attempt is under way. */
+static inline int tv_actor_stopping(const tv_actor_t *a) {
+  return a->cancel_requested || (a->ext && a->ext->hold);
+}
+/* ext.c: (re)arms the running attempt's timer for the earliest of its
  * timeout, watchdog and stop deadline (none: stopped). */
 void tv_actor_arm_deadline(tv_actor_t *a);
 

@@ -64,6 +64,15 @@ uint64_t tv_actor_attempt_deadline(const tv_actor_t *a) {
   return due < wd ? due : wd;
 }
 
+void tv_actor_arm_deadline(tv_actor_t *a) {
+  uint64_t due = tv_actor_attempt_deadline(a);
+  if (tv_actor_stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
+  if (due == UINT64_MAX)
+    tv_timer_stop(tv_actor_env(a)->sched, &a->timer);
+  else
+    tv_timer_start_at(tv_actor_env(a)->sched, &a->timer, due);
+}
+
 /* ---- the state an operator sees (status.h) ---------------------------------- */
 
 void tv_actor_show(tv_actor_t *a, int state) {
