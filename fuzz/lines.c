@@ -52,10 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t total = in.n;
 
   tv_proc_t p;
-  tv_pump_t pumps[2]; /* (a run that pipes a stream has its pumps after it: proc.c) */
   memset(&p, 0, sizeof p);
-  memset(pumps, 0, sizeof pumps);
-  p.pumps = pumps;
   p.bus = &bus;
   p.task = tv_str_new("fuzz", 4);
   p.attempt = 1;

@@ -11,12 +11,9 @@ RUNTIME="build-essential cmake liblua5.4-dev libuv1-dev"
 RUNTIME="$RUNTIME zlib1g-dev"
 # lua-dkjson: taskvisor simulate --json
 RUNTIME="$RUNTIME lua-dkjson"
-# The control API (src/control/): HTTP server and JSON. The host links only
-# jansson; it dlopens libmicrohttpd.so.12 (libmicrohttpd12, which -dev pulls
-# in) when it serves the control API (src/control/mhd.c).
+# The control API (src/control/): HTTP server and JSON.
 RUNTIME="$RUNTIME pkg-config libmicrohttpd-dev libjansson-dev"
-# taskvisor ctl (src/host/ctl*.c): libcurl speaks HTTP over the control socket, jansson the JSON;
-# the header at build time, libcurl.so.4 (libcurl4) dlopened by `ctl` only (src/host/ctl_curl.c).
+# taskvisor ctl (src/host/ctl*.c): libcurl speaks HTTP over the control socket, jansson the JSON.
 RUNTIME="$RUNTIME libcurl4-openssl-dev"
 # lua5.4 + lua-busted: the specs; python3: the process examples' web server;
 # clang + libclang-rt-14-dev: libFuzzer (fuzz/); valgrind: the memcheck tests.

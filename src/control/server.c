@@ -6,13 +6,13 @@
  * tvc_server_close; the struct is freed when both handles have closed. */
 #include <errno.h>
 #include <jansson.h>
+#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mhd.h"
 #include "server.h"
 
 struct tvc_server {
@@ -96,7 +96,7 @@ static void stream_resume(tvc_stream_t *st) {
   hup_stop(st);
   if (!st->suspended || !st->srv) return;
   st->suspended = 0;
-  tvc_mhd.resume_connection(st->conn);
+  MHD_resume_connection(st->conn);
   kick(st->srv);
 }
 
@@ -120,7 +120,7 @@ static void on_hup(uv_poll_t *p, int status, int events) {
  * (EPOLLRDHUP; data the client sends waits for MHD). Best effort. */
 static void hup_watch(tvc_stream_t *st) {
   const union MHD_ConnectionInfo *ci =
-      tvc_mhd.get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+      MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   if (st->hup || !ci || !st->srv) return;
   uv_poll_t *p = malloc(sizeof *p);
   if (!p) return;
@@ -152,7 +152,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   }
   if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
   st->suspended = 1;
-  tvc_mhd.suspend_connection(st->conn);
+  MHD_suspend_connection(st->conn);
   hup_watch(st);
   return 0;
 }
@@ -229,9 +229,9 @@ void tvc_stream_end(tvc_stream_t *st) {
 
 static int queue(tvc_request_t *r, unsigned status, struct MHD_Response *resp, const char *ctype) {
   if (!resp) return -1;
-  tvc_mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-  int ok = tvc_mhd.queue_response(r->conn, status, resp) == MHD_YES;
-  tvc_mhd.destroy_response(resp);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  int ok = MHD_queue_response(r->conn, status, resp) == MHD_YES;
+  MHD_destroy_response(resp);
   if (ok) r->answered = 1;
   return ok ? 0 : -1;
 }
@@ -239,7 +239,7 @@ static int queue(tvc_request_t *r, unsigned status, struct MHD_Response *resp, c
 int tvc_reply(tvc_request_t *r, unsigned status, const char *ctype, const char *body, size_t len) {
   if (r->answered) return -1;
   struct MHD_Response *resp =
-      tvc_mhd.create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
   return queue(r, status, resp, ctype);
 }
 
@@ -268,7 +268,7 @@ tvc_stream_t *tvc_reply_stream(tvc_request_t *r, unsigned status, const char *ct
   st->conn = r->conn;
   st->refs = 2;
   struct MHD_Response *resp =
-      tvc_mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_gone);
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_gone);
   if (!resp) {
     free(st);
     return NULL;
@@ -278,7 +278,7 @@ tvc_stream_t *tvc_reply_stream(tvc_request_t *r, unsigned status, const char *ct
   st->prevp = &r->srv->streams;
   r->srv->streams = st;
   /* a follower may be quiet for long: no idle timeout on it */
-  tvc_mhd.set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+  MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
   if (queue(r, status, resp, ctype) != 0) { /* (stream_gone ran: the writer's ref is left) */
     stream_unref(st);
     return NULL;
@@ -297,7 +297,7 @@ const char *tvc_request_body(const tvc_request_t *r, size_t *len) {
 const tvc_peer_t *tvc_request_peer(const tvc_request_t *r) { return &r->peer; }
 
 const char *tvc_request_header(const tvc_request_t *r, const char *name) {
-  return tvc_mhd.lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 typedef struct args_ctx {
@@ -315,7 +315,7 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
 void tvc_request_args(tvc_request_t *r, void (*fn)(void *arg, const char *k, const char *v),
                       void *arg) {
   args_ctx a = {fn, arg};
-  tvc_mhd.get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &a);
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &a);
 }
 
 /* First call for a request: admission, connection limit, declared size. */
@@ -327,7 +327,7 @@ static int reply_too_big(tvc_request_t *r) {
 
 static int screen(tvc_server_t *s, tvc_request_t *r) {
   const union MHD_ConnectionInfo *ci =
-      tvc_mhd.get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   int fd = ci ? ci->connect_fd : -1;
   if (s->cfg.tcp) { /* (no kernel word on a TCP peer: the handler checks its token) */
     r->peer.uid = (uid_t)-1, r->peer.gid = (gid_t)-1, r->peer.pid = 0;
@@ -345,10 +345,10 @@ static int screen(tvc_server_t *s, tvc_request_t *r) {
     snprintf(msg, sizeof msg, "too many connections (limit %u)", s->cfg.max_conn);
     return tvc_reply_error(r, 503, "EBUSY", msg);
   }
-  const char *cl = tvc_mhd.lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
   if (n > s->cfg.max_body) {
-    const char *expect = tvc_mhd.lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     r->too_big = 1; /* (take_body drops what comes; the last call answers) */
     if ((expect && strcasecmp(expect, "100-continue") == 0) || n > DROP_MAX) return reply_too_big(r);
   }
@@ -411,7 +411,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
   }
   if (r->too_big) return reply_too_big(r) == 0 ? MHD_YES : MHD_NO;
   if (s->handled && (int64_t)(uv_hrtime() - s->pass_start) > (int64_t)PASS_BUDGET_NS) { /* the next pass answers it */
-    tvc_mhd.suspend_connection(conn);
+    MHD_suspend_connection(conn);
     r->next_deferred = s->deferred;
     s->deferred = r;
     kick(s);
@@ -454,7 +454,7 @@ static void resume_deferred(tvc_server_t *s) {
   while (r) {
     tvc_request_t *next = r->next_deferred;
     r->next_deferred = NULL;
-    tvc_mhd.resume_connection(r->conn);
+    MHD_resume_connection(r->conn);
     r = next;
   }
 }
@@ -474,7 +474,7 @@ static void run_mhd(tvc_server_t *s) {
   resume_deferred(s);
   s->pass_start = uv_hrtime();
   s->handled = 0;
-  tvc_mhd.run(s->d);
+  MHD_run(s->d);
   /* A pass sends at most a connection's write buffer (its 32 KiB memory
    * pool) per connection: a stream with more queued gets a few more passes
    * now rather than one per turn of a busy loop (a follower of a restart
@@ -482,11 +482,11 @@ static void run_mhd(tvc_server_t *s) {
    * does not read costs no extra pass). */
   size_t waiting = streams_waiting(s), now;
   for (int i = 0; i < STREAM_PASSES && waiting; i++, waiting = now) {
-    tvc_mhd.run(s->d);
+    MHD_run(s->d);
     if ((now = streams_waiting(s)) >= waiting) break;
   }
   MHD_UNSIGNED_LONG_LONG ms;
-  if (tvc_mhd.get_timeout(s->d, &ms) == MHD_YES)
+  if (MHD_get_timeout(s->d, &ms) == MHD_YES)
     uv_timer_start(&s->timer, on_timer, ms, 0);
   else
     uv_timer_stop(&s->timer);
@@ -526,15 +526,15 @@ static void on_closed(uv_handle_t *h) {
 
 int tvc_server_start(uv_loop_t *loop, int fd, const tvc_server_cfg_t *cfg, tvc_server_t **out,
                      char *err, size_t errlen) {
-  tvc_server_t *s = NULL;
-  if (tvc_mhd_load(err, errlen) != 0 || !(s = calloc(1, sizeof *s))) {
+  tvc_server_t *s = calloc(1, sizeof *s);
+  if (!s) {
     close(fd);
-    if (tvc_mhd.run) snprintf(err, errlen, "not enough memory"); /* (else err says why not) */
+    snprintf(err, errlen, "not enough memory");
     return -1;
   }
   s->cfg = *cfg;
   s->own = getuid();
-  s->d = tvc_mhd.start_daemon(
+  s->d = MHD_start_daemon(
       MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
@@ -554,10 +554,10 @@ int tvc_server_start(uv_loop_t *loop, int fd, const tvc_server_cfg_t *cfg, tvc_s
   uv_timer_init(loop, &s->tick);
   s->tick.data = s;
   s->open_handles = 2;
-  const union MHD_DaemonInfo *di = tvc_mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
   int rc = di ? uv_poll_init(loop, &s->poll, di->epoll_fd) : UV_EINVAL;
   if (rc != 0) {
-    tvc_mhd.stop_daemon(s->d); /* (closes fd) */
+    MHD_stop_daemon(s->d); /* (closes fd) */
     snprintf(err, errlen, "cannot watch the HTTP server on the loop: %s", uv_strerror(rc));
     s->closing = 1;
     uv_close((uv_handle_t *)&s->timer, on_closed);
@@ -579,17 +579,17 @@ void tvc_server_close(tvc_server_t *s) {
     hup_stop(st);
     if (st->suspended) {
       st->suspended = 0;
-      tvc_mhd.resume_connection(st->conn);
+      MHD_resume_connection(st->conn);
     }
   }
   resume_deferred(s);
   s->handled = 0;
   s->pass_start = uv_hrtime() + 3600000000000ull; /* (no budget: what is under way is answered now) */
-  for (int i = 0; i < 3; i++) tvc_mhd.run(s->d); /* flush answers queued just now */
+  for (int i = 0; i < 3; i++) MHD_run(s->d); /* flush answers queued just now */
   s->closing = 1;
   uv_timer_stop(&s->timer);
   uv_poll_stop(&s->poll);
-  tvc_mhd.stop_daemon(s->d); /* closes the socket, frees the responses (stream_gone) */
+  MHD_stop_daemon(s->d); /* closes the socket, frees the responses (stream_gone) */
   uv_close((uv_handle_t *)&s->poll, on_closed);
   uv_close((uv_handle_t *)&s->timer, on_closed);
   uv_close((uv_handle_t *)&s->tick, on_closed);

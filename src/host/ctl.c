@@ -5,8 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "ctl.h"
-#include "ctl_curl.h"
 
 typedef int (*command_fn)(tv_client_t *, int, char **);
 
@@ -72,13 +73,12 @@ int tv_client_main(int argc, char **argv) {
   }
   c.name = name;
   c.color = want_color();
-  if (tv_curl_load() != 0) return TV_CLIENT_FAILED;
-  if (tv_curl.global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
+  if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
     tv_client_error("cannot initialise libcurl");
     return TV_CLIENT_FAILED;
   }
   int status = COMMANDS[k].fn(&c, argc - i, argv + i);
-  tv_curl.global_cleanup();
+  curl_global_cleanup();
   if (fflush(stdout) != 0 && status == TV_CLIENT_OK) status = TV_CLIENT_FAILED;
   return status;
 }

@@ -9,8 +9,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "ctl.h"
-#include "ctl_curl.h"
 
 #define BASE_URL "http://localhost"
 #define CONNECT_TIMEOUT_S 10L
@@ -18,12 +19,12 @@
 #define MAX_ERROR_BODY (1u << 20)
 
 const char *tv_client_escape(const char *s, char *out, size_t size) {
-  char *e = tv_curl.easy_escape(NULL, s, 0);
+  char *e = curl_easy_escape(NULL, s, 0);
   if (e == NULL || strlen(e) >= size)
     out[0] = '\0';
   else
     strcpy(out, e);
-  tv_curl.free(e);
+  curl_free(e);
   return out;
 }
 
@@ -84,7 +85,7 @@ static int connect_failed(const tv_client_t *c) {
 
 static int transport_failed(const tv_client_t *c, CURLcode rc, const char *errbuf) {
   if (rc == CURLE_COULDNT_CONNECT) return connect_failed(c);
-  tv_client_error("%s: %s", c->socket, errbuf[0] ? errbuf : tv_curl.easy_strerror(rc));
+  tv_client_error("%s: %s", c->socket, errbuf[0] ? errbuf : curl_easy_strerror(rc));
   return TV_CLIENT_FAILED;
 }
 
@@ -114,22 +115,22 @@ static int api_failed(const char *what, long status, const char *body, size_t le
 }
 
 static CURL *easy(const tv_client_t *c, const char *path, char *errbuf) {
-  CURL *h = tv_curl.easy_init();
+  CURL *h = curl_easy_init();
   if (h == NULL) return NULL;
   size_t n = strlen(BASE_URL) + strlen(path) + 1;
   char *url = malloc(n);
   if (url == NULL) {
-    tv_curl.easy_cleanup(h);
+    curl_easy_cleanup(h);
     return NULL;
   }
   snprintf(url, n, "%s%s", BASE_URL, path);
-  tv_curl.easy_setopt(h, CURLOPT_URL, url); /* (libcurl copies it) */
+  curl_easy_setopt(h, CURLOPT_URL, url); /* (libcurl copies it) */
   free(url);
-  tv_curl.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-  tv_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  tv_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-  tv_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  tv_curl.easy_setopt(h, CURLOPT_USERAGENT, "taskvisor-ctl");
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "taskvisor-ctl");
   errbuf[0] = '\0';
   return h;
 }
@@ -151,26 +152,26 @@ int tv_client_request(tv_client_t *c, const char *what, const char *method, cons
   buffer b = {0};
   char *text = NULL;
   struct curl_slist *headers = NULL;
-  tv_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  tv_curl.easy_setopt(h, CURLOPT_WRITEDATA, &b);
-  tv_curl.easy_setopt(h, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
   if (strcmp(method, "POST") == 0) {
     text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    tv_curl.easy_setopt(h, CURLOPT_POST, 1L);
-    tv_curl.easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
-    tv_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
-    headers = tv_curl.slist_append(headers, "Content-Type: application/json");
-    headers = tv_curl.slist_append(headers, "Expect:"); /* no 100-continue round trip */
-    tv_curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   } else if (strcmp(method, "GET") != 0) {
-    tv_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
   }
-  CURLcode rc = tv_curl.easy_perform(h);
+  CURLcode rc = curl_easy_perform(h);
   int status = TV_CLIENT_OK;
   if (rc != CURLE_OK) {
     status = transport_failed(c, rc, errbuf);
   } else {
-    tv_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     r->body = b.p ? b.p : strdup("");
     r->len = b.n;
     b.p = NULL;
@@ -178,8 +179,8 @@ int tv_client_request(tv_client_t *c, const char *what, const char *method, cons
   }
   free(b.p);
   free(text);
-  tv_curl.slist_free_all(headers);
-  tv_curl.easy_cleanup(h);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(h);
   return status;
 }
 
@@ -208,7 +209,7 @@ typedef struct stream {
 static size_t on_stream(char *d, size_t size, size_t nmemb, void *ud) {
   stream *s = ud;
   size_t n = size * nmemb;
-  if (s->status == 0) tv_curl.easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+  if (s->status == 0) curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
   if (s->status < 200 || s->status > 299)
     return s->line.n + n > MAX_ERROR_BODY || append(&s->line, d, n) == 0 ? n : 0;
   const char *end = d + n;
@@ -252,10 +253,10 @@ int tv_client_stream(tv_client_t *c, const char *what, const char *path, tv_clie
     tv_client_error("cannot set up a request: not enough memory");
     return TV_CLIENT_FAILED;
   }
-  tv_curl.easy_setopt(s.h, CURLOPT_WRITEFUNCTION, on_stream);
-  tv_curl.easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
-  CURLcode rc = tv_curl.easy_perform(s.h);
-  if (s.status == 0) tv_curl.easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status); /* (an empty body) */
+  curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, on_stream);
+  curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
+  CURLcode rc = curl_easy_perform(s.h);
+  if (s.status == 0) curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status); /* (an empty body) */
   int status = TV_CLIENT_OK;
   if (rc != CURLE_OK && !s.stopped) {
     status = transport_failed(c, rc, errbuf);
@@ -265,7 +266,7 @@ int tv_client_stream(tv_client_t *c, const char *what, const char *path, tv_clie
     on_line(ud, s.line.p, s.line.n);
   }
   free(s.line.p);
-  tv_curl.easy_cleanup(s.h);
+  curl_easy_cleanup(s.h);
   return status;
 }
 

@@ -57,7 +57,7 @@ static void on_done(tv_proc_t *run) {
   e->done = 1;
   e->status = run->status;
   e->timed_out = run->timed_out;
-  for (int i = 0; i < 2 && run->pumps; i++) { /* take the captures (none: nothing piped) */
+  for (int i = 0; i < 2; i++) { /* take the captures */
     e->out[i] = run->pumps[i].cap;
     e->len[i] = run->pumps[i].caplen;
     e->truncated |= run->pumps[i].truncated;

@@ -4,7 +4,6 @@
  * signal names, the context's reaper).
  * Owner: the userdata; anchored in the registry while the core holds it
  * (lheld.c), until release(); its configuration is freed by __gc. */
-#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stddef.h>
@@ -84,9 +83,7 @@ static int read_output(lua_State *L, ltv_ctx *ctx, int opts, const char *k, tv_p
   int rc = 0;
   if (lua_getfield(L, t, "file") == LUA_TSTRING) {
     const char *path = lua_tostring(L, -1);
-    if (tv_process_files(p) != 0) {
-      rc = -ENOMEM;
-    } else if (i == 1 && p->out[0].file && strcmp(p->files[0].path, path) == 0) {
+    if (i == 1 && p->out[0].file && strcmp(p->files[0].path, path) == 0) {
       /* stderr into stdout's file: one writer, so one size and one rotation
        * (two would each rotate the file under the other) */
       p->out[1].file = &p->files[0];

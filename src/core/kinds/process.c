@@ -29,7 +29,7 @@ unsigned tv_process_reopen_logs(void) {
   reopen_generation++;
   tv_list_each(l, &all_processes) {
     tv_process_t *p = tv_container_of(l, tv_process_t, all);
-    for (int i = 0; i < 2 && p->files; i++)
+    for (int i = 0; i < 2; i++)
       if (p->files[i].fd >= 0) { /* (-1: reopened at the next write; outfile.h) */
         close(p->files[i].fd);
         p->files[i].fd = -1;
@@ -61,7 +61,7 @@ static int has_code(const int32_t *codes, uint32_t n, int32_t code) {
  * saying STATUS= or STOPPING=1 is not refused. */
 static void readiness_stop(tv_process_t *p, int close_socket) {
   tv_timer_stop(p->sched, &p->ready_timer);
-  if (p->check) tv_readycheck_stop(p->check);
+  tv_readycheck_stop(&p->check);
   if (close_socket && p->notify) {
     tv_notify_close(p->notify);
     p->notify = NULL;
@@ -91,7 +91,7 @@ static char *not_ready_msg(const tv_process_t *p, char *buf, size_t size) {
     snprintf(buf, size, "not ready within %s (ready = \"notify\")", d);
   else
     snprintf(buf, size, "not ready within %s (ready.check: %s)", d,
-             p->check ? tv_readycheck_describe(p->check, how, sizeof how) : "none ran");
+             tv_readycheck_describe(&p->check, how, sizeof how));
   return buf;
 }
 
@@ -111,10 +111,6 @@ static void on_alive(void *data) {
  * environment to spawn with (a block to free when it is not p->envp). */
 static int readiness_open(tv_process_t *p, char ***envp) {
   *envp = p->envp;
-  if (p->ready_mode == TV_READY_CHECK && !p->check) { /* (only such tasks pay for one) */
-    if (!(p->check = malloc(sizeof *p->check))) return -ENOMEM;
-    tv_readycheck_init(p->check, p->reaper, p->sched, on_ready, p);
-  }
   if (p->ready_mode != TV_READY_NOTIFY && !p->watchdog_ms) return 0;
   int rc = tv_notify_open(&p->notify, p->reaper->loop, p->sched, on_notify_ready, p);
   if (rc == 0) p->notify->on_alive = on_alive;
@@ -128,11 +124,10 @@ static int readiness_open(tv_process_t *p, char ***envp) {
 static void readiness_start(tv_process_t *p) {
   if (p->notify && tv_notify_start(p->notify, p->run->pid) != 0)
     readiness_stop(p, 1); /* cannot happen on a fresh socket; the timeout still applies */
-  if (p->ready_mode == TV_READY_CHECK) {
-    p->check->spawn.creds = p->creds; /* (the check runs as the process does) */
-    tv_readycheck_start(p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms,
+  p->check.spawn.creds = p->creds; /* (the check runs as the process does) */
+  if (p->ready_mode == TV_READY_CHECK)
+    tv_readycheck_start(&p->check, p->check_argv, p->envp, p->cwd, p->check_every_ms,
                         p->check_timeout_ms);
-  }
   if (p->ready_mode != TV_READY_STARTED && p->ready_timeout_ms)
     tv_timer_start(p->sched, &p->ready_timer, p->ready_timeout_ms);
 }
@@ -207,9 +202,7 @@ static void on_done(tv_proc_t *run) {
 /* A spawn that failed is reported by start(), after TaskStarting. */
 static void fail_now(tv_task_t *t, const char *msg) {
   tv_process_t *p = (tv_process_t *)t;
-  free(p->start_error);
-  p->start_error = strdup(msg);
-  p->start_failed = 1;
+  snprintf(p->start_error, sizeof p->start_error, "%s", msg);
 }
 
 /* Spawns before TaskStarting is published, so the event can carry the pid. */
@@ -217,13 +210,12 @@ static int32_t process_spawn(tv_task_t *t, uint32_t attempt) {
   tv_process_t *p = (tv_process_t *)t;
   p->stopping = p->not_ready = p->over_memory = 0;
   p->spawned = 1;
-  p->start_failed = 0;
+  p->start_error[0] = '\0';
   char **envp, msg[512];
   int rc = readiness_open(p, &envp);
   if (rc != 0) {
-    snprintf(msg, sizeof msg, "%s: cannot set up readiness (%s): %s", uv_err_name(rc),
-             !p->check && p->ready_mode == TV_READY_CHECK ? "ready.check" : "its NOTIFY_SOCKET",
-             uv_strerror(rc));
+    snprintf(msg, sizeof msg, "%s: cannot open the readiness socket (ready = \"notify\"): %s",
+             uv_err_name(rc), uv_strerror(rc));
     fail_now(t, msg);
     return 0;
   }
@@ -266,13 +258,9 @@ static void process_start(tv_task_t *t, uint32_t attempt) {
   p->killed = 0;
   if (!p->spawned) process_spawn(t, attempt); /* an embedding that calls start() alone */
   p->spawned = 0;
-  if (p->start_failed) {
-    const char *msg = p->start_error ? p->start_error : "ENOMEM: the spawn failed (no memory to say why)";
-    tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, msg, strlen(msg), NULL, 0};
-    p->start_failed = 0;
+  if (p->start_error[0]) {
+    tv_outcome_t o = {TV_OUTCOME_FAIL, 0, 0, p->start_error, strlen(p->start_error), NULL, 0};
     tv_task_done(t, &o);
-    free(p->start_error); /* (the outcome holds its own copy) */
-    p->start_error = NULL;
   }
 }
 
@@ -307,7 +295,7 @@ static void process_release(tv_task_t *t) {
   tv_timer_stop(p->sched, &p->memory_timer);
   /* A task runs under one supervisor once: its log files are done with now,
    * not whenever the garbage collector gets to its object. */
-  for (int i = 0; i < 2 && p->files; i++) tv_outfile_close(&p->files[i]);
+  for (int i = 0; i < 2; i++) tv_outfile_close(&p->files[i]);
   if (p->on_release) p->on_release(p);
 }
 
@@ -329,13 +317,6 @@ static const tv_task_ops_t process_ops = {
 
 int tv_process_is(const tv_task_t *t) { return t->ops->start == process_start; }
 
-int tv_process_files(tv_process_t *p) {
-  if (p->files) return 0;
-  if (!(p->files = calloc(2, sizeof *p->files))) return -ENOMEM;
-  p->files[0].fd = p->files[1].fd = -1;
-  return 0;
-}
-
 void tv_process_ops_copy(tv_task_ops_t *out) { *out = process_ops; }
 
 int tv_process_signal(tv_task_t *t, int sig) {
@@ -350,6 +331,7 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
   tv_task_init(&p->base, &process_ops);
   p->stdin_mode = TV_IO_NULL;
   p->out[0].mode = p->out[1].mode = TV_IO_INHERIT;
+  p->files[0].fd = p->files[1].fd = -1;
   p->stop_signal = SIGTERM;
   p->stop_timeout_ms = 10000;
   p->reaper = r;
@@ -358,6 +340,7 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
   p->check_every_ms = 1000;
   p->check_timeout_ms = 5000;
   p->ready_timeout_ms = 90000;
+  tv_readycheck_init(&p->check, r, s, on_ready, p);
   tv_timer_init(&p->ready_timer, on_ready_timeout);
   tv_timer_init(&p->memory_timer, on_memory_timer);
   p->memory_every_ms = 1000;
@@ -371,19 +354,12 @@ void tv_process_fini(tv_process_t *p) {
   free(p->creds);
   free(p->codes);
   free(p->check_argv);
-  if (p->check) tv_readycheck_stop(p->check);
-  free(p->check);
-  free(p->start_error);
-  for (int i = 0; i < 2 && p->files; i++) tv_outfile_close(&p->files[i]);
-  free(p->files);
-  p->files = NULL;
+  for (int i = 0; i < 2; i++) tv_outfile_close(&p->files[i]);
   p->argv = p->envp = NULL;
   p->cwd = NULL;
   p->creds = NULL;
   p->codes = NULL;
   p->check_argv = NULL;
-  p->check = NULL;
-  p->start_error = NULL;
   tv_list_unlink(&p->all);
   tv_task_fini(&p->base);
 }

@@ -39,8 +39,7 @@ struct tv_process {
   tv_creds_t *creds;     /* malloc'd, or NULL: the host's limits and identity */
   uint8_t stdin_mode;    /* TV_IO_NULL or TV_IO_INHERIT */
   tv_proc_out_t out[2];  /* stdout, stderr; out[i].file is &files[i] or NULL */
-  tv_outfile_t *files;   /* [2] (fd -1 / path NULL when unused), malloc'd by
-                            tv_process_files for the first log file, else NULL */
+  tv_outfile_t files[2]; /* fd -1 / path NULL when unused */
   int stop_signal;
   uint64_t stop_timeout_ms;
   int32_t *codes;        /* malloc'd: nsuccess success codes, then nfatal fatal ones */
@@ -58,10 +57,9 @@ struct tv_process {
   uint8_t not_ready;     /* this attempt is being stopped: not ready in time */
   uint8_t spawned;       /* spawn() ran for the attempt start() begins */
   uint8_t killed;        /* the attempt that ended needed SIGKILL */
-  uint8_t start_failed;  /* spawn() failed: start() reports start_error */
-  char *start_error;     /* malloc'd: why (NULL: no memory to say), else NULL */
+  char start_error[512]; /* why spawn() failed, reported by start(); "" if it did not */
   tv_notify_t *notify;   /* this attempt's sd_notify socket, else NULL */
-  tv_readycheck_t *check; /* TV_READY_CHECK: made at the first attempt (malloc'd), else NULL */
+  tv_readycheck_t check; /* this attempt's readiness check */
   tv_timer_t ready_timer; /* ready_timeout_ms */
   uint64_t max_memory;   /* bytes the tree may keep resident; 0: no limit (memtree.h) */
   uint64_t memory_every_ms; /* how often it is sampled */
@@ -79,8 +77,6 @@ void tv_process_init(tv_process_t *p, tv_reaper_t *r, tv_sched_t *s,
  * no supervisor holds the task. */
 void tv_process_fini(tv_process_t *p);
 int tv_process_is(const tv_task_t *t);
-/* p->files, made on first use (most tasks write no log file): 0 or -ENOMEM. */
-int tv_process_files(tv_process_t *p);
 /* The process task's ops, for an embedding that adds its own optional ones
  * (decide, hook) and sets base.ops to its copy after tv_process_init. */
 void tv_process_ops_copy(tv_task_ops_t *out);

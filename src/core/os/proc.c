@@ -20,7 +20,7 @@ static char readbuf[65536];
 
 static void maybe_free(tv_proc_t *p) {
   if (!p->released || p->closing > 0) return;
-  for (int i = 0; i < 2 && p->pumps; i++) {
+  for (int i = 0; i < 2; i++) {
     free(p->pumps[i].line);
     free(p->pumps[i].cap);
   }
@@ -28,12 +28,8 @@ static void maybe_free(tv_proc_t *p) {
   free(p);
 }
 
-static int reading(const tv_proc_t *p) {
-  return p->pumps && (p->pumps[0].reading || p->pumps[1].reading);
-}
-
 static void check_done(tv_proc_t *p) {
-  if (p->done || !p->exited || reading(p)) return;
+  if (p->done || !p->exited || p->pumps[0].reading || p->pumps[1].reading) return;
   p->done = 1;
   tv_timer_stop(p->sched, &p->timer);
   if (!p->released && p->on_done) p->on_done(p); /* last: it may release p */
@@ -179,12 +175,6 @@ static void end_pump(tv_pump_t *pu) {
   uv_close((uv_handle_t *)&pu->pipe, on_pump_closed);
 }
 
-static void end_pumps(tv_proc_t *p) {
-  if (!p->pumps) return;
-  end_pump(&p->pumps[0]);
-  end_pump(&p->pumps[1]);
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
@@ -212,7 +202,7 @@ static void on_exit_cb(tv_child_t *c, int status) {
   p->exited = 1;
   p->status = status;
   tv_timer_stop(p->sched, &p->timer);
-  if (reading(p))
+  if (p->pumps[0].reading || p->pumps[1].reading)
     tv_timer_start(p->sched, &p->timer, TV_PROC_DRAIN_MS);
   check_done(p);
   tv_sched_flush(sched);
@@ -221,7 +211,8 @@ static void on_exit_cb(tv_child_t *c, int status) {
 static void on_timer(tv_timer_t *t) {
   tv_proc_t *p = container_of(t, tv_proc_t, timer);
   if (p->exited) { /* drain deadline: escaped writers keep the pipes open */
-    end_pumps(p);
+    end_pump(&p->pumps[0]);
+    end_pump(&p->pumps[1]);
     check_done(p);
   } else if (p->stopping) {
     tv_proc_kill(p);
@@ -262,7 +253,8 @@ void tv_proc_release(tv_proc_t *p) {
     tv_child_disown(p->child);
     p->child = NULL;
   }
-  end_pumps(p);
+  end_pump(&p->pumps[0]);
+  end_pump(&p->pumps[1]);
   maybe_free(p);
 }
 
@@ -288,11 +280,8 @@ static int open_pump(tv_proc_t *p, int i, int fd, uv_loop_t *loop) {
 
 int tv_proc_start(tv_proc_t **out, const tv_proc_cfg_t *cfg, int *stage) {
   *stage = TV_SPAWN_AT_SETUP;
-  /* the pumps (~700 bytes) only for a run that pipes a stream */
-  int piped = cfg->out[0].mode == TV_IO_PIPE || cfg->out[1].mode == TV_IO_PIPE;
-  tv_proc_t *p = calloc(1, sizeof *p + (piped ? 2 * sizeof(tv_pump_t) : 0));
+  tv_proc_t *p = calloc(1, sizeof *p);
   if (!p) return -ENOMEM;
-  if (piped) p->pumps = (tv_pump_t *)(p + 1);
   /* the stop escalation must always arm: room reserved before the spawn */
   tv_timer_init(&p->timer, on_timer);
   if (tv_timer_reserve(cfg->sched, &p->timer) != 0) {
@@ -333,7 +322,7 @@ int tv_proc_start(tv_proc_t **out, const tv_proc_cfg_t *cfg, int *stage) {
   p->attempt = cfg->attempt;
   p->on_done = cfg->on_done;
   p->data = cfg->data;
-  for (int i = 0; i < 2 && piped; i++) {
+  for (int i = 0; i < 2; i++) {
     p->pumps[i].p = p;
     p->pumps[i].stream = (uint8_t)(i + 1);
     if (pipes[i][0] >= 0) open_pump(p, i, pipes[i][0], cfg->reaper->loop);

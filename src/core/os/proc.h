@@ -73,7 +73,7 @@ struct tv_proc {
   uint8_t exited, stopping, killed, timed_out, done, released;
   int closing;       /* libuv handles not yet closed */
   tv_timer_t timer;  /* timeout, then SIGKILL escalation, then drain deadline */
-  tv_pump_t *pumps;  /* [2] in the same block when a stream is piped, else NULL */
+  tv_pump_t pumps[2];
   tv_proc_out_t out[2];
   int stop_signal;
   uint64_t stop_timeout_ms;
