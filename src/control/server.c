@@ -318,13 +318,13 @@ void tvc_request_args(tvc_request_t *r, void (*fn)(void *arg, const char *k, con
   MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &a);
 }
 
-/* First call for a request: admission, connection limit, declared size. */
 static int reply_too_big(tvc_request_t *r) {
   char msg[96];
   snprintf(msg, sizeof msg, "request body over %zu bytes", r->srv->cfg.max_body);
   return tvc_reply_error(r, 413, "ETOOBIG", msg);
 }
 
+/* First call for a request: admission, connection limit, declared size. */
 static int screen(tvc_server_t *s, tvc_request_t *r) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

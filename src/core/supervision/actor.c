@@ -177,9 +177,6 @@ void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len) {
 
 /* ---- attempts -------------------------------------------------------------- */
 
-/* While running (or in a hook), the timer serves the attempt timeout and,
- * once a stop was requested, the force-stop deadline: whichever comes first. */
-static int stopping(const tv_actor_t *a) { return tv_actor_stopping(a); }
 
 /* Stops the running attempt or hook now. */
 static void force_stop(tv_actor_t *a) {
@@ -283,7 +280,7 @@ static void on_timer(tv_timer_t *t) {
   }
   if ((a->state != TV_ACTOR_RUNNING && a->state != TV_ACTOR_HOOK) || a->killing) return;
   uint64_t now = tv_sched_now(tv_actor_env(a)->sched);
-  if (stopping(a) && now >= a->kill_deadline) {
+  if (tv_actor_stopping(a) && now >= a->kill_deadline) {
     force_stop(a);
   } else if (now >= tv_actor_attempt_deadline(a)) {
     /* systemd's WatchdogSec: no sign of life in time fails the attempt as a

@@ -64,6 +64,9 @@ uint64_t tv_actor_attempt_deadline(const tv_actor_t *a) {
   return due < wd ? due : wd;
 }
 
+/* While running (or in a hook), the timer serves the attempt timeout and
+ * watchdog and, once a stop was requested, the force-stop deadline:
+ * whichever comes first. */
 void tv_actor_arm_deadline(tv_actor_t *a) {
   uint64_t due = tv_actor_attempt_deadline(a);
   if (tv_actor_stopping(a) && a->kill_deadline < due) due = a->kill_deadline;
