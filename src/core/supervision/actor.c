@@ -177,7 +177,6 @@ void tv_task_hook_done(tv_task_t *t, int ok, const char *msg, size_t len) {
 
 /* ---- attempts -------------------------------------------------------------- */
 
-
 /* Stops the running attempt or hook now. */
 static void force_stop(tv_actor_t *a) {
   tv_task_t *t = tv_actor_task(a);
